@@ -1,0 +1,125 @@
+"""The project file `cxloop.yaml`: what a company has and how it maps onto cxloop's measures.
+
+Validated on load; every error names the file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from flows.errors import ConfigError
+
+SurveyField = Literal[
+    "nps", "nps_group", "csat", "ces", "open_text", "ticket_id", "touchpoint", "channel",
+    "language", "contact_id", "account_id",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SurveyMapping(_Strict):
+    """How one Qualtrics survey export maps onto our measures (keys are row-3 ImportIds)."""
+
+    file: str = Field(description="File name or glob, relative to the Qualtrics folder.")
+    survey_id: str
+    kind: Literal["relational", "transactional", "in_the_moment"]
+    touchpoint: str = "unknown"
+    channel: str = "email"
+    encoding: str = "utf-8"
+    fields: dict[SurveyField, str] = Field(description="our field -> Qualtrics ImportId")
+
+    @field_validator("fields")
+    @classmethod
+    def _has_a_measure(cls, v: dict[str, str]) -> dict[str, str]:
+        if not {"nps", "csat", "ces"} & set(v):
+            raise ValueError("needs at least one of nps, csat, ces")
+        return v
+
+
+class SourceConfig(_Strict):
+    kind: Literal["salesforce", "zendesk", "qualtrics", "sendgrid"]
+    path: str = Field(description="Folder of the exports, relative to the sources folder.")
+    encoding: str = "utf-8"
+    surveys: list[SurveyMapping] = []
+    freshness_hours: int = 48
+
+
+class BusinessHours(_Strict):
+    timezone: str = "UTC"
+    start: str = "09:00"
+    end: str = "17:00"
+    weekdays: list[int] = [0, 1, 2, 3, 4]
+    holidays: list[date] = []
+
+
+class IdentityConfig(_Strict):
+    match_threshold: float = Field(0.9, ge=0, le=1)
+    max_cluster_size: int = Field(25, ge=2)
+
+
+class RiskBands(_Strict):
+    high: float = Field(0.5, ge=0, le=1)
+    medium: float = Field(0.25, ge=0, le=1)
+
+
+class PlaybookSettings(_Strict):
+    folder: str | None = None
+    enabled: list[str] | None = None
+    postal_address: str = "cxloop demo company, 1 Example Street, Springfield"
+    unsubscribe_url: str = "https://example.com/unsubscribe?c={action_id}"
+
+
+class ProjectConfig(_Strict):
+    version: Literal[1] = 1
+    company: str = "Example Co"
+    sources: dict[str, SourceConfig]
+    identity: IdentityConfig = IdentityConfig()
+    business_hours: BusinessHours = BusinessHours()
+    risk_bands: RiskBands = RiskBands()
+    churn_horizon_days: int = 90
+    small_sample_size: int = 30
+    playbooks: PlaybookSettings = PlaybookSettings()
+
+
+def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:
+    """The config file to use: explicit, $CXLOOP_CONFIG, <sources>/cxloop.yaml, ./cxloop.yaml."""
+    candidates: list[Path] = []
+    if explicit:
+        candidates.append(Path(explicit))
+    elif os.environ.get("CXLOOP_CONFIG"):
+        candidates.append(Path(os.environ["CXLOOP_CONFIG"]))
+    else:
+        if sources_dir is not None:
+            candidates.append(Path(sources_dir) / "cxloop.yaml")
+        candidates.append(Path("cxloop.yaml"))
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"no cxloop.yaml found (looked at: {', '.join(map(str, candidates))})")
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read and validate cxloop.yaml; errors name the file and the key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: key '{key}': {first['msg']}{more}") from exc

@@ -1,0 +1,53 @@
+"""Process-level settings (environment variables prefixed CXLOOP_, or a local .env file)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where cxloop writes, and the credentials it may use. Secrets are never logged."""
+
+    model_config = SettingsConfigDict(env_prefix="CXLOOP_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="Everything a run writes lives here.")
+    config: Path | None = Field(default=None, description="Path of cxloop.yaml.")
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_unsubscribe_group: int | None = None
+    email_from: str = "cx-team@example.com"
+    email_from_name: str = "Customer Experience Team"
+
+    @cached_property
+    def paths(self) -> Paths:
+        return Paths(self.home.resolve())
+
+
+class Paths:
+    """The layout of CXLOOP_HOME."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.warehouse_dir = home / "warehouse"
+        self.warehouse = self.warehouse_dir / "cx.duckdb"
+        self.lake = home / "lake"
+        self.demo = home / "demo"
+        self.outbox = home / "outbox"
+        self.models = home / "models"
+        self.bi = home / "bi"
+        self.reports = home / "reports"
+        self.gx = home / "gx"
+
+    def ensure(self) -> Paths:
+        for p in (self.warehouse_dir, self.lake, self.outbox, self.models, self.bi, self.reports):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def get_settings() -> Settings:
+    """Fresh settings from the environment (cheap; not cached so tests can change env)."""
+    return Settings()

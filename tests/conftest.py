@@ -1,0 +1,36 @@
+"""Shared test fixtures: offline settings, a per-test CXLOOP_HOME, and one Prefect test server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+for _k, _v in {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+
+@pytest.fixture
+def cx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CXLOOP_HOME for one test."""
+    home = tmp_path / "cxhome"
+    monkeypatch.setenv("CXLOOP_HOME", str(home))
+    monkeypatch.delenv("CXLOOP_SENDGRID_API_KEY", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for the whole session (startup takes 10-15 s on 2 cores)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
