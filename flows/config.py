@@ -16,8 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flows.errors import ConfigError
 
 SurveyField = Literal[
-    "nps", "nps_group", "csat", "ces", "open_text", "ticket_id", "touchpoint", "channel",
-    "language", "contact_id", "account_id",
+    "nps",
+    "nps_group",
+    "csat",
+    "ces",
+    "open_text",
+    "ticket_id",
+    "touchpoint",
+    "channel",
+    "language",
+    "contact_id",
+    "account_id",
 ]
 
 
@@ -77,6 +86,11 @@ class PlaybookSettings(_Strict):
     unsubscribe_url: str = "https://example.com/unsubscribe?c={action_id}"
 
 
+class PublishSettings(_Strict):
+    mask_personal_data: bool = True
+    tables: list[str] | None = Field(None, description="marts to publish; default all")
+
+
 class ProjectConfig(_Strict):
     version: Literal[1] = 1
     company: str = "Example Co"
@@ -87,6 +101,7 @@ class ProjectConfig(_Strict):
     churn_horizon_days: int = 90
     small_sample_size: int = 30
     playbooks: PlaybookSettings = PlaybookSettings()
+    publish: PublishSettings = PublishSettings()
 
 
 def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:
@@ -123,3 +138,11 @@ def load_config(path: Path) -> ProjectConfig:
         key = ".".join(str(p) for p in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{path}: key '{key}': {first['msg']}{more}") from exc
+
+
+def load_project(
+    sources_dir: Path | None = None, config_path: Path | None = None
+) -> tuple[Path, ProjectConfig]:
+    """Find and load the project file for a sources folder; returns (path, config)."""
+    path = find_config(sources_dir, config_path)
+    return path, load_config(path)

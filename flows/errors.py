@@ -27,7 +27,11 @@ class SourceError(CxloopError):
         expected: str | None = None,
     ) -> None:
         self.file, self.row, self.field, self.problem, self.expected = (
-            file, row, field, problem, expected,
+            file,
+            row,
+            field,
+            problem,
+            expected,
         )
         where = file + (f", row {row}" if row is not None else "")
         where += f", field '{field}'" if field else ""

@@ -21,7 +21,7 @@ create table if not exists ops.quarantine (
     source          varchar not null,
     entity          varchar not null,
     source_file     varchar not null,
-    row_number      bigint,                -- 1-based data row (CSV: line after headers; JSON: index)
+    row_number      bigint,                -- 1-based data row (CSV: after headers; JSON: index)
     field           varchar,
     reason          varchar not null,
     original        varchar not null,      -- the row as it was read (CSV line / JSON text)

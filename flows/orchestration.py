@@ -1,0 +1,67 @@
+"""Prefect plumbing shared by the flows: the warehouse-writer slot and timing of stages."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator
+
+from prefect.concurrency.sync import concurrency
+
+WRITER_LIMIT = "warehouse-writer"
+_holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
+_limit_ready = False
+
+
+def ensure_writer_limit() -> None:
+    """Create the global concurrency limit `warehouse-writer` (limit 1) if the API lacks it."""
+    global _limit_ready
+    if _limit_ready:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1)
+                )
+    _limit_ready = True
+
+
+@contextlib.contextmanager
+def warehouse_slot() -> Iterator[None]:
+    """Hold the one warehouse-writer slot; re-entrant, so a flow's subflows do not deadlock.
+
+    DuckDB allows one writing process: scheduled runs queue here instead of failing on the lock.
+    """
+    if _holding.get():
+        yield
+        return
+    ensure_writer_limit()
+    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=3600):
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
+
+
+class StageTimer:
+    """Collects the wall-clock duration of each pipeline stage, for the run summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 2)
