@@ -1,0 +1,12 @@
+"""Source adapters: each reads one system's real export format into batches for landing."""
+
+from __future__ import annotations
+
+from flows.sources import qualtrics, salesforce, zendesk
+from flows.sources.readers import Adapter, Batch, ParsedRow
+
+ADAPTERS: dict[str, Adapter] = {
+    a.kind: a for a in (salesforce.ADAPTER, zendesk.ADAPTER, qualtrics.ADAPTER)
+}
+
+__all__ = ["ADAPTERS", "Adapter", "Batch", "ParsedRow"]

@@ -1,0 +1,104 @@
+"""What every adapter hands to landing (a parsed file), and the readers the adapters share."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.config import SourceConfig
+from flows.errors import SourceError
+from flows.sources.contracts import EntityContract, Violation
+
+RowValues = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """One data row of a source file: its source fields as text and the row as it was read."""
+
+    row_number: int
+    values: RowValues
+    original: str
+    problem: Violation | None = None  # set when the row could not even be parsed
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One source file, parsed but not yet validated or landed."""
+
+    source: str
+    entity: str
+    source_file: str
+    file_sha256: str
+    contract: EntityContract
+    columns: list[str]
+    rows: list[ParsedRow] = field(default_factory=list)
+
+    @property
+    def batch_id(self) -> str:
+        """`<source>-<entity>-<sha12>`: one batch is one file landed once."""
+        return f"{self.source}-{self.entity}-{self.file_sha256[:12]}"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One source system: the entities it has, where their files are, and how to parse one."""
+
+    kind: str
+    entities: Callable[[SourceConfig], tuple[str, ...]]
+    find_files: Callable[[Path, SourceConfig], dict[str, list[Path]]]
+    read_file: Callable[[str, Path, str, SourceConfig], Batch]
+
+
+def file_sha256(data: bytes) -> str:
+    """Hex sha256 of a file's bytes (identifies a delivery)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, file: str, encoding: str) -> str:
+    """The file's text; a UTF-8 BOM is dropped; bad bytes raise SourceError with the line."""
+    codec = codecs.lookup(encoding).name
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            file,
+            f"cannot decode byte 0x{data[exc.start]:02x} at line {line}",
+            row=line,
+            expected=f"text in {encoding} (set `encoding:` in cxloop.yaml if the file is not)",
+        ) from exc
+
+
+def read_csv_records(text: str, file: str) -> Iterator[tuple[list[str], str]]:
+    """Yield each CSV record with the exact text it was read from (for quarantine)."""
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), strict=True)
+    try:
+        for record in reader:
+            original = "".join(consumed).rstrip("\r\n")
+            consumed.clear()
+            yield record, original
+    except csv.Error as exc:
+        raise SourceError(
+            file, f"not valid CSV: {exc}", row=reader.line_num, expected="RFC 4180 CSV"
+        ) from exc
+
+
+def text_value(value: object) -> str | None:
+    """A JSON value as the text we store: strings as-is, scalars as JSON, nested as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
