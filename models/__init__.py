@@ -1,0 +1,29 @@
+"""The churn model as a plain package: feature spec, train, evaluate, score, registry.
+
+No Prefect and no paths of its own: callers pass data frames and the models folder.
+"""
+
+from models.evaluate import classification_metrics
+from models.features import CHURN_SPEC, FeatureDataError, FeatureSpec, infer_spec
+from models.registry import ModelVersion, Promotion, load_current, promote_if_better, register
+from models.score import ScoredBatch, score_frame
+from models.train import ChurnModel, TrainingDataError, TrainResult, train_churn_model
+
+__all__ = [
+    "CHURN_SPEC",
+    "ChurnModel",
+    "FeatureDataError",
+    "FeatureSpec",
+    "ModelVersion",
+    "Promotion",
+    "ScoredBatch",
+    "TrainResult",
+    "TrainingDataError",
+    "classification_metrics",
+    "infer_spec",
+    "load_current",
+    "promote_if_better",
+    "register",
+    "score_frame",
+    "train_churn_model",
+]

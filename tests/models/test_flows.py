@@ -1,0 +1,110 @@
+"""train/score against a real DuckDB warehouse, and the score flow once under Prefect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flows.score import score, score_warehouse
+from flows.train import ChurnModelError, train_from_warehouse
+from flows.warehouse import reader, writer
+
+
+def write_snapshots(warehouse: Path, frame: pd.DataFrame) -> None:
+    """ml.account_snapshots as dbt would leave it (dates as date, label as nullable bool)."""
+    with writer(warehouse) as con:
+        con.register("snapshots_df", frame)
+        con.execute(
+            "create or replace table ml.account_snapshots as select * replace "
+            "(cast(snapshot_date as date) as snapshot_date) from snapshots_df"
+        )
+        con.unregister("snapshots_df")
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with reader(warehouse) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, snapshots: pd.DataFrame) -> Path:
+    frame = snapshots.copy()
+    latest = frame["snapshot_date"] == frame["snapshot_date"].max()
+    frame.loc[latest & (frame.index % 50 == 0), "plan"] = "platinum"  # unseen at scoring
+    path = tmp_path / "cx.duckdb"
+    write_snapshots(path, frame)
+    return path
+
+
+def test_train_then_score_from_the_warehouse(warehouse: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    trained = train_from_warehouse(warehouse, models)
+    assert trained["version"] == "v0001" and trained["promoted"]
+    assert trained["metrics"]["roc_auc"] > 0.75
+
+    first = score_warehouse(warehouse, models, train_if_missing=False)
+    assert first["trained"] is None and first["model_version"] == "v0001"
+    assert first["accounts_scored"] == 300 and sum(first["risk_bands"].values()) == 300
+    assert first["snapshot_date"] == "2024-12-31"
+    assert first["input_issues"]["unseen_category"] == {"plan": 6}
+
+    rows = query(
+        warehouse,
+        "select account_id, scored_at, model_version, churn_probability, risk_band, top_drivers, "
+        "snapshot_date from ml.churn_scores order by account_id",
+    )
+    assert len(rows) == 300 and len({r[0] for r in rows}) == 300
+    assert all(0 <= r[3] <= 1 and r[4] in ("high", "medium", "low") for r in rows)
+    assert all(isinstance(json.loads(r[5]), list) for r in rows)
+    bands = query(warehouse, "select risk_band, count(*) from ml.churn_scores group by 1")
+    assert dict(bands) == {k: v for k, v in first["risk_bands"].items() if v}
+
+    again = train_from_warehouse(warehouse, models)  # same data: same metrics, not better
+    assert again["version"] == "v0002" and not again["promoted"]
+    assert again["metrics"] == trained["metrics"]
+
+    second = score_warehouse(warehouse, models)
+    assert second["model_version"] == "v0001"
+    assert query(warehouse, "select count(*), count(distinct scored_at) from ml.churn_scores") == [
+        (300, 1)
+    ]
+
+
+def test_missing_table_and_missing_model_are_clear_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.duckdb"
+    with writer(empty):
+        pass
+    with pytest.raises(ChurnModelError, match=r"no table ml\.account_snapshots"):
+        train_from_warehouse(empty, tmp_path / "models")
+    with pytest.raises(ChurnModelError, match="no current churn model"):
+        score_warehouse(empty, tmp_path / "models", train_if_missing=False)
+    with pytest.raises(ChurnModelError, match="no warehouse file"):
+        train_from_warehouse(tmp_path / "absent.duckdb", tmp_path / "models")
+
+
+def test_too_little_history_is_refused_by_the_flow_code(tmp_path: Path, snapshot_factory) -> None:
+    path = tmp_path / "short.duckdb"
+    write_snapshots(path, snapshot_factory(n_accounts=8, n_months=24))
+    with pytest.raises(ChurnModelError, match="cannot train the churn model: .*labelled rows"):
+        train_from_warehouse(path, tmp_path / "models")
+
+
+def test_score_flow_trains_first_then_scores(
+    prefect_harness: None, cx_home: Path, snapshots: pd.DataFrame
+) -> None:
+    from flows.settings import Settings
+
+    paths = Settings().paths
+    write_snapshots(paths.warehouse, snapshots)
+    report = score(high_threshold=0.6, medium_threshold=0.3)
+    assert report["trained"]["version"] == "v0001" and report["trained"]["promoted"]
+    assert report["accounts_scored"] == 300
+    assert (paths.models / "churn" / "current").read_text().strip() == "v0001"
+    high = query(
+        paths.warehouse, "select min(churn_probability) from ml.churn_scores where risk_band='high'"
+    )[0][0]
+    assert high is None or high >= 0.6
+    assert query(paths.warehouse, "select count(*) from ml.churn_scores") == [(300,)]
