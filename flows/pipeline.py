@@ -42,9 +42,15 @@ def record_run(warehouse: Path, report: dict[str, Any], started_at: datetime) ->
 
 @flow(name="pipeline")
 def pipeline(
-    sources_dir: str, config_path: str | None = None, dry_run: bool = False
+    sources_dir: str,
+    config_path: str | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Run the whole loop on a sources folder and return the run summary."""
+    """Run the whole loop on a sources folder and return the run summary.
+
+    `now` pins the playbooks' clock (quiet hours, cooldowns); default: the current time.
+    """
     logger = get_run_logger()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     cfg_path, config = load_project(Path(sources_dir), Path(config_path) if config_path else None)
@@ -74,7 +80,7 @@ def pipeline(
                     horizon_days=config.churn_horizon_days,
                 )
             with timer.stage("act"):
-                report["act"] = act(dry_run=dry_run, gate_ok=True)
+                report["act"] = act(dry_run=dry_run, gate_ok=True, now=now, config=str(cfg_path))
             report["actions"] = report["act"].get("totals", report["act"])
             if not dry_run:
                 with timer.stage("publish"):
