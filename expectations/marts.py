@@ -1,0 +1,458 @@
+"""Marts (dbt, schema `marts`) and churn scores (`ml.churn_scores`): keys, ranges, arithmetic."""
+
+from __future__ import annotations
+
+import pandas as pd
+from great_expectations.expectations import Expectation
+
+from expectations._build import (
+    CRITICAL,
+    EMAIL,
+    WARNING,
+    DatasetSpec,
+    DerivedCheck,
+    between,
+    in_set,
+    matches,
+    not_null,
+    ok_where,
+    table_has_columns,
+    unique,
+    unique_together,
+)
+
+FAMILY = "marts"
+SEGMENT_TYPES = ("all", "region", "plan", "survey_kind", "language", "touchpoint", "channel", "csm")
+NPS_CATEGORIES = ("promoter", "passive", "detractor")
+SURVEY_KINDS = ("relational", "transactional", "in_the_moment")
+METRIC_KEY = ("date_day", "segment_type", "segment_value")
+PERCENT_TOLERANCE = 0.5  # a percentage may be rounded to a whole number
+
+COLUMNS = {
+    "marts.dim_accounts": (
+        "account_id",
+        "account_name",
+        "industry",
+        "region",
+        "plan",
+        "country",
+        "domain",
+        "csm_user_id",
+        "csm_name",
+        "csm_email",
+        "csm_time_zone",
+        "zendesk_organization_id",
+        "created_at",
+        "first_subscription_start_date",
+        "current_subscription_end_date",
+        "arr_amount",
+        "seats",
+        "tenure_days",
+        "is_churned",
+        "churned_date",
+    ),
+    "marts.dim_customers": (
+        "customer_id",
+        "account_id",
+        "email",
+        "first_name",
+        "last_name",
+        "full_name",
+        "phone_e164",
+        "language",
+        "salesforce_contact_id",
+        "zendesk_user_id",
+        "has_opted_out_of_email",
+        "last_nps_score",
+        "last_nps_at",
+        "survey_responses",
+        "tickets_total",
+        "tickets_open",
+    ),
+    "marts.fct_survey_responses": (
+        "response_id",
+        "survey_id",
+        "survey_kind",
+        "touchpoint",
+        "channel",
+        "customer_id",
+        "account_id",
+        "ticket_id",
+        "nps_score",
+        "nps_category",
+        "csat_score",
+        "ces_score",
+        "open_text",
+        "language",
+        "respondent_email",
+        "responded_at",
+        "responded_date",
+    ),
+    "marts.fct_tickets": (
+        "ticket_id",
+        "account_id",
+        "customer_id",
+        "created_at",
+        "solved_at",
+        "status",
+        "priority",
+        "channel",
+        "first_reply_at",
+        "first_reply_time_calendar_minutes",
+        "full_resolution_calendar_minutes",
+        "count_agent_replies",
+        "count_reopens",
+        "is_one_touch_resolution",
+        "satisfaction_score",
+        "is_open",
+    ),
+    "marts.mart_nps": (
+        *METRIC_KEY,
+        "responses",
+        "promoters",
+        "passives",
+        "detractors",
+        "nps",
+        "nps_margin_of_error",
+        "is_small_sample",
+    ),
+    "marts.mart_csat": (
+        *METRIC_KEY,
+        "responses",
+        "satisfied",
+        "csat",
+        "csat_margin_of_error",
+        "is_small_sample",
+    ),
+    "marts.mart_ces": (
+        *METRIC_KEY,
+        "responses",
+        "ces_mean",
+        "easy",
+        "ces_easy_pct",
+        "ces_margin_of_error",
+        "is_small_sample",
+    ),
+    "ml.churn_scores": (
+        "account_id",
+        "scored_at",
+        "model_version",
+        "churn_probability",
+        "risk_band",
+        "top_drivers",
+    ),
+}
+
+
+def _num(df: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(df[column], errors="coerce")
+
+
+def _all_present(df: pd.DataFrame, *columns: str) -> pd.Series:
+    return df[list(columns)].notna().all(axis=1)
+
+
+def key(column: str) -> list[Expectation]:
+    """A primary key: never null, never repeated."""
+    return [not_null(column), unique(column)]
+
+
+def counts(*columns: str) -> list[Expectation]:
+    """Counts and durations are never negative."""
+    return [between(c, min_value=0) for c in columns]
+
+
+def percent_matches(name: str, pct: str, part: str, minus: str | None = None) -> DerivedCheck:
+    """A percentage equals 100 * (part [- minus]) / responses, within rounding."""
+    numerator = part if minus is None else f"({part} - {minus})"
+    inputs = ("responses", pct, part) if minus is None else ("responses", pct, part, minus)
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        responses = _num(df, "responses")
+        counted = _num(df, part) - (_num(df, minus) if minus else 0)
+        expected = 100.0 * counted / responses.where(responses > 0)
+        diff = (_num(df, pct) - expected).abs()
+        return ok_where(diff <= PERCENT_TOLERANCE, expected.notna() & df[pct].notna())
+
+    return DerivedCheck(name, inputs, rule, f"{pct} = 100 * {numerator} / responses (+-0.5)")
+
+
+def part_within_responses(part: str) -> DerivedCheck:
+    """A sub-count never exceeds the number of responses."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        return ok_where(
+            _num(df, part) <= _num(df, "responses"), _all_present(df, part, "responses")
+        )
+
+    return DerivedCheck(
+        f"{part}_within_responses", (part, "responses"), rule, f"{part} <= responses"
+    )
+
+
+def segment_all_is_all() -> DerivedCheck:
+    """segment_type 'all' has segment_value 'all'."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        return ok_where(df["segment_value"] == "all", df["segment_type"] == "all")
+
+    return DerivedCheck(
+        "segment_all_is_all",
+        ("segment_type", "segment_value"),
+        rule,
+        "segment_type 'all' has segment_value 'all'",
+        WARNING,
+    )
+
+
+def metric_mart(measure_checks: list[Expectation]) -> list[Expectation]:
+    """The shared shape of mart_nps / mart_csat / mart_ces: compound key, segments, counts."""
+    return [
+        *(not_null(c) for c in METRIC_KEY),
+        unique_together(METRIC_KEY),
+        in_set("segment_type", SEGMENT_TYPES, CRITICAL),
+        not_null("responses"),
+        *counts("responses"),
+        not_null("is_small_sample", WARNING),
+        *measure_checks,
+    ]
+
+
+def mart_nps_checks() -> list[Expectation]:
+    return metric_mart(
+        [
+            *counts("promoters", "passives", "detractors"),
+            between("nps", -100, 100),
+            between("nps_margin_of_error", min_value=0, severity=WARNING),
+        ]
+    )
+
+
+def responses_add_up() -> DerivedCheck:
+    """responses = promoters + passives + detractors."""
+    parts = ("promoters", "passives", "detractors")
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        total = sum(_num(df, p) for p in parts)
+        return ok_where(total == _num(df, "responses"), _all_present(df, "responses", *parts))
+
+    return DerivedCheck(
+        "responses_add_up",
+        ("responses", *parts),
+        rule,
+        "responses = promoters + passives + detractors",
+    )
+
+
+def mart_csat_checks() -> list[Expectation]:
+    return metric_mart(
+        [
+            *counts("satisfied"),
+            between("csat", 0, 100),
+            between("csat_margin_of_error", min_value=0, severity=WARNING),
+        ]
+    )
+
+
+def mart_ces_checks() -> list[Expectation]:
+    return metric_mart(
+        [
+            *counts("easy"),
+            between("ces_mean", 1, 7),
+            between("ces_easy_pct", 0, 100),
+            between("ces_margin_of_error", min_value=0, severity=WARNING),
+        ]
+    )
+
+
+def nps_category_matches_score() -> DerivedCheck:
+    """nps_category is the bucket of nps_score (0-6 detractor, 7-8 passive, 9-10 promoter)."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        score = _num(df, "nps_score")
+        bucket = pd.Series(pd.NA, index=df.index, dtype="object")
+        bucket[score <= 6] = "detractor"
+        bucket[(score >= 7) & (score <= 8)] = "passive"
+        bucket[score >= 9] = "promoter"
+        category = df["nps_category"].astype("object")
+        both_null = bucket.isna() & category.isna()
+        same = (bucket.astype("string") == category.astype("string")).fillna(False)
+        return (both_null | same).astype(bool)
+
+    return DerivedCheck(
+        "nps_category_matches_score",
+        ("nps_score", "nps_category"),
+        rule,
+        "nps_category is the bucket of nps_score",
+    )
+
+
+def has_a_measure() -> DerivedCheck:
+    """A survey response carries at least one of NPS, CSAT, CES."""
+    measures = ("nps_score", "csat_score", "ces_score")
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        return df[list(measures)].notna().any(axis=1)
+
+    return DerivedCheck(
+        "has_a_measure", measures, rule, "at least one of nps/csat/ces is set", WARNING
+    )
+
+
+def fct_survey_responses_checks() -> list[Expectation]:
+    return [
+        *key("response_id"),
+        not_null("survey_id"),
+        not_null("responded_at"),
+        in_set("survey_kind", SURVEY_KINDS, CRITICAL),
+        between("nps_score", 0, 10),
+        in_set("nps_category", NPS_CATEGORIES, CRITICAL),
+        between("csat_score", 1, 5),
+        between("ces_score", 1, 7),
+        matches("language", r"[a-z]{2}"),
+        matches("respondent_email", EMAIL),
+    ]
+
+
+def happens_after(later: str, earlier: str) -> DerivedCheck:
+    """A later event is not before the event it follows."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        return ok_where(df[later] >= df[earlier], _all_present(df, later, earlier))
+
+    return DerivedCheck(
+        f"{later}_after_{earlier}", (later, earlier), rule, f"{later} >= {earlier}", WARNING
+    )
+
+
+def fct_tickets_checks() -> list[Expectation]:
+    return [
+        *key("ticket_id"),
+        not_null("created_at"),
+        not_null("status", WARNING),
+        in_set("status", ("new", "open", "pending", "hold", "solved", "closed", "deleted")),
+        in_set("priority", ("urgent", "high", "normal", "low")),
+        in_set("satisfaction_score", ("good", "bad"), CRITICAL),
+        *counts(
+            "first_reply_time_calendar_minutes",
+            "full_resolution_calendar_minutes",
+            "count_agent_replies",
+            "count_reopens",
+        ),
+    ]
+
+
+def dim_accounts_checks() -> list[Expectation]:
+    return [
+        *key("account_id"),
+        not_null("account_name", WARNING),
+        not_null("is_churned"),
+        *counts("arr_amount", "seats", "tenure_days"),
+        matches("csm_email", EMAIL),
+    ]
+
+
+def churned_has_date() -> DerivedCheck:
+    """A churned account has a churned_date."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        churned = df["is_churned"].astype("boolean").fillna(False)
+        return ok_where(df["churned_date"].notna(), churned)
+
+    return DerivedCheck(
+        "churned_has_date",
+        ("is_churned", "churned_date"),
+        rule,
+        "is_churned implies churned_date",
+        WARNING,
+    )
+
+
+def dim_customers_checks() -> list[Expectation]:
+    return [
+        *key("customer_id"),
+        between("last_nps_score", 0, 10),
+        *counts("survey_responses", "tickets_total", "tickets_open"),
+        matches("email", EMAIL),
+        matches("phone_e164", r"\+[1-9][0-9]{6,14}"),
+        matches("language", r"[a-z]{2}"),
+    ]
+
+
+def open_within_total() -> DerivedCheck:
+    """tickets_open <= tickets_total."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        cond = _num(df, "tickets_open") <= _num(df, "tickets_total")
+        return ok_where(cond, _all_present(df, "tickets_open", "tickets_total"))
+
+    return DerivedCheck(
+        "open_within_total",
+        ("tickets_open", "tickets_total"),
+        rule,
+        "tickets_open <= tickets_total",
+    )
+
+
+def churn_scores_checks() -> list[Expectation]:
+    return [
+        not_null("account_id"),
+        not_null("scored_at"),
+        not_null("model_version"),
+        unique_together(("account_id", "scored_at", "model_version")),
+        not_null("churn_probability"),
+        between("churn_probability", 0, 1),
+        not_null("risk_band", WARNING),
+        matches("top_drivers", r"\[.*\]"),
+    ]
+
+
+def _mart(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
+    def build() -> list[Expectation]:
+        return [table_has_columns(COLUMNS[name]), *checks()]
+
+    return DatasetSpec(name=name, family=FAMILY, expectations=build, derived=derived)
+
+
+SPECS: tuple[DatasetSpec, ...] = (
+    _mart("marts.dim_accounts", dim_accounts_checks, (churned_has_date(),)),
+    _mart("marts.dim_customers", dim_customers_checks, (open_within_total(),)),
+    _mart(
+        "marts.fct_survey_responses",
+        fct_survey_responses_checks,
+        (nps_category_matches_score(), has_a_measure()),
+    ),
+    _mart(
+        "marts.fct_tickets",
+        fct_tickets_checks,
+        (happens_after("solved_at", "created_at"), happens_after("first_reply_at", "created_at")),
+    ),
+    _mart(
+        "marts.mart_nps",
+        mart_nps_checks,
+        (
+            responses_add_up(),
+            percent_matches("nps_matches_counts", "nps", "promoters", "detractors"),
+            segment_all_is_all(),
+        ),
+    ),
+    _mart(
+        "marts.mart_csat",
+        mart_csat_checks,
+        (
+            part_within_responses("satisfied"),
+            percent_matches("csat_matches_counts", "csat", "satisfied"),
+            segment_all_is_all(),
+        ),
+    ),
+    _mart(
+        "marts.mart_ces",
+        mart_ces_checks,
+        (
+            part_within_responses("easy"),
+            percent_matches("ces_easy_pct_matches_counts", "ces_easy_pct", "easy"),
+            segment_all_is_all(),
+        ),
+    ),
+    _mart("ml.churn_scores", churn_scores_checks),
+)

@@ -1,0 +1,257 @@
+"""Validate pandas frames against the cxloop suites through GE validation definitions.
+
+One GE context per process and context root is built on first use and reused for every
+dataset, so a run pays GE's import and setup once. Frames are validated as pandas (GE through
+SQLAlchemy on DuckDB gives wrong results). A file context also stores the validation results
+and renders Data Docs under its root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+)
+
+from expectations._build import DerivedCheck
+from expectations.registry import applicable_checks, suite_for
+
+DATASOURCE = "cxloop"
+BATCH_DEFINITION = "whole_frame"
+SAMPLE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """The outcome of one expectation on one dataset."""
+
+    expectation_type: str
+    column: str | None
+    severity: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    unexpected_sample: str  # JSON list of up to SAMPLE_SIZE unexpected values
+    description: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. 'expect_column_values_to_be_between(nps)'."""
+        return f"{self.expectation_type}({self.column or 'table'})"
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """The outcome of one dataset's suite: overall, critical, and one row per expectation."""
+
+    dataset: str
+    success: bool
+    critical_failed: bool
+    row_count: int
+    results: tuple[ExpectationResult, ...]
+    not_applicable: tuple[str, ...] = ()
+
+    def failures(self, severity: str | None = None) -> list[ExpectationResult]:
+        """Failed expectations, optionally only those of one severity."""
+        return [r for r in self.results if not r.success and severity in (None, r.severity)]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly value: missing markers (None, NaN, NA, NaT) become None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _sample(values: list[Any] | None) -> str:
+    return json.dumps([_plain(v) for v in (values or [])[:SAMPLE_SIZE]], default=str)
+
+
+def _number(value: Any) -> float | None:
+    value = _plain(value)
+    return None if value is None else float(value)
+
+
+def _to_result(validation: Any) -> ExpectationResult:
+    """Flatten one GE ExpectationValidationResult."""
+    config = validation.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    columns = kwargs.get("column") or ", ".join(kwargs.get("column_list") or []) or None
+    result = validation.result or {}
+    details: dict[str, Any] = {"kwargs": kwargs}
+    if "observed_value" in result:
+        details["observed_value"] = result["observed_value"]
+    if "details" in result:
+        details["details"] = result["details"]
+    exception = validation.exception_info or {}
+    if isinstance(exception, dict) and exception.get("raised_exception"):
+        details["exception"] = exception.get("exception_message")
+    count, unexpected = result.get("element_count"), result.get("unexpected_count")
+    return ExpectationResult(
+        expectation_type=config.type,
+        column=columns,
+        severity=(config.meta or {}).get("severity", "critical"),
+        success=bool(validation.success),
+        element_count=None if count is None else int(count),
+        unexpected_count=None if unexpected is None else int(unexpected),
+        unexpected_percent=_number(result.get("unexpected_percent")),
+        unexpected_sample=_sample(result.get("partial_unexpected_list")),
+        description=config.description,
+        details=json.loads(json.dumps(details, default=str)),
+    )
+
+
+def _with_offending_rows(
+    result: ExpectationResult, frame: pd.DataFrame, derived: list[DerivedCheck]
+) -> ExpectationResult:
+    """For a failed derived check, sample the input values of the rows that broke the rule."""
+    check = next((d for d in derived if d.column == result.column), None)
+    if check is None or result.success:
+        return result
+    offending = frame.loc[~frame[check.column].astype(bool), list(check.inputs)]
+    rows = [
+        {k: _plain(v) for k, v in row.items()}
+        for row in offending.head(SAMPLE_SIZE).to_dict("records")
+    ]
+    return replace(result, unexpected_sample=json.dumps(rows, default=str))
+
+
+class Runner:
+    """A GE context (ephemeral, or file-backed under `context_root`) reused for many datasets."""
+
+    def __init__(self, context_root: Path | None = None) -> None:
+        self.context_root = None if context_root is None else Path(context_root).resolve()
+        if self.context_root is None:
+            self.context = gx.get_context(mode="ephemeral")
+        else:
+            self.context_root.mkdir(parents=True, exist_ok=True)
+            self.context = gx.get_context(mode="file", context_root_dir=str(self.context_root))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        self._pending_docs: list[Any] = []
+        self._checkpoints: dict[str, tuple[tuple[object, ...], gx.Checkpoint]] = {}
+        self._lock = threading.Lock()
+
+    def _batch_definition(self, dataset: str) -> Any:
+        if dataset in self.datasource.get_asset_names():
+            asset = self.datasource.get_asset(dataset)
+        else:
+            asset = self.datasource.add_dataframe_asset(dataset)
+        for definition in asset.batch_definitions:
+            if definition.name == BATCH_DEFINITION:
+                return definition
+        return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+
+    def _checkpoint(
+        self, dataset: str, columns: list[str], signature: tuple[object, ...]
+    ) -> gx.Checkpoint:
+        """The dataset's checkpoint, re-registered only when the applicable checks change."""
+        cached = self._checkpoints.get(dataset)
+        if cached and cached[0] == signature:
+            return cached[1]
+        suite = self.context.suites.add_or_update(suite_for(dataset, columns))
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=dataset, data=self._batch_definition(dataset), suite=suite)
+        )
+        checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(name=dataset, validation_definitions=[definition], actions=[])
+        )
+        self._checkpoints[dataset] = (signature, checkpoint)
+        return checkpoint
+
+    def validate(
+        self, dataset: str, df: pd.DataFrame, *, run_name: str | None = None
+    ) -> SuiteResult:
+        """Run `dataset`'s suite on `df` (plus its derived columns) through a checkpoint."""
+        with self._lock:
+            _, derived, left_out = applicable_checks(dataset, df.columns)
+            frame = df.assign(**{d.column: d.rule(df) for d in derived}) if derived else df
+            signature = (tuple(left_out), tuple(d.name for d in derived))
+            checkpoint = self._checkpoint(dataset, list(df.columns), signature)
+            outcome = checkpoint.run(
+                batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
+            )
+            results: list[ExpectationResult] = []
+            for identifier, suite_result in outcome.run_results.items():
+                self._pending_docs += [identifier, ExpectationSuiteIdentifier(name=dataset)]
+                results += [_to_result(r) for r in suite_result.results]
+        results = [_with_offending_rows(r, frame, derived) for r in results]
+        critical_failed = any(not r.success and r.severity == "critical" for r in results)
+        return SuiteResult(
+            dataset=dataset,
+            success=all(r.success for r in results),
+            critical_failed=critical_failed,
+            row_count=len(df),
+            results=tuple(results),
+            not_applicable=tuple(left_out),
+        )
+
+    def build_docs(self) -> Path | None:
+        """Render Data Docs for the results validated since the last call (file contexts only)."""
+        with self._lock:
+            if self.context_root is None or not self._pending_docs:
+                return self.docs_index()
+            pending, self._pending_docs = self._pending_docs, []
+            self.context.build_data_docs(resource_identifiers=pending)
+            return self.docs_index()
+
+    def docs_index(self) -> Path | None:
+        """Where the Data Docs home page is (None for an ephemeral context)."""
+        if self.context_root is None:
+            return None
+        return self.context_root / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+_RUNNERS: dict[Path | None, Runner] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def runner_for(context_root: Path | None = None) -> Runner:
+    """The process-wide runner for a context root (None: ephemeral, no Data Docs)."""
+    key = None if context_root is None else Path(context_root).resolve()
+    with _RUNNERS_LOCK:
+        if key not in _RUNNERS:
+            _RUNNERS[key] = Runner(key)
+        return _RUNNERS[key]
+
+
+def validate(
+    dataset: str,
+    df: pd.DataFrame,
+    *,
+    context_root: Path | None = None,
+    run_name: str | None = None,
+) -> SuiteResult:
+    """Validate one frame against `dataset`'s suite; with a context root, also render Data Docs."""
+    runner = runner_for(context_root)
+    result = runner.validate(dataset, df, run_name=run_name)
+    runner.build_docs()
+    return result
+
+
+def validate_many(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    context_root: Path | None = None,
+    run_name: str | None = None,
+) -> list[SuiteResult]:
+    """Validate several datasets, rendering Data Docs once at the end (cheaper than per frame)."""
+    runner = runner_for(context_root)
+    results = [runner.validate(name, df, run_name=run_name) for name, df in frames.items()]
+    runner.build_docs()
+    return results

@@ -1,0 +1,127 @@
+"""run_checks and the check flow against a real DuckDB file with tiny tables."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from flows.check import QualityGateFailed, check, run_checks
+from flows.errors import CxloopError, QualityGateError
+from flows.settings import Settings
+from flows.warehouse import writer
+
+Frames = Callable[[str], pd.DataFrame]
+
+
+def build_warehouse(path: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Create each dataset as a real table (raw ones all-varchar plus metadata, as landed)."""
+    with writer(path) as con:
+        for dataset, frame in frames.items():
+            con.register("frame", frame)
+            con.execute(f"create or replace table {dataset} as select * from frame")
+            con.unregister("frame")
+
+
+def quality_rows(path: Path) -> pd.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("select * from ops.quality_results order by dataset").df()
+    finally:
+        con.close()
+
+
+def test_run_checks_records_every_result_and_raises_on_a_critical_failure(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    surveys = good_frames("marts.fct_survey_responses")
+    surveys.loc[2, "response_id"] = surveys.loc[0, "response_id"]
+    build_warehouse(
+        warehouse,
+        {"marts.mart_nps": good_frames("marts.mart_nps"), "marts.fct_survey_responses": surveys},
+    )
+    with pytest.raises(QualityGateError) as caught:
+        run_checks("marts", warehouse, tmp_path / "gx", run_id="run-1")
+    message = str(caught.value)
+    assert "marts.fct_survey_responses" in message
+    assert "expect_column_values_to_be_unique(response_id)" in message
+    assert "marts.mart_nps" not in message
+
+    report = caught.value.report
+    assert isinstance(caught.value, QualityGateFailed)
+    assert "marts.dim_accounts" in report.skipped and "ml.churn_scores" in report.skipped
+    rows = quality_rows(warehouse)
+    assert len(rows) == report.rows_recorded == sum(len(s.results) for s in report.results)
+    assert set(rows["dataset"]) == {"marts.mart_nps", "marts.fct_survey_responses"}
+    assert set(rows["run_id"]) == {"run-1"} and set(rows["stage"]) == {"marts"}
+    failed = rows[~rows["success"]]
+    assert failed[["dataset", "check_name", "column_name", "severity"]].values.tolist() == [
+        ["marts.fct_survey_responses", "expect_column_values_to_be_unique", "response_id",
+         "critical"],
+    ]  # fmt: skip
+    assert failed["unexpected_count"].tolist() == [2]
+    details = json.loads(failed["details"].iloc[0])
+    assert details["unexpected_sample"] == ["R_1a2B3c4D5e6F7g8"] * 2
+    assert report.docs_index is not None and report.docs_index.is_file()
+
+
+def test_raw_stage_validates_varchar_tables_read_from_duckdb(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    tickets = good_frames("raw.zendesk__tickets")
+    ratings = good_frames("raw.zendesk__satisfaction_ratings")
+    ratings.loc[0, "created_at"] = "yesterday"  # a warning: recorded, does not stop the run
+    build_warehouse(
+        warehouse, {"raw.zendesk__tickets": tickets, "raw.zendesk__satisfaction_ratings": ratings}
+    )
+    report = run_checks("raw", warehouse, None, run_id="run-raw")
+    assert report.passed
+    assert report.summary()["warnings_failed"] == {
+        "raw.zendesk__satisfaction_ratings": ["expect_column_values_to_match_regex(created_at)"]
+    }
+    assert len(report.results) == 2 and len(report.skipped) == 8
+    rows = quality_rows(warehouse)
+    assert len(rows) == report.rows_recorded
+    assert set(rows["stage"]) == {"raw"}
+    assert rows.loc[~rows["success"], "severity"].tolist() == ["warning"]
+
+
+def test_check_flow_stops_on_critical_failure_after_recording(
+    cx_home: Path, prefect_harness: None, good_frames: Frames
+) -> None:
+    paths = Settings().paths
+    scores = good_frames("ml.churn_scores")
+    scores.loc[1, "churn_probability"] = 1.7
+    build_warehouse(paths.warehouse, {"ml.churn_scores": scores})
+    with pytest.raises(QualityGateError, match=r"ml\.churn_scores.*churn_probability"):
+        check(stage="marts")
+    rows = quality_rows(paths.warehouse)
+    assert set(rows["dataset"]) == {"ml.churn_scores"}
+    assert len(set(rows["run_id"])) == 1
+    assert rows.loc[~rows["success"], "column_name"].tolist() == ["churn_probability"]
+    assert (paths.gx / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
+
+
+def test_gate_error_survives_pickling(tmp_path: Path, good_frames: Frames) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    nps = good_frames("marts.mart_nps")
+    nps.loc[0, "segment_type"] = "galaxy"
+    build_warehouse(warehouse, {"marts.mart_nps": nps})
+    with pytest.raises(QualityGateFailed) as caught:
+        run_checks("marts", warehouse, None)
+    restored = pickle.loads(pickle.dumps(caught.value))
+    assert str(restored) == str(caught.value)
+    assert "expect_column_values_to_be_in_set(segment_type)" in str(restored)
+
+
+def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CxloopError, match="cx.duckdb: warehouse not found"):
+        run_checks("marts", tmp_path / "cx.duckdb", None)
+    assert not (tmp_path / "cx.duckdb").exists()
