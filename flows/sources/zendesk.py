@@ -42,10 +42,19 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     )
 
 
+def _reject_constant(name: str) -> object:
+    """NaN and Infinity are not JSON (RFC 8259); Zendesk never sends them."""
+    raise ValueError(f"'{name}' is not a JSON value")
+
+
 def _envelope_records(text: str, rel: str, key: str) -> list[object]:
     try:
-        page = json.loads(text)
-    except json.JSONDecodeError as exc:
+        page = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise SourceError(
+                rel, f"not valid JSON: {exc}", expected="one Zendesk API response page"
+            ) from exc
         raise SourceError(
             rel,
             f"not valid JSON: {exc.msg} at column {exc.colno}",

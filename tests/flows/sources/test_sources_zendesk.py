@@ -120,3 +120,12 @@ def test_a_page_that_is_not_json_is_an_error(run: IngestRun) -> None:
     Path(run.sources_dir, "zendesk/users/page-003.json").write_text('{"users": [\n  {"id": 1,}\n]}')
     with pytest.raises(SourceError, match=r"zendesk/users/page-003.json, row 2: not valid JSON"):
         _land(run, "users")
+
+
+def test_nan_is_not_json_and_never_lands_as_text(run: IngestRun, query) -> None:
+    Path(run.sources_dir, "zendesk/users/page-003.json").write_text(
+        '{"users": [{"id": 9, "phone": NaN}], "end_of_stream": true}'
+    )
+    with pytest.raises(SourceError, match=r"page-003.json: not valid JSON: 'NaN' is not a JSON"):
+        _land(run, "users")
+    assert query("select count(*) from ops.ingest_files where entity = 'users'") == [(0,)]
