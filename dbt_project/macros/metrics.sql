@@ -1,0 +1,53 @@
+{#- The metric formulas, written once; docs/metrics.md states the same. -#}
+
+{#- NPS bucket from a 0-10 score; falls back to Qualtrics' NPS group (1/2/3 or its label). -#}
+{% macro nps_category(score_column, group_column=none) -%}
+    case
+        when {{ score_column }} between 9 and 10 then 'promoter'
+        when {{ score_column }} between 7 and 8 then 'passive'
+        when {{ score_column }} between 0 and 6 then 'detractor'
+        {%- if group_column is not none %}
+        when {{ score_column }} is null and lower(trim({{ group_column }})) in ('3', 'promoter') then 'promoter'
+        when {{ score_column }} is null and lower(trim({{ group_column }})) in ('2', 'passive', 'neutral') then 'passive'
+        when {{ score_column }} is null and lower(trim({{ group_column }})) in ('1', 'detractor') then 'detractor'
+        {%- endif %}
+    end
+{%- endmacro %}
+
+{#- NPS = %promoters - %detractors, -100..100; null with no responses. -#}
+{% macro nps(promoters, detractors, responses) -%}
+    100.0 * ({{ promoters }} - {{ detractors }}) / nullif({{ responses }}, 0)
+{%- endmacro %}
+
+{#- 95% margin of error of NPS: z * 100 * sqrt((p_pro + p_det - (p_pro - p_det)^2) / n). -#}
+{% macro nps_margin_of_error(promoters, detractors, responses) -%}
+    {{ var('nps_moe_z') }} * 100.0 * sqrt(
+        (
+            1.0 * {{ promoters }} / nullif({{ responses }}, 0)
+            + 1.0 * {{ detractors }} / nullif({{ responses }}, 0)
+            - power(1.0 * ({{ promoters }} - {{ detractors }}) / nullif({{ responses }}, 0), 2)
+        ) / nullif({{ responses }}, 0)
+    )
+{%- endmacro %}
+
+{#- Share in percent, and its 95% margin of error z * 100 * sqrt(p (1 - p) / n). -#}
+{% macro percent_of(part, responses) -%}
+    100.0 * {{ part }} / nullif({{ responses }}, 0)
+{%- endmacro %}
+
+{% macro proportion_margin_of_error(part, responses) -%}
+    {{ var('nps_moe_z') }} * 100.0 * sqrt(
+        (1.0 * {{ part }} / nullif({{ responses }}, 0))
+        * (1.0 - 1.0 * {{ part }} / nullif({{ responses }}, 0))
+        / nullif({{ responses }}, 0)
+    )
+{%- endmacro %}
+
+{#- 95% margin of error of a mean: z * sample stddev / sqrt(n); null below two responses. -#}
+{% macro mean_margin_of_error(stddev, responses) -%}
+    {{ var('nps_moe_z') }} * {{ stddev }} / sqrt(nullif({{ responses }}, 0))
+{%- endmacro %}
+
+{% macro is_small_sample(responses) -%}
+    ({{ responses }} < {{ var('small_sample_size') }})
+{%- endmacro %}

@@ -1,0 +1,81 @@
+-- One row per survey response and segment type, the grain the metric marts aggregate.
+-- Unknown segment values become 'unknown' so that no response is dropped from a total.
+with
+
+responses as (
+
+    select * from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
+
+),
+
+identities as (
+
+    select * from {{ ref('int_customers__resolved') }} where source = 'qualtrics'
+
+),
+
+accounts as (
+
+    select * from {{ ref('int_accounts__resolved') }}
+
+),
+
+enriched as (
+
+    select
+        responses.response_id,
+        cast(responses.responded_at as date) as date_day,
+        responses.nps_score,
+        responses.nps_category,
+        responses.csat_score,
+        responses.ces_score,
+        accounts.region,
+        accounts.plan,
+        accounts.owner_user_id as csm_user_id,
+        responses.survey_kind,
+        responses.language,
+        responses.touchpoint,
+        responses.channel
+
+    from responses
+    left join identities
+        on identities.source_record_id = responses.response_id
+    left join accounts
+        on accounts.account_id = identities.account_id
+    where responses.responded_at is not null
+
+),
+
+{%- set segment_columns = {
+    'region': 'region',
+    'plan': 'plan',
+    'survey_kind': 'survey_kind',
+    'language': 'language',
+    'touchpoint': 'touchpoint',
+    'channel': 'channel',
+    'csm': 'csm_user_id',
+} %}
+
+segmented as (
+
+    select
+        response_id, date_day, 'all' as segment_type, 'all' as segment_value,
+        nps_score, nps_category, csat_score, ces_score
+    from enriched
+    {%- for segment_type, column in segment_columns.items() %}
+    union all
+    select
+        response_id, date_day, '{{ segment_type }}', coalesce(cast({{ column }} as {{ dbt.type_string() }}), 'unknown'),
+        nps_score, nps_category, csat_score, ces_score
+    from enriched
+    {%- endfor %}
+
+),
+
+final as (
+
+    select * from segmented
+
+)
+
+select * from final

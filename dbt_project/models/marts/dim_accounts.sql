@@ -1,0 +1,104 @@
+with
+
+accounts as (
+
+    select * from {{ ref('int_accounts__resolved') }}
+
+),
+
+users as (
+
+    select * from {{ ref('stg_salesforce__users') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('int_subscriptions') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of') }}
+
+),
+
+subscription_summary as (
+
+    select
+        account_id,
+        min(term_start_date) as first_subscription_start_date,
+        max(term_end_date) as current_subscription_end_date,
+        bool_or(is_account_churned) as is_churned,
+        max(account_churned_date) as churned_date
+
+    from subscriptions
+    group by account_id
+
+),
+
+-- ARR and seats now: the latest-started term active at the as-of date (terms replace each other).
+current_terms as (
+
+    select
+        account_id,
+        arr_amount,
+        seats,
+        row_number() over (
+            partition by account_id order by term_start_date desc, arr_amount desc
+        ) as term_rank
+
+    from subscriptions
+    where is_active_at_as_of
+
+),
+
+final as (
+
+    select
+        accounts.account_id,
+        accounts.account_name,
+        accounts.industry,
+        accounts.region,
+        accounts.plan,
+        accounts.billing_country as country,
+        accounts.website_domain as domain,
+        accounts.owner_user_id as csm_user_id,
+        users.full_name as csm_name,
+        users.email as csm_email,
+        users.time_zone as csm_time_zone,
+        accounts.zendesk_organization_id,
+        accounts.match_rule as zendesk_match_rule,
+        accounts.created_at,
+        subscription_summary.first_subscription_start_date,
+        subscription_summary.current_subscription_end_date,
+        case
+            when current_terms.account_id is not null then current_terms.arr_amount
+            when subscription_summary.account_id is not null then 0
+        end as arr_amount,
+        case
+            when current_terms.account_id is not null then current_terms.seats
+            when subscription_summary.account_id is not null then 0
+        end as seats,
+        {{ dbt.datediff(
+            'subscription_summary.first_subscription_start_date',
+            'coalesce(subscription_summary.churned_date, as_of.as_of_date)',
+            'day'
+        ) }} as tenure_days,
+        coalesce(subscription_summary.is_churned, false) as is_churned,
+        subscription_summary.churned_date
+
+    from accounts
+    cross join as_of
+    left join users
+        on users.user_id = accounts.owner_user_id
+    left join subscription_summary
+        on subscription_summary.account_id = accounts.account_id
+    left join current_terms
+        on current_terms.account_id = accounts.account_id
+        and current_terms.term_rank = 1
+
+)
+
+select * from final

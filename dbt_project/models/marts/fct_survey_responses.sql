@@ -1,0 +1,43 @@
+with
+
+responses as (
+
+    select * from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
+
+),
+
+identities as (
+
+    select * from {{ ref('int_customers__resolved') }} where source = 'qualtrics'
+
+),
+
+final as (
+
+    select
+        responses.response_id,
+        responses.survey_id,
+        responses.survey_kind,
+        responses.touchpoint,
+        responses.channel,
+        identities.customer_id,
+        identities.account_id,
+        responses.ticket_id,
+        responses.nps_score,
+        responses.nps_category,
+        responses.csat_score,
+        responses.ces_score,
+        responses.open_text,
+        responses.language,
+        responses.respondent_email,
+        responses.responded_at,
+        cast(responses.responded_at as date) as responded_date,
+        responses.time_zone as respondent_time_zone
+
+    from responses
+    left join identities
+        on identities.source_record_id = responses.response_id
+
+)
+
+select * from final

@@ -1,0 +1,92 @@
+{%- set present = source_column_names('qualtrics', 'responses') -%}
+-- One row per Qualtrics response; RecordedDate is local time in the export's time zone.
+with
+
+source as (
+
+    select * from {{ source('qualtrics', 'responses') }}
+
+),
+
+renamed as (
+
+    select
+        {{ blank_to_null('"ResponseId"') }} as response_id,
+        {{ blank_to_null('survey_id') }} as survey_id,
+        lower({{ blank_to_null(column_or_null(present, 'survey_kind')) }}) as survey_kind,
+        lower({{ blank_to_null(column_or_null(present, 'touchpoint')) }}) as touchpoint,
+        lower({{ blank_to_null(column_or_null(present, 'channel')) }}) as channel,
+        lower({{ blank_to_null(column_or_null(present, 'DistributionChannel')) }}) as distribution_channel,
+        {{ blank_to_null(column_or_null(present, 'Status')) }} as response_status,
+        {{ to_integer(column_or_null(present, 'Progress')) }} as progress_percent,
+        {{ to_boolean(column_or_null(present, 'Finished')) }} as is_finished,
+        {{ blank_to_null(column_or_null(present, 'RecipientEmail')) }} as respondent_email,
+        {{ normalize_email(column_or_null(present, 'RecipientEmail')) }} as email_normalized,
+        {{ blank_to_null(column_or_null(present, 'RecipientFirstName')) }} as respondent_first_name,
+        {{ blank_to_null(column_or_null(present, 'RecipientLastName')) }} as respondent_last_name,
+        {{ blank_to_null(column_or_null(present, 'ExternalReference')) }} as external_reference,
+        coalesce({{ blank_to_null(column_or_null(present, 'contact_id')) }}, {{ blank_to_null(column_or_null(present, 'ExternalReference')) }})
+            as salesforce_contact_id,
+        {{ blank_to_null(column_or_null(present, 'account_id')) }} as salesforce_account_id,
+        {{ to_integer(column_or_null(present, 'ticket_id')) }} as ticket_id,
+        {{ to_integer(column_or_null(present, 'nps')) }} as nps_score_raw,
+        {{ blank_to_null(column_or_null(present, 'nps_group')) }} as nps_group,
+        {{ to_integer(column_or_null(present, 'csat')) }} as csat_score_raw,
+        {{ to_integer(column_or_null(present, 'ces')) }} as ces_score_raw,
+        {{ blank_to_null(column_or_null(present, 'open_text')) }} as open_text,
+        coalesce({{ blank_to_null(column_or_null(present, 'language')) }}, {{ blank_to_null(column_or_null(present, 'UserLanguage')) }})
+            as language_raw,
+        {{ normalize_language('coalesce(' ~ blank_to_null(column_or_null(present, 'language')) ~ ', ' ~ column_or_null(present, 'UserLanguage') ~ ')') }}
+            as language,
+        {{ blank_to_null(column_or_null(present, 'time_zone')) }} as time_zone,
+        {{ dbt.safe_cast(blank_to_null('"RecordedDate"'), dbt.type_timestamp()) }} as recorded_at_local,
+        {{ local_to_utc_timestamp('"RecordedDate"', column_or_null(present, 'time_zone')) }} as responded_at,
+        {{ column_or_null(present, 'answers') }} as answers_json,
+        _loaded_at
+
+    from source
+
+),
+
+scored as (
+
+    select
+        {{ star_except(['nps_score_raw', 'csat_score_raw', 'ces_score_raw']) }},
+        case when nps_score_raw between 0 and 10 then nps_score_raw end as nps_score,
+        case when csat_score_raw between 1 and 5 then csat_score_raw end as csat_score,
+        case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score,
+        -- Qualtrics Status: 1 preview, 2 test, 8 spam, 9 preview spam, 12 imported spam, 17 offline preview
+        coalesce(response_status in ('1', '2', '8', '9', '12', '17', 'Survey Preview', 'Survey Test', 'Spam'), false)
+            as is_test_or_spam
+
+    from renamed
+
+),
+
+categorized as (
+
+    select
+        *,
+        {{ nps_category('nps_score', 'nps_group') }} as nps_category
+
+    from scored
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by response_id order by _loaded_at desc) as version_rank
+
+    from categorized
+
+),
+
+final as (
+
+    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+
+)
+
+select * from final

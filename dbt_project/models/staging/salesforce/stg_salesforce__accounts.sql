@@ -1,0 +1,50 @@
+{%- set present = source_column_names('salesforce', 'account') -%}
+with
+
+source as (
+
+    select * from {{ source('salesforce', 'account') }}
+
+),
+
+renamed as (
+
+    select
+        {{ blank_to_null('"Id"') }} as account_id,
+        {{ blank_to_null(column_or_null(present, 'OwnerId')) }} as owner_user_id,
+        {{ blank_to_null('"Name"') }} as account_name,
+        {{ blank_to_null(column_or_null(present, 'Type')) }} as account_type,
+        {{ blank_to_null(column_or_null(present, 'Industry')) }} as industry,
+        {{ blank_to_null(column_or_null(present, 'BillingCountry')) }} as billing_country,
+        {{ blank_to_null(column_or_null(present, 'Website')) }} as website,
+        {{ website_domain(column_or_null(present, 'Website')) }} as website_domain,
+        {{ blank_to_null(column_or_null(present, 'Phone')) }} as phone,
+        {{ blank_to_null(column_or_null(present, 'Plan__c')) }} as plan,
+        {{ blank_to_null(column_or_null(present, 'Region__c')) }} as region,
+        {{ to_utc_timestamp(column_or_null(present, 'CreatedDate')) }} as created_at,
+        {{ to_utc_timestamp(column_or_null(present, 'LastModifiedDate')) }} as last_modified_at,
+        _loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by account_id order by last_modified_at desc nulls last, _loaded_at desc
+        ) as version_rank
+
+    from renamed
+
+),
+
+final as (
+
+    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,53 @@
+{%- set present = source_column_names('salesforce', 'opportunity') -%}
+with
+
+source as (
+
+    select * from {{ source('salesforce', 'opportunity') }}
+
+),
+
+renamed as (
+
+    select
+        {{ blank_to_null('"Id"') }} as opportunity_id,
+        {{ blank_to_null('"AccountId"') }} as account_id,
+        {{ blank_to_null(column_or_null(present, 'OwnerId')) }} as owner_user_id,
+        {{ blank_to_null(column_or_null(present, 'Name')) }} as opportunity_name,
+        {{ blank_to_null(column_or_null(present, 'Type')) }} as opportunity_type,
+        {{ blank_to_null('"StageName"') }} as stage_name,
+        {{ blank_to_null(column_or_null(present, 'Product__c')) }} as product,
+        {{ to_numeric(column_or_null(present, 'Amount')) }} as amount,
+        {{ to_integer(column_or_null(present, 'Seats__c')) }} as seats,
+        coalesce({{ to_boolean('"IsClosed"') }}, false) as is_closed,
+        coalesce({{ to_boolean('"IsWon"') }}, false) as is_won,
+        {{ to_date(column_or_null(present, 'CloseDate')) }} as close_date,
+        {{ to_date('"Subscription_Start_Date__c"') }} as subscription_start_date,
+        {{ to_date('"Subscription_End_Date__c"') }} as subscription_end_date,
+        {{ to_utc_timestamp(column_or_null(present, 'CreatedDate')) }} as created_at,
+        {{ to_utc_timestamp(column_or_null(present, 'LastModifiedDate')) }} as last_modified_at,
+        _loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by opportunity_id order by last_modified_at desc nulls last, _loaded_at desc
+        ) as version_rank
+
+    from renamed
+
+),
+
+final as (
+
+    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+
+)
+
+select * from final

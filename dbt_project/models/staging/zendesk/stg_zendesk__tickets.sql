@@ -1,0 +1,59 @@
+{%- set present = source_column_names('zendesk', 'tickets') -%}
+-- One row per ticket: the latest exported version (updated_at, then _loaded_at) wins.
+with
+
+source as (
+
+    select * from {{ source('zendesk', 'tickets') }}
+
+),
+
+renamed as (
+
+    select
+        {{ to_integer('id') }} as ticket_id,
+        {{ to_integer(column_or_null(present, 'requester_id')) }} as requester_id,
+        {{ to_integer(column_or_null(present, 'submitter_id')) }} as submitter_id,
+        {{ to_integer(column_or_null(present, 'assignee_id')) }} as assignee_id,
+        {{ to_integer(column_or_null(present, 'organization_id')) }} as organization_id,
+        {{ to_integer(column_or_null(present, 'group_id')) }} as group_id,
+        {{ blank_to_null(column_or_null(present, 'external_id')) }} as external_id,
+        {{ blank_to_null(column_or_null(present, 'type')) }} as ticket_type,
+        {{ column_or_null(present, 'subject') }} as subject,
+        lower({{ blank_to_null(column_or_null(present, 'priority')) }}) as priority,
+        lower({{ blank_to_null('status') }}) as status,
+        lower({{ json_text(column_or_null(present, 'via'), '$.channel') }}) as channel,
+        lower({{ json_text(column_or_null(present, 'satisfaction_rating'), '$.score') }}) as satisfaction_rating_score,
+        {{ column_or_null(present, 'tags') }} as tags_json,
+        {{ to_utc_timestamp('created_at') }} as created_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        _loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by ticket_id order by updated_at desc nulls last, _loaded_at desc
+        ) as version_rank
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        {{ star_except(['version_rank']) }},
+        status in ('new', 'open', 'pending', 'hold') as is_open
+
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- Count parity: every person record (Salesforce contact, Zendesk end-user, Qualtrics
+-- response) appears exactly once in customer_identity_map, and nothing else does.
+with
+
+person_records as (
+
+    select 'salesforce' as source, contact_id as source_record_id
+    from {{ ref('stg_salesforce__contacts') }}
+    union all
+    select 'zendesk', cast(user_id as varchar)
+    from {{ ref('stg_zendesk__users') }}
+    where not is_agent
+    union all
+    select 'qualtrics', response_id
+    from {{ ref('stg_qualtrics__responses') }}
+    where not is_test_or_spam
+
+),
+
+mapped as (
+
+    select source, source_record_id, count(*) as copies
+    from {{ ref('customer_identity_map') }}
+    group by source, source_record_id
+
+),
+
+final as (
+
+    select
+        coalesce(person_records.source, mapped.source) as source,
+        coalesce(person_records.source_record_id, mapped.source_record_id) as source_record_id,
+        coalesce(mapped.copies, 0) as copies_in_map
+
+    from person_records
+    full outer join mapped
+        on mapped.source = person_records.source
+        and mapped.source_record_id = person_records.source_record_id
+    where mapped.source is null
+        or person_records.source is null
+        or mapped.copies <> 1
+
+)
+
+select * from final
