@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -13,7 +14,8 @@ from flows.config import ProjectConfig, load_config
 from flows.errors import CxloopError
 from flows.orchestration import warehouse_slot
 from flows.settings import Settings
-from flows.warehouse import connect, release_dbt_connections
+from flows.sources.landing import ensure_raw_tables
+from flows.warehouse import release_dbt_connections, writer
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -49,7 +51,8 @@ def run_dbt(
     args: list[str], warehouse: Path, config: ProjectConfig | None, home: Path
 ) -> dict[str, object]:
     """Invoke dbt once in-process against `warehouse`, then release the file."""
-    connect(warehouse).close()  # the schemas exist before dbt looks for sources
+    with writer(warehouse) as con:  # schemas and raw tables exist before dbt reads sources
+        ensure_raw_tables(con)
     os.environ["CXLOOP_WAREHOUSE"] = str(warehouse)
     os.environ.setdefault("DBT_LOG_PATH", str(home / "dbt" / "logs"))
     runner = PrefectDbtRunner(
@@ -57,6 +60,8 @@ def run_dbt(
             project_dir=DBT_PROJECT_DIR,
             profiles_dir=DBT_PROJECT_DIR,
             target_path=home / "dbt" / "target",
+            # explicit: derived from PREFECT_LOGGING_LEVEL, "warning" is no dbt EventLevel
+            log_level=EventLevel.INFO,
         ),
         raise_on_failure=False,
     )
@@ -78,7 +83,10 @@ def build(config_path: str | None = None, select: str | None = None) -> dict[str
     config = load_config(Path(config_path)) if config_path else None
     settings = Settings()
     paths = settings.paths.ensure()
-    args = ["build"] + (["--select", select] if select else [])
+    # Unit tests run in development and CI (tests/dbt), not against production data: dbt
+    # introspects the real source tables to build their fixtures (dbt's own recommendation).
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    args += ["--select", select] if select else []
     with warehouse_slot():
         report = run_dbt(args, paths.warehouse, config, paths.home)
     get_run_logger().info("dbt build: %s", report["counts"])

@@ -208,7 +208,11 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         EntityContract(
             "salesforce",
             "opportunity",
-            columns=("Id", "AccountId", "Name", "StageName", "CloseDate"),
+            # IsClosed/IsWon and the subscription term fields carry the churn label (docs/ingest.md)
+            columns=(
+                "Id", "AccountId", "Name", "StageName", "CloseDate", "IsClosed", "IsWon",
+                "Subscription_Start_Date__c", "Subscription_End_Date__c",
+            ),
             required=("Id", "Name", "StageName", "CloseDate"),
             types={
                 "Amount": "decimal",
@@ -228,7 +232,7 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         EntityContract(
             "zendesk",
             "tickets",
-            required=("id", "created_at", "updated_at"),
+            required=("id", "created_at", "updated_at", "status"),
             types={"generated_timestamp": "epoch"},
             type_patterns=_ZENDESK_PATTERNS,
         ),
@@ -259,7 +263,7 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         EntityContract(
             "qualtrics",
             "responses",
-            required=("ResponseId", "survey_id"),
+            required=("ResponseId", "survey_id", "RecordedDate"),
             types={
                 "StartDate": "qualtrics_datetime",
                 "EndDate": "qualtrics_datetime",

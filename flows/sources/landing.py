@@ -281,3 +281,32 @@ def _record_file(
             loaded_at,
         ],
     )
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create an empty raw table for every entity no file has landed yet; returns their names.
+
+    A company without one of the systems (no Zendesk, say) still gets a building dbt project:
+    its staging models read zero rows instead of failing on a missing table.
+    """
+    from flows.sources.contracts import CONTRACTS
+
+    created = []
+    for source, entity in CONTRACTS:
+        table = raw_table(source, entity)
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = ?",
+            [f"{source}__{entity}"],
+        ).fetchone()
+        if exists and exists[0]:
+            continue
+        contract = CONTRACTS[(source, entity)]
+        columns = list(dict.fromkeys([*contract.columns, *contract.required, *contract.types]))
+        con.execute(
+            f"create table {table} ("
+            + "".join(f'"{c}" varchar, ' for c in columns)
+            + '"_batch_id" varchar, "_loaded_at" timestamp, "_source" varchar, '
+            '"_source_file" varchar, "_row_number" bigint, "_content_hash" varchar)'
+        )
+        created.append(table)
+    return created

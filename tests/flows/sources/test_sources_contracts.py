@@ -150,6 +150,7 @@ def test_required_fields_must_be_present_and_non_empty() -> None:
     assert [v.reason for v in found] == [
         "id: is required but empty",
         "updated_at: is required but empty",
+        "status: is required but empty",
     ]
 
 

@@ -220,7 +220,8 @@ def test_wrong_columns_fail_the_file_before_anything_is_written(
         _land(run, "opportunity")
     assert str(err.value) == (
         "salesforce/Opportunity.csv, row 1: wrong columns: missing StageName "
-        "(expected columns Id, AccountId, Name, StageName, CloseDate)"
+        "(expected columns Id, AccountId, Name, StageName, CloseDate, IsClosed, IsWon, "
+        "Subscription_Start_Date__c, Subscription_End_Date__c)"
     )
     assert query("select count(*) from ops.ingest_files") == [(0,)]
     assert query(

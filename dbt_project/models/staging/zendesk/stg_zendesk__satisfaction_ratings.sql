@@ -20,7 +20,7 @@ renamed as (
         {{ blank_to_null(column_or_null(present, 'comment')) }} as comment,
         {{ blank_to_null(column_or_null(present, 'reason')) }} as reason,
         {{ to_utc_timestamp(column_or_null(present, 'created_at')) }} as created_at,
-        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ to_utc_timestamp(column_or_null(present, 'updated_at')) }} as updated_at,
         _loaded_at
 
     from source
