@@ -22,6 +22,7 @@ from flows.publish import publish
 from flows.score import score
 from flows.settings import Settings
 from flows.summary import warehouse_summary
+from flows.train import ChurnModelError
 from flows.warehouse import writer
 
 
@@ -74,11 +75,15 @@ def pipeline(
             logger.error("Quality gate failed; nothing acted on or published: %s", exc)
         if report["status"] != "blocked":
             with timer.stage("score"):
-                report["score"] = score(
-                    high_threshold=config.risk_bands.high,
-                    medium_threshold=config.risk_bands.medium,
-                    horizon_days=config.churn_horizon_days,
-                )
+                try:
+                    report["score"] = score(
+                        high_threshold=config.risk_bands.high,
+                        medium_threshold=config.risk_bands.medium,
+                        horizon_days=config.churn_horizon_days,
+                    )
+                except ChurnModelError as exc:  # too little history: act on what we know
+                    report["score"] = {"skipped": str(exc)}
+                    logger.warning("No churn scores this run: %s", exc)
             with timer.stage("act"):
                 report["act"] = act(dry_run=dry_run, gate_ok=True, now=now, config=str(cfg_path))
             report["actions"] = report["act"].get("totals", report["act"])

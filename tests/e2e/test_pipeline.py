@@ -12,7 +12,7 @@ from flows.demo.generator import generate
 from flows.pipeline import pipeline
 from flows.settings import Settings
 
-SCALE = 0.05
+SCALE = 0.15  # ~300 accounts: enough churn history for the model's time split
 NOON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # outside quiet hours in UTC and MENA
 
 
