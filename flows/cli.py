@@ -156,18 +156,21 @@ def demo(
 def ingest(
     sources: Annotated[Path, typer.Option("--sources", help="Folder of source exports.")],
     config: ConfigOpt = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Only this source (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Land the source files in raw (bad rows to ops.quarantine); safe to repeat.
 
-    Example: cxloop ingest --sources ./exports
+    Example: cxloop ingest --sources ./exports --only zendesk
     """
     from flows.config import load_project
     from flows.ingest import ingest as ingest_flow
 
     def body() -> dict[str, Any]:
         cfg_path, _ = load_project(sources, config)  # fail fast, before Prefect starts
-        return ingest_flow(str(sources), str(cfg_path))
+        return ingest_flow(str(sources), str(cfg_path), only=only or None)
 
     _run(body, as_json)
 

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.config import ProjectConfig, find_config, load_config
-from flows.errors import SourceError
+from flows.errors import ConfigError, SourceError
 from flows.orchestration import warehouse_slot
 from flows.settings import Settings
 from flows.sources import ADAPTERS
@@ -171,9 +171,18 @@ def ingest(
     config_path: str | None = None,
     warehouse: str | None = None,
     lake_dir: str | None = None,
+    only: list[str] | None = None,
 ) -> dict:
-    """Land every configured source's files into raw; returns counts per entity and totals."""
+    """Land the configured sources' files into raw; returns counts per entity and totals.
+
+    `only` names the sources (as in cxloop.yaml) to ingest, for a per-source schedule.
+    """
     run = resolve_run(sources_dir, config_path, warehouse, lake_dir)
     jobs = plan_ingest_task(run)
+    if only:
+        unknown = set(only) - {job.source_name for job in jobs}
+        if unknown:
+            raise ConfigError(f"ingest: no configured source named {', '.join(sorted(unknown))}")
+        jobs = [job for job in jobs if job.source_name in only]
     with warehouse_slot():
         return build_report([(job.key, ingest_entity_task(run, job)) for job in jobs])

@@ -86,7 +86,6 @@ def pipeline(
                     logger.warning("No churn scores this run: %s", exc)
             with timer.stage("act"):
                 report["act"] = act(dry_run=dry_run, gate_ok=True, now=now, config=str(cfg_path))
-            report["actions"] = report["act"].get("totals", report["act"])
             if not dry_run:
                 with timer.stage("publish"):
                     report["publish"] = publish(str(cfg_path))

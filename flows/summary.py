@@ -74,7 +74,7 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
     console.print(f"[bold]cxloop run {report.get('run_id', '')}[/] — {report.get('status')}")
     table = Table("layer", "rows", title="Warehouse")
     for layer, n in wh.get("rows_per_layer", {}).items():
-        table.add_row(layer, f"{n:,}")
+        table.add_row(layer, "views" if layer == "staging" and not n else f"{n:,}")
     console.print(table)
     ing = report.get("ingest", {}).get("totals", {})
     if ing:
@@ -92,8 +92,22 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
         )
     if "at_risk_accounts" in wh:
         console.print(f"At-risk accounts (high band): {wh['at_risk_accounts']}")
-    if report.get("actions"):
-        console.print(f"Playbook actions: {report['actions']}")
+    if report.get("act"):
+        actions = Table(
+            "playbook", "sent", "suppressed", "deferred", "failed", "unknown", title="Playbooks"
+        )
+        for name, counts in report["act"].items():
+            if isinstance(counts, dict):
+                actions.add_row(
+                    name,
+                    *(
+                        str(counts.get(k, 0))
+                        for k in ("sent", "suppressed", "skipped_by_guardrail", "failed", "unknown")
+                    ),
+                )
+        console.print(actions)
+    if report.get("score", {}).get("skipped"):
+        console.print(f"No churn scores this run: {report['score']['skipped']}")
     if report.get("blocked"):
         console.print(f"[red]Blocked:[/] {report['blocked']}")
     timing = Table("stage", "seconds", title="Where the time went")

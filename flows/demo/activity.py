@@ -368,7 +368,7 @@ def _quarters(world: World) -> list[tuple[str, int, int]]:
     first = world.window_start_ts
     q = date(world.as_of.year - 2, 1, 1)
     while epoch(q) < world.as_of_ts:
-        send = epoch(q) + 45 * DAY
+        send = epoch(q) + 20 * DAY  # the wave goes out three weeks into the quarter
         end = epoch(add_months(q, 3))
         if first <= send < world.as_of_ts:
             out.append((f"{q.year}_Q{(q.month - 1) // 3 + 1}", send, end))

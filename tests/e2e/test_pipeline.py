@@ -89,7 +89,9 @@ def test_first_run_fills_every_layer(loop: dict) -> None:
     totals = loop["first"]["ingest"]["totals"]
     assert totals["read"] == totals["landed"] + totals["quarantined"] + totals["duplicate"]
     assert totals["quarantined"] > 0  # the demo carries ~1% bad rows
-    assert loop["eml_1"], "the detractor follow-up wrote no e-mail to the outbox"
+    followup = loop["first"]["act"]["detractor_followup"]
+    assert followup["sent"] > 0, f"no detractor follow-up e-mail was sent: {followup}"
+    assert loop["eml_1"], "the outbox holds no e-mail"
     assert (loop["paths"].bi / "cx.duckdb").exists()
 
 
@@ -124,3 +126,4 @@ def test_second_run_changes_nothing(loop: dict) -> None:
     raw_and_marts = {k: v for k, v in loop["counts_1"].items() if not k.startswith("ml.")}
     assert {k: loop["counts_2"][k] for k in raw_and_marts} == raw_and_marts
     assert loop["eml_2"] == loop["eml_1"], "a second run wrote e-mail again"
+    assert all(p["sent"] == 0 for p in loop["second"]["act"].values() if isinstance(p, dict))

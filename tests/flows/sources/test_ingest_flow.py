@@ -57,3 +57,12 @@ def test_the_ingest_flow_lands_the_fixtures_and_surfaces_source_errors(
     shutil.rmtree(sources / "zendesk")
     with pytest.raises(SourceError, match="source folder of 'zendesk' is missing"):
         ingest(str(sources), warehouse=str(warehouse))
+
+
+def test_only_ingests_the_named_sources(
+    prefect_harness: None, cx_home: Path, sources: Path, warehouse: Path
+) -> None:
+    report = ingest(str(sources), warehouse=str(warehouse), only=["zendesk"])
+    assert report["entities"] and all(k.startswith("zendesk.") for k in report["entities"])
+    with pytest.raises(Exception, match="no configured source named hubspot"):
+        ingest(str(sources), warehouse=str(warehouse), only=["hubspot"])

@@ -1,0 +1,58 @@
+"""A failed critical check blocks the pipeline before anything is scored, sent or published."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from flows.demo.generator import generate
+from flows.pipeline import pipeline
+from flows.settings import Settings
+from flows.warehouse import connect
+
+
+def test_a_failed_gate_sends_and_publishes_nothing(
+    tmp_path: Path, cx_home: Path, prefect_harness: None
+) -> None:
+    sources = tmp_path / "sources"
+    generate(sources, scale=0.02, seed=3)
+    paths = Settings().paths
+    # Raw rows that bypassed ingest: two rows with one content hash break a critical check.
+    con = connect(paths.warehouse)
+    con.execute(
+        'create table raw.salesforce__account ("Id" varchar, "Name" varchar, _batch_id varchar, '
+        "_loaded_at timestamp, _source varchar, _source_file varchar, _row_number bigint, "
+        "_content_hash varchar)"
+    )
+    row = (
+        "001000000000001AAA",
+        "Dup",
+        "b1",
+        datetime(2026, 1, 1),
+        "salesforce",
+        "x.csv",
+        1,
+        "a" * 64,
+    )
+    con.executemany("insert into raw.salesforce__account values (?,?,?,?,?,?,?,?)", [row, row])
+    con.close()
+
+    report = pipeline(str(sources), now=datetime(2026, 11, 2, 12, tzinfo=UTC))
+
+    assert report["status"] == "blocked"
+    assert "raw.salesforce__account" in report["blocked"]
+    assert "_content_hash" in report["blocked"]
+    assert "build" not in report and "act" not in report and "publish" not in report
+    assert not list(paths.outbox.glob("*.eml"))
+    assert not (paths.bi / "cx.duckdb").exists()
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        runs = con.execute("select status from ops.pipeline_runs").fetchall()
+        failed_checks = con.execute(
+            "select count(*) from ops.quality_results where not success and severity = 'critical'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert runs == [("blocked",)] and failed_checks >= 1
