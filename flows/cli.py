@@ -269,5 +269,15 @@ def status(as_json: JsonOpt = False) -> None:
     _run(body, as_json)
 
 
+def _register_subcommands() -> None:
+    from flows import cli_churn, cli_identity, cli_webhooks
+
+    app.add_typer(cli_identity.app, name="identity")
+    app.add_typer(cli_churn.app, name="churn")
+    app.add_typer(cli_webhooks.app, name="webhooks")
+
+
+_register_subcommands()
+
 if __name__ == "__main__":
     app()
