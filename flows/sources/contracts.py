@@ -134,9 +134,16 @@ class EntityContract:
         for type_name in [*self.types.values(), *(t for _, t in self.type_patterns)]:
             if type_name not in FIELD_TYPES:
                 raise ValueError(f"{self.source}.{self.entity}: unknown field type {type_name!r}")
+        object.__setattr__(self, "_type_cache", {})  # field name -> type name (hot in ingest)
 
     def type_of(self, name: str) -> str:
         """The type name of a field: explicit first, then the first matching pattern, else text."""
+        cache: dict[str, str] = self._type_cache  # type: ignore[attr-defined]
+        if name not in cache:
+            cache[name] = self._resolve_type(name)
+        return cache[name]
+
+    def _resolve_type(self, name: str) -> str:
         if name in self.types:
             return self.types[name]
         for pattern, type_name in self.type_patterns:
@@ -259,6 +266,12 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
             required=("id", "ticket_id", "score"),
             types={"reason_code": "integer"},
             type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "sendgrid",
+            "events",
+            required=("email", "timestamp", "event", "sg_event_id"),
+            types={"timestamp": "epoch", "asm_group_id": "integer"},
         ),
         EntityContract(
             "qualtrics",
