@@ -1,179 +1,72 @@
+{#- Identity phase 3 input: the identity step's clusters (flows/identity), declared as a dbt
+    source. Before the first identity run (or in a dbt-only build) the table may be absent or
+    stale: a record it lacks stays its own customer, with the id the identity step would mint
+    for a singleton and match_rule 'unresolved'. -#}
+{%- set clusters_source = source('identity', 'identity_clusters') -%}
+{%- set clusters_relation = adapter.get_relation(
+        database=clusters_source.database,
+        schema=clusters_source.schema,
+        identifier=clusters_source.identifier) if execute else none -%}
 -- One row per person record (Salesforce contact, Zendesk end-user, Qualtrics response) with
--- its customer_id. Deterministic rules only: explicit ids first, then normalized e-mail.
--- customer_id = 'cus_' || left(md5(anchor), 16), anchor = the linked Salesforce Contact Id,
--- else the normalized e-mail, else source || ':' || record id (stable across runs).
+-- its customer_id and account_id from identity resolution (docs/identity.md).
 with
-
-contacts as (
-
-    select * from {{ ref('stg_salesforce__contacts') }}
-
-),
-
-zendesk_users as (
-
-    select * from {{ ref('stg_zendesk__users') }} where not is_agent
-
-),
-
-responses as (
-
-    select * from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
-
-),
-
-accounts as (
-
-    select * from {{ ref('int_accounts__resolved') }}
-
-),
-
--- Salesforce Ids compare on their case-sensitive 15-character form (18 = 15 + checksum).
-contact_ids as (
-
-    select contact_id, left(contact_id, 15) as contact_id_15, account_id from contacts
-
-),
-
-contact_by_email as (
-
-    select email_normalized, min(contact_id) as contact_id
-    from contacts
-    where email_normalized is not null
-    group by email_normalized
-
-),
-
-organization_accounts as (
-
-    select zendesk_organization_id, account_id
-    from accounts
-    where zendesk_organization_id is not null
-
-),
-
-salesforce_records as (
-
-    select
-        'salesforce' as source,
-        contact_id as source_record_id,
-        contact_id as linked_contact_id,
-        email_normalized,
-        account_id as record_account_id,
-        'salesforce_contact' as linked_rule
-
-    from contacts
-
-),
-
-zendesk_records as (
-
-    select
-        'zendesk' as source,
-        cast(zendesk_users.user_id as varchar) as source_record_id,
-        coalesce(by_id.contact_id, by_email.contact_id) as linked_contact_id,
-        zendesk_users.email_normalized,
-        organization_accounts.account_id as record_account_id,
-        case
-            when by_id.contact_id is not null then 'external_id'
-            when by_email.contact_id is not null then 'email'
-        end as linked_rule
-
-    from zendesk_users
-    left join contact_ids as by_id
-        on by_id.contact_id_15 = left(zendesk_users.external_id, 15)
-        and length(zendesk_users.external_id) in (15, 18)
-    left join contact_by_email as by_email
-        on by_email.email_normalized = zendesk_users.email_normalized
-    left join organization_accounts
-        on organization_accounts.zendesk_organization_id = zendesk_users.organization_id
-
-),
-
-qualtrics_records as (
-
-    select
-        'qualtrics' as source,
-        responses.response_id as source_record_id,
-        coalesce(by_id.contact_id, by_email.contact_id) as linked_contact_id,
-        responses.email_normalized,
-        stated_account.account_id as record_account_id,
-        case
-            when by_id.contact_id is not null then 'external_id'
-            when by_email.contact_id is not null then 'email'
-        end as linked_rule
-
-    from responses
-    left join contact_ids as by_id
-        on by_id.contact_id_15 = left(responses.salesforce_contact_id, 15)
-        and length(responses.salesforce_contact_id) in (15, 18)
-    left join contact_by_email as by_email
-        on by_email.email_normalized = responses.email_normalized
-    left join accounts as stated_account
-        on stated_account.account_id = responses.salesforce_account_id
-
-),
 
 person_records as (
 
-    select * from salesforce_records
-    union all
-    select * from zendesk_records
-    union all
-    select * from qualtrics_records
+    select * from {{ ref('int_identity__person_records') }}
 
 ),
 
-anchored as (
+clusters as (
 
+    {% if clusters_relation is not none -%}
+    select * from {{ clusters_source }}
+    {%- else -%}
     select
-        person_records.source,
-        person_records.source_record_id,
-        person_records.linked_contact_id,
-        person_records.email_normalized,
-        coalesce(
-            person_records.linked_contact_id,
-            person_records.email_normalized,
-            person_records.source || ':' || person_records.source_record_id
-        ) as identity_anchor,
-        coalesce(
-            person_records.linked_rule,
-            case when person_records.email_normalized is not null then 'email_anchor' end,
-            'source_record'
-        ) as match_rule,
-        coalesce(contact_ids.account_id, person_records.record_account_id) as record_account_id
-
-    from person_records
-    left join contact_ids
-        on contact_ids.contact_id = person_records.linked_contact_id
-
-),
-
--- Records linked only by e-mail take the account any other record of that person gives.
-email_accounts as (
-
-    select email_normalized, min(record_account_id) as account_id
-    from anchored
-    where email_normalized is not null and record_account_id is not null
-    group by email_normalized
+        cast(null as varchar) as source,
+        cast(null as varchar) as source_record_id,
+        cast(null as varchar) as customer_id,
+        cast(null as varchar) as account_id,
+        cast(null as varchar) as match_rule,
+        cast(null as double) as match_probability,
+        cast(null as varchar) as phone_e164,
+        cast(null as boolean) as is_phone_valid,
+        cast(null as varchar) as first_name_latin,
+        cast(null as varchar) as last_name_latin
+    where false
+    {%- endif %}
 
 ),
 
 final as (
 
     select
-        anchored.source,
-        anchored.source_record_id,
-        'cus_' || left({{ dbt.hash('anchored.identity_anchor') }}, 16) as customer_id,
-        coalesce(anchored.record_account_id, email_accounts.account_id) as account_id,
-        anchored.match_rule,
-        anchored.linked_contact_id as salesforce_contact_id,
-        anchored.email_normalized,
-        anchored.identity_anchor
+        person_records.source,
+        person_records.source_record_id,
+        coalesce(
+            clusters.customer_id,
+            'cus_' || left({{ dbt.hash("person_records.source || ':' || person_records.source_record_id") }}, 16)
+        ) as customer_id,
+        coalesce(clusters.account_id, person_records.account_hint) as account_id,
+        coalesce(clusters.match_rule, 'unresolved') as match_rule,
+        clusters.match_probability,
+        case when person_records.source = 'salesforce' then person_records.source_record_id end
+            as salesforce_contact_id,
+        person_records.email_raw,
+        person_records.email_normalized,
+        person_records.is_email_valid,
+        clusters.phone_e164,
+        clusters.is_phone_valid,
+        person_records.first_name,
+        person_records.last_name,
+        clusters.first_name_latin,
+        clusters.last_name_latin,
+        person_records.record_at
 
-    from anchored
-    left join email_accounts
-        on email_accounts.email_normalized = anchored.email_normalized
+    from person_records
+    left join clusters
+        on clusters.source = person_records.source
+        and clusters.source_record_id = person_records.source_record_id
 
 )
 

@@ -16,7 +16,7 @@ final as (
         customer_id,
         account_id,
         match_rule,
-        cast(null as {{ dbt.type_float() }}) as match_probability
+        match_probability
 
     from resolved
 

@@ -1,4 +1,7 @@
--- The customer 360: one row per customer_id, CRM details first, then helpdesk, then survey.
+-- The customer 360: one row per customer_id.
+-- Survivorship (profile fields: e-mail, names, phone, language): the Salesforce contact's
+-- value first, then the most recent record's (record_at, then source/record id), each field
+-- taking the first non-null valid value in that order.
 with
 
 identities as (
@@ -19,6 +22,24 @@ zendesk_users as (
 
 ),
 
+accounts as (
+
+    select * from {{ ref('int_accounts__resolved') }}
+
+),
+
+users as (
+
+    select * from {{ ref('stg_salesforce__users') }}
+
+),
+
+opportunities as (
+
+    select * from {{ ref('stg_salesforce__opportunities') }}
+
+),
+
 survey_responses as (
 
     select * from {{ ref('fct_survey_responses') }}
@@ -31,39 +52,90 @@ tickets as (
 
 ),
 
-customers as (
+touchpoints as (
+
+    select * from {{ ref('fct_touchpoints') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of') }}
+
+),
+
+records as (
 
     select
-        customer_id,
-        min(salesforce_contact_id) as salesforce_contact_id,
-        min(case when source = 'zendesk' then {{ to_integer('source_record_id') }} end) as zendesk_user_id,
-        min(account_id) as any_account_id,
-        min(email_normalized) as any_email
+        identities.*,
+        contacts.phone_e164 as contact_phone_e164,
+        contacts.preferred_language as contact_language,
+        contacts.has_opted_out_of_email,
+        coalesce(contacts.created_at, zendesk_users.created_at, identities.record_at) as first_seen_at,
+        zendesk_users.language as zendesk_language,
+        zendesk_users.user_name as zendesk_name,
+        row_number() over (
+            partition by identities.customer_id
+            order by
+                case when identities.source = 'salesforce' then 0 else 1 end,
+                identities.record_at desc nulls last,
+                identities.source,
+                identities.source_record_id
+        ) as survivor_rank
 
     from identities
+    left join contacts
+        on identities.source = 'salesforce'
+        and contacts.contact_id = identities.source_record_id
+    left join zendesk_users
+        on identities.source = 'zendesk'
+        and cast(zendesk_users.user_id as varchar) = identities.source_record_id
+
+),
+
+profiles as (
+
+    select
+        customer_id,
+        min(account_id) as account_id,
+        first(email_raw order by survivor_rank) filter (where is_email_valid) as email_raw,
+        first(email_normalized order by survivor_rank) filter (where is_email_valid) as email_normalized,
+        -- names as recorded (native script kept: greetings use them)
+        first(first_name order by survivor_rank) filter (where first_name is not null) as first_name,
+        first(last_name order by survivor_rank) filter (where last_name is not null) as last_name,
+        first(zendesk_name order by survivor_rank) filter (where zendesk_name is not null) as zendesk_name,
+        first(coalesce(contact_phone_e164, phone_e164) order by survivor_rank)
+            filter (where coalesce(contact_phone_e164, phone_e164) is not null) as phone_e164,
+        first(coalesce(contact_language, zendesk_language) order by survivor_rank)
+            filter (where coalesce(contact_language, zendesk_language) is not null) as record_language,
+        min(case when source = 'salesforce' then source_record_id end) as salesforce_contact_id,
+        min(case when source = 'zendesk' then {{ to_integer('source_record_id') }} end) as zendesk_user_id,
+        count(*) as source_records,
+        bool_or(coalesce(has_opted_out_of_email, false)) as has_opted_out_of_email,
+        min(first_seen_at) as first_seen_at,
+        min(case when match_rule = 'splink' then match_probability end) as weakest_match_probability
+
+    from records
     group by customer_id
 
 ),
 
-survey_history as (
+account_revenue as (
 
-    select
-        customer_id,
-        count(*) as survey_responses,
-        max(case when nps_score is not null then responded_at end) as last_nps_at
-
-    from survey_responses
-    where customer_id is not null
-    group by customer_id
+    select account_id, sum(amount) as lifetime_revenue_amount
+    from opportunities
+    where is_won
+    group by account_id
 
 ),
 
-last_nps as (
+nps_history as (
 
     select
         customer_id,
-        nps_score as last_nps_score,
-        language as last_survey_language,
+        nps_score,
+        responded_at,
+        language,
         row_number() over (
             partition by customer_id order by responded_at desc, response_id desc
         ) as response_rank
@@ -73,7 +145,23 @@ last_nps as (
 
 ),
 
-ticket_history as (
+survey_summary as (
+
+    select
+        customer_id,
+        count(*) as survey_responses,
+        avg(csat_score) as csat_average,
+        count(csat_score) as csat_responses,
+        max(case when nps_score is not null then responded_at end) as last_nps_at,
+        first(language order by responded_at desc) filter (where language is not null) as survey_language
+
+    from survey_responses
+    where customer_id is not null
+    group by customer_id
+
+),
+
+ticket_summary as (
 
     select
         customer_id,
@@ -86,42 +174,84 @@ ticket_history as (
 
 ),
 
+last_touch as (
+
+    select
+        customer_id,
+        max(touched_at) as last_touch_at,
+        arg_max(touchpoint_type, touched_at) as last_touch_type,
+        arg_max(channel, touched_at) as last_touch_channel,
+        count(*) as touchpoints
+
+    from touchpoints
+    where customer_id is not null
+    group by customer_id
+
+),
+
 final as (
 
     select
-        customers.customer_id,
-        coalesce(contacts.account_id, customers.any_account_id) as account_id,
-        coalesce(contacts.email, zendesk_users.email, customers.any_email) as email,
-        contacts.first_name,
-        contacts.last_name,
+        profiles.customer_id,
+        profiles.account_id,
+        accounts.account_name,
+        coalesce(profiles.email_raw, profiles.email_normalized) as email_as_recorded,
+        profiles.email_normalized as email,
+        profiles.first_name,
+        profiles.last_name,
         coalesce(
-            nullif(trim(coalesce(contacts.first_name, '') || ' ' || coalesce(contacts.last_name, '')), ''),
-            zendesk_users.user_name
+            nullif(trim(coalesce(profiles.first_name, '') || ' ' || coalesce(profiles.last_name, '')), ''),
+            profiles.zendesk_name
         ) as full_name,
-        coalesce(contacts.phone_e164, zendesk_users.phone_e164) as phone_e164,
-        coalesce(contacts.preferred_language, last_nps.last_survey_language, zendesk_users.language)
-            as language,
-        customers.salesforce_contact_id,
-        customers.zendesk_user_id,
-        coalesce(contacts.has_opted_out_of_email, false) as has_opted_out_of_email,
-        last_nps.last_nps_score,
-        survey_history.last_nps_at,
-        coalesce(survey_history.survey_responses, 0) as survey_responses,
-        coalesce(ticket_history.tickets_total, 0) as tickets_total,
-        coalesce(ticket_history.tickets_open, 0) as tickets_open
+        profiles.phone_e164,
+        coalesce(profiles.record_language, survey_summary.survey_language) as language,
+        profiles.salesforce_contact_id,
+        profiles.zendesk_user_id,
+        profiles.source_records,
+        profiles.has_opted_out_of_email,
+        accounts.owner_user_id as csm_user_id,
+        users.full_name as csm_name,
+        users.email as csm_email,
+        accounts.plan,
+        accounts.region,
+        coalesce(accounts.plan, 'unknown') || ' / ' || coalesce(accounts.region, 'unknown') as segment,
+        profiles.first_seen_at,
+        date_diff('day', cast(profiles.first_seen_at as date), as_of.as_of_date) as tenure_days,
+        coalesce(account_revenue.lifetime_revenue_amount, 0) as account_lifetime_revenue_amount,
+        last_nps.nps_score as last_nps_score,
+        survey_summary.last_nps_at,
+        previous_nps.nps_score as previous_nps_score,
+        last_nps.nps_score - previous_nps.nps_score as nps_change,
+        survey_summary.csat_average,
+        coalesce(survey_summary.csat_responses, 0) as csat_responses,
+        coalesce(survey_summary.survey_responses, 0) as survey_responses,
+        coalesce(ticket_summary.tickets_total, 0) as tickets_total,
+        coalesce(ticket_summary.tickets_open, 0) as tickets_open,
+        last_touch.last_touch_at,
+        last_touch.last_touch_type,
+        last_touch.last_touch_channel,
+        coalesce(last_touch.touchpoints, 0) as touchpoints
 
-    from customers
-    left join contacts
-        on contacts.contact_id = customers.salesforce_contact_id
-    left join zendesk_users
-        on zendesk_users.user_id = customers.zendesk_user_id
-    left join survey_history
-        on survey_history.customer_id = customers.customer_id
-    left join last_nps
-        on last_nps.customer_id = customers.customer_id
+    from profiles
+    cross join as_of
+    left join accounts
+        on accounts.account_id = profiles.account_id
+    left join users
+        on users.user_id = accounts.owner_user_id
+    left join account_revenue
+        on account_revenue.account_id = profiles.account_id
+    left join nps_history as last_nps
+        on last_nps.customer_id = profiles.customer_id
         and last_nps.response_rank = 1
-    left join ticket_history
-        on ticket_history.customer_id = customers.customer_id
+    left join nps_history as previous_nps
+        on previous_nps.customer_id = profiles.customer_id
+        and previous_nps.response_rank = 2
+    left join survey_summary
+        on survey_summary.customer_id = profiles.customer_id
+    left join ticket_summary
+        on ticket_summary.customer_id = profiles.customer_id
+    left join last_touch
+        on last_touch.customer_id = profiles.customer_id
 
 )
 

@@ -1,0 +1,84 @@
+"""Name keys, e-mail keys and phones on hand-written cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.identity.normalize import email_local_key, name_key, name_latin, phone_e164, region_of
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("Mohammed", "Muhammad", "Mohamed", "Mohamad", "محمد"),
+        ("Al-Hassan", "Alhassan", "El-Hassan", "Hassan", "الحسن"),
+        ("Youssef", "Yusuf", "يوسف"),
+        ("Khalil", "Kalil", "خليل"),
+        ("Fatemeh", "Fateme", "فاطمه"),  # Persian final ه
+        ("Saleh", "Salih", "صالح"),
+        ("Ghorbani", "Qorbani", "قربانی"),  # Persian ی and ق
+        ("Sadeghi", "Sadeqi", "صادقی"),
+        ("Darwish", "Darwich", "درويش"),
+        ("Parisa", "Parissa", "پریسا"),
+        ("Golnaz", "Golnaaz", "گلناز"),
+    ],
+)
+def test_transliterations_share_one_key(spellings: tuple[str, ...]) -> None:
+    keys = {name_key(s) for s in spellings}
+    assert len(keys) == 1, dict(zip(spellings, [name_key(s) for s in spellings], strict=True))
+
+
+def test_full_arabic_name_matches_its_latin_spelling() -> None:
+    assert name_key("محمد الحسن") == name_key("Mohammed Al-Hassan") == name_key("Muhammad Alhassan")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Mohammed", "Ahmed"), ("Karimi", "Kazemi"), ("Ali", "Alan"), ("Smith", "Schmidt")],
+)
+def test_different_names_keep_different_keys(one: str, other: str) -> None:
+    assert name_key(one) != name_key(other)
+
+
+def test_empty_names_have_no_key() -> None:
+    assert name_key(None) is None
+    assert name_key("  ") is None
+    assert name_key("-") is None
+
+
+def test_name_latin_romanizes_script_and_keeps_latin() -> None:
+    assert name_latin("Mohammed") == "Mohammed"
+    assert name_latin("محمد") == "mhmd"
+
+
+def test_email_local_key_ignores_case_dots_digits_and_tags() -> None:
+    assert email_local_key("Ali.Khan@acme.com") == email_local_key("alikhan42@gmail.com")
+    assert email_local_key("a.b+news@x.org") is None  # too short to mean anything
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("+966 50 266 1076", None, "+966502661076"),
+        ("050 266 1076", "SA", "+966502661076"),
+        ("0502661076", "SA", "+966502661076"),
+        ("(020) 7622 7035", "GB", "+442076227035"),
+        ("+44 20 7622 7035", "SA", "+442076227035"),
+    ],
+)
+def test_local_and_international_phones_give_one_e164(
+    raw: str, region: str | None, expected: str
+) -> None:
+    assert phone_e164(raw, region) == (expected, True)
+
+
+def test_malformed_phones_are_flagged_not_guessed() -> None:
+    assert phone_e164("call me", "SA") == (None, False)
+    assert phone_e164("12345", "SA") == (None, False)
+    assert phone_e164("0502661076", None) == (None, False)  # national without a country
+    assert phone_e164(None, "SA") == (None, None)
+
+
+def test_region_of_an_international_number() -> None:
+    assert region_of("+966115840910") == "SA"
+    assert region_of("0115840910") is None

@@ -1,0 +1,168 @@
+"""The identity step against a real DuckDB file, and `cxloop identity evaluate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from identity_records import frame, record
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.identity.evaluate import TruthFileError, pairwise_metrics, read_truth
+from flows.identity.store import IdentityError, resolve_warehouse
+
+
+def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:
+    """Stand in for dbt phase 1: the person-records table with the model's columns."""
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema if not exists intermediate")
+    con.register("records", records)
+    con.execute(
+        "create or replace table intermediate.int_identity__person_records as select * from records"
+    )
+    con.close()
+
+
+def table(warehouse: Path, sql: str) -> pd.DataFrame:
+    """Query the warehouse read-only."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def test_step_writes_one_row_per_record_and_logs_changes(
+    tmp_path: Path, records: pd.DataFrame
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+    first = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    clusters = table(warehouse, "select * from intermediate.identity_clusters")
+    assert len(clusters) == len(records) == first["records"]
+    assert not clusters.duplicated(["source", "source_record_id"]).any()
+    before = dict(zip(clusters["source_record_id"], clusters["customer_id"], strict=True))
+
+    # a new helpdesk user with Khalid's e-mail joins Khalid; no existing id changes
+    added = pd.concat(
+        [records, frame([record("zendesk", "99", email_raw="khalid.haddad@acme.sa")])],
+        ignore_index=True,
+    )
+    write_person_records(warehouse, added)
+    second = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    after = table(warehouse, "select * from intermediate.identity_clusters")
+    assert len(after) == len(added)
+    moved = {r: cid for r, cid in zip(after["source_record_id"], after["customer_id"], strict=True)}
+    assert all(moved[r] == cid for r, cid in before.items())  # existing ids kept
+    assert moved["99"] == before["003000000000002AAA"]  # joined Khalid
+    assert second["run_id"] != first["run_id"]
+
+
+def test_guard_hits_are_rows_in_identity_changes(tmp_path: Path, records: pd.DataFrame) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+    report = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=2)
+    rows = table(warehouse, "select * from ops.identity_changes")
+    hits = rows[rows["change_type"] == "over_merge_guard"]
+    assert len(hits) == len(report["guard_hits"]) >= 1  # type: ignore[arg-type]
+    assert json.loads(hits["detail"].iloc[0])["size"] > 2
+
+
+def test_step_without_phase_1_names_the_missing_table(tmp_path: Path) -> None:
+    with pytest.raises(IdentityError, match="int_identity__person_records"):
+        resolve_warehouse(tmp_path / "cx.duckdb", threshold=0.9, max_cluster_size=25)
+
+
+def write_truth(folder: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """A persons.csv in the generator's format."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["source,source_record_id,person_id"] + [",".join(r) for r in rows]
+    (folder / "persons.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+TRUTH = [
+    ("salesforce", "a", "P1"), ("zendesk", "1", "P1"), ("qualtrics", "r1", "P1"),
+    ("salesforce", "b", "P2"), ("zendesk", "2", "P2"),
+    ("salesforce", "c", "P3"),
+]  # fmt: skip
+
+
+def test_pairwise_metrics_on_a_hand_truth(tmp_path: Path) -> None:
+    truth = read_truth(write_truth(tmp_path / "_truth", TRUTH))
+    predicted = pd.DataFrame(
+        [  # P1 split (r1 alone), P2 right, c wrongly merged into P2
+            ("salesforce", "a", "X"), ("zendesk", "1", "X"), ("qualtrics", "r1", "Y"),
+            ("salesforce", "b", "Z"), ("zendesk", "2", "Z"), ("salesforce", "c", "Z"),
+        ],
+        columns=["source", "source_record_id", "customer_id"],
+    )  # fmt: skip
+    m = pairwise_metrics(predicted, truth)
+    # true pairs: P1 3 + P2 1 = 4; predicted: X 1 + Z 3 = 4; correct: a-1, b-2 = 2
+    assert (m["true_pairs"], m["predicted_pairs"], m["correct_pairs"]) == (4, 4, 2)
+    assert m["precision"] == m["recall"] == m["f1"] == 0.5
+    assert (m["clusters"], m["largest_cluster"], m["singleton_clusters"]) == (3, 3, 1)
+
+
+def test_truth_without_person_id_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "_truth"
+    folder.mkdir()
+    (folder / "persons.csv").write_text("source,source_record_id\nzendesk,1\n")
+    with pytest.raises(TruthFileError, match=r"persons.csv.*person_id"):
+        read_truth(folder)
+
+
+def test_cli_evaluate_prints_metrics_as_json(tmp_path: Path) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_identity_map as select * from (values "
+        "('salesforce','a','X'),('zendesk','1','X'),('qualtrics','r1','X'),"
+        "('salesforce','b','Z'),('zendesk','2','Z'),('salesforce','c','W')) "
+        "t(source, source_record_id, customer_id)"
+    )
+    con.close()
+    truth = write_truth(tmp_path / "_truth", TRUTH)
+    args = ["identity", "evaluate", "--truth", str(truth), "--warehouse", str(warehouse), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert (metrics["precision"], metrics["recall"], metrics["f1"]) == (1.0, 1.0, 1.0)
+    assert metrics["largest_cluster"] == 3
+
+
+def test_cli_evaluate_without_truth_fails_with_the_path(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["identity", "evaluate", "--truth", str(tmp_path / "nope"), "--warehouse", "x"]
+    )
+    assert result.exit_code == 1
+    assert "persons.csv" in result.output
+
+
+def test_a_merge_between_runs_is_a_row_in_identity_changes(
+    tmp_path: Path, records: pd.DataFrame
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+    resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    con = duckdb.connect(str(warehouse))  # as if the last run had this user on its own
+    con.execute(
+        "update intermediate.identity_clusters set customer_id = 'cus_old' "
+        "where source = 'zendesk' and source_record_id = '361000000001'"
+    )
+    con.close()
+    resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    changes = table(warehouse, "select * from ops.identity_changes")
+    row = changes[changes["source_record_id"] == "361000000001"].iloc[0]
+    assert (row["change_type"], row["previous_customer_id"]) == ("merge", "cus_old")
+    mapped = table(
+        warehouse,
+        "select customer_id from intermediate.identity_clusters "
+        "where source_record_id in ('361000000001', '003000000000001AAA')",
+    )
+    assert mapped["customer_id"].nunique() == 1
