@@ -14,6 +14,7 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.churn_tables import SCORE_COLUMNS, ensure_churn_scores_table
 from flows.orchestration import warehouse_slot
 from flows.train import ChurnModelError, read_table, resolve_paths, train_from_warehouse
 from flows.train import train as train_flow
@@ -22,26 +23,6 @@ from models.features import FeatureDataError
 from models.registry import ModelVersion, load_current
 from models.score import ScoredBatch, score_frame
 
-SCORES_DDL = """
-create table if not exists ml.churn_scores (
-    account_id         varchar not null,
-    scored_at          timestamp not null,   -- UTC
-    model_version      varchar not null,
-    churn_probability  double not null,
-    risk_band          varchar not null,     -- high / medium / low
-    top_drivers        varchar not null,     -- JSON list of {feature, value, contribution}
-    snapshot_date      date not null         -- the snapshot scored; with model_version, the run
-)
-"""
-SCORE_COLUMNS = (
-    "account_id",
-    "scored_at",
-    "model_version",
-    "churn_probability",
-    "risk_band",
-    "top_drivers",
-    "snapshot_date",
-)
 LATEST_SNAPSHOTS_SQL = """
 select * from ml.account_snapshots
 where snapshot_date = (select max(snapshot_date) from ml.account_snapshots)
@@ -97,7 +78,7 @@ def write_scores(warehouse: Path, rows: pd.DataFrame) -> int:
     """Replace this run's rows (same model_version and snapshot_date) in one transaction."""
     runs = rows[["model_version", "snapshot_date"]].drop_duplicates().itertuples(index=False)
     with writer(warehouse) as con:
-        con.execute(SCORES_DDL)
+        ensure_churn_scores_table(con)
         for model_version, snapshot_date in runs:
             con.execute(
                 "delete from ml.churn_scores where model_version = ? and snapshot_date = ?",

@@ -44,8 +44,74 @@ def risk_bands(probability: np.ndarray, high: float = 0.5, medium: float = 0.25)
     return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
 
 
+def _feature_slices(pipeline: Any, spec: Any) -> dict[str, np.ndarray] | None:
+    """Which columns of the preprocessed matrix each feature owns (None if not knowable)."""
+    names = list(pipeline[:-1].get_feature_names_out())
+    slices: dict[str, np.ndarray] = {}
+    for col in spec.numeric:
+        own = [f"numeric__{col}", f"numeric__missingindicator_{col}"]
+        slices[col] = np.array([names.index(n) for n in own if n in names], dtype=int)
+    onehot = pipeline[0].named_transformers_["categorical"].named_steps["onehot"]
+    categorical = [i for i, n in enumerate(names) if n.startswith("categorical__")]
+    start = categorical[0] if categorical else len(names)
+    for i, col in enumerate(spec.categorical):
+        infrequent = (onehot.infrequent_categories_ or [None] * len(spec.categorical))[i]
+        width = len(onehot.categories_[i]) - (len(infrequent) - 1 if infrequent is not None else 0)
+        slices[col] = np.arange(start, start + width)
+        start += width
+    if start != len(names):
+        return None
+    return slices
+
+
+def _calibrated_from_matrix(model: ChurnModel, matrix: np.ndarray) -> np.ndarray:
+    """The calibrated probability from an already preprocessed matrix (skips the transform)."""
+    probabilities = []
+    for calibrated in model.estimator.calibrated_classifiers_:
+        final = calibrated.estimator.estimator[-1]  # FrozenEstimator -> Pipeline -> estimator
+        raw = final.decision_function(matrix)
+        probabilities.append(calibrated.calibrators[0].predict(raw))
+    return np.clip(np.mean(probabilities, axis=0), 0.0, 1.0)
+
+
+def fast_contributions(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame | None:
+    """Drivers from one preprocessing pass; None when the shortcut does not reproduce scores."""
+    try:
+        pipeline = model.estimator.calibrated_classifiers_[0].estimator.estimator
+        slices = _feature_slices(pipeline, model.spec)
+    except (AttributeError, IndexError, KeyError, ValueError, StopIteration):
+        return None
+    if slices is None:
+        return None
+    matrix = np.asarray(pipeline[:-1].transform(features), dtype=np.float64)
+    base = _calibrated_from_matrix(model, matrix)
+    check = model.predict_proba(features.head(200))
+    if not np.allclose(check, base[:200], atol=1e-9):
+        return None
+    reference = pd.DataFrame([{c: model.reference_values.get(c) for c in model.spec.features}])
+    for col in model.spec.categorical:
+        reference[col] = reference[col].astype(object)
+    reference_row = np.asarray(pipeline[:-1].transform(reference), dtype=np.float64)[0]
+    # A contribution is at most the probability itself: below MIN_CONTRIBUTION, no driver.
+    rows = np.flatnonzero(base >= MIN_CONTRIBUTION)
+    matrix, base_rows = matrix[rows], base[rows]
+    contributions = {}
+    for col in model.spec.features:
+        idx = slices[col]
+        saved = matrix[:, idx].copy()
+        matrix[:, idx] = reference_row[idx]
+        values = np.zeros(len(base))
+        values[rows] = base_rows - _calibrated_from_matrix(model, matrix)
+        contributions[col] = values
+        matrix[:, idx] = saved
+    return pd.DataFrame(contributions, index=features.index)
+
+
 def driver_contributions(model: ChurnModel, features: pd.DataFrame) -> pd.DataFrame:
     """Per row and feature: probability minus probability with that feature set to typical."""
+    fast = fast_contributions(model, features)
+    if fast is not None:
+        return fast
     base = model.predict_proba(features)
     contributions = {}
     for col in model.spec.features:

@@ -26,6 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
@@ -199,15 +200,25 @@ def _window(data: LabelledData, mask: np.ndarray, name: str, spec: FeatureSpec) 
     }
 
 
+def require_rows(n_rows: int, spec: FeatureSpec, minimum: int) -> None:
+    """Refuse fewer labelled rows than `minimum`."""
+    if n_rows < minimum:
+        raise TrainingDataError(
+            f"{spec.source}: {n_rows} labelled rows "
+            f"(expected at least {minimum} with a known '{spec.label}')"
+        )
+
+
 def time_windows(
-    data: LabelledData, spec: FeatureSpec, *, horizon_days: int, test_fraction: float
+    data: LabelledData,
+    spec: FeatureSpec,
+    *,
+    horizon_days: int,
+    test_fraction: float,
+    min_rows: int = MIN_LABELLED_ROWS,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Row masks and descriptions of the fit, calibration and test windows."""
-    if len(data.labels) < MIN_LABELLED_ROWS:
-        raise TrainingDataError(
-            f"{spec.source}: {len(data.labels)} labelled rows "
-            f"(expected at least {MIN_LABELLED_ROWS} with a known '{spec.label}')"
-        )
+    require_rows(len(data.labels), spec, min_rows)
     train_dates, test_dates = split_dates(list(data.dates), test_fraction, horizon_days)
     fit_dates, calibration_dates = split_dates(train_dates, CALIBRATION_FRACTION, 0)
     if not fit_dates:
@@ -265,6 +276,44 @@ def choose(candidates: dict[str, dict[str, float]]) -> str:
     )
 
 
+def stratified_windows(
+    data: LabelledData,
+    spec: FeatureSpec,
+    *,
+    test_fraction: float,
+    random_state: int,
+    min_rows: int = MIN_LABELLED_ROWS,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Random fit/calibration/test masks keeping the churn rate in each (no time column)."""
+    require_rows(len(data.labels), spec, min_rows)
+    rows = np.arange(len(data.labels))
+    rest, test = train_test_split(
+        rows, test_size=test_fraction, stratify=data.labels, random_state=random_state
+    )
+    fit, calibration = train_test_split(
+        rest,
+        test_size=CALIBRATION_FRACTION,
+        stratify=data.labels[rest],
+        random_state=random_state,
+    )
+    masks = {}
+    for name, picked in (("fit", fit), ("calibration", calibration), ("test", test)):
+        masks[name] = np.isin(rows, picked)
+    window: dict[str, Any] = {}
+    for name, mask in masks.items():
+        labels = data.labels[mask]
+        positives = int(labels.sum())
+        if min(positives, len(labels) - positives) < MIN_ROWS_PER_CLASS // 2:
+            raise TrainingDataError(
+                f"{spec.source}: the {name} split has {positives} positive and "
+                f"{len(labels) - positives} negative rows (expected at least "
+                f"{MIN_ROWS_PER_CLASS // 2} of each; more rows of the rarer class are needed)"
+            )
+        window[name] = {"n_rows": int(mask.sum()), "n_positive": positives}
+    window["split"] = "stratified"
+    return masks, window
+
+
 def train_churn_model(
     frame: pd.DataFrame,
     spec: FeatureSpec = CHURN_SPEC,
@@ -272,10 +321,26 @@ def train_churn_model(
     horizon_days: int = 90,
     test_fraction: float = TEST_FRACTION,
     random_state: int = RANDOM_STATE,
+    min_rows: int = MIN_LABELLED_ROWS,
 ) -> TrainResult:
     """Train both candidates on the earlier snapshots, judge them on the later ones, keep one."""
     data = labelled_data(frame, spec)
-    masks, window = time_windows(data, spec, horizon_days=horizon_days, test_fraction=test_fraction)
+    masks, window = time_windows(
+        data, spec, horizon_days=horizon_days, test_fraction=test_fraction, min_rows=min_rows
+    )
+    return fit_and_select(frame, data, masks, window, spec, horizon_days, random_state)
+
+
+def fit_and_select(
+    frame: pd.DataFrame,
+    data: LabelledData,
+    masks: dict[str, np.ndarray],
+    window: dict[str, Any],
+    spec: FeatureSpec,
+    horizon_days: int,
+    random_state: int,
+) -> TrainResult:
+    """Fit and calibrate both candidates on the given windows; keep the better on the test."""
     test_x, test_y = data.features[masks["test"]], data.labels[masks["test"]]
     with thread_limit(len(data.labels)):
         fitted = {n: fit_calibrated(n, data, masks, spec, random_state) for n in CANDIDATES}
@@ -303,7 +368,11 @@ def train_churn_model(
         "n_train": window["fit"]["n_rows"],
         "n_calibration": window["calibration"]["n_rows"],
         "n_test": window["test"]["n_rows"],
-        "test_window": f"{window['test']['start']}..{window['test']['end']}",
+        "test_window": (
+            f"{window['test']['start']}..{window['test']['end']}"
+            if "start" in window["test"]
+            else "stratified sample"
+        ),
         "candidates": scores,
     }
     return TrainResult(

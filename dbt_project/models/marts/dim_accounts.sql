@@ -24,6 +24,12 @@ as_of as (
 
 ),
 
+churn_scores as (
+
+    select * from {{ ref('int_churn_scores__latest') }}
+
+),
+
 subscription_summary as (
 
     select
@@ -87,7 +93,13 @@ final as (
             'day'
         ) }} as tenure_days,
         coalesce(subscription_summary.is_churned, false) as is_churned,
-        subscription_summary.churned_date
+        subscription_summary.churned_date,
+        churn_scores.churn_probability,
+        churn_scores.risk_band as churn_risk_band,
+        churn_scores.top_drivers as churn_top_drivers,
+        churn_scores.previous_probability as churn_previous_probability,
+        churn_scores.model_version as churn_model_version,
+        churn_scores.scored_at as churn_scored_at
 
     from accounts
     cross join as_of
@@ -95,6 +107,8 @@ final as (
         on users.user_id = accounts.owner_user_id
     left join subscription_summary
         on subscription_summary.account_id = accounts.account_id
+    left join churn_scores
+        on churn_scores.account_id = accounts.account_id
     left join current_terms
         on current_terms.account_id = accounts.account_id
         and current_terms.term_rank = 1

@@ -20,9 +20,18 @@ survey_features as (
 
 ),
 
+-- Not dim_accounts: that mart carries the churn scores, and features never read scores.
 accounts as (
 
-    select * from {{ ref('dim_accounts') }}
+    select * from {{ ref('int_accounts__resolved') }}
+
+),
+
+churn_dates as (
+
+    select account_id, max(account_churned_date) as churned_date
+    from {{ ref('int_subscriptions') }}
+    group by account_id
 
 ),
 
@@ -66,8 +75,8 @@ final as (
         case
             when {{ dbt.dateadd('day', var('churn_horizon_days'), 'snapshots.snapshot_date') }}
                 > as_of.as_of_date then null
-            when accounts.churned_date > snapshots.snapshot_date
-                and accounts.churned_date
+            when churn_dates.churned_date > snapshots.snapshot_date
+                and churn_dates.churned_date
                     <= {{ dbt.dateadd('day', var('churn_horizon_days'), 'snapshots.snapshot_date') }}
                 then true
             else false
@@ -81,6 +90,8 @@ final as (
         on survey_features.snapshot_id = snapshots.snapshot_id
     left join accounts
         on accounts.account_id = snapshots.account_id
+    left join churn_dates
+        on churn_dates.account_id = snapshots.account_id
 
 )
 
