@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -20,9 +21,11 @@ from flows.warehouse import connect
 from playbooks.channels import EmailChannel, OutboxChannel, SendGridChannel
 from playbooks.engine import AfterSend
 from playbooks.engine import run_playbooks as run_engine
+from playbooks.notify import Mirror, SlackAlerts, ZendeskTickets
 from playbooks.plan import PlanContext
 from playbooks.render import TemplateRenderer
 from playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
+from playbooks.suppressions import confirm_unknown_from_events, sync_from_events
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
 
@@ -50,6 +53,25 @@ def email_channel(settings: Settings, sleep: Callable[[float], None] = time.slee
             sleep=sleep,
         )
     return OutboxChannel(settings.paths.outbox, settings.email_from, settings.email_from_name)
+
+
+def mirrors_for(config: ProjectConfig | None) -> list[Mirror]:
+    """Zendesk tickets and Slack alerts as configured; a configured token must be set."""
+    settings = config.playbooks if config else None
+    mirrors: list[Mirror] = []
+    if settings and settings.zendesk:
+        zd = settings.zendesk
+        token = os.environ.get(zd.token_env, "")
+        if not token:
+            raise ConfigError(
+                f"cxloop.yaml: key 'playbooks.zendesk.token_env': the environment variable "
+                f"{zd.token_env} is not set (a Zendesk API token)"
+            )
+        mirrors.append(ZendeskTickets(zd.subdomain, zd.email, token, base_url=zd.base_url))
+    slack_env = settings.slack_webhook_url_env if settings else None
+    if slack_env and os.environ.get(slack_env):
+        mirrors.append(SlackAlerts(os.environ[slack_env]))
+    return mirrors
 
 
 def plan_context(config: ProjectConfig | None, now: datetime | None = None) -> PlanContext:
@@ -87,12 +109,20 @@ def run_playbooks(
     gate_ok: bool = True,
     dry_run: bool = False,
     after_send: AfterSend | None = None,
+    mirrors: Sequence[Mirror] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Open the warehouse, run the engine, close; playbook errors become ConfigErrors."""
+    """Sync suppressions from delivery events, run the engine, close; errors name the file."""
     templates = specs[0].file.parent / "templates" if specs else PLAYBOOKS_DIR / "templates"
     con = duckdb.connect(str(warehouse)) if dry_run else connect(warehouse)
     try:
-        return run_engine(
+        con.execute("begin transaction")
+        synced = {"added": 0, "removed": 0, "unknown_confirmed_sent": 0}
+        if gate_ok:
+            synced.update(sync_from_events(con))
+            synced["unknown_confirmed_sent"] = len(confirm_unknown_from_events(con, ctx.now_utc))
+        if not dry_run:
+            con.execute("commit")
+        counts = run_engine(
             con,
             specs,
             renderer=TemplateRenderer(templates),
@@ -101,7 +131,13 @@ def run_playbooks(
             gate_ok=gate_ok,
             dry_run=dry_run,
             after_send=after_send,
+            mirrors=mirrors,
         )
+        if dry_run:  # the plan saw the suppressions the events call for; nothing is kept
+            con.execute("rollback")
+        for c in counts.values():
+            c["suppressions_from_events"] = synced
+        return counts
     except PlaybookError as exc:
         raise ConfigError(str(exc)) from exc
     finally:
@@ -110,12 +146,23 @@ def run_playbooks(
 
 @task(cache_policy=NONE)
 def run_playbook_task(
-    warehouse: Path, spec: LoadedPlaybook, ctx: PlanContext, gate_ok: bool, dry_run: bool
+    warehouse: Path,
+    spec: LoadedPlaybook,
+    ctx: PlanContext,
+    gate_ok: bool,
+    dry_run: bool,
+    project: ProjectConfig | None = None,
 ) -> dict[str, Any]:
-    """Run one playbook: plan, write the ledger, send."""
+    """Run one playbook: plan, write the ledger, send (secrets are read here, never passed)."""
     channel = email_channel(get_settings())
     counts = run_playbooks(
-        warehouse, [spec], channel=channel, ctx=ctx, gate_ok=gate_ok, dry_run=dry_run
+        warehouse,
+        [spec],
+        channel=channel,
+        ctx=ctx,
+        gate_ok=gate_ok,
+        dry_run=dry_run,
+        mirrors=mirrors_for(project),
     )[spec.spec.name]
     if counts["unknown"]:
         get_run_logger().warning(
@@ -145,5 +192,8 @@ def act(
     path = Path(warehouse) if warehouse else settings.paths.warehouse
     ctx = plan_context(project, now)
     specs = load_specs(project, playbooks)
+    mirrors_for(project)  # fail before any playbook runs when a configured token is missing
     with warehouse_slot():
-        return {s.spec.name: run_playbook_task(path, s, ctx, gate_ok, dry_run) for s in specs}
+        return {
+            s.spec.name: run_playbook_task(path, s, ctx, gate_ok, dry_run, project) for s in specs
+        }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
 import python_http_client.exceptions as http_errors
 import sendgrid
 from sendgrid.helpers.mail import (
@@ -171,22 +172,20 @@ class SendGridChannel:
         mail.add_category(Category(first.category))
         if self.unsubscribe_group is not None:
             mail.asm = Asm(GroupId(self.unsubscribe_group))
-        for message in group:
-            mail.add_personalization(self._personalization(message))
         return mail
 
-    def _personalization(self, message: OutgoingEmail) -> Personalization:
-        p = Personalization()
-        p.add_to(To(message.to_email))
-        p.add_custom_arg(CustomArg("cxloop_action_id", message.action_id))
-        p.add_header(Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
-        p.add_header(Header("X-Cxloop-Action-Id", message.action_id))
-        for tag, value in (message.shape.substitutions if message.shape else {}).items():
-            p.add_substitution(Substitution(tag, value))
-        return p
+    def request_body(self, group: Sequence[OutgoingEmail]) -> dict[str, Any]:
+        """The JSON body: the helper-built shared part, plus one personalization per message.
+
+        Personalizations are plain dicts of exactly the helper's output: building a helper
+        object (and parsing its address) per recipient was most of the time of a large send.
+        """
+        body = self.build(group).get()
+        body["personalizations"] = [_personalization_json(m) for m in group]
+        return body
 
     def _send_request(self, group: Sequence[OutgoingEmail]) -> list[SendResult]:
-        body = self.build(group).get()
+        body = self.request_body(group)
         ids = [m.action_id for m in group]
         for attempt in range(1, self.max_attempts + 1):
             try:
@@ -220,6 +219,34 @@ class SendGridChannel:
             elif reset and str(reset).strip().isdigit():
                 delay = max(0.0, float(reset) - time.time())
         return min(delay, self.max_delay)
+
+
+def personalization(message: OutgoingEmail) -> Personalization:
+    """One recipient's personalization as a sendgrid helper object (reference shape)."""
+    p = Personalization()
+    p.add_to(To(message.to_email))
+    p.add_custom_arg(CustomArg("cxloop_action_id", message.action_id))
+    p.add_header(Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
+    p.add_header(Header("X-Cxloop-Action-Id", message.action_id))
+    for tag, value in (message.shape.substitutions if message.shape else {}).items():
+        p.add_substitution(Substitution(tag, value))
+    return p
+
+
+def _personalization_json(message: OutgoingEmail) -> dict[str, Any]:
+    """What `personalization(message).get()` returns, built directly."""
+    p: dict[str, Any] = {
+        "to": [{"email": message.to_email}],
+        "headers": {
+            "List-Unsubscribe": f"<{message.unsubscribe_url}>",
+            "X-Cxloop-Action-Id": message.action_id,
+        },
+        "custom_args": {"cxloop_action_id": message.action_id},
+    }
+    substitutions = message.shape.substitutions if message.shape else {}
+    if substitutions:
+        p["substitutions"] = dict(substitutions)
+    return p
 
 
 def _retryable(status: int) -> bool:
@@ -268,3 +295,50 @@ def write_callback_task(
         ],
     )
     return task_id
+
+
+def write_callback_tasks(
+    con: duckdb.DuckDBPyConnection,
+    todo: Sequence[tuple[str, str | None, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    """Create the open callback tasks of many actions (action_id, recipient, payload) at once."""
+    rows = [
+        [
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxloop-callback:{action_id}")),
+            action_id,
+            payload.get("account_id"),
+            payload.get("customer_id"),
+            payload["assignee_email"],
+            payload["due_date"],
+            payload.get("reason"),
+            now,
+        ]
+        for action_id, _, payload in todo
+    ]
+    if not rows:
+        return
+    names = [
+        "task_id",
+        "action_id",
+        "account_id",
+        "customer_id",
+        "assignee_email",
+        "due_date",
+        "reason",
+    ]
+    frame = pa.table(
+        {
+            **{n: pa.array([r[i] for r in rows], type=pa.string()) for i, n in enumerate(names)},
+            "created_at": pa.array([now] * len(rows), type=pa.timestamp("us")),
+        }
+    )
+    con.register("_new_callbacks", frame)
+    try:
+        con.execute(
+            "insert into ops.callback_tasks select task_id, action_id, account_id, customer_id, "
+            "assignee_email, cast(due_date as date), reason, created_at, 'open' "
+            "from _new_callbacks"
+        )
+    finally:
+        con.unregister("_new_callbacks")

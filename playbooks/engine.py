@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 
 from playbooks import ledger
-from playbooks.channels import EmailChannel, OutgoingEmail, SendResult, write_callback_task
+from playbooks.channels import EmailChannel, OutgoingEmail, SendResult, write_callback_tasks
+from playbooks.notify import Mirror
 from playbooks.plan import PlanContext, plan_playbook
 from playbooks.render import Shape, TemplateRenderer
 from playbooks.spec import LoadedPlaybook
@@ -45,6 +46,7 @@ def run_playbooks(
     gate_ok: bool = True,
     dry_run: bool = False,
     after_send: AfterSend | None = None,
+    mirrors: Sequence[Mirror] = (),
 ) -> dict[str, dict[str, Any]]:
     """Counts per playbook and status; interrupted sends from earlier runs become unknown."""
     recovered: dict[str, list[str]] = {}
@@ -66,6 +68,7 @@ def run_playbooks(
             dry_run=dry_run,
             after_send=after_send,
             recovered=recovered.get(lp.spec.name, []),
+            mirrors=mirrors,
         )
         for lp in playbooks
     }
@@ -82,6 +85,7 @@ def run_playbook(
     dry_run: bool = False,
     after_send: AfterSend | None = None,
     recovered: Sequence[str] = (),
+    mirrors: Sequence[Mirror] = (),
 ) -> dict[str, Any]:
     """Plan one playbook, write its plan, then carry out every planned action."""
     counts: dict[str, Any] = dict.fromkeys(STATUSES, 0)
@@ -91,6 +95,7 @@ def run_playbook(
         counts["gate_blocked"] = True
         return counts
     plan = plan_playbook(con, loaded, renderer, ctx)
+    plan.actions += mirrored_actions(plan.actions, mirrors)
     for action in plan.actions:
         counts[action.status] += 1
     counts["skipped_by_guardrail"] = plan.skipped_by_guardrail
@@ -102,7 +107,59 @@ def run_playbook(
         ledger.insert_actions(con, plan.actions, ctx.now_utc)
     _send_emails(con, loaded.spec.name, channel, ctx, after_send, counts)
     _create_callbacks(con, loaded.spec.name, ctx, counts)
+    for mirror in mirrors:
+        _send_mirror(con, loaded.spec.name, mirror, ctx, counts)
     return counts
+
+
+def mirrored_actions(
+    actions: Sequence[ledger.PlannedAction], mirrors: Sequence[Mirror]
+) -> list[ledger.PlannedAction]:
+    """One extra ledger action per action a mirror wants (`<key>:<mirror name>`)."""
+    extra = []
+    for mirror in mirrors:
+        for action in actions:
+            if mirror.wants(action):
+                key = f"{action.action_key}:{mirror.name}"
+                extra.append(
+                    ledger.PlannedAction(
+                        ledger.action_id_for(key),
+                        action.playbook,
+                        key,
+                        mirror.name,
+                        action.recipient,
+                        "planned",
+                        mirror.payload(action),
+                    )
+                )
+    return extra
+
+
+MIRROR_BATCH = 50
+
+
+def _send_mirror(
+    con: duckdb.DuckDBPyConnection,
+    playbook: str,
+    mirror: Mirror,
+    ctx: PlanContext,
+    counts: dict[str, Any],
+) -> None:
+    """planned -> sending (commit) -> one POST each -> sent/failed/unknown (commit)."""
+    todo = ledger.pending(con, playbook, mirror.name)
+    per_status: dict[str, int] = counts.setdefault(mirror.name, {})
+    for start in range(0, len(todo), MIRROR_BATCH):
+        batch = todo[start : start + MIRROR_BATCH]
+        with transaction(con):
+            ledger.mark_sending(con, [action_id for action_id, _, _ in batch], ctx.now_utc)
+        results = [mirror.send(action_id, payload) for action_id, _, payload in batch]
+        with transaction(con):
+            _record(con, results, ctx)
+        for result in results:
+            per_status[result.status] = per_status.get(result.status, 0) + 1
+            if result.status == "unknown":
+                counts["unknown"] += 1
+                counts["unknown_action_ids"].append(result.action_id)
 
 
 def _summary(action: ledger.PlannedAction) -> dict[str, Any]:
@@ -149,30 +206,38 @@ def _send_emails(
         if after_send is not None:
             after_send(results)
         with transaction(con):
-            for result in results:
-                _record(con, result, ctx)
-                counts[result.status] += 1
-                if result.status == "unknown":
-                    counts["unknown_action_ids"].append(result.action_id)
+            _record(con, results, ctx)
+        for result in results:
+            counts[result.status] += 1
+            if result.status == "unknown":
+                counts["unknown_action_ids"].append(result.action_id)
 
 
-def _record(con: duckdb.DuckDBPyConnection, result: SendResult, ctx: PlanContext) -> None:
-    if result.status == "sent":
-        ledger.mark_sent(con, result.action_id, result.provider_message_id, ctx.now_utc)
-        if result.outbox_path:
-            con.execute(
-                "insert into ops.outbox values (?, ?, ?, ?, ?, ?)",
+def _record(
+    con: duckdb.DuckDBPyConnection, results: Sequence[SendResult], ctx: PlanContext
+) -> None:
+    """One batch's outcomes and outbox rows, set-based (no statement per message)."""
+    ledger.record_outcomes(
+        con,
+        [ledger.Outcome(r.action_id, r.status, r.provider_message_id, r.error) for r in results],
+        ctx.now_utc,
+    )
+    written = [r for r in results if r.status == "sent" and r.outbox_path]
+    if written:
+        con.executemany(
+            "insert into ops.outbox values (?, ?, ?, ?, ?, ?)",
+            [
                 [
-                    result.action_id,
-                    result.provider_message_id,
-                    result.recipient,
-                    result.subject,
-                    result.outbox_path,
+                    r.action_id,
+                    r.provider_message_id,
+                    r.recipient,
+                    r.subject,
+                    r.outbox_path,
                     ctx.now_utc,
-                ],
-            )
-    else:
-        ledger.mark_outcome(con, result.action_id, result.status, result.error or "", ctx.now_utc)
+                ]
+                for r in written
+            ],
+        )
 
 
 def _create_callbacks(
@@ -183,7 +248,8 @@ def _create_callbacks(
     if not todo:
         return
     with transaction(con):
-        for action_id, _, payload in todo:
-            write_callback_task(con, action_id, payload, ctx.now_utc)
-            ledger.mark_sent(con, action_id, None, ctx.now_utc)
+        write_callback_tasks(con, todo, ctx.now_utc)
+        ledger.record_outcomes(
+            con, [ledger.Outcome(action_id, "sent") for action_id, _, _ in todo], ctx.now_utc
+        )
     counts["sent"] += len(todo)

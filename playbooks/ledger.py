@@ -6,14 +6,16 @@ found in `sending` by a later run crashed between send and record: it becomes `u
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 ACTION_NAMESPACE = uuid.UUID("6f1c3f4e-2a55-4d0e-9b1e-5c0c7c1a9e21")
 OPEN_STATUSES = ("planned", "sending", "sent", "unknown")
@@ -40,6 +42,13 @@ create table if not exists ops.suppressions (
     reason      varchar,
     source      varchar,
     created_at  timestamp
+);
+create table if not exists ops.message_shapes (
+    shape_id    varchar primary key,   -- sha256 of subject, text and html (24 hex)
+    subject     varchar not null,      -- with substitution tags in place of row values
+    text        varchar not null,
+    html        varchar not null,
+    created_at  timestamp not null
 );
 create table if not exists ops.outbox (
     action_id    varchar primary key,
@@ -79,8 +88,19 @@ class PlannedAction:
 
 
 def action_id_for(action_key: str) -> str:
-    """Deterministic id for a key, so a re-planned key could never get a second id."""
-    return str(uuid.uuid5(ACTION_NAMESPACE, action_key))
+    """Deterministic id for a key, so a re-planned key could never get a second id.
+
+    Exactly `str(uuid.uuid5(ACTION_NAMESPACE, action_key))`, without building UUID objects
+    (a large run plans hundreds of thousands).
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + action_key.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE_BYTES = ACTION_NAMESPACE.bytes
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -88,7 +108,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def ensure_playbook_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a dbt build: the ops tables dbt reads as sources exist, empty if never written."""
+    con.execute("create schema if not exists ops")
+    ensure_tables(con)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `schema.name` is a table or view in the warehouse."""
     schema, name = table.split(".")
     rows = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
@@ -99,7 +126,7 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def known_keys(con: duckdb.DuckDBPyConnection, playbook: str) -> set[str]:
     """Every action key and digest item key this playbook has ever written."""
-    if not _exists(con, "ops.playbook_actions"):
+    if not table_exists(con, "ops.playbook_actions"):
         return set()
     rows = con.execute(
         "select action_key, payload from ops.playbook_actions where playbook = ?", [playbook]
@@ -113,7 +140,7 @@ def known_keys(con: duckdb.DuckDBPyConnection, playbook: str) -> set[str]:
 
 def recently_contacted(con: duckdb.DuckDBPyConnection, channel: str, since: datetime) -> set[str]:
     """Recipients with an action on this channel planned or sent since a time (cooldown)."""
-    if not _exists(con, "ops.playbook_actions"):
+    if not table_exists(con, "ops.playbook_actions"):
         return set()
     rows = con.execute(
         f"""select distinct lower(recipient) from ops.playbook_actions
@@ -126,7 +153,7 @@ def recently_contacted(con: duckdb.DuckDBPyConnection, channel: str, since: date
 
 def suppressed_addresses(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Addresses that must never be e-mailed (unsubscribes, bounces, spam reports)."""
-    if not _exists(con, "ops.suppressions"):
+    if not table_exists(con, "ops.suppressions"):
         return set()
     rows = con.execute("select distinct lower(trim(email)) from ops.suppressions").fetchall()
     return {r[0] for r in rows if r[0]}
@@ -155,36 +182,82 @@ def mark_interrupted_unknown(
     return [(r[0], r[1]) for r in rows]
 
 
+def _with_frame(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pa.Table, sql: str, params: list[Any]
+) -> None:
+    """Run one set-based statement against an Arrow table registered as `name`."""
+    con.register(name, frame)
+    try:
+        con.execute(sql, params)
+    finally:
+        con.unregister(name)
+
+
 def insert_actions(
     con: duckdb.DuckDBPyConnection, actions: Iterable[PlannedAction], now: datetime
 ) -> None:
-    """Write planned, suppressed and failed-at-plan actions (keys are unique forever)."""
-    rows = []
+    """Write planned, suppressed and failed-at-plan actions in one statement (keys unique)."""
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("action_id", "playbook", "action_key", "channel", "recipient", "status")
+    }
+    columns |= {"error": [], "payload": []}
+    shapes: dict[str, tuple[str, str, str]] = {}
     for a in actions:
         payload = dict(a.payload)
         if a.item_keys:
             payload["item_keys"] = a.item_keys
-        rows.append(
-            [
-                a.action_id,
-                a.playbook,
-                a.action_key,
-                a.channel,
-                a.recipient,
-                a.status,
-                0,
-                None,
-                a.error,
-                json.dumps(payload, default=str, ensure_ascii=False),
-                now,
-                None,
-                now,
-            ]
-        )
-    if rows:
-        con.executemany(
-            "insert into ops.playbook_actions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-        )
+        if payload.get("shape"):
+            payload["shape"] = _shape_reference(payload["shape"], shapes)
+        for name in ("action_id", "playbook", "action_key", "channel", "recipient", "status"):
+            columns[name].append(getattr(a, name))
+        columns["error"].append(a.error)
+        columns["payload"].append(json.dumps(payload, default=str, ensure_ascii=False))
+    if not columns["action_id"]:
+        return
+    frame = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    _with_frame(
+        con,
+        "_new_actions",
+        frame,
+        """insert into ops.playbook_actions
+           select action_id, playbook, action_key, channel, recipient, status, 0, null, error,
+                  cast(payload as json), ?, null, ? from _new_actions""",
+        [now, now],
+    )
+    _insert_shapes(con, shapes, now)
+
+
+def _shape_reference(shape: dict[str, Any], shapes: dict[str, tuple[str, str, str]]) -> dict:
+    """A message shape stored once in ops.message_shapes; the action keeps id + its values."""
+    content = (shape["subject"], shape["text"], shape["html"])
+    shape_id = hashlib.sha256("\x00".join(content).encode()).hexdigest()[:24]
+    shapes.setdefault(shape_id, content)
+    return {"shape_id": shape_id, "substitutions": shape["substitutions"]}
+
+
+def _insert_shapes(
+    con: duckdb.DuckDBPyConnection, shapes: dict[str, tuple[str, str, str]], now: datetime
+) -> None:
+    if not shapes:
+        return
+    ids = list(shapes)
+    frame = pa.table(
+        {
+            "shape_id": pa.array(ids, type=pa.string()),
+            "subject": pa.array([shapes[i][0] for i in ids], type=pa.string()),
+            "text": pa.array([shapes[i][1] for i in ids], type=pa.string()),
+            "html": pa.array([shapes[i][2] for i in ids], type=pa.string()),
+        }
+    )
+    _with_frame(
+        con,
+        "_new_shapes",
+        frame,
+        """insert into ops.message_shapes
+           select shape_id, subject, text, html, ? from _new_shapes
+           where shape_id not in (select shape_id from ops.message_shapes)""",
+        [now],
+    )
 
 
 def pending(
@@ -197,42 +270,103 @@ def pending(
            order by planned_at, action_key""",
         [playbook, channel],
     ).fetchall()
-    return [(r[0], r[1], json.loads(r[2] or "{}")) for r in rows]
+    found = [(r[0], r[1], json.loads(r[2] or "{}")) for r in rows]
+    ids = {p["shape"]["shape_id"] for _, _, p in found if (p.get("shape") or {}).get("shape_id")}
+    if ids:
+        shapes = {
+            r[0]: {"subject": r[1], "text": r[2], "html": r[3]}
+            for r in con.execute(
+                "select shape_id, subject, text, html from ops.message_shapes "
+                "where shape_id in (select unnest(?))",
+                [sorted(ids)],
+            ).fetchall()
+        }
+        for _, _, payload in found:
+            ref = payload.get("shape") or {}
+            if ref.get("shape_id"):
+                payload["shape"] = {
+                    **shapes[ref["shape_id"]],
+                    "substitutions": ref["substitutions"],
+                }
+    return found
 
 
 def mark_sending(con: duckdb.DuckDBPyConnection, action_ids: list[str], now: datetime) -> None:
     """Record that a send attempt is about to start (committed before the attempt)."""
-    con.executemany(
+    if not action_ids:
+        return
+    _with_frame(
+        con,
+        "_sending_ids",
+        pa.table({"action_id": pa.array(action_ids, type=pa.string())}),
         """update ops.playbook_actions
-           set status = 'sending', attempts = attempts + 1, updated_at = ? where action_id = ?""",
-        [[now, i] for i in action_ids],
+           set status = 'sending', attempts = attempts + 1, updated_at = ?
+           where action_id in (select action_id from _sending_ids)""",
+        [now],
     )
+
+
+def record_outcomes(
+    con: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    """Record many outcomes in one statement: `sent` (with the provider id), failed, unknown."""
+    if not outcomes:
+        return
+    frame = pa.table(
+        {
+            "action_id": pa.array([o.action_id for o in outcomes], type=pa.string()),
+            "status": pa.array([o.status for o in outcomes], type=pa.string()),
+            "provider_message_id": pa.array(
+                [o.provider_message_id for o in outcomes], type=pa.string()
+            ),
+            "error": pa.array([o.error for o in outcomes], type=pa.string()),
+        }
+    )
+    _with_frame(
+        con,
+        "_outcomes",
+        frame,
+        """update ops.playbook_actions as a
+           set status = o.status,
+               provider_message_id = case when o.status = 'sent'
+                                          then o.provider_message_id
+                                          else a.provider_message_id end,
+               error = case when o.status = 'sent' then null else coalesce(o.error, '') end,
+               sent_at = case when o.status = 'sent' then ? else a.sent_at end,
+               updated_at = ?
+           from _outcomes as o
+           where a.action_id = o.action_id""",
+        [now, now],
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one action."""
+
+    action_id: str
+    status: str  # sent / failed / unknown
+    provider_message_id: str | None = None
+    error: str | None = None
 
 
 def mark_sent(
     con: duckdb.DuckDBPyConnection, action_id: str, provider_message_id: str | None, now: datetime
 ) -> None:
-    con.execute(
-        """update ops.playbook_actions
-           set status = 'sent', provider_message_id = ?, error = null, sent_at = ?, updated_at = ?
-           where action_id = ?""",
-        [provider_message_id, now, now, action_id],
-    )
+    """Record one action sent (see record_outcomes for many)."""
+    record_outcomes(con, [Outcome(action_id, "sent", provider_message_id)], now)
 
 
 def mark_outcome(
     con: duckdb.DuckDBPyConnection, action_id: str, status: str, error: str, now: datetime
 ) -> None:
     """Record a `failed` or `unknown` outcome with the reason."""
-    con.execute(
-        "update ops.playbook_actions set status = ?, error = ?, updated_at = ? where action_id = ?",
-        [status, error, now, action_id],
-    )
+    record_outcomes(con, [Outcome(action_id, status, None, error)], now)
 
 
 def status_counts(con: duckdb.DuckDBPyConnection, playbook: str) -> dict[str, int]:
     """How many ledger rows this playbook has in each status (all runs)."""
-    if not _exists(con, "ops.playbook_actions"):
+    if not table_exists(con, "ops.playbook_actions"):
         return {}
     rows = con.execute(
         "select status, count(*) from ops.playbook_actions where playbook = ? group by status",

@@ -279,7 +279,18 @@ def _plan_rows(
                 planned.append(_email(spec.name, action, action_key, row, blocked, renderer, ctx))
             else:
                 planned.append(_callback(spec.name, action, action_key, row, ctx))
+            _add_refs(planned[-1], row)
     return planned
+
+
+REF_COLUMNS = ("response_id",)
+
+
+def _add_refs(action: PlannedAction, row: dict[str, Any]) -> None:
+    """Keep the trigger row's survey response id, so outcomes can be joined back (loop closure)."""
+    for column in REF_COLUMNS:
+        if row.get(column) is not None:
+            action.payload[column] = str(row[column])
 
 
 def _email(

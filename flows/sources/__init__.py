@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flows.sources import qualtrics, salesforce, zendesk
+from flows.sources import qualtrics, salesforce, sendgrid, zendesk
 from flows.sources.readers import Adapter, Batch, ParsedRow
 
 ADAPTERS: dict[str, Adapter] = {
-    a.kind: a for a in (salesforce.ADAPTER, zendesk.ADAPTER, qualtrics.ADAPTER)
+    a.kind: a for a in (salesforce.ADAPTER, zendesk.ADAPTER, qualtrics.ADAPTER, sendgrid.ADAPTER)
 }
 
 __all__ = ["ADAPTERS", "Adapter", "Batch", "ParsedRow"]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import NOW
 
 from playbooks.channels import OutboxChannel
 from playbooks.engine import run_playbooks
@@ -77,23 +76,23 @@ def test_high_threshold_from_config_changes_who_is_alerted(warehouse, ctx, tmp_p
 
 def test_digest_waits_for_the_csms_working_hours(warehouse, ctx, tmp_path) -> None:
     # 05:00 UTC: 07:00 in Berlin (Carla's day starts), 01:00 in New York (Dan sleeps)
-    night_in_new_york = dataclasses.replace(ctx, now=NOW.replace(hour=5))
+    night_in_new_york = dataclasses.replace(ctx, now=ctx.now.replace(hour=5))
     result = digest_run(warehouse, night_in_new_york, tmp_path / "outbox")
     assert set(read(tmp_path / "outbox")) == {"carla@vendor.example"}
     assert result["skipped"] == {"quiet_hours": 1}
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_act_flow_runs_playbooks_into_the_outbox(warehouse, cx_home, monkeypatch) -> None:
+def test_act_flow_runs_playbooks_into_the_outbox(warehouse, ctx, cx_home, monkeypatch) -> None:
     from flows.act import act
 
     monkeypatch.setenv("CXLOOP_CONFIG", str(cx_home / "missing.yaml"))
-    dry = act(warehouse=str(warehouse), dry_run=True, now=NOW)
+    dry = act(warehouse=str(warehouse), dry_run=True, now=ctx.now)
     assert dry["detractor_followup"]["planned"] == 7 and not (cx_home / "outbox").exists()
     cfg = cx_home / "cxloop.yaml"
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text("sources: {}\nplaybooks: {postal_address: 'Flow Test Street 9'}\n")
-    result = act(warehouse=str(warehouse), now=NOW, config=str(cfg))
+    result = act(warehouse=str(warehouse), now=ctx.now, config=str(cfg))
     assert result["detractor_followup"]["sent"] == 7 and result["at_risk_alert"]["sent"] == 2
     texts = [m.get_body(("plain",)).get_content() for m in read(cx_home / "outbox").values()]
     assert len(texts) == 5 and all("Flow Test Street 9" in t for t in texts)
