@@ -36,8 +36,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+# Benchmarks (not tests): each prints its measurement; record them in docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+	$(BIN)/python -m benchmarks.churn --score --train
+	$(BIN)/python -m benchmarks.playbooks --rows 100000
+	$(BIN)/python -m benchmarks.identity --scale 10
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs .pytest_cache

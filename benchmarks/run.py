@@ -24,7 +24,6 @@ def bench_pipeline(scale: float, seed: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="cxbench-") as tmp:
         os.environ["CXLOOP_HOME"] = str(Path(tmp) / "home")
         from flows.demo.generator import generate
-
         from flows.pipeline import pipeline
 
         t0 = time.perf_counter()

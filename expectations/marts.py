@@ -22,7 +22,11 @@ from expectations._build import (
 )
 
 FAMILY = "marts"
-SEGMENT_TYPES = ("all", "region", "plan", "survey_kind", "language", "touchpoint", "channel", "csm")
+SEGMENT_TYPES = (
+    "all", "region", "plan", "product", "csm", "channel", "touchpoint", "survey_kind", "language",
+)  # fmt: skip
+TICKET_SEGMENT_TYPES = ("all", "priority", "channel", "region", "plan", "csm")
+HEALTH_BANDS = ("healthy", "at_risk", "critical")
 NPS_CATEGORIES = ("promoter", "passive", "detractor")
 SURVEY_KINDS = ("relational", "transactional", "in_the_moment")
 METRIC_KEY = ("date_day", "segment_type", "segment_value")
@@ -132,6 +136,46 @@ COLUMNS = {
         "ces_easy_pct",
         "ces_margin_of_error",
         "is_small_sample",
+    ),
+    "marts.mart_ticket_kpis": (
+        *METRIC_KEY,
+        "tickets",
+        "solved_tickets",
+        "avg_first_reply_time_calendar_minutes",
+        "avg_first_reply_time_business_minutes",
+        "avg_full_resolution_calendar_minutes",
+        "avg_full_resolution_business_minutes",
+        "reopen_rate",
+        "one_touch_resolution_rate",
+        "sla_breach_rate",
+        "ticket_csat",
+    ),
+    "marts.mart_churn": (
+        "month_start_date",
+        "cohort",
+        "accounts_at_start",
+        "churned_accounts",
+        "logo_churn_rate",
+        "gross_revenue_retention",
+        "net_revenue_retention",
+    ),
+    "marts.mart_account_health": (
+        "account_id",
+        "health_score",
+        "health_band",
+        "support_score",
+        "voice_score",
+        "revenue_score",
+        "engagement_score",
+        "churn_probability",
+    ),
+    "marts.mart_topics": (
+        "month_start_date",
+        "topic",
+        "mentions",
+        "open_text_answers",
+        "nps_responses",
+        "nps",
     ),
     "ml.churn_scores": (
         "account_id",
@@ -407,6 +451,96 @@ def churn_scores_checks() -> list[Expectation]:
     ]
 
 
+def mart_ticket_kpis_checks() -> list[Expectation]:
+    return [
+        *(not_null(c) for c in METRIC_KEY),
+        unique_together(METRIC_KEY),
+        in_set("segment_type", TICKET_SEGMENT_TYPES, CRITICAL),
+        *counts("tickets", "solved_tickets"),
+        *counts(
+            "avg_first_reply_time_calendar_minutes",
+            "avg_first_reply_time_business_minutes",
+            "avg_full_resolution_calendar_minutes",
+            "avg_full_resolution_business_minutes",
+        ),
+        *(
+            between(c, 0, 100)
+            for c in ("reopen_rate", "one_touch_resolution_rate", "sla_breach_rate", "ticket_csat")
+        ),
+    ]
+
+
+def business_within_calendar() -> DerivedCheck:
+    """Business minutes never exceed calendar minutes (a mean over the same tickets)."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        cal, bus = "avg_first_reply_time_calendar_minutes", "avg_first_reply_time_business_minutes"
+        return ok_where(_num(df, bus) <= _num(df, cal) + 1, _all_present(df, cal, bus))
+
+    return DerivedCheck(
+        "business_within_calendar",
+        ("avg_first_reply_time_calendar_minutes", "avg_first_reply_time_business_minutes"),
+        rule,
+        "business first-reply minutes <= calendar minutes",
+    )
+
+
+def mart_churn_checks() -> list[Expectation]:
+    return [
+        not_null("month_start_date"),
+        not_null("cohort"),
+        unique_together(("month_start_date", "cohort")),
+        *counts("accounts_at_start", "churned_accounts"),
+        between("logo_churn_rate", 0, 100),
+        between("gross_revenue_retention", 0, 100),
+        between("net_revenue_retention", min_value=0),
+    ]
+
+
+def mart_account_health_checks() -> list[Expectation]:
+    return [
+        *key("account_id"),
+        not_null("health_score"),
+        in_set("health_band", HEALTH_BANDS, CRITICAL),
+        *(
+            between(c, 0, 100)
+            for c in (
+                "health_score",
+                "support_score",
+                "voice_score",
+                "revenue_score",
+                "engagement_score",
+            )
+        ),
+        between("churn_probability", 0, 1),
+    ]
+
+
+def mart_topics_checks() -> list[Expectation]:
+    return [
+        not_null("month_start_date"),
+        not_null("topic"),
+        unique_together(("month_start_date", "topic")),
+        *counts("mentions", "open_text_answers", "nps_responses"),
+        between("nps", -100, 100),
+    ]
+
+
+def mentions_within_answers() -> DerivedCheck:
+    """A topic is named by no more answers than there are."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        cond = _num(df, "mentions") <= _num(df, "open_text_answers")
+        return ok_where(cond, _all_present(df, "mentions", "open_text_answers"))
+
+    return DerivedCheck(
+        "mentions_within_answers",
+        ("mentions", "open_text_answers"),
+        rule,
+        "mentions <= open_text_answers",
+    )
+
+
 def _mart(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
     def build() -> list[Expectation]:
         return [table_has_columns(COLUMNS[name]), *checks()]
@@ -454,5 +588,9 @@ SPECS: tuple[DatasetSpec, ...] = (
             segment_all_is_all(),
         ),
     ),
+    _mart("marts.mart_ticket_kpis", mart_ticket_kpis_checks, (business_within_calendar(),)),
+    _mart("marts.mart_churn", mart_churn_checks),
+    _mart("marts.mart_account_health", mart_account_health_checks),
+    _mart("marts.mart_topics", mart_topics_checks, (mentions_within_answers(),)),
     _mart("ml.churn_scores", churn_scores_checks),
 )

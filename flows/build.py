@@ -4,33 +4,86 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-from flows.config import ProjectConfig, load_config
-from flows.errors import CxloopError
+from flows.churn_tables import ensure_churn_scores_table
+from flows.config import BusinessHours, ProjectConfig, load_config
+from flows.errors import ConfigError, CxloopError
+from flows.identity import ensure_identity_tables, resolve_identities
 from flows.orchestration import warehouse_slot
+from flows.quality import record_dbt_results
 from flows.settings import Settings
 from flows.sources.landing import ensure_raw_tables
 from flows.warehouse import release_dbt_connections, writer
+from playbooks.ledger import ensure_playbook_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+# Identity resolution runs between two dbt phases (docs/identity.md).
+IDENTITY_PHASE_1 = "+int_identity__person_records"
 
 
 class BuildError(CxloopError):
     """dbt build failed: a model errored or an error-severity test failed."""
 
 
+def checked_business_hours(hours: BusinessHours) -> BusinessHours:
+    """The business_hours section, refused with the key named when dbt could not use it."""
+    try:
+        ZoneInfo(hours.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"key 'business_hours.timezone': unknown time zone {hours.timezone!r} "
+            "(expected an IANA name such as Europe/Berlin)"
+        ) from None
+    for key in ("start", "end"):
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", getattr(hours, key)):
+            raise ConfigError(
+                f"key 'business_hours.{key}': {getattr(hours, key)!r} is not a time"
+                " (expected HH:MM)"
+            )
+    if hours.start >= hours.end:
+        raise ConfigError("key 'business_hours': start must be before end (same day)")
+    if any(day not in range(7) for day in hours.weekdays):
+        raise ConfigError(
+            f"key 'business_hours.weekdays': {hours.weekdays} (expected 0-6, Monday = 0)"
+        )
+    return hours
+
+
 def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
     """The dbt vars that come from cxloop.yaml."""
     if config is None:
         return {}
+    hours, health = checked_business_hours(config.business_hours), config.health
     return {
         "churn_horizon_days": config.churn_horizon_days,
         "small_sample_size": config.small_sample_size,
+        "business_hours_timezone": hours.timezone,
+        "business_hours_start": hours.start,
+        "business_hours_end": hours.end,
+        "business_weekdays": list(hours.weekdays),
+        "business_holidays": [d.isoformat() for d in hours.holidays],
+        "health_weights": health.weights.model_dump(),
+        "health_bands": health.bands.model_dump(),
+    }
+
+
+def merge_reports(first: dict[str, object], second: dict[str, object]) -> dict[str, object]:
+    """One build report from two dbt invocations: counts added, failures concatenated."""
+    counts = dict(first["counts"])  # type: ignore[arg-type]
+    for status, n in second["counts"].items():  # type: ignore[union-attr]
+        counts[status] = counts.get(status, 0) + n
+    return {
+        "counts": counts,
+        "failures": [*first["failures"], *second["failures"]],  # type: ignore[misc]
+        "success": bool(first["success"] and second["success"]),
     }
 
 
@@ -47,12 +100,22 @@ def summarize_results(result: object) -> dict[str, object]:
     return {"counts": counts, "failures": failures}
 
 
+def dbt_run_id() -> str:
+    """The Prefect flow run id when inside one (ties dbt rows to the run), else a new uuid."""
+    from prefect.runtime import flow_run
+
+    return str(flow_run.get_id() or uuid.uuid4())
+
+
 def run_dbt(
     args: list[str], warehouse: Path, config: ProjectConfig | None, home: Path
 ) -> dict[str, object]:
     """Invoke dbt once in-process against `warehouse`, then release the file."""
     with writer(warehouse) as con:  # schemas and raw tables exist before dbt reads sources
         ensure_raw_tables(con)
+        ensure_playbook_tables(con)  # source ops.playbook_actions (mart_loop_closure)
+        ensure_identity_tables(con)  # dbt sources of phase 3; empty until identity runs
+        ensure_churn_scores_table(con)  # source ml.churn_scores: empty until scored
     os.environ["CXLOOP_WAREHOUSE"] = str(warehouse)
     os.environ.setdefault("DBT_LOG_PATH", str(home / "dbt" / "logs"))
     runner = PrefectDbtRunner(
@@ -71,6 +134,7 @@ def run_dbt(
         release_dbt_connections()
     report = summarize_results(res.result)
     report["success"] = bool(res.success)
+    report["tests_recorded"] = record_dbt_results(warehouse, res.result, dbt_run_id())
     if not res.success:
         detail = "; ".join(report["failures"][:5]) or str(res.exception)  # type: ignore[index]
         raise BuildError(f"dbt {' '.join(args)} failed: {detail}")
@@ -79,15 +143,30 @@ def run_dbt(
 
 @flow(name="build", log_prints=True)
 def build(config_path: str | None = None, select: str | None = None) -> dict[str, object]:
-    """Build staging, intermediate, marts and ML tables with dbt, running all tests."""
+    """Build with dbt in two phases around identity resolution, running all tests.
+
+    With `select`, one dbt build of that selection only (no identity step).
+    """
     config = load_config(Path(config_path)) if config_path else None
     settings = Settings()
     paths = settings.paths.ensure()
     # Unit tests run in development and CI (tests/dbt), not against production data: dbt
     # introspects the real source tables to build their fixtures (dbt's own recommendation).
     args = ["build", "--exclude-resource-type", "unit_test"]
-    args += ["--select", select] if select else []
     with warehouse_slot():
-        report = run_dbt(args, paths.warehouse, config, paths.home)
+        if select:
+            report = run_dbt([*args, "--select", select], paths.warehouse, config, paths.home)
+        else:
+            # phase 1: only tests whose parents are all built (cautious), e.g. not tests
+            # that join staging to the marts
+            phase_1 = [*args, "--select", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
+            phase_1_report = run_dbt(phase_1, paths.warehouse, config, paths.home)
+            identity = resolve_identities(paths.warehouse, config.identity if config else None)
+            # phase 3 builds everything: `--exclude +int_identity__person_records` would also
+            # drop the tests that span both phases (identity-map count parity); re-running
+            # phase 1's views and one table costs ~2 s and gives the same result.
+            phase_3_report = run_dbt(args, paths.warehouse, config, paths.home)
+            report = merge_reports(phase_1_report, phase_3_report)
+            report["identity"] = identity
     get_run_logger().info("dbt build: %s", report["counts"])
     return report

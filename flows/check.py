@@ -20,8 +20,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.build import DBT_PROJECT_DIR
 from flows.errors import CxloopError, QualityGateError
 from flows.orchestration import warehouse_slot
+from flows.quality import check_freshness, enforce_freshness
 from flows.settings import Settings
 from flows.warehouse import reader, table_exists, writer
 
@@ -273,6 +275,7 @@ def run_checks(
 check_family_task = task(
     check_family, name="check-family", task_run_name="check-{family}", cache_policy=NO_CACHE
 )
+check_freshness_task = task(check_freshness, name="source-freshness", cache_policy=NO_CACHE)
 record_results_task = task(record_results, name="record-quality-results", cache_policy=NO_CACHE)
 render_docs_task = task(render_docs, name="render-data-docs", cache_policy=NO_CACHE)
 
@@ -295,5 +298,13 @@ def check(stage: str = "marts", warehouse: str | None = None) -> dict[str, Any]:
         ", ".join(sorted({d for d, _ in report.critical_failures()})) or "none",
         report.docs_index,
     )  # fmt: skip
+    freshness = []
+    if stage in ("raw", "all"):  # sources: dbt source freshness on _loaded_at (flows/quality.py)
+        with warehouse_slot():
+            freshness = check_freshness_task(warehouse_path, DBT_PROJECT_DIR, paths.home, run_id)
     enforce_gate(report)
-    return report.summary()
+    enforce_freshness(freshness)
+    summary = report.summary()
+    if freshness:
+        summary["sources_fresh"] = {r.source: r.status for r in freshness}
+    return summary

@@ -275,6 +275,7 @@ def _register_subcommands() -> None:
     app.add_typer(cli_identity.app, name="identity")
     app.add_typer(cli_churn.app, name="churn")
     app.add_typer(cli_webhooks.app, name="webhooks")
+    app.command("serve-webhooks")(cli_webhooks.serve)
 
 
 _register_subcommands()

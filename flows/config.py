@@ -69,6 +69,34 @@ class BusinessHours(_Strict):
     holidays: list[date] = []
 
 
+class HealthWeights(_Strict):
+    """Weights of the account health components (mart_account_health); any scale."""
+
+    support: float = Field(0.3, ge=0)
+    voice: float = Field(0.3, ge=0)
+    revenue: float = Field(0.25, ge=0)
+    engagement: float = Field(0.15, ge=0)
+
+
+class HealthBands(_Strict):
+    """Score thresholds: >= healthy is healthy, >= at_risk is at risk, below is critical."""
+
+    healthy: float = Field(70, ge=0, le=100)
+    at_risk: float = Field(40, ge=0, le=100)
+
+
+class HealthConfig(_Strict):
+    weights: HealthWeights = HealthWeights()
+    bands: HealthBands = HealthBands()
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: HealthWeights) -> HealthWeights:
+        if v.support + v.voice + v.revenue + v.engagement <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
+
+
 class IdentityConfig(_Strict):
     match_threshold: float = Field(0.9, ge=0, le=1)
     max_cluster_size: int = Field(25, ge=2)
@@ -79,11 +107,24 @@ class RiskBands(_Strict):
     medium: float = Field(0.25, ge=0, le=1)
 
 
+class ZendeskTicketSettings(_Strict):
+    """Also open a Zendesk task ticket for each callback task."""
+
+    subdomain: str
+    email: str = Field(description="The agent the API token belongs to.")
+    token_env: str = Field("CXLOOP_ZENDESK_API_TOKEN", description="Env var holding the token.")
+    base_url: str | None = Field(None, description="Default https://<subdomain>.zendesk.com.")
+
+
 class PlaybookSettings(_Strict):
     folder: str | None = None
     enabled: list[str] | None = None
     postal_address: str = "cxloop demo company, 1 Example Street, Springfield"
     unsubscribe_url: str = "https://example.com/unsubscribe?c={action_id}"
+    zendesk: ZendeskTicketSettings | None = None
+    slack_webhook_url_env: str | None = Field(
+        None, description="Env var holding a Slack incoming-webhook URL for CSM alerts."
+    )
 
 
 class PublishSettings(_Strict):
@@ -100,6 +141,7 @@ class ProjectConfig(_Strict):
     risk_bands: RiskBands = RiskBands()
     churn_horizon_days: int = 90
     small_sample_size: int = 30
+    health: HealthConfig = HealthConfig()
     playbooks: PlaybookSettings = PlaybookSettings()
     publish: PublishSettings = PublishSettings()
 

@@ -74,7 +74,7 @@ def plan_ingest(run: IngestRun) -> list[EntityJob]:
     jobs: list[EntityJob] = []
     for name, source in run.config.sources.items():
         adapter = ADAPTERS.get(source.kind)
-        if adapter is None:  # e.g. sendgrid events arrive through their own flow
+        if adapter is None:  # a kind cxloop.yaml allows but no adapter reads yet
             continue
         folder = run.sources_dir / source.path
         if not folder.is_dir():

@@ -25,6 +25,10 @@ from flows.summary import warehouse_summary
 from flows.train import ChurnModelError
 from flows.warehouse import writer
 
+# Everything that reads ml.churn_scores: int_churn_scores__latest, dim_accounts, dim_customers and
+# any mart reading the source directly. Rebuilt after scoring, since scoring follows the build.
+SCORES_DOWNSTREAM = "source:ml.churn_scores+"
+
 
 def record_run(warehouse: Path, report: dict[str, Any], started_at: datetime) -> None:
     """Keep the run's summary in ops.pipeline_runs."""
@@ -84,6 +88,9 @@ def pipeline(
                 except ChurnModelError as exc:  # too little history: act on what we know
                     report["score"] = {"skipped": str(exc)}
                     logger.warning("No churn scores this run: %s", exc)
+            if "skipped" not in report["score"]:  # scores reach the dims (written after build)
+                with timer.stage("build_scores"):
+                    report["build_scores"] = build(str(cfg_path), select=SCORES_DOWNSTREAM)
             with timer.stage("act"):
                 report["act"] = act(dry_run=dry_run, gate_ok=True, now=now, config=str(cfg_path))
             if not dry_run:

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_unsubscribe_group: int | None = None
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None, description="SendGrid's Event Webhook verification key (base64 DER)."
+    )
+    sendgrid_webhook_max_age_seconds: int = 300
     email_from: str = "cx-team@example.com"
     email_from_name: str = "Customer Experience Team"
 

@@ -11,23 +11,29 @@ from flows.cli import app
 
 runner = CliRunner()
 COMMANDS = [
-    "generate",
-    "run",
-    "demo",
-    "ingest",
-    "build",
-    "check",
-    "train",
-    "score",
-    "act",
-    "publish",
-    "status",
+    ["generate"],
+    ["run"],
+    ["demo"],
+    ["ingest"],
+    ["build"],
+    ["check"],
+    ["train"],
+    ["score"],
+    ["act"],
+    ["publish"],
+    ["status"],
+    ["serve-webhooks"],
+    ["identity", "evaluate"],
+    ["churn", "status"],
+    ["churn", "train"],
+    ["churn", "report"],
+    ["webhooks", "serve"],
 ]
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help_with_an_example(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example: cxloop" in result.output
 

@@ -51,3 +51,57 @@
 {% macro is_small_sample(responses) -%}
     ({{ responses }} < {{ var('small_sample_size') }})
 {%- endmacro %}
+
+{#- Significance of a change between two periods: |z| >= var significance_z (1.96, 95%). -#}
+{#- z = difference / standard error; null when a period has no responses or the error is 0. -#}
+{% macro change_z(difference, standard_error) -%}
+    ({{ difference }}) / nullif({{ standard_error }}, 0)
+{%- endmacro %}
+
+{% macro is_significant(z_column) -%}
+    coalesce(abs({{ z_column }}) >= {{ var('significance_z') }}, false)
+{%- endmacro %}
+
+{#- Standard error of NPS (in points) for the variance-based z test. -#}
+{% macro nps_standard_error(promoters, detractors, responses) -%}
+    100.0 * sqrt(
+        (
+            1.0 * {{ promoters }} / nullif({{ responses }}, 0)
+            + 1.0 * {{ detractors }} / nullif({{ responses }}, 0)
+            - power(1.0 * ({{ promoters }} - {{ detractors }}) / nullif({{ responses }}, 0), 2)
+        ) / nullif({{ responses }}, 0)
+    )
+{%- endmacro %}
+
+{#- Pooled standard error (in points) of the difference of two proportions (two-proportion z test). -#}
+{% macro two_proportion_standard_error(part_1, n_1, part_0, n_0) -%}
+    100.0 * sqrt(
+        (1.0 * ({{ part_1 }} + {{ part_0 }}) / nullif({{ n_1 }} + {{ n_0 }}, 0))
+        * (1.0 - 1.0 * ({{ part_1 }} + {{ part_0 }}) / nullif({{ n_1 }} + {{ n_0 }}, 0))
+        * (1.0 / nullif({{ n_1 }}, 0) + 1.0 / nullif({{ n_0 }}, 0))
+    )
+{%- endmacro %}
+
+{#- Standard error of the difference of two means (Welch): sqrt(s1^2/n1 + s0^2/n0). -#}
+{% macro two_mean_standard_error(stddev_1, n_1, stddev_0, n_0) -%}
+    sqrt(
+        power({{ stddev_1 }}, 2) / nullif({{ n_1 }}, 0)
+        + power({{ stddev_0 }}, 2) / nullif({{ n_0 }}, 0)
+    )
+{%- endmacro %}
+
+{#- Business minutes between two UTC timestamps: the overlap of [start, end) with the working
+    windows of int_business_calendar (one row per working day, its open/close in UTC). -#}
+{% macro business_minutes(start_column, end_column) -%}
+    (
+        select coalesce(sum(
+            {{ dbt.datediff(
+                'greatest(business_days.open_at, ' ~ start_column ~ ')',
+                'least(business_days.close_at, ' ~ end_column ~ ')',
+                'minute') }}
+        ), 0)
+        from {{ ref('int_business_calendar') }} as business_days
+        where business_days.close_at > {{ start_column }}
+            and business_days.open_at < {{ end_column }}
+    )
+{%- endmacro %}

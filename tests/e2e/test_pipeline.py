@@ -123,7 +123,19 @@ def test_ledger_quarantine_and_snapshot(loop: dict) -> None:
 def test_second_run_changes_nothing(loop: dict) -> None:
     assert loop["second"]["status"] == "ok"
     assert loop["second"]["ingest"]["totals"]["landed"] == 0
-    raw_and_marts = {k: v for k, v in loop["counts_1"].items() if not k.startswith("ml.")}
-    assert {k: loop["counts_2"][k] for k in raw_and_marts} == raw_and_marts
+    # The loop closes: the first run's sent e-mails become touchpoints and loop-closure rows
+    # in the second build. Everything else built from the sources stays exactly the same.
+    closes_the_loop = {"marts.fct_touchpoints", "marts.mart_loop_closure"}
+    unchanged = {
+        k: v
+        for k, v in loop["counts_1"].items()
+        if not k.startswith("ml.") and k not in closes_the_loop
+    }
+    assert {k: loop["counts_2"][k] for k in unchanged} == unchanged
+    new_touchpoints = (
+        loop["counts_2"]["marts.fct_touchpoints"] - loop["counts_1"]["marts.fct_touchpoints"]
+    )
+    assert 0 < new_touchpoints <= len(loop["eml_1"])
+    assert loop["counts_2"]["marts.mart_loop_closure"] > 0
     assert loop["eml_2"] == loop["eml_1"], "a second run wrote e-mail again"
     assert all(p["sent"] == 0 for p in loop["second"]["act"].values() if isinstance(p, dict))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -428,6 +429,57 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                     "is_small_sample": True,
                 },
             ]
+        ),
+        # issue 4's marts (hand rows that satisfy their suites)
+        "marts.mart_ticket_kpis": pd.DataFrame(
+            {
+                "date_day": [date(2024, 1, 1)] * 2,
+                "segment_type": ["all", "priority"],
+                "segment_value": ["all", "urgent"],
+                "tickets": [4, 1],
+                "solved_tickets": [3, 1],
+                "avg_first_reply_time_calendar_minutes": [300.0, 60.0],
+                "avg_first_reply_time_business_minutes": [120.0, 60.0],
+                "avg_full_resolution_calendar_minutes": [900.0, 200.0],
+                "avg_full_resolution_business_minutes": [400.0, 100.0],
+                "reopen_rate": [33.33, 0.0],
+                "one_touch_resolution_rate": [66.67, 100.0],
+                "sla_breach_rate": [25.0, None],
+                "ticket_csat": [50.0, None],
+            }
+        ),
+        "marts.mart_churn": pd.DataFrame(
+            {
+                "month_start_date": [date(2024, 1, 1)] * 2,
+                "cohort": ["all", "2023-06"],
+                "accounts_at_start": [4, 2],
+                "churned_accounts": [1, 1],
+                "logo_churn_rate": [25.0, 50.0],
+                "gross_revenue_retention": [70.0, 50.0],
+                "net_revenue_retention": [82.5, 75.0],
+            }
+        ),
+        "marts.mart_account_health": pd.DataFrame(
+            {
+                "account_id": ["A1", "A2"],
+                "health_score": [85.0, 42.86],
+                "health_band": ["healthy", "at_risk"],
+                "support_score": [75.0, 100.0],
+                "voice_score": [100.0, None],
+                "revenue_score": [70.0, 0.0],
+                "engagement_score": [100.0, 0.0],
+                "churn_probability": [0.2, None],
+            }
+        ),
+        "marts.mart_topics": pd.DataFrame(
+            {
+                "month_start_date": [date(2024, 1, 1)] * 2,
+                "topic": ["billing", "other"],
+                "mentions": [3, 5],
+                "open_text_answers": [8, 8],
+                "nps_responses": [3, 4],
+                "nps": [-66.67, 50.0],
+            }
         ),
         "ml.churn_scores": pd.DataFrame(
             {

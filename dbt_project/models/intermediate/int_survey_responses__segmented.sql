@@ -20,6 +20,12 @@ accounts as (
 
 ),
 
+subscriptions as (
+
+    select * from {{ ref('int_subscriptions') }}
+
+),
+
 enriched as (
 
     select
@@ -35,7 +41,8 @@ enriched as (
         responses.survey_kind,
         responses.language,
         responses.touchpoint,
-        responses.channel
+        responses.channel,
+        identities.account_id
 
     from responses
     left join identities
@@ -46,9 +53,32 @@ enriched as (
 
 ),
 
+-- The product of the account's subscription term active when the response was recorded
+-- (the latest-started one), else of the latest term started before it.
+with_product as (
+
+    select
+        enriched.*,
+        subscriptions.product
+
+    from enriched
+    left join subscriptions
+        on subscriptions.account_id = enriched.account_id
+        and subscriptions.term_start_date <= enriched.date_day
+    qualify row_number() over (
+        partition by enriched.response_id
+        order by
+            (subscriptions.term_end_date >= enriched.date_day) desc nulls last,
+            subscriptions.term_start_date desc nulls last,
+            subscriptions.subscription_id
+    ) = 1
+
+),
+
 {%- set segment_columns = {
     'region': 'region',
     'plan': 'plan',
+    'product': 'product',
     'survey_kind': 'survey_kind',
     'language': 'language',
     'touchpoint': 'touchpoint',
@@ -61,13 +91,13 @@ segmented as (
     select
         response_id, date_day, 'all' as segment_type, 'all' as segment_value,
         nps_score, nps_category, csat_score, ces_score
-    from enriched
+    from with_product
     {%- for segment_type, column in segment_columns.items() %}
     union all
     select
         response_id, date_day, '{{ segment_type }}', coalesce(cast({{ column }} as {{ dbt.type_string() }}), 'unknown'),
         nps_score, nps_category, csat_score, ces_score
-    from enriched
+    from with_product
     {%- endfor %}
 
 ),

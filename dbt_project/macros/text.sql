@@ -1,0 +1,14 @@
+{#- Open-text normalization for keyword matching: lower case; Arabic and Persian letter
+    variants folded (Arabic yeh and alef maksura -> Persian yeh, Arabic kaf -> keheh, alef with
+    hamza/madda/wasla -> alef, teh marbuta -> heh, waw with hamza -> waw, zero-width
+    non-joiner -> space); harakat, superscript alef and tatweel removed; spaces collapsed.
+    The patterns of seeds/topic_keywords.csv go through the same function. -#}
+{% macro normalize_text(column) -%}
+    regexp_replace(
+        regexp_replace(
+            translate(lower({{ column }}), 'يىكأإآٱةؤ‌', 'ییکااااهو '),
+            '[\x{064B}-\x{065F}\x{0670}\x{0640}]', '', 'g'
+        ),
+        '\s+', ' ', 'g'
+    )
+{%- endmacro %}

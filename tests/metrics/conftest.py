@@ -1,0 +1,37 @@
+"""A warehouse built once per session from the sample raw layer, by the real build flow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.build import DBT_PROJECT_DIR
+
+SAMPLE = DBT_PROJECT_DIR / "scripts" / "make_sample_raw.py"
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> Iterator[Path]:
+    """CXLOOP_HOME with a warehouse built by `build` (dbt models + tests) on sample raw data."""
+    home = tmp_path_factory.mktemp("metrics_home")
+    previous = os.environ.get("CXLOOP_HOME")
+    os.environ["CXLOOP_HOME"] = str(home)
+    warehouse = home / "warehouse" / "cx.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "80"], check=True)
+    from flows.build import build
+
+    report = build()
+    assert report["success"], report
+    try:
+        yield home
+    finally:
+        if previous is None:
+            os.environ.pop("CXLOOP_HOME", None)
+        else:
+            os.environ["CXLOOP_HOME"] = previous

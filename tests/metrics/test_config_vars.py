@@ -1,0 +1,56 @@
+"""cxloop.yaml business hours and health weights reach dbt as vars; bad values name the key."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from flows.build import dbt_vars
+from flows.config import ProjectConfig
+from flows.errors import ConfigError
+
+SOURCES = {"crm": {"kind": "salesforce", "path": "salesforce"}}
+
+
+def config(**extra: object) -> ProjectConfig:
+    return ProjectConfig.model_validate({"sources": SOURCES, **extra})
+
+
+def test_business_hours_and_health_become_dbt_vars() -> None:
+    cfg = config(
+        business_hours={
+            "timezone": "Asia/Tehran",
+            "start": "08:00",
+            "end": "16:00",
+            "weekdays": [5, 6, 0, 1, 2],
+            "holidays": [date(2026, 3, 20)],
+        },
+        health={"weights": {"support": 1, "voice": 2, "revenue": 0, "engagement": 1}},
+    )
+    got = dbt_vars(cfg)
+    assert got["business_hours_timezone"] == "Asia/Tehran"
+    assert got["business_weekdays"] == [5, 6, 0, 1, 2]
+    assert got["business_holidays"] == ["2026-03-20"]
+    assert got["health_weights"] == {"support": 1, "voice": 2, "revenue": 0, "engagement": 1}
+    assert got["health_bands"] == {"healthy": 70, "at_risk": 40}
+
+
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "business_hours.timezone"),
+        ({"start": "9am"}, "business_hours.start"),
+        ({"start": "18:00", "end": "09:00"}, "start must be before end"),
+        ({"weekdays": [0, 7]}, "business_hours.weekdays"),
+    ],
+)
+def test_bad_business_hours_name_the_key(hours: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        dbt_vars(config(business_hours=hours))
+
+
+def test_all_zero_health_weights_are_refused() -> None:
+    zero = {"support": 0, "voice": 0, "revenue": 0, "engagement": 0}
+    with pytest.raises(Exception, match="at least one weight"):
+        config(health={"weights": zero})
