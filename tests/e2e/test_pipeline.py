@@ -139,3 +139,16 @@ def test_second_run_changes_nothing(loop: dict) -> None:
     assert loop["counts_2"]["marts.mart_loop_closure"] > 0
     assert loop["eml_2"] == loop["eml_1"], "a second run wrote e-mail again"
     assert all(p["sent"] == 0 for p in loop["second"]["act"].values() if isinstance(p, dict))
+
+
+def test_scores_reach_the_customer_360(loop: dict) -> None:
+    con = duckdb.connect(str(loop["paths"].warehouse), read_only=True)
+    try:
+        scored, accounts_scored = con.execute(
+            "select count(*) filter (where account_churn_probability is not null), "
+            "(select count(*) from marts.dim_accounts where churn_probability is not null) "
+            "from marts.dim_customers"
+        ).fetchone()
+    finally:
+        con.close()
+    assert scored > 0 and accounts_scored > 0

@@ -189,6 +189,12 @@ last_touch as (
 
 ),
 
+churn_scores as (
+
+    select * from {{ ref('int_churn_scores__latest') }}
+
+),
+
 final as (
 
     select
@@ -230,7 +236,10 @@ final as (
         last_touch.last_touch_at,
         last_touch.last_touch_type,
         last_touch.last_touch_channel,
-        coalesce(last_touch.touchpoints, 0) as touchpoints
+        coalesce(last_touch.touchpoints, 0) as touchpoints,
+        churn_scores.churn_probability as account_churn_probability,
+        churn_scores.risk_band as account_churn_risk_band,
+        churn_scores.scored_at as account_churn_scored_at
 
     from profiles
     cross join as_of
@@ -252,6 +261,8 @@ final as (
         on ticket_summary.customer_id = profiles.customer_id
     left join last_touch
         on last_touch.customer_id = profiles.customer_id
+    left join churn_scores
+        on churn_scores.account_id = profiles.account_id
 
 )
 
