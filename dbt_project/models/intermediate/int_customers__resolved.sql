@@ -2,11 +2,6 @@
     source. Before the first identity run (or in a dbt-only build) the table may be absent or
     stale: a record it lacks stays its own customer, with the id the identity step would mint
     for a singleton and match_rule 'unresolved'. -#}
-{%- set clusters_source = source('identity', 'identity_clusters') -%}
-{%- set clusters_relation = adapter.get_relation(
-        database=clusters_source.database,
-        schema=clusters_source.schema,
-        identifier=clusters_source.identifier) if execute else none -%}
 -- One row per person record (Salesforce contact, Zendesk end-user, Qualtrics response) with
 -- its customer_id and account_id from identity resolution (docs/identity.md).
 with
@@ -19,22 +14,12 @@ person_records as (
 
 clusters as (
 
-    {% if clusters_relation is not none -%}
-    select * from {{ clusters_source }}
-    {%- else -%}
-    select
-        cast(null as varchar) as source,
-        cast(null as varchar) as source_record_id,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as account_id,
-        cast(null as varchar) as match_rule,
-        cast(null as double) as match_probability,
-        cast(null as varchar) as phone_e164,
-        cast(null as boolean) as is_phone_valid,
-        cast(null as varchar) as first_name_latin,
-        cast(null as varchar) as last_name_latin
-    where false
-    {%- endif %}
+    {{ source_or_empty('identity', 'identity_clusters', {
+        'source': 'varchar', 'source_record_id': 'varchar', 'customer_id': 'varchar',
+        'account_id': 'varchar', 'match_rule': 'varchar', 'match_probability': 'double',
+        'phone_e164': 'varchar', 'is_phone_valid': 'boolean', 'first_name_latin': 'varchar',
+        'last_name_latin': 'varchar',
+    }) }}
 
 ),
 

@@ -1,12 +1,15 @@
-{#- ops.playbook_actions is written by the act flow and absent before its first run. -#}
-{%- set actions_source = source('ops', 'playbook_actions') -%}
-{%- set actions_relation = adapter.get_relation(
-        database=actions_source.database,
-        schema=actions_source.schema,
-        identifier=actions_source.identifier) if execute else none -%}
 -- Every interaction with every customer in one timeline: ticket opened, agent reply, survey
 -- response, opportunity change (account level: customer_id is null) and playbook e-mail sent.
 with
+
+playbook_actions as (
+
+    {{ source_or_empty('ops', 'playbook_actions', {
+        'action_id': 'varchar', 'channel': 'varchar', 'recipient': 'varchar',
+        'status': 'varchar', 'sent_at': 'timestamp',
+    }) }}
+
+),
 
 tickets as (
 
@@ -107,7 +110,6 @@ opportunity_change as (
 
 playbook_email as (
 
-    {% if actions_relation is not none -%}
     select
         'playbook_email' as touchpoint_type,
         actions.sent_at as touched_at,
@@ -118,7 +120,7 @@ playbook_email as (
         'playbook_action' as source_entity,
         actions.action_id as source_record_id
 
-    from {{ actions_source }} as actions
+    from playbook_actions as actions
     left join (
         select email_normalized, min(customer_id) as customer_id, min(account_id) as account_id
         from identities
@@ -127,18 +129,6 @@ playbook_email as (
     ) as recipients
         on recipients.email_normalized = lower(trim(actions.recipient))
     where actions.channel = 'email' and actions.status = 'sent' and actions.sent_at is not null
-    {%- else -%}
-    select
-        cast(null as varchar) as touchpoint_type,
-        cast(null as timestamp) as touched_at,
-        cast(null as varchar) as customer_id,
-        cast(null as varchar) as account_id,
-        cast(null as varchar) as channel,
-        cast(null as varchar) as source,
-        cast(null as varchar) as source_entity,
-        cast(null as varchar) as source_record_id
-    where false
-    {%- endif %}
 
 ),
 

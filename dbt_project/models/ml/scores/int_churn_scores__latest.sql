@@ -3,27 +3,13 @@
 -- probability of its latest score on an earlier snapshot (the trend a CSM reads).
 with
 
-{#- flows/build.py creates ml.churn_scores before every build; a bare `dbt build` on a fresh
-    warehouse may not have it yet, so a missing table reads as no scores. -#}
-{%- set scores_source = source('ml', 'churn_scores') -%}
-{%- set scores_relation = adapter.get_relation(
-    database=scores_source.database, schema=scores_source.schema,
-    identifier=scores_source.identifier) if execute else scores_source %}
 scores as (
 
-    {% if scores_relation is none -%}
-    select
-        cast(null as varchar) as account_id,
-        cast(null as timestamp) as scored_at,
-        cast(null as varchar) as model_version,
-        cast(null as double) as churn_probability,
-        cast(null as varchar) as risk_band,
-        cast(null as varchar) as top_drivers,
-        cast(null as date) as snapshot_date
-    where false
-    {%- else -%}
-    select * from {{ scores_source }}
-    {%- endif %}
+    {{ source_or_empty('ml', 'churn_scores', {
+        'account_id': 'varchar', 'scored_at': 'timestamp', 'model_version': 'varchar',
+        'churn_probability': 'double', 'risk_band': 'varchar', 'top_drivers': 'varchar',
+        'snapshot_date': 'date',
+    }) }}
 
 ),
 
