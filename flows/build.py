@@ -72,7 +72,17 @@ def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
         "business_holidays": [d.isoformat() for d in hours.holidays],
         "health_weights": health.weights.model_dump(),
         "health_bands": health.bands.model_dump(),
+        "source_freshness_hours": freshness_hours(config),
+        "sla_first_reply_business_minutes": config.sla.first_reply_business_minutes,
     }
+
+
+def freshness_hours(config: ProjectConfig) -> dict[str, int]:
+    """Hours after which each source kind is stale: the strictest of its configured sources."""
+    hours: dict[str, int] = {}
+    for source in config.sources.values():
+        hours[source.kind] = min(source.freshness_hours, hours.get(source.kind, 10**9))
+    return hours
 
 
 def merge_reports(first: dict[str, object], second: dict[str, object]) -> dict[str, object]:

@@ -20,7 +20,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.build import DBT_PROJECT_DIR
+from flows.build import DBT_PROJECT_DIR, dbt_vars
+from flows.config import load_config
 from flows.errors import CxloopError, QualityGateError
 from flows.orchestration import warehouse_slot
 from flows.quality import check_freshness, enforce_freshness
@@ -281,8 +282,13 @@ render_docs_task = task(render_docs, name="render-data-docs", cache_policy=NO_CA
 
 
 @flow(name="check")
-def check(stage: str = "marts", warehouse: str | None = None) -> dict[str, Any]:
-    """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check."""
+def check(
+    stage: str = "marts", warehouse: str | None = None, config_path: str | None = None
+) -> dict[str, Any]:
+    """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check.
+
+    `config_path` (cxloop.yaml) sets the sources' freshness thresholds; default 48 hours.
+    """
     paths = Settings().paths
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
     run_id = str(flow_run.get_id() or uuid.uuid4())
@@ -299,9 +305,12 @@ def check(stage: str = "marts", warehouse: str | None = None) -> dict[str, Any]:
         report.docs_index,
     )  # fmt: skip
     freshness = []
-    if stage in ("raw", "all"):  # sources: dbt source freshness on _loaded_at (flows/quality.py)
+    if stage in ("raw", "all"):  # sources: dbt source freshness on deliveries (flows/quality.py)
+        config = load_config(Path(config_path)) if config_path else None
         with warehouse_slot():
-            freshness = check_freshness_task(warehouse_path, DBT_PROJECT_DIR, paths.home, run_id)
+            freshness = check_freshness_task(
+                warehouse_path, DBT_PROJECT_DIR, paths.home, run_id, dbt_vars(config)
+            )
     enforce_gate(report)
     enforce_freshness(freshness)
     summary = report.summary()

@@ -193,15 +193,16 @@ def build(
 @app.command()
 def check(
     stage: Annotated[str, typer.Option(help="raw, marts or all.")] = "marts",
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the Great Expectations suites; exits 1 when a critical check fails.
+    """Run the Great Expectations suites (and, for raw, source freshness); exits 1 on a failure.
 
-    Example: cxloop check --stage all
+    Example: cxloop check --stage all --config sources/cxloop.yaml
     """
     from flows.check import check as check_flow
 
-    _run(lambda: check_flow(stage=stage), as_json)
+    _run(lambda: check_flow(stage=stage, config_path=str(config) if config else None), as_json)
 
 
 @app.command()

@@ -58,7 +58,9 @@ class SourceConfig(_Strict):
     path: str = Field(description="Folder of the exports, relative to the sources folder.")
     encoding: str = "utf-8"
     surveys: list[SurveyMapping] = []
-    freshness_hours: int = 48
+    freshness_hours: int = Field(
+        48, ge=1, description="Hours without a delivery after which the source is stale."
+    )
 
 
 class BusinessHours(_Strict):
@@ -102,6 +104,25 @@ class IdentityConfig(_Strict):
     max_cluster_size: int = Field(25, ge=2)
 
 
+Priority = Literal["urgent", "high", "normal", "low"]
+
+
+class SlaConfig(_Strict):
+    """Support targets (mart_ticket_kpis): first reply within these business minutes."""
+
+    first_reply_business_minutes: dict[Priority, int] = Field(
+        default_factory=lambda: {"urgent": 60, "high": 240, "normal": 480, "low": 960}
+    )
+
+    @field_validator("first_reply_business_minutes")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: n for k, n in v.items() if n <= 0}
+        if bad:
+            raise ValueError(f"targets must be positive minutes, got {bad}")
+        return v
+
+
 class RiskBands(_Strict):
     high: float = Field(0.5, ge=0, le=1)
     medium: float = Field(0.25, ge=0, le=1)
@@ -138,6 +159,7 @@ class ProjectConfig(_Strict):
     sources: dict[str, SourceConfig]
     identity: IdentityConfig = IdentityConfig()
     business_hours: BusinessHours = BusinessHours()
+    sla: SlaConfig = SlaConfig()
     risk_bands: RiskBands = RiskBands()
     churn_horizon_days: int = 90
     small_sample_size: int = 30

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,7 @@ from flows.errors import ConfigError, SourceError
 from flows.orchestration import warehouse_slot
 from flows.settings import Settings
 from flows.sources import ADAPTERS
-from flows.sources.landing import LandResult, is_file_landed, land_batch
+from flows.sources.landing import LandResult, is_file_landed, land_batch, note_redelivery
 from flows.sources.readers import file_sha256
 from flows.warehouse import connect
 
@@ -105,12 +106,19 @@ def ingest_entity(
     for path in job.files:
         rel = path.relative_to(run.sources_dir).as_posix()
         sha = file_sha256(path.read_bytes())
+        mtime = file_mtime(path)
         if is_file_landed(con, job.entity, sha, job.kind):
+            note_redelivery(con, job.entity, sha, job.kind, mtime)  # keeps the source fresh
             batch_id = f"{job.kind}-{job.entity}-{sha[:12]}"
             skipped.append(LandResult(batch_id, job.kind, job.entity, rel, 0, 0, 0, 0, True))
         else:
-            batches.append(adapter.read_file(job.entity, path, rel, source))
-    return skipped + [land_batch(con, batch, run.lake_dir) for batch in batches]
+            batches.append((adapter.read_file(job.entity, path, rel, source), mtime))
+    return skipped + [land_batch(con, batch, run.lake_dir, mtime) for batch, mtime in batches]
+
+
+def file_mtime(path: Path) -> datetime:
+    """The file's modification time as naive UTC (how the warehouse stores timestamps)."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

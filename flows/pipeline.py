@@ -68,7 +68,7 @@ def pipeline(
             report["ingest"] = ingest(sources_dir, str(cfg_path))
         try:
             with timer.stage("check_raw"):
-                report["check_raw"] = check(stage="raw")
+                report["check_raw"] = check(stage="raw", config_path=str(cfg_path))
             with timer.stage("build"):
                 report["build"] = build(str(cfg_path))
             with timer.stage("check_marts"):

@@ -1,9 +1,10 @@
 """dbt test results and source freshness as rows of `ops.quality_results`, beside GE's.
 
 dbt's data and unit tests run inside `dbt build`; `record_dbt_results` keeps one row per test
-(stage `dbt`). Freshness is `dbt source freshness`: the age of the newest `_loaded_at` (when
-cxloop landed a row, wall clock) against each source's `warn_after` / `error_after`; a source
-past `error_after` is stale and `enforce_freshness` raises `StaleSourcesError` naming it.
+(stage `dbt`). Freshness is `dbt source freshness`: the age of the source's newest delivery (a
+file landed or an unchanged export delivered again, wall clock; macros/freshness.sql) against
+its `warn_after` / `error_after` (cxloop.yaml `freshness_hours`); a source past `error_after` is
+stale and `enforce_freshness` raises `StaleSourcesError` naming it.
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ def _freshness_row(node_result: Any) -> SourceFreshness:
 
 
 def run_source_freshness(
-    warehouse: Path, project_dir: Path, target_dir: Path
+    warehouse: Path,
+    project_dir: Path,
+    target_dir: Path,
+    dbt_vars: dict[str, object] | None = None,
 ) -> list[SourceFreshness]:
     """`dbt source freshness` in-process: one result per source table with freshness."""
     from dbt.cli.main import dbtRunner
@@ -156,6 +160,8 @@ def run_source_freshness(
     os.environ["CXLOOP_WAREHOUSE"] = str(warehouse)
     args = ["source", "freshness", "--project-dir", str(project_dir)]
     args += ["--profiles-dir", str(project_dir), "--target-path", str(target_dir), "--quiet"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
     try:
         res = dbtRunner().invoke(args)
     finally:
@@ -175,7 +181,7 @@ def freshness_rows(rows: list[SourceFreshness], run_id: str, checked_at: datetim
                 "stage": "freshness",
                 "dataset": r.relation,
                 "check_name": "source_freshness",
-                "column_name": "_loaded_at",
+                "column_name": "delivered_at",
                 "severity": "critical" if r.is_stale else "warning",
                 "success": r.status in {"pass", "empty"},
                 "element_count": None,
@@ -205,7 +211,7 @@ def stale_message(rows: list[SourceFreshness]) -> str | None:
     if not stale:
         return None
     parts = [
-        f"{r.source} (newest _loaded_at {r.max_loaded_at}, {r.age_hours} h old)"
+        f"{r.source} (newest delivery {r.max_loaded_at}, {r.age_hours} h old)"
         if r.max_loaded_at
         else f"{r.source} ({r.message or r.status})"
         for r in stale
@@ -234,10 +240,17 @@ def empty_tables(warehouse: Path, relations: list[str]) -> frozenset[str]:
 
 
 def check_freshness(
-    warehouse: Path, project_dir: Path, home: Path, run_id: str
+    warehouse: Path,
+    project_dir: Path,
+    home: Path,
+    run_id: str,
+    dbt_vars: dict[str, object] | None = None,
 ) -> list[SourceFreshness]:
-    """Run dbt source freshness, record its rows (stage 'freshness'); return the results."""
-    rows = run_source_freshness(warehouse, project_dir, home / "dbt" / "freshness")
+    """Run dbt source freshness, record its rows (stage 'freshness'); return the results.
+
+    `dbt_vars` carries the thresholds from cxloop.yaml (flows.build.dbt_vars).
+    """
+    rows = run_source_freshness(warehouse, project_dir, home / "dbt" / "freshness", dbt_vars)
     # dbt reports an empty table as max_loaded_at 0001-01-01 (status error)
     unknown = [r.relation for r in rows if r.max_loaded_at is None or r.max_loaded_at.year == 1]
     empty = empty_tables(warehouse, unknown) if unknown else frozenset()

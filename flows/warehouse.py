@@ -38,7 +38,9 @@ create table if not exists ops.ingest_files (
     rows_landed       bigint not null,
     rows_quarantined  bigint not null,
     rows_duplicate    bigint not null,
-    loaded_at         timestamp not null
+    loaded_at         timestamp not null,
+    file_mtime        timestamp,            -- the file's modification time when last seen
+    last_delivered_at timestamp             -- when these bytes last arrived (landed or re-sent)
 );
 create table if not exists ops.pipeline_runs (
     run_id       varchar primary key,
@@ -61,10 +63,19 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return con
 
 
+# Columns added after a release: `create table if not exists` does not add them to old files.
+MIGRATIONS = (
+    "alter table ops.ingest_files add column if not exists file_mtime timestamp",
+    "alter table ops.ingest_files add column if not exists last_delivered_at timestamp",
+)
+
+
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     con.execute(OPS_DDL)
+    for column in MIGRATIONS:  # warehouses created before a column was added
+        con.execute(column)
 
 
 @contextlib.contextmanager

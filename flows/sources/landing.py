@@ -76,8 +76,38 @@ def is_file_landed(con: duckdb.DuckDBPyConnection, entity: str, sha256: str, sou
     return bool(rows[0][0])
 
 
-def land_batch(con: duckdb.DuckDBPyConnection, batch: Batch, lake_dir: Path) -> LandResult:
-    """Land one file in one transaction; a file landed before is skipped whole."""
+def note_redelivery(
+    con: duckdb.DuckDBPyConnection, entity: str, sha256: str, source: str, mtime: datetime
+) -> bool:
+    """Record that a file landed before was seen again; True if its record changed.
+
+    A delivery is the same bytes with a new modification time (a nightly export that did not
+    change): it keeps the source fresh. The same file lying untouched in the folder is not one,
+    so a source whose exports stop arriving still turns stale.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
+    changed = con.execute(
+        "update ops.ingest_files set last_delivered_at = "
+        "case when file_mtime is null then coalesce(last_delivered_at, loaded_at) else ? end, "
+        "file_mtime = ? "
+        "where source = ? and entity = ? and file_sha256 = ? "
+        "and file_mtime is distinct from ? returning file_mtime",
+        [now, mtime, source, entity, sha256, mtime],
+    ).fetchall()
+    return bool(changed)
+
+
+def land_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    lake_dir: Path,
+    file_mtime: datetime | None = None,
+) -> LandResult:
+    """Land one file in one transaction; a file landed before is skipped whole.
+
+    `file_mtime` (the file's modification time, UTC) is kept to tell a re-delivery of the same
+    bytes from the same file lying in the folder (`note_redelivery`).
+    """
     good, quarantined = _validate(batch)
     unique, in_file_duplicates = _dedupe_in_file(good)
     con.execute("begin transaction")
@@ -114,7 +144,7 @@ def land_batch(con: duckdb.DuckDBPyConnection, batch: Batch, lake_dir: Path) -> 
             rows_quarantined=len(quarantined),
             rows_duplicate=in_file_duplicates + len(unique) - len(landed),
         )
-        _record_file(con, batch, result, loaded_at)
+        _record_file(con, batch, result, loaded_at, file_mtime)
         con.execute("commit")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
@@ -262,12 +292,16 @@ def _insert_quarantine(
 
 
 def _record_file(
-    con: duckdb.DuckDBPyConnection, batch: Batch, result: LandResult, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    result: LandResult,
+    loaded_at: datetime,
+    file_mtime: datetime | None,
 ) -> None:
     con.execute(
         "insert into ops.ingest_files (batch_id, source, entity, source_file, file_sha256, "
-        "rows_read, rows_landed, rows_quarantined, rows_duplicate, loaded_at) "
-        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rows_read, rows_landed, rows_quarantined, rows_duplicate, loaded_at, file_mtime, "
+        "last_delivered_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             batch.batch_id,
             batch.source,
@@ -278,6 +312,8 @@ def _record_file(
             result.rows_landed,
             result.rows_quarantined,
             result.rows_duplicate,
+            loaded_at,
+            file_mtime,
             loaded_at,
         ],
     )

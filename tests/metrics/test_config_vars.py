@@ -54,3 +54,31 @@ def test_all_zero_health_weights_are_refused() -> None:
     zero = {"support": 0, "voice": 0, "revenue": 0, "engagement": 0}
     with pytest.raises(Exception, match="at least one weight"):
         config(health={"weights": zero})
+
+
+def test_sla_targets_and_freshness_hours_become_dbt_vars() -> None:
+    sources = {
+        **SOURCES,
+        "crm_eu": {"kind": "salesforce", "path": "eu", "freshness_hours": 24},
+        "desk": {"kind": "zendesk", "path": "zendesk", "freshness_hours": 6},
+    }
+    cfg = ProjectConfig.model_validate(
+        {"sources": sources, "sla": {"first_reply_business_minutes": {"urgent": 30, "low": 2880}}}
+    )
+    got = dbt_vars(cfg)
+    assert got["sla_first_reply_business_minutes"] == {"urgent": 30, "low": 2880}
+    # per source kind, the strictest source of that kind
+    assert got["source_freshness_hours"] == {"salesforce": 24, "zendesk": 6}
+    assert dbt_vars(config())["sla_first_reply_business_minutes"]["normal"] == 480
+
+
+@pytest.mark.parametrize(
+    ("sla", "message"),
+    [
+        ({"first_reply_business_minutes": {"critical": 10}}, "critical"),
+        ({"first_reply_business_minutes": {"urgent": 0}}, "positive minutes"),
+    ],
+)
+def test_bad_sla_targets_name_the_key(sla: dict, message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        config(sla=sla)

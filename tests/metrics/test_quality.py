@@ -66,7 +66,7 @@ def test_stale_sources_are_named_and_recorded(warehouse_copy: Path, tmp_path: Pa
     assert status["salesforce.account"] == "pass"
     assert status["zendesk.users"] == "empty"
     assert status["zendesk.tickets"] == "error"
-    with pytest.raises(StaleSourcesError, match=r"zendesk\.tickets \(newest _loaded_at 2025-07-01"):
+    with pytest.raises(StaleSourcesError, match=r"zendesk\.tickets \(newest delivery 2025-07-01"):
         enforce_freshness(results)
     recorded = rows(
         warehouse_copy,
