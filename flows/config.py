@@ -61,6 +61,14 @@ class SourceConfig(_Strict):
     freshness_hours: int = Field(
         48, ge=1, description="Hours without a delivery after which the source is stale."
     )
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description=(
+            "Per entity, our column name -> the column name in your export, for fields your "
+            "system names differently (Salesforce custom fields): "
+            "{opportunity: {Subscription_Start_Date__c: Contract_Start__c}}."
+        ),
+    )
 
 
 class BusinessHours(_Strict):

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from flows.config import SourceConfig
-from flows.errors import SourceError
+from flows.errors import ConfigError, SourceError
 from flows.sources.contracts import Violation, contract_for, to_sfid18
 from flows.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, read_csv_records
 
@@ -32,6 +32,12 @@ def entities(cfg: SourceConfig) -> tuple[str, ...]:
 
 def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
     """Each object's CSV in the Salesforce folder (an object without a file has no files)."""
+    unknown = sorted(set(cfg.columns) - set(FILES))
+    if unknown:
+        raise ConfigError(
+            f"key 'columns.{unknown[0]}' of the {KIND} source at {cfg.path!r}: "
+            f"not a Salesforce object we read (expected one of {', '.join(FILES)})"
+        )
     return {
         entity: [folder / name] if (folder / name).is_file() else []
         for entity, name in FILES.items()
@@ -46,6 +52,7 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     header, _ = next(records, ([], ""))
     if not header:
         raise SourceError(rel, "empty file", row=1, expected="a header row of field API names")
+    header = rename_columns(rel, header, cfg.columns.get(entity, {}))
     contract.check_columns(rel, header)
     id_columns = {name for name in header if _ID_FIELD.fullmatch(name)}
     rows = [
@@ -54,6 +61,30 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
         if record
     ]
     return Batch(KIND, entity, rel, file_sha256(data), contract, list(header), rows)
+
+
+def rename_columns(rel: str, header: list[str], mapping: dict[str, str]) -> list[str]:
+    """The header with the export's field names replaced by ours (cxloop.yaml `columns`)."""
+    if not mapping:
+        return header
+    missing = [theirs for theirs in mapping.values() if theirs not in header]
+    if missing:
+        raise SourceError(
+            rel,
+            f"wrong columns: missing {', '.join(missing)} (named in cxloop.yaml columns)",
+            row=1,
+            expected=f"the mapped columns {', '.join(mapping.values())} in the header",
+        )
+    clashes = [ours for ours in mapping if ours in header and mapping[ours] != ours]
+    if clashes:
+        raise SourceError(
+            rel,
+            f"ambiguous columns: {', '.join(clashes)} present and also mapped from another column",
+            row=1,
+            expected="either the column or a mapping to it in cxloop.yaml, not both",
+        )
+    ours_for = {theirs: ours for ours, theirs in mapping.items()}
+    return [ours_for.get(name, name) for name in header]
 
 
 def _parse_row(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import SourceError
+from flows.errors import ConfigError, SourceError
 from flows.ingest import IngestRun, ingest_entity, plan_ingest
 
 Query = Callable[..., list[tuple]]
@@ -237,4 +237,50 @@ def test_a_missing_source_folder_is_an_error(run: IngestRun) -> None:
         match=r"salesforce: source folder of 'salesforce' is missing "
         r"\(expected a folder of salesforce exports",
     ):
+        plan_ingest(run)
+
+
+def _rename_term_fields(run: IngestRun) -> None:
+    """An org whose term fields are Contract_Start__c / Contract_End__c."""
+    path = Path(run.sources_dir, "salesforce/Opportunity.csv")
+    text = path.read_text()
+    text = text.replace('"Subscription_Start_Date__c"', '"Contract_Start__c"', 1)
+    path.write_text(text.replace('"Subscription_End_Date__c"', '"Contract_End__c"', 1))
+
+
+def test_a_column_mapping_lands_differently_named_fields_under_our_names(
+    run: IngestRun, query: Query
+) -> None:
+    _rename_term_fields(run)
+    with pytest.raises(SourceError, match="wrong columns: missing Subscription_Start_Date__c"):
+        _land(run, "opportunity")
+    run.config.sources["salesforce"].columns = {
+        "opportunity": {
+            "Subscription_Start_Date__c": "Contract_Start__c",
+            "Subscription_End_Date__c": "Contract_End__c",
+        }
+    }
+    [result] = _land(run, "opportunity")
+    assert result.rows_landed > 0
+    columns = [r[0] for r in query("describe raw.salesforce__opportunity")]
+    assert "Subscription_End_Date__c" in columns and "Contract_End__c" not in columns
+    [(ended,)] = query("select count(Subscription_End_Date__c) from raw.salesforce__opportunity")
+    assert ended > 0
+
+
+def test_a_column_mapping_to_a_missing_or_clashing_column_names_it(run: IngestRun) -> None:
+    source = run.config.sources["salesforce"]
+    source.columns = {"opportunity": {"Subscription_Start_Date__c": "Contract_Start__c"}}
+    with pytest.raises(
+        SourceError,
+        match=r"Opportunity.csv, row 1: wrong columns: missing Contract_Start__c "
+        r"\(named in cxloop.yaml columns\)",
+    ):
+        _land(run, "opportunity")
+    _rename_term_fields(run)
+    source.columns = {"opportunity": {"Subscription_End_Date__c": "Contract_End__c", "Name": "Id"}}
+    with pytest.raises(SourceError, match="ambiguous columns: Name present"):
+        _land(run, "opportunity")
+    source.columns = {"opportunities": {"Name": "Id"}}
+    with pytest.raises(ConfigError, match=r"key 'columns.opportunities'.*expected one of account"):
         plan_ingest(run)
