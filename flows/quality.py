@@ -248,8 +248,14 @@ def check_freshness(
 ) -> list[SourceFreshness]:
     """Run dbt source freshness, record its rows (stage 'freshness'); return the results.
 
-    `dbt_vars` carries the thresholds from cxloop.yaml (flows.build.dbt_vars).
+    `dbt_vars` carries the thresholds from cxloop.yaml (flows.build.dbt_vars). Raw tables of a
+    system nothing has landed from yet are created empty first (reported `empty`, not an error).
     """
+    from flows.sources.landing import ensure_raw_tables
+    from flows.warehouse import writer
+
+    with writer(warehouse) as con:
+        ensure_raw_tables(con)
     rows = run_source_freshness(warehouse, project_dir, home / "dbt" / "freshness", dbt_vars)
     # dbt reports an empty table as max_loaded_at 0001-01-01 (status error)
     unknown = [r.relation for r in rows if r.max_loaded_at is None or r.max_loaded_at.year == 1]

@@ -14,7 +14,6 @@ import pytest
 from flows.build import DBT_PROJECT_DIR, dbt_vars
 from flows.config import load_config
 from flows.quality import StaleSourcesError, check_freshness, enforce_freshness
-from flows.sources.landing import ensure_raw_tables
 
 Query = Callable[..., list[tuple]]
 
@@ -80,14 +79,13 @@ def test_freshness_uses_deliveries_and_the_configured_hours(
     ingest: Callable[[], dict], sources: Path, warehouse: Path, tmp_path: Path
 ) -> None:
     ingest()
-    con = duckdb.connect(str(warehouse))
-    try:
-        ensure_raw_tables(con)  # dbt source freshness needs every declared source table
-    finally:
-        con.close()
     age_everything(warehouse)
     redeliver(sources / "salesforce" / "User.csv")
     ingest()
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table raw.zendesk__users")  # as if nothing had landed from it yet
+    con.execute("delete from ops.ingest_files where source = 'zendesk' and entity = 'users'")
+    con.close()
 
     config = load_config(sources / "cxloop.yaml")
     results = check_freshness(warehouse, DBT_PROJECT_DIR, tmp_path, "run-1", dbt_vars(config))
@@ -95,6 +93,9 @@ def test_freshness_uses_deliveries_and_the_configured_hours(
     assert status["salesforce.user"] == "pass"  # re-delivered, no new rows
     assert status["salesforce.account"] == "error"  # the same old file, 10 days
     assert status["zendesk.tickets"] == "error"
+    assert status["qualtrics.responses"] == "error"
+    assert status["zendesk.users"] == "empty"  # created empty, not a failed query
+    assert status["sendgrid.events"] == "empty"  # events are landed by the webhook receiver
     with pytest.raises(StaleSourcesError, match=r"salesforce\.account \(newest delivery "):
         enforce_freshness(results)
 
