@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --scale $(SCALE)
 	$(BIN)/python -m benchmarks.churn --score --train
 	$(BIN)/python -m benchmarks.playbooks --rows 100000
-	$(BIN)/python -m benchmarks.identity --scale 10
+	$(BIN)/python -m benchmarks.identity --scale 10 --home var/bench/identity-scale10
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs .pytest_cache

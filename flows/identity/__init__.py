@@ -37,6 +37,7 @@ def resolve_identities(
         report["no_identifier"],
         len(report["guard_hits"]),  # type: ignore[arg-type]
     )
+    logger.info("identity: seconds per stage %s", report["timings"])
     for hit in report["guard_hits"]:  # type: ignore[union-attr]
         logger.warning("identity over-merge guard: cluster of %s not merged: %s", hit["size"], hit)
     return report

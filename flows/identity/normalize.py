@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import phonenumbers
+
+T = TypeVar("T")
 
 # Arabic and Persian letters -> Latin consonant (empty: a vowel, weak letter, ayn or hamza).
 _SCRIPT = {
@@ -125,3 +129,75 @@ def phone_e164(phone: object, region: str | None) -> tuple[str | None, bool | No
     if not phonenumbers.is_valid_number(parsed):
         return None, False
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True
+
+
+def per_distinct(func: Callable[[object], T], values: Iterable[object]) -> list[T]:
+    """`func` of every value, computed once per distinct value (names, e-mails and phones
+    repeat across a customer's records and a company's people)."""
+    cache: dict[object, T] = {}
+    out = []
+    for value in values:
+        if value in cache:
+            out.append(cache[value])
+        else:
+            out.append(cache.setdefault(value, func(value)))
+    return out
+
+
+class PhoneBook:
+    """`region_of` and `phone_e164` over many records, parsing each distinct phone once.
+
+    An international number (`+...`) that parses on its own is parsed once for both its
+    region and its E.164 form: a leading `+` fixes the country, so the default region does
+    not change the result. Anything else is parsed once per distinct (phone, region).
+    """
+
+    def __init__(self) -> None:
+        self._international: dict[str, phonenumbers.PhoneNumber | None] = {}
+        self._regions: dict[str, str | None] = {}
+        self._formatted: dict[str, tuple[str | None, bool]] = {}
+        self._national: dict[tuple[str, str | None], tuple[str | None, bool | None]] = {}
+
+    def _parsed(self, text: str) -> phonenumbers.PhoneNumber | None:
+        """`text` (starting with +) parsed without a region, None when it does not parse."""
+        if text not in self._international:
+            try:
+                self._international[text] = phonenumbers.parse(text, None)
+            except phonenumbers.NumberParseException:
+                self._international[text] = None
+        return self._international[text]
+
+    def _region(self, text: str, parsed: phonenumbers.PhoneNumber) -> str | None:
+        """The region of a parsed international number (cached: it costs as much as a parse)."""
+        if text not in self._regions:
+            self._regions[text] = phonenumbers.region_code_for_number(parsed)
+        return self._regions[text]
+
+    def region_of(self, phone: object) -> str | None:
+        """Same as `region_of(phone)`."""
+        text = _text(phone)
+        if text is None or not text.startswith("+"):
+            return None
+        parsed = self._parsed(text)
+        return None if parsed is None else self._region(text, parsed)
+
+    def e164(self, phone: object, region: str | None) -> tuple[str | None, bool | None]:
+        """Same as `phone_e164(phone, region)`."""
+        text = _text(phone)
+        if text is None:
+            return None, None
+        parsed = self._parsed(text) if text.startswith("+") else None
+        if parsed is not None:
+            if text not in self._formatted:
+                # is_valid_number(parsed) is exactly this, with the region looked up again
+                valid = phonenumbers.is_valid_number_for_region(parsed, self._region(text, parsed))
+                self._formatted[text] = (
+                    (phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True)
+                    if valid
+                    else (None, False)
+                )
+            return self._formatted[text]
+        key = (text, region)
+        if key not in self._national:
+            self._national[key] = phone_e164(text, region)
+        return self._national[key]

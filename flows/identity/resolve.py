@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,13 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from flows.identity.normalize import email_local_key, name_key, name_latin, phone_e164, region_of
+from flows.identity.normalize import (
+    PhoneBook,
+    email_local_key,
+    name_key,
+    name_latin,
+    per_distinct,
+)
 
 KEY_COLUMNS = ["source", "source_record_id"]
 RULE_RANK = {"external_id": 0, "ticket_requester": 1, "email": 2, "splink": 3, "previous_run": 4}
@@ -34,18 +41,48 @@ class Resolution:
     report: dict[str, object] = field(default_factory=dict)
 
 
-class UnionFind:
-    """Disjoint sets over record positions, with a cannot-link set of CRM anchors per root."""
+class StageClock:
+    """Wall-clock seconds per named stage (the run report's `timings`)."""
 
-    def __init__(self, n: int, anchors: list[str | None]) -> None:
-        self.parent = list(range(n))
-        self.anchors: list[set[str]] = [{a} if isinstance(a, str) and a else set() for a in anchors]
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the previous lap to `stage`."""
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 2)
+        self._last = now
+
+
+class UnionFind:
+    """Disjoint sets over record positions, with a cannot-link set of CRM anchors per root.
+
+    A root is always its set's smallest position. A root's anchors are kept as None (none),
+    the anchor itself (one) or a frozenset (several, only after `respect_anchors=False`).
+    """
+
+    def __init__(self, parent: list[int], anchors: list[str | frozenset[str] | None]) -> None:
+        self.parent = parent
+        self.anchors = anchors
+
+    @classmethod
+    def from_labels(cls, labels: list[int], anchors: list[str | None]) -> UnionFind:
+        """Sets given by `labels` (each the smallest position of its set, as `labels()`
+        returns), with the anchors of their members gathered on the root."""
+        root_anchors: list[str | frozenset[str] | None] = [None] * len(labels)
+        for i, a in enumerate(anchors):
+            if isinstance(a, str) and a:
+                root = labels[i]
+                root_anchors[root] = _merge_anchors(root_anchors[root], a)
+        return cls(list(labels), root_anchors)
 
     def find(self, i: int) -> int:
         """The root of `i` (path halving)."""
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
 
     def union(self, i: int, j: int, *, respect_anchors: bool = True) -> bool:
@@ -53,13 +90,13 @@ class UnionFind:
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return True
-        if respect_anchors and self.anchors[ri] and self.anchors[rj]:
-            if self.anchors[ri] != self.anchors[rj]:
-                return False
+        ai, aj = self.anchors[ri], self.anchors[rj]
+        if respect_anchors and ai is not None and aj is not None and ai != aj:
+            return False
         if ri > rj:
             ri, rj = rj, ri
         self.parent[rj] = ri
-        self.anchors[ri] |= self.anchors[rj]
+        self.anchors[ri] = _merge_anchors(ai, aj)
         return True
 
     def labels(self) -> list[int]:
@@ -67,30 +104,55 @@ class UnionFind:
         return [self.find(i) for i in range(len(self.parent))]
 
 
+def _merge_anchors(
+    a: str | frozenset[str] | None, b: str | frozenset[str] | None
+) -> str | frozenset[str] | None:
+    """The anchors of two joined sets, in UnionFind's representation."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    both = (a if isinstance(a, frozenset) else frozenset([a])) | (
+        b if isinstance(b, frozenset) else frozenset([b])
+    )
+    return next(iter(both)) if len(both) == 1 else both
+
+
 # --- features --------------------------------------------------------------------------------
 
 
 def prepare(records: pd.DataFrame) -> pd.DataFrame:
-    """Add comparison columns: E.164 phone and validity, name keys, e-mail local key."""
+    """Add comparison columns: E.164 phone and validity, name keys, e-mail local key.
+
+    Every normalization runs once per distinct input value (`per_distinct`, `PhoneBook`):
+    names repeat across records, and a customer's phone and e-mail recur in each of their
+    records.
+    """
     df = records.reset_index(drop=True).astype(object)
     df = df.where(df.notna(), None)
     for col in ("mobile_raw", "account_phone", "explicit_contact_id", "explicit_zendesk_user_id"):
         if col not in df:
             df[col] = None
     df = df.astype({"source_record_id": str})
+    book = PhoneBook()
     region = [
-        region_of(p) or region_of(a)
+        book.region_of(p) or book.region_of(a)
         for p, a in zip(df["phone_raw"], df["account_phone"], strict=True)
     ]
-    phones = [phone_e164(p, r) for p, r in zip(df["phone_raw"], region, strict=True)]
-    df["phone_e164"] = [p for p, _ in phones]
+    phones = [book.e164(p, r) for p, r in zip(df["phone_raw"], region, strict=True)]
+    e164 = [p for p, _ in phones]
+    df["phone_e164"] = e164
     df["is_phone_valid"] = [v for _, v in phones]
-    df["mobile_e164"] = [phone_e164(p, r)[0] for p, r in zip(df["mobile_raw"], region, strict=True)]
-    df["first_key"] = [name_key(x) for x in df["first_name"]]
-    df["last_key"] = [name_key(x) for x in df["last_name"]]
-    df["first_name_latin"] = [name_latin(x) for x in df["first_name"]]
-    df["last_name_latin"] = [name_latin(x) for x in df["last_name"]]
-    df["email_local_key"] = [email_local_key(e) for e in df["email_normalized"]]
+    # the mobile only stands in for a missing or invalid phone (Splink's phone_any)
+    df["phone_any"] = [
+        p if p is not None else book.e164(m, r)[0]
+        for p, m, r in zip(e164, df["mobile_raw"], region, strict=True)
+    ]
+    df["first_key"] = per_distinct(name_key, df["first_name"])
+    df["last_key"] = per_distinct(name_key, df["last_name"])
+    df["first_name_latin"] = per_distinct(name_latin, df["first_name"])
+    df["last_name_latin"] = per_distinct(name_latin, df["last_name"])
+    df["email_local_key"] = per_distinct(email_local_key, df["email_normalized"])
     df["anchor"] = [
         _contact15(r) if s == ANCHOR_SOURCE else None
         for s, r in zip(df["source"], df["source_record_id"], strict=True)
@@ -171,14 +233,23 @@ FREEMAIL = frozenset(
 
 
 def _blocking_rule(keys: tuple[str, ...]) -> str:
-    """Equal keys, and only pairs the rules have not already joined (saves memory at scale)."""
+    """Equal keys, and only pairs a Splink edge could join: not inside one deterministic
+    group (already joined), not between two groups that each hold a CRM contact (the
+    cannot-link rule refuses every such edge, so scoring them is wasted work)."""
     equal = " and ".join(f"l.{k} = r.{k}" for k in keys)
     extra = " and (l.is_freemail or r.is_freemail)" if keys == ("email_local_key",) else ""
-    return f"{equal}{extra} and l.rule_group <> r.rule_group"
+    return (
+        f"{equal}{extra} and l.rule_group <> r.rule_group"
+        " and not (l.group_has_contact and r.group_has_contact)"
+    )
 
 
 def splink_edges(
-    df: pd.DataFrame, threshold: float, groups: list[int] | None = None, seed: int = 42
+    df: pd.DataFrame,
+    threshold: float,
+    groups: list[int] | None = None,
+    seed: int = 42,
+    clock: StageClock | None = None,
 ) -> pd.DataFrame:
     """Scored pairs (i, j, probability) at or above `threshold`, from Splink 5 on DuckDB.
 
@@ -189,8 +260,12 @@ def splink_edges(
     cols = ["first_key", "last_key", "email_local_key", "phone_e164", "account_hint"]
     frame = df[cols].copy()
     frame.insert(0, "unique_id", range(len(df)))
-    frame["phone_any"] = df["phone_e164"].fillna(df["mobile_e164"])
+    frame["phone_any"] = df["phone_any"]
     frame["rule_group"] = groups if groups is not None else range(len(df))
+    anchored = {
+        g for g, a in zip(frame["rule_group"], df["anchor"], strict=True) if isinstance(a, str)
+    }
+    frame["group_has_contact"] = frame["rule_group"].isin(anchored)
     frame["is_freemail"] = [
         isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL for e in df["email_normalized"]
     ]
@@ -209,10 +284,14 @@ def splink_edges(
             retain_intermediate_calculation_columns=False,
         )
         linker = Linker(sdf, settings, log_level=logging.WARNING)
+        clock = clock or StageClock()
+        clock.lap("splink_setup")
         if len(usable) >= MIN_TRAINING_RECORDS:
             _train(linker, seed)
+        clock.lap("splink_training")
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         pairs = predictions.as_pandas_dataframe()
+        clock.lap("splink_predict")
     finally:
         con.close()
     pairs = pairs.rename(
@@ -222,7 +301,13 @@ def splink_edges(
 
 
 def _comparisons() -> list[object]:
-    """Name keys, e-mail local part, phone, account; m priors used when data is too small."""
+    """Name keys, phone, account; m priors used when data is too small.
+
+    The e-mail local key is a blocking rule, not a comparison: it is spelled from the
+    name (`david.king@acme.com`, `davidking60@yahoo.com`), so scoring it as well counts the
+    name twice (Splink assumes independent comparisons). Scored, it lifted "same name, other
+    company" pairs to 0.99: every wrong merge on the scale-1 demo (docs/identity.md).
+    """
     import splink.comparison_library as cl
 
     return [
@@ -231,9 +316,6 @@ def _comparisons() -> list[object]:
         ),
         cl.JaroWinklerAtThresholds("last_key", [0.9]).configure(
             m_probabilities=[0.85, 0.07, 0.08], u_probabilities=[0.01, 0.02, 0.97]
-        ),
-        cl.ExactMatch("email_local_key").configure(
-            m_probabilities=[0.6, 0.4], u_probabilities=[0.0005, 0.9995]
         ),
         cl.ExactMatch("phone_any").configure(
             m_probabilities=[0.6, 0.4], u_probabilities=[0.001, 0.999]
@@ -257,42 +339,58 @@ def _train(linker: object, seed: int) -> None:
 # --- clustering with the over-merge guard ----------------------------------------------------
 
 
+@dataclass
+class Clusters:
+    """Clustering after some stages: per record its cluster label (the smallest position in
+    the cluster), the rule that joined it and its best match probability; the guard hits."""
+
+    labels: list[int]
+    rule: list[str | None]
+    prob: list[float | None]
+    guard_hits: list[dict[str, object]] = field(default_factory=list)
+    stages_done: int = 0
+
+
 def cluster(
     df: pd.DataFrame,
-    stages: list[list[tuple[int, int, str, float]]],
+    stages: list[list[tuple[int, int, str, float | None]]],
     max_cluster_size: int,
-) -> tuple[list[int], list[str | None], list[float | None], list[dict[str, object]]]:
+    start: Clusters | None = None,
+) -> Clusters:
     """Union stage by stage; a component over `max_cluster_size` reverts to its earlier stage.
 
-    Returns per record: cluster label, the rule that joined it, its match probability, and
-    one dict per guard hit (stage, size, records).
+    `start` continues an earlier clustering (its stages are not repeated). Returns per
+    record: cluster label, the rule that joined it, its match probability, and one dict per
+    guard hit (stage, size, records).
     """
     n = len(df)
     anchors = list(df["anchor"])
-    labels = list(range(n))
-    rule: list[str | None] = [None] * n
-    prob: list[float | None] = [None] * n
-    guard_hits: list[dict[str, object]] = []
-    for stage_no, edges in enumerate(stages):
-        uf = UnionFind(n, anchors)
-        for i in range(n):  # the earlier stage's clusters are nodes
-            uf.union(i, labels[i], respect_anchors=False)
+    if start is None:
+        start = Clusters(list(range(n)), [None] * n, [None] * n)
+    labels, rule, prob = list(start.labels), list(start.rule), list(start.prob)
+    guard_hits = list(start.guard_hits)
+    for stage_no, edges in enumerate(stages, start=start.stages_done):
+        uf = UnionFind.from_labels(labels, anchors)  # the earlier stage's clusters are nodes
         applied = [(i, j, r, p) for i, j, r, p in edges if uf.union(i, j)]
         new = uf.labels()
         sizes = Counter(new)
         too_big = {root for root, size in sizes.items() if size > max_cluster_size}
-        old_sizes = Counter(labels)
-        for root in sorted(too_big):
-            members = [i for i in range(n) if new[i] == root]
-            if max(old_sizes[labels[i]] for i in members) == sizes[root]:
-                continue  # nothing merged at this stage: not this stage's doing
-            guard_hits.append(
-                {
-                    "stage": stage_no,
-                    "size": sizes[root],
-                    "records": [df["record_key"].iat[i] for i in members],
-                }
-            )
+        if too_big:
+            old_sizes = Counter(labels)
+            members: dict[int, list[int]] = {root: [] for root in too_big}
+            for i, root in enumerate(new):
+                if root in members:
+                    members[root].append(i)
+            for root in sorted(too_big):
+                if max(old_sizes[labels[i]] for i in members[root]) == sizes[root]:
+                    continue  # nothing merged at this stage: not this stage's doing
+                guard_hits.append(
+                    {
+                        "stage": stage_no,
+                        "size": sizes[root],
+                        "records": [df["record_key"].iat[i] for i in members[root]],
+                    }
+                )
         for i, j, r, p in applied:
             for k in (i, j):
                 if new[k] in too_big:
@@ -301,8 +399,8 @@ def cluster(
                     rule[k] = r
                 if p is not None:
                     prob[k] = max(prob[k] or 0.0, p)
-        labels = [labels[i] if new[i] in too_big else new[i] for i in range(n)]
-    return labels, rule, prob, guard_hits
+        labels = [old if root in too_big else root for old, root in zip(labels, new, strict=True)]
+    return Clusters(labels, rule, prob, guard_hits, start.stages_done + len(stages))
 
 
 # --- stable ids ------------------------------------------------------------------------------
@@ -379,17 +477,18 @@ def _changes(keys: list[str], ids: list[str], previous: dict[str, str]) -> pd.Da
 
 
 def customer_accounts(df: pd.DataFrame, ids: list[str]) -> list[str | None]:
-    """Each customer's account: the CRM contact's account, else its records' commonest hint."""
+    """Each customer's account: the CRM contact's account, else its records' commonest hint
+    (ties: the smallest account id)."""
     frame = pd.DataFrame(
         {"customer_id": ids, "account": df["account_hint"], "crm": df["source"] == ANCHOR_SOURCE}
-    )
-    chosen: dict[str, str | None] = {}
-    for cid, group in frame.dropna(subset=["account"]).groupby("customer_id", sort=False):
-        crm = group[group["crm"]]
-        pool = crm if len(crm) else group
-        counts = pool["account"].value_counts()
-        best = counts[counts == counts.max()].index
-        chosen[cid] = min(best)
+    ).dropna(subset=["account"])
+    has_crm = frame.groupby("customer_id", sort=False)["crm"].transform("any")
+    pool = frame[frame["crm"] | ~has_crm]
+    counts = pool.groupby(["customer_id", "account"], sort=False).size().reset_index(name="n")
+    best = counts.sort_values(
+        ["customer_id", "n", "account"], ascending=[True, False, True]
+    ).drop_duplicates("customer_id")
+    chosen = dict(zip(best["customer_id"], best["account"], strict=True))
     return [chosen.get(c) for c in ids]
 
 
@@ -402,35 +501,43 @@ def resolve(
     full_refresh: bool = False,
 ) -> Resolution:
     """Resolve person records to customers; `previous` maps record_key -> last run's id."""
+    clock = StageClock()
     df = prepare(records)
+    clock.lap("prepare")
     det = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
     explicit = [e for e in det if e[2] != "email"]
     email = [e for e in det if e[2] == "email"]
     stages = [explicit, email]
     if not full_refresh and previous:
         stages.insert(0, _previous_edges(df, previous))
-    groups, _, _, _ = cluster(df, stages, max_cluster_size)
+    rules = cluster(df, stages, max_cluster_size)
+    clock.lap("rules")
     pairs = (
-        splink_edges(df, threshold, groups)
+        splink_edges(df, threshold, rules.labels, clock=clock)
         if len(df) > 1
         else pd.DataFrame(columns=["i", "j", "probability"])
     )
     pairs = pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
-    stages.append(
-        [
-            (int(i), int(j), "splink", float(p))
-            for i, j, p in pairs[["i", "j", "probability"]].values
-        ]
-    )
-    labels, rule, prob, guard_hits = cluster(df, stages, max_cluster_size)
+    splink_stage = [
+        (int(i), int(j), "splink", float(p)) for i, j, p in pairs[["i", "j", "probability"]].values
+    ]
+    final = cluster(df, [splink_stage], max_cluster_size, start=rules)
+    labels, rule, prob, guard_hits = final.labels, final.rule, final.prob, final.guard_hits
+    clock.lap("cluster")
     ids, changes = assign_ids(df, labels, previous)
+    clock.lap("stable_ids")
     sizes = Counter(ids)
     out = df.copy()
     out["customer_id"] = ids
     out["account_id"] = customer_accounts(df, ids)
-    out["match_rule"] = [_record_rule(rule[i], df.iloc[i], sizes[ids[i]]) for i in range(len(df))]
+    out["match_rule"] = [
+        _record_rule(r, source, has_id, sizes[cid])
+        for r, source, has_id, cid in zip(
+            rule, df["source"], df["has_identifier"], ids, strict=True
+        )
+    ]
     out["match_probability"] = [
-        _record_probability(out["match_rule"].iat[i], prob[i]) for i in range(len(df))
+        _record_probability(r, p) for r, p in zip(out["match_rule"], prob, strict=True)
     ]
     report = {
         "records": len(df),
@@ -447,6 +554,8 @@ def resolve(
         "guard_hits": guard_hits,
         "changes": changes["change_type"].value_counts().to_dict(),
     }
+    clock.lap("outputs")
+    report["timings"] = clock.seconds
     return Resolution(out, changes, report)
 
 
@@ -465,10 +574,10 @@ def _record_probability(rule: str, probability: float | None) -> float | None:
     return None if rule in {"unmatched", "no_identifier"} else 1.0
 
 
-def _record_rule(rule: str | None, row: pd.Series, size: int) -> str:
+def _record_rule(rule: str | None, source: str, has_identifier: bool, size: int) -> str:
     """The record's match_rule: how it joined its customer, or why it stands alone."""
-    if row["source"] == ANCHOR_SOURCE:
+    if source == ANCHOR_SOURCE:
         return "salesforce_contact"
     if size > 1:
         return rule or "previous_run"
-    return "unmatched" if row["has_identifier"] else "no_identifier"
+    return "unmatched" if has_identifier else "no_identifier"

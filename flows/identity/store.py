@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,8 +111,10 @@ def resolve_warehouse(
     """Read person records and the last map, resolve, write both tables in one transaction."""
     run_id = uuid.uuid4().hex[:12]
     with writer(warehouse) as con:
+        t0 = time.perf_counter()
         records = load_person_records(con)
         previous = load_previous(con)
+        load_s = time.perf_counter() - t0
         result = resolve(
             records,
             previous,
@@ -119,9 +122,16 @@ def resolve_warehouse(
             max_cluster_size=max_cluster_size,
             full_refresh=full_refresh,
         )
+        t0 = time.perf_counter()
         save(con, result, run_id)
+    save_s = time.perf_counter() - t0  # with the commit
     report = dict(result.report)
     report["run_id"] = run_id
+    report["timings"] = {
+        "load": round(load_s, 2),
+        **result.report.get("timings", {}),  # type: ignore[dict-item]
+        "save": round(save_s, 2),
+    }
     report["guard_hits"] = [
         {"stage": h["stage"], "size": h["size"], "records": h["records"][:5]}  # type: ignore[index]
         for h in result.report["guard_hits"]  # type: ignore[union-attr]

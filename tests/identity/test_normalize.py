@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from flows.identity.normalize import email_local_key, name_key, name_latin, phone_e164, region_of
+from flows.identity.normalize import (
+    PhoneBook,
+    email_local_key,
+    name_key,
+    name_latin,
+    per_distinct,
+    phone_e164,
+    region_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +90,40 @@ def test_malformed_phones_are_flagged_not_guessed() -> None:
 def test_region_of_an_international_number() -> None:
     assert region_of("+966115840910") == "SA"
     assert region_of("0115840910") is None
+
+
+PHONE_CASES = [
+    ("+966 50 266 1076", None),
+    ("+966 50 266 1076", "GB"),
+    ("+1 416 555 0199", "CA"),  # shared country code: region from the number's ranges
+    ("+14165550199", "US"),
+    ("050 266 1076", "SA"),
+    ("050 266 1076", "GB"),  # the same text in another region is another result
+    ("050 266 1076", None),
+    ("+00966502661076", "SA"),  # a + that does not parse alone falls back to the region
+    ("+00966502661076", None),
+    ("+999 123", "SA"),
+    ("call me", "SA"),
+    ("  ", "SA"),
+    (None, "SA"),
+]
+
+
+def test_phone_book_gives_the_same_answers_as_the_plain_functions() -> None:
+    book = PhoneBook()
+    for _ in range(2):  # the second round answers from the caches
+        for raw, region in PHONE_CASES:
+            assert book.e164(raw, region) == phone_e164(raw, region), (raw, region)
+            assert book.region_of(raw) == region_of(raw), raw
+
+
+def test_per_distinct_computes_each_value_once() -> None:
+    calls: list[object] = []
+
+    def key(value: object) -> object:
+        calls.append(value)
+        return name_key(value)
+
+    names = ["Mohammed", "Sara", "Mohammed", None, "Sara", None]
+    assert per_distinct(key, names) == [name_key(n) for n in names]
+    assert calls == ["Mohammed", "Sara", None]

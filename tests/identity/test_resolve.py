@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandas as pd
 from identity_records import frame, record
 
-from flows.identity.resolve import mint_id, resolve
+from flows.identity.resolve import (
+    UnionFind,
+    cluster,
+    deterministic_edges,
+    mint_id,
+    prepare,
+    resolve,
+    splink_edges,
+)
 
 
 def by_key(result: pd.DataFrame) -> dict[str, pd.Series]:
@@ -161,3 +169,62 @@ def test_merges_and_splits_between_runs_are_logged(records: pd.DataFrame) -> Non
     # the larger part keeps the old id: Mohammed's records did not move
     mohammed = by_key(second.records)["salesforce:003000000000001AAA"]
     assert mohammed.customer_id == previous["salesforce:003000000000001AAA"]
+
+
+def test_clustering_continued_from_earlier_stages_equals_one_pass(
+    records: pd.DataFrame,
+) -> None:
+    df = prepare(records)
+    edges = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
+    explicit = [e for e in edges if e[2] != "email"]
+    email = [e for e in edges if e[2] == "email"]
+    for guard in (2, 25):
+        whole = cluster(df, [explicit, email], guard)
+        continued = cluster(df, [email], guard, start=cluster(df, [explicit], guard))
+        assert continued == whole
+
+
+def test_union_find_refuses_two_contacts_unless_told_otherwise() -> None:
+    uf = UnionFind.from_labels([0, 1, 2, 3], ["A", "B", None, None])
+    assert uf.union(0, 2) and uf.union(1, 3)
+    assert not uf.union(2, 3)  # A's set and B's set: different contacts
+    assert uf.union(2, 3, respect_anchors=False)  # an earlier stage's cluster is kept
+    assert uf.labels() == [0, 0, 0, 0]
+    assert uf.anchors[0] == frozenset({"A", "B"})
+
+
+def test_pairs_between_two_contacts_clusters_are_not_scored() -> None:
+    acme = "001000000000001AAA"
+    rows = [  # two colleagues of one name and phone: the CRM says they are two people
+        record("salesforce", "003000000000001AAA", email_raw="sara.jones@acme.com",
+               first_name="Sara", last_name="Jones", phone_raw="+442076227035",
+               account_hint=acme),
+        record("salesforce", "003000000000002AAA", email_raw="sara.jones2@acme.com",
+               first_name="Sara", last_name="Jones", phone_raw="+442076227035",
+               account_hint=acme),
+        record("zendesk", "5", email_raw="sarajones9@gmail.com", first_name="Sara",
+               last_name="Jones", phone_raw="+442076227035", account_hint=acme),
+    ]  # fmt: skip
+    df = prepare(frame(rows))
+    pairs = splink_edges(df, 0.0, groups=[0, 1, 2])
+    assert {(int(i), int(j)) for i, j in pairs[["i", "j"]].values} == {(0, 2), (1, 2)}
+
+
+def test_a_personal_email_with_the_same_name_joins_only_within_the_account() -> None:
+    acme, other = "001000000000001AAA", "001000000000002AAA"
+    rows = [
+        record("salesforce", "003000000000001AAA", email_raw="david.king@acme.com",
+               first_name="David", last_name="King", phone_raw="+16173746587",
+               account_hint=acme),
+        # the same name and e-mail letters at another company: another David King
+        record("zendesk", "1", email_raw="davidking60@yahoo.com", first_name="David",
+               last_name="King", account_hint=other),
+        # the same personal address style at his own company: him
+        record("zendesk", "2", email_raw="davidking7@gmail.com", first_name="David",
+               last_name="King", account_hint=acme),
+    ]  # fmt: skip
+    out = by_key(run(frame(rows)).records)
+    crm = out["salesforce:003000000000001AAA"].customer_id
+    assert out["zendesk:1"].customer_id != crm
+    assert out["zendesk:2"].customer_id == crm
+    assert out["zendesk:2"].match_rule == "splink"

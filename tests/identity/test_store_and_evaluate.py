@@ -45,6 +45,7 @@ def test_step_writes_one_row_per_record_and_logs_changes(
     clusters = table(warehouse, "select * from intermediate.identity_clusters")
     assert len(clusters) == len(records) == first["records"]
     assert not clusters.duplicated(["source", "source_record_id"]).any()
+    assert {"load", "prepare", "rules", "cluster", "save"} <= set(first["timings"])  # type: ignore[arg-type]
     before = dict(zip(clusters["source_record_id"], clusters["customer_id"], strict=True))
 
     # a new helpdesk user with Khalid's e-mail joins Khalid; no existing id changes
