@@ -271,11 +271,12 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 def _register_subcommands() -> None:
-    from flows import cli_churn, cli_identity, cli_webhooks
+    from flows import cli_churn, cli_identity, cli_postgres, cli_webhooks
 
     app.add_typer(cli_identity.app, name="identity")
     app.add_typer(cli_churn.app, name="churn")
     app.add_typer(cli_webhooks.app, name="webhooks")
+    app.add_typer(cli_postgres.app, name="postgres")
     app.command("serve-webhooks")(cli_webhooks.serve)
 
 

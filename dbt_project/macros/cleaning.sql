@@ -16,15 +16,15 @@
 {%- endmacro %}
 
 {% macro to_integer(column) -%}
-    {{ dbt.safe_cast(blank_to_null(column), api.Column.translate_type('bigint')) }}
+    {{ dbt.safe_cast(blank_to_null(column), cx_type('bigint')) }}
 {%- endmacro %}
 
 {% macro to_numeric(column) -%}
-    {{ dbt.safe_cast(blank_to_null(column), api.Column.translate_type('double')) }}
+    {{ dbt.safe_cast(blank_to_null(column), cx_type('double')) }}
 {%- endmacro %}
 
 {% macro to_date(column) -%}
-    {{ dbt.safe_cast(blank_to_null(column), api.Column.translate_type('date')) }}
+    {{ dbt.safe_cast(blank_to_null(column), cx_type('date')) }}
 {%- endmacro %}
 
 {#- ISO-8601 text with an offset or Z (Salesforce .000Z, Zendesk Z) to a UTC timestamp without zone.
@@ -39,6 +39,15 @@
 
 {% macro duckdb__to_utc_timestamp(column) -%}
     timezone('UTC', try_cast({{ blank_to_null(column) }} as timestamptz))
+{%- endmacro %}
+
+{#- Text without an offset is UTC here too, whatever the session's time zone. -#}
+{% macro postgres__to_utc_timestamp(column) -%}
+    case
+        when {{ blank_to_null(column) }} ~ '[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$'
+            then cast({{ blank_to_null(column) }} as timestamp with time zone) at time zone 'UTC'
+        else cast({{ blank_to_null(column) }} as timestamp)
+    end
 {%- endmacro %}
 
 {#- A naive local time (Qualtrics RecordedDate) in the named zone to UTC; Z / UTC / empty mean UTC. -#}
@@ -91,16 +100,10 @@
     because a national number cannot be placed without its country. -#}
 {% macro phone_e164(column) -%}
     case
-        when regexp_matches(regexp_replace(trim({{ column }}), '[^0-9+]', '', 'g'), '^\+[1-9][0-9]{6,14}$')
+        when {{ cx_regexp_matches("regexp_replace(trim(" ~ column ~ "), '[^0-9+]', '', 'g')", "'^\\+[1-9][0-9]{6,14}$'") }}
             then regexp_replace(trim({{ column }}), '[^0-9+]', '', 'g')
-        when regexp_matches(regexp_replace(trim({{ column }}), '[^0-9]', '', 'g'), '^00[1-9][0-9]{6,14}$')
+        when {{ cx_regexp_matches("regexp_replace(trim(" ~ column ~ "), '[^0-9]', '', 'g')", "'^00[1-9][0-9]{6,14}$'") }}
             and left(trim({{ column }}), 1) <> '+'
             then '+' || substr(regexp_replace(trim({{ column }}), '[^0-9]', '', 'g'), 3)
     end
-{%- endmacro %}
-
-{#- A string member of a JSON object held as text; null when the text is not JSON (Zendesk
-    ticket events carry via as plain text such as 'Web form'). -#}
-{% macro json_text(column, path) -%}
-    case when json_valid({{ column }}) then json_extract_string({{ column }}, '{{ path }}') end
 {%- endmacro %}

@@ -12,7 +12,7 @@
     {%- else -%}
     select
         {%- for name, data_type in columns.items() %}
-        cast(null as {{ data_type }}) as {{ name }}{{ "," if not loop.last }}
+        cast(null as {{ cx_type(data_type) }}) as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     where false
     {%- endif -%}

@@ -7,7 +7,7 @@
     regexp_replace(
         regexp_replace(
             translate(lower({{ column }}), 'يىكأإآٱةؤ‌', 'ییکااااهو '),
-            '[\x{064B}-\x{065F}\x{0670}\x{0640}]', '', 'g'
+            '[{{ cx_regexp_code_point('064B') }}-{{ cx_regexp_code_point('065F') }}{{ cx_regexp_code_point('0670') }}{{ cx_regexp_code_point('0640') }}]', '', 'g'
         ),
         '\s+', ' ', 'g'
     )

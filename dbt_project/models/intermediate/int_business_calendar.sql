@@ -21,18 +21,19 @@ as_of as (
 bounds as (
 
     select
-        cast(coalesce(min(tickets.created_at), max(as_of.as_of_at)) as date) - 2 as first_day,
-        cast(coalesce(max(as_of.as_of_at), max(tickets.created_at)) as date) + 2 as last_day
-
-    from as_of
-    full outer join tickets on true
+        cast(coalesce(
+            (select min(created_at) from tickets), (select max(as_of_at) from as_of)
+        ) as date) - 2 as first_day,
+        cast(coalesce(
+            (select max(as_of_at) from as_of), (select max(created_at) from tickets)
+        ) as date) + 2 as last_day
 
 ),
 
 days as (
 
     select cast(day_start as date) as local_date
-    from bounds, range(bounds.first_day, bounds.last_day + 1, interval 1 day) as spine(day_start)
+    from bounds, {{ cx_series('bounds.first_day', 'bounds.last_day', 'day') }} as spine(day_start)
 
 ),
 
@@ -40,7 +41,7 @@ working_days as (
 
     select local_date
     from days
-    where (isodow(local_date) - 1) in ({{ weekdays | join(', ') if weekdays else '-1' }})
+    where (extract(isodow from local_date) - 1) in ({{ weekdays | join(', ') if weekdays else '-1' }})
     {%- if holidays %}
         and local_date not in (
             {%- for holiday in holidays %}date '{{ holiday }}'{{ ', ' if not loop.last }}{% endfor -%}

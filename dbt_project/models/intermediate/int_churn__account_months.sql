@@ -38,7 +38,7 @@ months as (
         from accounts
         cross join as_of
     ) as bounds,
-    range(bounds.first_month, bounds.last_day + 1, interval 1 month) as spine(month_start)
+    {{ cx_series('bounds.first_month', 'bounds.last_day', 'month') }} as spine(month_start)
 
 ),
 

@@ -79,7 +79,7 @@ zendesk_records as (
             as last_name,
         case
             when length(zendesk_users.external_id) in (15, 18)
-                and regexp_matches(zendesk_users.external_id, '^003[0-9A-Za-z]+$')
+                and {{ cx_regexp_matches('zendesk_users.external_id', "'^003[0-9A-Za-z]+$'") }}
                 then zendesk_users.external_id
         end as explicit_contact_id,
         zendesk_users.user_id as explicit_zendesk_user_id,
@@ -151,7 +151,7 @@ validated as (
     select
         *,
         coalesce(
-            regexp_full_match(email_lower, '[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}'),
+            {{ cx_regexp_full_match('email_lower', "'[a-z0-9._%+''-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}'") }},
             false
         ) as is_email_valid
 

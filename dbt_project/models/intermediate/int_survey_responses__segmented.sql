@@ -55,23 +55,29 @@ enriched as (
 
 -- The product of the account's subscription term active when the response was recorded
 -- (the latest-started one), else of the latest term started before it.
-with_product as (
+product_candidates as (
 
     select
         enriched.*,
-        subscriptions.product
+        subscriptions.product,
+        row_number() over (
+            partition by enriched.response_id
+            order by
+                (subscriptions.term_end_date >= enriched.date_day) desc nulls last,
+                subscriptions.term_start_date desc nulls last,
+                subscriptions.subscription_id
+        ) as product_rank
 
     from enriched
     left join subscriptions
         on subscriptions.account_id = enriched.account_id
         and subscriptions.term_start_date <= enriched.date_day
-    qualify row_number() over (
-        partition by enriched.response_id
-        order by
-            (subscriptions.term_end_date >= enriched.date_day) desc nulls last,
-            subscriptions.term_start_date desc nulls last,
-            subscriptions.subscription_id
-    ) = 1
+
+),
+
+with_product as (
+
+    select * from product_candidates where product_rank = 1
 
 ),
 

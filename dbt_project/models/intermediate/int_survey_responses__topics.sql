@@ -48,7 +48,7 @@ matched as (
     from normalized
     inner join keywords
         on (keywords.language = normalized.language or not normalized.has_keyword_list)
-        and regexp_matches(normalized.normalized_text, keywords.normalized_pattern)
+        and {{ cx_regexp_matches('normalized.normalized_text', 'keywords.normalized_pattern') }}
 
 ),
 

@@ -98,16 +98,14 @@ profiles as (
     select
         customer_id,
         min(account_id) as account_id,
-        first(email_raw order by survivor_rank) filter (where is_email_valid) as email_raw,
-        first(email_normalized order by survivor_rank) filter (where is_email_valid) as email_normalized,
+        {{ cx_first('email_raw', 'survivor_rank', 'is_email_valid') }} as email_raw,
+        {{ cx_first('email_normalized', 'survivor_rank', 'is_email_valid') }} as email_normalized,
         -- names as recorded (native script kept: greetings use them)
-        first(first_name order by survivor_rank) filter (where first_name is not null) as first_name,
-        first(last_name order by survivor_rank) filter (where last_name is not null) as last_name,
-        first(zendesk_name order by survivor_rank) filter (where zendesk_name is not null) as zendesk_name,
-        first(coalesce(contact_phone_e164, phone_e164) order by survivor_rank)
-            filter (where coalesce(contact_phone_e164, phone_e164) is not null) as phone_e164,
-        first(coalesce(contact_language, zendesk_language) order by survivor_rank)
-            filter (where coalesce(contact_language, zendesk_language) is not null) as record_language,
+        {{ cx_first('first_name', 'survivor_rank', 'first_name is not null') }} as first_name,
+        {{ cx_first('last_name', 'survivor_rank', 'last_name is not null') }} as last_name,
+        {{ cx_first('zendesk_name', 'survivor_rank', 'zendesk_name is not null') }} as zendesk_name,
+        {{ cx_first('coalesce(contact_phone_e164, phone_e164)', 'survivor_rank', 'coalesce(contact_phone_e164, phone_e164) is not null') }} as phone_e164,
+        {{ cx_first('coalesce(contact_language, zendesk_language)', 'survivor_rank', 'coalesce(contact_language, zendesk_language) is not null') }} as record_language,
         min(case when source = 'salesforce' then source_record_id end) as salesforce_contact_id,
         min(case when source = 'zendesk' then {{ to_integer('source_record_id') }} end) as zendesk_user_id,
         count(*) as source_records,
@@ -153,7 +151,7 @@ survey_summary as (
         avg(csat_score) as csat_average,
         count(csat_score) as csat_responses,
         max(case when nps_score is not null then responded_at end) as last_nps_at,
-        first(language order by responded_at desc) filter (where language is not null) as survey_language
+        {{ cx_first('language', 'responded_at desc', 'language is not null') }} as survey_language
 
     from survey_responses
     where customer_id is not null
@@ -179,8 +177,8 @@ last_touch as (
     select
         customer_id,
         max(touched_at) as last_touch_at,
-        arg_max(touchpoint_type, touched_at) as last_touch_type,
-        arg_max(channel, touched_at) as last_touch_channel,
+        {{ cx_arg_max('touchpoint_type', 'touched_at') }} as last_touch_type,
+        {{ cx_arg_max('channel', 'touched_at') }} as last_touch_channel,
         count(*) as touchpoints
 
     from touchpoints
@@ -222,7 +220,7 @@ final as (
         accounts.region,
         coalesce(accounts.plan, 'unknown') || ' / ' || coalesce(accounts.region, 'unknown') as segment,
         profiles.first_seen_at,
-        date_diff('day', cast(profiles.first_seen_at as date), as_of.as_of_date) as tenure_days,
+        {{ dbt.datediff('cast(profiles.first_seen_at as date)', 'as_of.as_of_date', 'day') }} as tenure_days,
         coalesce(account_revenue.lifetime_revenue_amount, 0) as account_lifetime_revenue_amount,
         last_nps.nps_score as last_nps_score,
         survey_summary.last_nps_at,

@@ -4,6 +4,8 @@
 -- re-normalized. The churn model's latest probability sits beside it (null until scored).
 {%- set weights = var('health_weights') %}
 {%- set bands = var('health_bands') %}
+{%- set since_90d = dbt.dateadd('day', -90, 'as_of.as_of_at') %}
+{%- set since_365d = dbt.dateadd('day', -365, 'as_of.as_of_at') %}
 with
 
 accounts as (
@@ -53,13 +55,13 @@ support as (
     select
         tickets.account_id,
         count(case when tickets.is_open then 1 end) as open_tickets,
-        count(case when tickets.created_at >= as_of.as_of_at - interval 90 day then 1 end)
+        count(case when tickets.created_at >= {{ since_90d }} then 1 end)
             as tickets_90d,
-        count(case when tickets.created_at >= as_of.as_of_at - interval 90 day
+        count(case when tickets.created_at >= {{ since_90d }}
             and tickets.satisfaction_score = 'bad' then 1 end) as bad_ratings_90d,
-        count(case when tickets.created_at >= as_of.as_of_at - interval 90 day
+        count(case when tickets.created_at >= {{ since_90d }}
             and tickets.count_reopens > 0 then 1 end) as reopened_tickets_90d,
-        count(case when tickets.created_at >= as_of.as_of_at - interval 90 day
+        count(case when tickets.created_at >= {{ since_90d }}
             and ticket_metrics.is_sla_breached then 1 end) as sla_breaches_90d,
         max(tickets.created_at) as last_ticket_at
 
@@ -76,12 +78,12 @@ voice as (
 
     select
         responses.account_id,
-        count(case when responses.responded_at >= as_of.as_of_at - interval 365 day
+        count(case when responses.responded_at >= {{ since_365d }}
             then responses.nps_category end) as nps_responses_365d,
         {{ nps(
-            "count(case when responses.responded_at >= as_of.as_of_at - interval 365 day and responses.nps_category = 'promoter' then 1 end)",
-            "count(case when responses.responded_at >= as_of.as_of_at - interval 365 day and responses.nps_category = 'detractor' then 1 end)",
-            "count(case when responses.responded_at >= as_of.as_of_at - interval 365 day then responses.nps_category end)",
+            "count(case when responses.responded_at >= " ~ since_365d ~ " and responses.nps_category = 'promoter' then 1 end)",
+            "count(case when responses.responded_at >= " ~ since_365d ~ " and responses.nps_category = 'detractor' then 1 end)",
+            "count(case when responses.responded_at >= " ~ since_365d ~ " then responses.nps_category end)",
         ) }} as nps_365d,
         max(responses.responded_at) as last_response_at
 
@@ -191,23 +193,23 @@ final as (
         scored.csm_user_id,
         scored.as_of_date,
         scored.is_churned,
-        round(scored.health_score_exact, 2) as health_score,
+        {{ cx_round('scored.health_score_exact', 2) }} as health_score,
         case
             when scored.health_score_exact >= {{ bands.healthy }} then 'healthy'
             when scored.health_score_exact >= {{ bands.at_risk }} then 'at_risk'
             else 'critical'
         end as health_band,
-        round(scored.support_score, 2) as support_score,
-        round(scored.voice_score, 2) as voice_score,
-        round(scored.revenue_score, 2) as revenue_score,
-        round(scored.engagement_score, 2) as engagement_score,
+        {{ cx_round('scored.support_score', 2) }} as support_score,
+        {{ cx_round('scored.voice_score', 2) }} as voice_score,
+        {{ cx_round('scored.revenue_score', 2) }} as revenue_score,
+        {{ cx_round('scored.engagement_score', 2) }} as engagement_score,
         scored.open_tickets,
         scored.tickets_90d,
         scored.bad_ratings_90d,
         scored.reopened_tickets_90d,
         scored.sla_breaches_90d,
         scored.nps_responses_365d,
-        round(scored.nps_365d, 2) as nps_365d,
+        {{ cx_round('scored.nps_365d', 2) }} as nps_365d,
         scored.arr_amount,
         scored.arr_90d_ago_amount,
         scored.days_since_last_touch,

@@ -50,15 +50,15 @@ final as (
         segment_type,
         segment_value,
         responses,
-        round(ces_mean, 2) as ces_mean,
+        {{ cx_round('ces_mean', 2) }} as ces_mean,
         easy,
-        round({{ percent_of('easy', 'responses') }}, 2) as ces_easy_pct,
-        round({{ mean_margin_of_error('ces_stddev', 'responses') }}, 2) as ces_margin_of_error,
+        {{ cx_round(percent_of('easy', 'responses'), 2) }} as ces_easy_pct,
+        {{ cx_round(mean_margin_of_error('ces_stddev', 'responses'), 2) }} as ces_margin_of_error,
         {{ is_small_sample('responses') }} as is_small_sample,
         coalesce(previous_responses, 0) as previous_responses,
-        round(previous_ces_mean_exact, 2) as previous_ces_mean,
-        round(ces_change_exact, 2) as ces_mean_change,
-        round({{ change_z('ces_change_exact', 'change_standard_error') }}, 3) as ces_mean_change_z,
+        {{ cx_round('previous_ces_mean_exact', 2) }} as previous_ces_mean,
+        {{ cx_round('ces_change_exact', 2) }} as ces_mean_change,
+        {{ cx_round(change_z('ces_change_exact', 'change_standard_error'), 3) }} as ces_mean_change_z,
         {{ is_significant(change_z('ces_change_exact', 'change_standard_error')) }}
             as is_ces_mean_change_significant
 

@@ -63,13 +63,13 @@ final as (
         is_complete_month,
         accounts_at_start,
         churned_accounts,
-        round({{ percent_of('churned_accounts', 'accounts_at_start') }}, 2) as logo_churn_rate,
-        round(arr_at_start_amount, 2) as arr_at_start_amount,
-        round(arr_at_end_amount, 2) as arr_at_end_amount,
-        round(arr_churned_amount, 2) as arr_churned_amount,
-        round({{ percent_of('arr_retained_gross_amount', 'arr_at_start_amount') }}, 2)
+        {{ cx_round(percent_of('churned_accounts', 'accounts_at_start'), 2) }} as logo_churn_rate,
+        {{ cx_round('arr_at_start_amount', 2) }} as arr_at_start_amount,
+        {{ cx_round('arr_at_end_amount', 2) }} as arr_at_end_amount,
+        {{ cx_round('arr_churned_amount', 2) }} as arr_churned_amount,
+        {{ cx_round(percent_of('arr_retained_gross_amount', 'arr_at_start_amount'), 2) }}
             as gross_revenue_retention,
-        round({{ percent_of('arr_at_end_amount', 'arr_at_start_amount') }}, 2)
+        {{ cx_round(percent_of('arr_at_end_amount', 'arr_at_start_amount'), 2) }}
             as net_revenue_retention
 
     from counted

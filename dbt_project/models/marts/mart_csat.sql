@@ -50,13 +50,13 @@ final as (
         segment_value,
         responses,
         satisfied,
-        round({{ percent_of('satisfied', 'responses') }}, 2) as csat,
-        round({{ proportion_margin_of_error('satisfied', 'responses') }}, 2) as csat_margin_of_error,
+        {{ cx_round(percent_of('satisfied', 'responses'), 2) }} as csat,
+        {{ cx_round(proportion_margin_of_error('satisfied', 'responses'), 2) }} as csat_margin_of_error,
         {{ is_small_sample('responses') }} as is_small_sample,
         coalesce(previous_responses, 0) as previous_responses,
-        round(previous_csat_exact, 2) as previous_csat,
-        round(csat_change_exact, 2) as csat_change,
-        round({{ change_z('csat_change_exact', 'change_standard_error') }}, 3) as csat_change_z,
+        {{ cx_round('previous_csat_exact', 2) }} as previous_csat,
+        {{ cx_round('csat_change_exact', 2) }} as csat_change,
+        {{ cx_round(change_z('csat_change_exact', 'change_standard_error'), 3) }} as csat_change_z,
         {{ is_significant(change_z('csat_change_exact', 'change_standard_error')) }}
             as is_csat_change_significant
 

@@ -17,7 +17,7 @@ actions as (
         channel,
         status,
         sent_at,
-        json_extract_string(payload, '$.response_id') as response_id
+        {{ cx_json_get_text('payload', 'response_id') }} as response_id
 
     from {{ source('ops', 'playbook_actions') }}
 
@@ -74,7 +74,7 @@ detractors as (
         responses.response_id,
         responses.nps_score,
         responses.responded_at,
-        cast(date_trunc('month', responses.responded_at) as date) as response_month,
+        cast({{ dbt.date_trunc('month', 'responses.responded_at') }} as date) as response_month,
         next_responses.next_nps_score
 
     from responses
@@ -93,7 +93,7 @@ outcomes as (
         detractors.next_nps_score,
         coalesce(follow_ups.is_followed_up, false) as is_followed_up,
         coalesce(follow_ups.is_followed_up and follow_ups.is_delivered, false) as is_loop_closed,
-        date_diff('second', detractors.responded_at, follow_ups.first_contact_at) / 3600.0
+        {{ dbt.datediff('detractors.responded_at', 'follow_ups.first_contact_at', 'second') }} / 3600.0
             as hours_to_first_contact
 
     from detractors
@@ -107,20 +107,21 @@ outcomes as (
 final as (
 
     select
-        playbook || ':' || strftime(response_month, '%Y-%m') as loop_closure_id,
+        playbook || ':' || {{ cx_year_month('response_month') }} as loop_closure_id,
         playbook,
         response_month,
         count(*) as detractors,
-        count_if(is_followed_up) as followed_up,
-        count_if(is_loop_closed) as loops_closed,
-        count_if(is_loop_closed) / count(*) as loop_closure_rate,
+        count(case when is_followed_up then 1 end) as followed_up,
+        count(case when is_loop_closed then 1 end) as loops_closed,
+        cast(count(case when is_loop_closed then 1 end) as {{ cx_type('double') }}) / count(*)
+            as loop_closure_rate,
         avg(hours_to_first_contact) as avg_hours_to_first_contact,
-        median(hours_to_first_contact) as median_hours_to_first_contact,
-        count_if(is_followed_up and next_nps_score is not null)
+        {{ cx_median('hours_to_first_contact') }} as median_hours_to_first_contact,
+        count(case when is_followed_up and next_nps_score is not null then 1 end)
             as followed_up_with_next_response,
         avg(case when is_followed_up then next_nps_score - nps_score end)
             as avg_nps_change_followed_up,
-        count_if(not is_followed_up and next_nps_score is not null)
+        count(case when not is_followed_up and next_nps_score is not null then 1 end)
             as not_followed_up_with_next_response,
         avg(case when not is_followed_up then next_nps_score - nps_score end)
             as avg_nps_change_not_followed_up

@@ -56,13 +56,13 @@ final as (
         promoters,
         passives,
         detractors,
-        round({{ nps('promoters', 'detractors', 'responses') }}, 2) as nps,
-        round({{ nps_margin_of_error('promoters', 'detractors', 'responses') }}, 2) as nps_margin_of_error,
+        {{ cx_round(nps('promoters', 'detractors', 'responses'), 2) }} as nps,
+        {{ cx_round(nps_margin_of_error('promoters', 'detractors', 'responses'), 2) }} as nps_margin_of_error,
         {{ is_small_sample('responses') }} as is_small_sample,
         coalesce(previous_responses, 0) as previous_responses,
-        round(previous_nps_exact, 2) as previous_nps,
-        round(nps_change_exact, 2) as nps_change,
-        round({{ change_z('nps_change_exact', 'change_standard_error') }}, 3) as nps_change_z,
+        {{ cx_round('previous_nps_exact', 2) }} as previous_nps,
+        {{ cx_round('nps_change_exact', 2) }} as nps_change,
+        {{ cx_round(change_z('nps_change_exact', 'change_standard_error'), 3) }} as nps_change_z,
         {{ is_significant(change_z('nps_change_exact', 'change_standard_error')) }}
             as is_nps_change_significant
 

@@ -62,14 +62,14 @@ final as (
         counted.topic,
         counted.mentions,
         open_text_per_month.open_text_answers,
-        round({{ percent_of('counted.mentions', 'open_text_per_month.open_text_answers') }}, 2)
+        {{ cx_round(percent_of('counted.mentions', 'open_text_per_month.open_text_answers'), 2) }}
             as share_of_open_text_pct,
         counted.nps_responses,
         counted.promoters,
         counted.passives,
         counted.detractors,
-        round({{ nps('counted.promoters', 'counted.detractors', 'counted.nps_responses') }}, 2) as nps,
-        round({{ nps_margin_of_error('counted.promoters', 'counted.detractors', 'counted.nps_responses') }}, 2)
+        {{ cx_round(nps('counted.promoters', 'counted.detractors', 'counted.nps_responses'), 2) }} as nps,
+        {{ cx_round(nps_margin_of_error('counted.promoters', 'counted.detractors', 'counted.nps_responses'), 2) }}
             as nps_margin_of_error,
         {{ is_small_sample('counted.nps_responses') }} as is_small_sample
 

@@ -51,7 +51,32 @@ renamed as (
 scored as (
 
     select
-        {{ star_except(['nps_score_raw', 'csat_score_raw', 'ces_score_raw']) }},
+        response_id,
+        survey_id,
+        survey_kind,
+        touchpoint,
+        channel,
+        distribution_channel,
+        response_status,
+        progress_percent,
+        is_finished,
+        respondent_email,
+        email_normalized,
+        respondent_first_name,
+        respondent_last_name,
+        external_reference,
+        salesforce_contact_id,
+        salesforce_account_id,
+        ticket_id,
+        nps_group,
+        open_text,
+        language_raw,
+        language,
+        time_zone,
+        recorded_at_local,
+        responded_at,
+        answers_json,
+        _loaded_at,
         case when nps_score_raw between 0 and 10 then nps_score_raw end as nps_score,
         case when csat_score_raw between 1 and 5 then csat_score_raw end as csat_score,
         case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score,
@@ -73,19 +98,10 @@ categorized as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by response_id order by _loaded_at desc) as version_rank
-
-    from categorized
-
-),
-
+-- one row per response_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('categorized', 'response_id', '_loaded_at desc') }}
 
 )
 

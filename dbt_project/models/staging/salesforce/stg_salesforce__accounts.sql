@@ -29,21 +29,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by account_id order by last_modified_at desc nulls last, _loaded_at desc
-        ) as version_rank
-
-    from renamed
-
-),
-
+-- one row per account_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'account_id', 'last_modified_at desc nulls last, _loaded_at desc') }}
 
 )
 

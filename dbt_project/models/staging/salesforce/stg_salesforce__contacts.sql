@@ -32,21 +32,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by contact_id order by last_modified_at desc nulls last, _loaded_at desc
-        ) as version_rank
-
-    from renamed
-
-),
-
+-- one row per contact_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'contact_id', 'last_modified_at desc nulls last, _loaded_at desc') }}
 
 )
 

@@ -27,19 +27,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by user_id order by _loaded_at desc) as version_rank
-
-    from renamed
-
-),
-
+-- one row per user_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'user_id', '_loaded_at desc') }}
 
 )
 

@@ -23,7 +23,7 @@ renamed as (
         {{ blank_to_null(column_or_null(present, 'response')) }} as smtp_response,
         {{ to_integer(column_or_null(present, 'asm_group_id')) }} as asm_group_id,
         {{ blank_to_null(column_or_null(present, 'url')) }} as url,
-        make_timestamp({{ to_integer('"timestamp"') }} * 1000000) as event_at,
+        {{ cx_epoch_seconds_to_timestamp(to_integer('"timestamp"')) }} as event_at,
         _loaded_at,
         _row_number
 
@@ -36,12 +36,7 @@ classified as (
     select
         *,
         -- SendGrid sends category as a string or an array of strings
-        case
-            when category_raw is null then null
-            when json_valid(category_raw) and json_type(category_raw) = 'ARRAY'
-                then cast(json_extract_string(category_raw, '$[*]') as varchar[])
-            else [category_raw]
-        end as categories,
+        {{ cx_string_or_json_array('category_raw') }} as categories,
         -- the prefix before '.filter' is the X-Message-Id of the send
         split_part(sg_message_id, '.filter', 1) as provider_message_id,
         event_type in ('unsubscribe', 'group_unsubscribe', 'spamreport')

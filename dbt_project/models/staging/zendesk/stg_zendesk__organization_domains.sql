@@ -11,7 +11,7 @@ unnested as (
 
     select
         organization_id,
-        unnest(from_json(coalesce(domain_names_json, '[]'), '["varchar"]')) as domain_name
+        {{ cx_unnest_json_text_array("coalesce(domain_names_json, '[]')") }} as domain_name
 
     from organizations
 

@@ -22,21 +22,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by organization_id order by updated_at desc nulls last, _loaded_at desc
-        ) as version_rank
-
-    from renamed
-
-),
-
+-- one row per organization_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'organization_id', 'updated_at desc nulls last, _loaded_at desc') }}
 
 )
 

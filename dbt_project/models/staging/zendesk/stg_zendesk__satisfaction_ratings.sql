@@ -27,21 +27,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by satisfaction_rating_id order by updated_at desc nulls last, _loaded_at desc
-        ) as version_rank
-
-    from renamed
-
-),
-
+-- one row per satisfaction_rating_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'satisfaction_rating_id', 'updated_at desc nulls last, _loaded_at desc') }}
 
 )
 

@@ -7,33 +7,14 @@ ticket_events as (
 
 ),
 
-unnested as (
-
-    select
-        ticket_event_id,
-        ticket_id,
-        updater_id,
-        event_at,
-        unnest(list_transform(
-            from_json(child_events_json, '["json"]'),
-            lambda child, position: {'child_index': position - 1, 'child_event': child}
-        )) as child
-
-    from ticket_events
-
-),
-
+-- child_index: the child's 0-based position in the audit's child_events array
 extracted as (
 
-    select
-        ticket_event_id,
-        ticket_id,
-        updater_id,
-        event_at,
-        child.child_index as child_index,
-        child.child_event as child_event
-
-    from unnested
+    {{ cx_unnest_json_array(
+        'ticket_events', 'child_events_json',
+        ['ticket_event_id', 'ticket_id', 'updater_id', 'event_at'],
+        'child_index', 'child_event'
+    ) }}
 
 ),
 
@@ -44,27 +25,27 @@ final as (
         ticket_event_id,
         ticket_id,
         child_index,
-        {{ to_integer("json_extract_string(child_event, '$.id')") }} as child_event_id,
-        json_extract_string(child_event, '$.event_type') as child_event_type,
+        {{ to_integer(cx_json_get_text('child_event', 'id')) }} as child_event_id,
+        {{ cx_json_get_text('child_event', 'event_type') }} as child_event_type,
         coalesce(
-            json_extract_string(child_event, '$.event_type'),
-            json_extract_string(child_event, '$.type')
+            {{ cx_json_get_text('child_event', 'event_type') }},
+            {{ cx_json_get_text('child_event', 'type') }}
         ) = 'Comment' as is_comment,
-        {{ to_integer("json_extract_string(child_event, '$.author_id')") }} as comment_author_id,
-        {{ to_boolean("json_extract_string(child_event, '$.public')") }} as is_public_comment,
+        {{ to_integer(cx_json_get_text('child_event', 'author_id')) }} as comment_author_id,
+        {{ to_boolean(cx_json_get_text('child_event', 'public')) }} as is_public_comment,
         lower(coalesce(
-            json_extract_string(child_event, '$.status'),
-            case when json_extract_string(child_event, '$.field_name') = 'status'
-                then json_extract_string(child_event, '$.value') end
+            {{ cx_json_get_text('child_event', 'status') }},
+            case when {{ cx_json_get_text('child_event', 'field_name') }} = 'status'
+                then {{ cx_json_get_text('child_event', 'value') }} end
         )) as status,
         lower(
             case
-                when json_extract_string(child_event, '$.status') is not null
-                    or json_extract_string(child_event, '$.field_name') = 'status'
-                    then json_extract_string(child_event, '$.previous_value')
+                when {{ cx_json_get_text('child_event', 'status') }} is not null
+                    or {{ cx_json_get_text('child_event', 'field_name') }} = 'status'
+                    then {{ cx_json_get_text('child_event', 'previous_value') }}
             end
         ) as previous_status,
-        coalesce({{ to_utc_timestamp("json_extract_string(child_event, '$.created_at')") }}, event_at)
+        coalesce({{ to_utc_timestamp(cx_json_get_text('child_event', 'created_at')) }}, event_at)
             as event_at,
         updater_id
 

@@ -18,7 +18,7 @@ renamed as (
         lower(coalesce({{ json_text(column_or_null(present, 'via'), '$.channel') }}, {{ blank_to_null(column_or_null(present, 'via')) }})) as channel,
         coalesce(
             {{ to_utc_timestamp(column_or_null(present, 'created_at')) }},
-            {{ dbt.safe_cast("to_timestamp(" ~ to_integer(column_or_null(present, 'timestamp')) ~ ")", dbt.type_timestamp()) }}
+            {{ cx_epoch_seconds_to_timestamp(to_integer(column_or_null(present, 'timestamp'))) }}
         ) as event_at,
         coalesce({{ column_or_null(present, 'child_events') }}, '[]') as child_events_json,
         _loaded_at
@@ -27,19 +27,10 @@ renamed as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by ticket_event_id order by _loaded_at desc) as version_rank
-
-    from renamed
-
-),
-
+-- one row per ticket_event_id, its latest version (raw keeps every version landed)
 final as (
 
-    select {{ star_except(['version_rank']) }} from ranked where version_rank = 1
+    {{ cx_latest_version('renamed', 'ticket_event_id', '_loaded_at desc') }}
 
 )
 

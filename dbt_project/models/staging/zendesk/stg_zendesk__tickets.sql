@@ -33,26 +33,20 @@ renamed as (
 
 ),
 
-ranked as (
+-- one row per ticket_id, its latest version (raw keeps every version landed)
+latest as (
 
-    select
-        *,
-        row_number() over (
-            partition by ticket_id order by updated_at desc nulls last, _loaded_at desc
-        ) as version_rank
-
-    from renamed
+    {{ cx_latest_version('renamed', 'ticket_id', 'updated_at desc nulls last, _loaded_at desc') }}
 
 ),
 
 final as (
 
     select
-        {{ star_except(['version_rank']) }},
+        *,
         status in ('new', 'open', 'pending', 'hold') as is_open
 
-    from ranked
-    where version_rank = 1
+    from latest
 
 )
 
