@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dbt_common.events.base_types import EventLevel
@@ -117,6 +118,37 @@ def dbt_run_id() -> str:
     return str(flow_run.get_id() or uuid.uuid4())
 
 
+def invoke_dbt(
+    args: list[str], vars_: dict[str, object], home: Path, target_dir: str = "target"
+) -> tuple[Any, dict[str, object]]:
+    """One in-process dbt invocation (a Prefect task per node); its result and a summary.
+
+    `target_dir` under `$CXLOOP_HOME/dbt/`: each dbt target keeps its own parsed manifest.
+    """
+    os.environ.setdefault("DBT_LOG_PATH", str(home / "dbt" / "logs"))
+    runner = PrefectDbtRunner(
+        settings=PrefectDbtSettings(
+            project_dir=DBT_PROJECT_DIR,
+            profiles_dir=DBT_PROJECT_DIR,
+            target_path=home / "dbt" / target_dir,
+            # explicit: derived from PREFECT_LOGGING_LEVEL, "warning" is no dbt EventLevel
+            log_level=EventLevel.INFO,
+        ),
+        raise_on_failure=False,
+    )
+    res = runner.invoke([*args, "--vars", json.dumps(vars_)])
+    report = summarize_results(res.result)
+    report["success"] = bool(res.success)
+    return res, report
+
+
+def raise_for_dbt(args: list[str], res: Any, report: dict[str, object]) -> None:
+    """BuildError naming the first failed nodes, when the invocation failed."""
+    if not res.success:
+        detail = "; ".join(report["failures"][:5]) or str(res.exception)  # type: ignore[index]
+        raise BuildError(f"dbt {' '.join(args)} failed: {detail}")
+
+
 def run_dbt(
     args: list[str], warehouse: Path, config: ProjectConfig | None, home: Path
 ) -> dict[str, object]:
@@ -127,27 +159,12 @@ def run_dbt(
         ensure_identity_tables(con)  # dbt sources of phase 3; empty until identity runs
         ensure_churn_scores_table(con)  # source ml.churn_scores: empty until scored
     os.environ["CXLOOP_WAREHOUSE"] = str(warehouse)
-    os.environ.setdefault("DBT_LOG_PATH", str(home / "dbt" / "logs"))
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(
-            project_dir=DBT_PROJECT_DIR,
-            profiles_dir=DBT_PROJECT_DIR,
-            target_path=home / "dbt" / "target",
-            # explicit: derived from PREFECT_LOGGING_LEVEL, "warning" is no dbt EventLevel
-            log_level=EventLevel.INFO,
-        ),
-        raise_on_failure=False,
-    )
     try:
-        res = runner.invoke([*args, "--vars", json.dumps(dbt_vars(config))])
+        res, report = invoke_dbt(args, dbt_vars(config), home)
     finally:
         release_dbt_connections()
-    report = summarize_results(res.result)
-    report["success"] = bool(res.success)
     report["tests_recorded"] = record_dbt_results(warehouse, res.result, dbt_run_id())
-    if not res.success:
-        detail = "; ".join(report["failures"][:5]) or str(res.exception)  # type: ignore[index]
-        raise BuildError(f"dbt {' '.join(args)} failed: {detail}")
+    raise_for_dbt(args, res, report)
     return report
 
 

@@ -9,7 +9,6 @@ half) and runs `dbt build --target postgres`, which builds the same models (docs
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -21,10 +20,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import duckdb
-from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger
 
-from flows.build import DBT_PROJECT_DIR, BuildError, dbt_vars, summarize_results
+from flows.build import dbt_vars, invoke_dbt, raise_for_dbt
 from flows.churn_tables import ensure_churn_scores_table
 from flows.config import load_config
 from flows.errors import ConfigError, CxloopError
@@ -305,26 +303,11 @@ def run_dbt_postgres(
     args: list[str], target: PostgresTarget, vars_: dict[str, object], home: Path
 ) -> dict[str, object]:
     """Invoke dbt once in-process with `--target postgres` (dbt results stay out of DuckDB)."""
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
-
-    os.environ.setdefault("DBT_LOG_PATH", str(home / "dbt" / "logs"))
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(
-            project_dir=DBT_PROJECT_DIR,
-            profiles_dir=DBT_PROJECT_DIR,
-            # its own target dir: a manifest parsed for DuckDB is not reused for PostgreSQL
-            target_path=home / "dbt" / "target-postgres",
-            log_level=EventLevel.INFO,
-        ),
-        raise_on_failure=False,
-    )
+    args = [*args, "--target", "postgres"]
     with target_environment(target):
-        res = runner.invoke([*args, "--target", "postgres", "--vars", json.dumps(vars_)])
-    report = summarize_results(res.result)
-    report["success"] = bool(res.success)
-    if not res.success:
-        detail = "; ".join(report["failures"][:5]) or str(res.exception)  # type: ignore[index]
-        raise BuildError(f"dbt {' '.join(args)} --target postgres failed: {detail}")
+        # its own target dir: a manifest parsed for DuckDB is not reused for PostgreSQL
+        res, report = invoke_dbt(args, vars_, home, target_dir="target-postgres")
+    raise_for_dbt(args, res, report)
     return report
 
 
