@@ -134,6 +134,16 @@ class SlaConfig(_Strict):
 class RiskBands(_Strict):
     high: float = Field(0.5, ge=0, le=1)
     medium: float = Field(0.25, ge=0, le=1)
+    drivers_min_probability: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description=(
+            "Accounts at or above this probability get their top drivers (the costly part of "
+            "scoring). Keep it at or below `medium` and the at-risk alert's rise_threshold "
+            "(0.2), so every alerted account shows its reasons."
+        ),
+    )
 
 
 class ZendeskTicketSettings(_Strict):

@@ -83,6 +83,7 @@ def pipeline(
                     report["score"] = score(
                         high_threshold=config.risk_bands.high,
                         medium_threshold=config.risk_bands.medium,
+                        drivers_min_probability=config.risk_bands.drivers_min_probability,
                         horizon_days=config.churn_horizon_days,
                     )
                 except ChurnModelError as exc:  # too little history: act on what we know

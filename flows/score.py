@@ -48,11 +48,25 @@ def read_latest_snapshots(warehouse: Path) -> pd.DataFrame:
 
 
 def score_snapshots(
-    version: ModelVersion, frame: pd.DataFrame, high: float, medium: float
+    version: ModelVersion,
+    frame: pd.DataFrame,
+    high: float,
+    medium: float,
+    drivers_min_probability: float | None = None,
 ) -> ScoredBatch:
-    """Probabilities, risk bands and drivers for every row; bad values are counted, not fatal."""
+    """Probabilities, risk bands and drivers; bad values are counted, not fatal.
+
+    Drivers for rows at or above `drivers_min_probability` (default `medium`: the high and
+    medium bands); the other rows get an empty list.
+    """
     try:
-        return score_frame(version.model, frame, high=high, medium=medium)
+        return score_frame(
+            version.model,
+            frame,
+            high=high,
+            medium=medium,
+            drivers_min_probability=drivers_min_probability,
+        )
     except FeatureDataError as exc:
         raise ChurnModelError(f"cannot score with model {version.version}: {exc}") from exc
 
@@ -101,6 +115,7 @@ def summarize(version: ModelVersion, batch: ScoredBatch, rows: pd.DataFrame) -> 
         "scored_at": rows["scored_at"].iloc[0].isoformat(),
         "accounts_scored": len(rows),
         "risk_bands": batch.band_counts(),
+        "drivers": {"accounts": batch.driver_rows, "method": batch.drivers_method},
         "input_issues": batch.issues.as_dict(),
     }
 
@@ -117,6 +132,7 @@ def score_warehouse(
     high_threshold: float = 0.5,
     medium_threshold: float = 0.25,
     horizon_days: int = 90,
+    drivers_min_probability: float | None = None,
 ) -> dict[str, Any]:
     """Score the latest snapshots into ml.churn_scores, without Prefect."""
     warehouse_path, models_path = resolve_paths(warehouse, models_dir)
@@ -126,7 +142,11 @@ def score_warehouse(
         trained = train_from_warehouse(warehouse_path, models_path, horizon_days)
         version = load_model(models_path)
     batch = score_snapshots(
-        version, read_latest_snapshots(warehouse_path), high_threshold, medium_threshold
+        version,
+        read_latest_snapshots(warehouse_path),
+        high_threshold,
+        medium_threshold,
+        drivers_min_probability,
     )
     rows = score_rows(batch, version.version, utc_now())
     write_scores(warehouse_path, rows)
@@ -156,8 +176,13 @@ def score(
     high_threshold: float = 0.5,
     medium_threshold: float = 0.25,
     horizon_days: int = 90,
+    drivers_min_probability: float | None = None,
 ) -> dict[str, Any]:
-    """Score every active account with the current model (training one first if allowed)."""
+    """Score every active account with the current model (training one first if allowed).
+
+    Top drivers for accounts at or above `drivers_min_probability` (default: the medium
+    threshold, i.e. the high and medium bands); the others get an empty list.
+    """
     warehouse_path, models_path = resolve_paths(warehouse, models_dir)
     version, trained = load_model_task(models_path), None
     if version is None:
@@ -166,7 +191,9 @@ def score(
         version = load_model_task(models_path)
     with warehouse_slot():
         latest = read_latest_task(warehouse_path)
-        batch = score_task(version, latest, high_threshold, medium_threshold)
+        batch = score_task(
+            version, latest, high_threshold, medium_threshold, drivers_min_probability
+        )
         rows = score_rows(batch, version.version, utc_now())
         write_scores_task(warehouse_path, rows)
     return {**summarize(version, batch, rows), "trained": trained}

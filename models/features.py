@@ -120,14 +120,53 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str) -> 
         )
 
 
+def _is_plain_number(series: pd.Series) -> bool:
+    """True for int, unsigned and float columns (numpy or nullable), not bools or text."""
+    return series.dtype.kind in "iuf" and not pd.api.types.is_bool_dtype(series)
+
+
+def _is_all_text(series: pd.Series) -> bool:
+    """True when every non-missing value is a str (pandas text dtype, or object holding str)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in (
+        "string",
+        "empty",
+    )
+
+
+def _text_per_distinct(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(stripped text or NaN per row, blank per row) for an all-text column.
+
+    Strips each distinct value once instead of once per row (a column of a million rows holds
+    a handful of plans or regions). Same result as the per-value rule in `_is_blank`.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    stripped = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
+    blank_unique = stripped == ""
+    text = np.where(blank_unique, np.nan, stripped).astype(object)
+    return text[codes], blank_unique[codes]  # code -1 (missing) picks the trailing blank
+
+
 def _is_blank(series: pd.Series) -> pd.Series:
     """True where a value is missing or only whitespace."""
+    if _is_plain_number(series):
+        return series.isna()
+    if _is_all_text(series):
+        return pd.Series(_text_per_distinct(series)[1], index=series.index)
     as_text = series.astype(object).where(series.notna(), None)
     return as_text.map(lambda v: v is None or (isinstance(v, str) and not v.strip())).astype(bool)
 
 
 def coerce_numeric(series: pd.Series) -> tuple[pd.Series, int, int]:
     """Floats (NaN for blanks and non-numbers, inf included); returns (values, blanks, bad)."""
+    if _is_plain_number(series):  # already numbers: only missing and infinite values to count
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        blank = np.isnan(values)
+        infinite = np.isinf(values)
+        values = np.where(infinite, np.nan, values)
+        out = pd.Series(values, index=series.index, name=series.name, dtype="float64")
+        return out, int(blank.sum()), int(infinite.sum())
     blank = _is_blank(series)
     values = pd.to_numeric(series.astype(object).where(~blank, None), errors="coerce")
     values = values.astype("float64").replace([np.inf, -np.inf], np.nan)
@@ -137,6 +176,9 @@ def coerce_numeric(series: pd.Series) -> tuple[pd.Series, int, int]:
 
 def coerce_categorical(series: pd.Series) -> tuple[pd.Series, int]:
     """Stripped text as object dtype (NaN for blanks), so sklearn sees one kind of value."""
+    if _is_all_text(series):
+        text, blank = _text_per_distinct(series)
+        return pd.Series(text, index=series.index, name=series.name, dtype=object), int(blank.sum())
     blank = _is_blank(series)
     text = series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else str(v))
     text = text.where(~blank, np.nan).astype(object)

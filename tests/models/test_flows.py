@@ -108,3 +108,33 @@ def test_score_flow_trains_first_then_scores(
     )[0][0]
     assert high is None or high >= 0.6
     assert query(paths.warehouse, "select count(*) from ml.churn_scores") == [(300,)]
+
+
+def test_warehouse_scores_carry_drivers_for_high_and_medium_and_count_bad_input(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    train_from_warehouse(warehouse, models)
+    latest = "snapshot_date = (select max(snapshot_date) from ml.account_snapshots)"
+    with writer(warehouse) as con:  # what a messy export leaves in the newest snapshot
+        con.execute(
+            f"update ml.account_snapshots set region = '   ', seats = null "
+            f"where {latest} and account_id in (select account_id from ml.account_snapshots "
+            f"where {latest} order by account_id limit 5)"
+        )
+        con.execute(
+            f"update ml.account_snapshots set industry = 'Mining ' where {latest} "
+            "and account_id = (select min(account_id) from ml.account_snapshots)"
+        )
+    summary = score_warehouse(warehouse, models, train_if_missing=False, medium_threshold=0.2)
+    issues = summary["input_issues"]
+    assert issues["blank"]["region"] == 5 and issues["blank"]["seats"] == 5
+    assert issues["unseen_category"] == {"plan": 6, "industry": 1}
+
+    rows = query(warehouse, "select risk_band, top_drivers from ml.churn_scores")
+    assert len(rows) == 300
+    acted_on = [json.loads(d) for band, d in rows if band != "low"]
+    assert all(d == "[]" for band, d in rows if band == "low")
+    assert len(acted_on) == summary["drivers"]["accounts"] >= 10
+    assert sum(bool(d) for d in acted_on) >= 0.8 * len(acted_on)
+    assert summary["drivers"]["method"] in ("trees", "matrix")

@@ -130,3 +130,30 @@ def test_infer_spec_finds_the_numbers_and_the_categories(snapshots: pd.DataFrame
     )
     assert set(spec.numeric) == set(NUMERIC_FEATURES)
     assert set(spec.categorical) == set(CATEGORICAL_FEATURES)
+
+
+def test_threads_one_for_small_batches_and_openmp_only_on_idle_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    import models.train
+
+    def openmp_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+
+    outside = openmp_threads()
+    assert outside, "scikit-learn's OpenMP runtime is loaded"
+    with models.train.thread_limit(10):
+        assert openmp_threads() == {1}
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(models.train.os, "getloadavg", lambda: (cores - 0.1, 0.0, 0.0))
+    assert models.train.idle_cores() == 1
+    with models.train.thread_limit(10**6):
+        assert openmp_threads() == {1}
+    monkeypatch.setattr(models.train.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert models.train.idle_cores() == cores
+    with models.train.thread_limit(10**6):
+        assert openmp_threads() == outside
