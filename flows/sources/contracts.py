@@ -135,6 +135,7 @@ class EntityContract:
             if type_name not in FIELD_TYPES:
                 raise ValueError(f"{self.source}.{self.entity}: unknown field type {type_name!r}")
         object.__setattr__(self, "_type_cache", {})  # field name -> type name (hot in ingest)
+        object.__setattr__(self, "_check_cache", {})  # field name -> FieldType, None for text
 
     def type_of(self, name: str) -> str:
         """The type name of a field: explicit first, then the first matching pattern, else text."""
@@ -163,18 +164,31 @@ class EntityContract:
                 expected=f"columns {', '.join(self.columns)}",
             )
 
+    def _check_of(self, name: str) -> FieldType | None:
+        """The field's type to check its values against; None for text (accepts anything)."""
+        type_name = self.type_of(name)
+        return None if type_name == "text" else FIELD_TYPES[type_name]
+
     def violations(self, row: Mapping[str, str | None]) -> list[Violation]:
-        """Every field of the row that is missing or of the wrong form (empty means no list)."""
+        """Every field of the row that is missing or of the wrong form (empty means no list).
+
+        Runs once per source row: text fields are skipped without a call, and each field's
+        type is looked up once per contract.
+        """
         found = [
             Violation(name, f"{name}: is required but empty")
             for name in self.required
-            if row.get(name) is None or row.get(name) == ""
+            if not row.get(name)  # None or ""
         ]
+        checks: dict[str, FieldType | None] = self._check_cache  # type: ignore[attr-defined]
         for name, value in row.items():
-            if value is None or value == "":
+            if not value:  # None or "": only `required` cares
                 continue
-            field_type = FIELD_TYPES[self.type_of(name)]
-            if not field_type.accepts(value):
+            try:
+                field_type = checks[name]
+            except KeyError:
+                field_type = checks[name] = self._check_of(name)
+            if field_type is not None and not field_type.accepts(value):
                 found.append(Violation(name, f"{name}: {value!r} is not {field_type.expected}"))
         return found
 
@@ -217,8 +231,15 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
             "opportunity",
             # IsClosed/IsWon and the subscription term fields carry the churn label (docs/ingest.md)
             columns=(
-                "Id", "AccountId", "Name", "StageName", "CloseDate", "IsClosed", "IsWon",
-                "Subscription_Start_Date__c", "Subscription_End_Date__c",
+                "Id",
+                "AccountId",
+                "Name",
+                "StageName",
+                "CloseDate",
+                "IsClosed",
+                "IsWon",
+                "Subscription_Start_Date__c",
+                "Subscription_End_Date__c",
             ),
             required=("Id", "Name", "StageName", "CloseDate"),
             types={

@@ -1,7 +1,10 @@
-"""Land one parsed source file: validate, de-duplicate, append to raw, quarantine, record.
+"""Land parsed source files: validate, de-duplicate, append to raw, quarantine, record.
 
+`prepare_batch` validates and hashes one parsed file (no warehouse needed); `land_batches`
+lands prepared files of an entity, asking the warehouse once for what it already holds.
 Everything of one file happens in one DuckDB transaction; the Parquet copy in the lake is
-written under a temporary name and renamed only after the commit.
+written under a temporary name and renamed only after the commit. `land_batch` does both for
+one file.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.sources.readers import Batch, ParsedRow
+from flows.sources.readers import Batch, ParsedRow, RowValues
 
 METADATA_COLUMNS = (
     "_batch_id",
@@ -49,9 +53,13 @@ class LandResult:
         return asdict(self)
 
 
+GoodRow = tuple[str, int, RowValues]  # content hash, row number, source fields as text
+
+
 @dataclass(frozen=True)
 class _Quarantined:
-    row: ParsedRow
+    row_number: int
+    original: str
     field: str | None
     reason: str
 
@@ -61,19 +69,23 @@ def raw_table(source: str, entity: str) -> str:
     return f'raw."{source}__{entity}"'
 
 
+_canonical_json = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":")
+).encode  # made once: json.dumps with options builds an encoder per call
+
+
 def content_hash(values: dict[str, str | None]) -> str:
     """sha256 of the canonical JSON of a row's source fields (keys sorted)."""
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical_json(values).encode("utf-8")).hexdigest()
 
 
-def is_file_landed(con: duckdb.DuckDBPyConnection, entity: str, sha256: str, source: str) -> bool:
-    """Whether this file's bytes were already landed for this entity."""
+def landed_files(con: duckdb.DuckDBPyConnection, entity: str, source: str) -> set[str]:
+    """The sha256 of every file already landed for this entity (one query per entity)."""
     rows = con.execute(
-        "select count(*) from ops.ingest_files where source = ? and entity = ? and file_sha256 = ?",
-        [source, entity, sha256],
+        "select file_sha256 from ops.ingest_files where source = ? and entity = ?",
+        [source, entity],
     ).fetchall()
-    return bool(rows[0][0])
+    return {sha for (sha,) in rows}
 
 
 def note_redelivery(
@@ -97,6 +109,49 @@ def note_redelivery(
     return bool(changed)
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """One parsed file, validated and hashed, ready to land (it no longer holds the parse).
+
+    `unique` holds the good rows as (content hash, row number, values) with repeats within
+    the file removed (not the ParsedRow: a JSON row's parsed record is dropped here);
+    `quarantined` the rows that broke the contract, their original text already taken.
+    """
+
+    source: str
+    entity: str
+    source_file: str
+    file_sha256: str
+    batch_id: str
+    columns: list[str]
+    rows_read: int
+    unique: list[GoodRow]
+    quarantined: list[_Quarantined]
+    in_file_duplicates: int
+
+
+def prepare_batch(batch: Batch) -> PreparedBatch:
+    """Validate every row against the contract, hash the good ones, drop in-file repeats.
+
+    The work of landing that needs no warehouse: `ingest_entity` does it for each file as it is
+    parsed, so that a page's parsed JSON is not kept until the entity lands.
+    """
+    good, quarantined = _validate(batch)
+    unique, in_file_duplicates = _dedupe_in_file(good)
+    return PreparedBatch(
+        batch.source,
+        batch.entity,
+        batch.source_file,
+        batch.file_sha256,
+        batch.batch_id,
+        batch.columns,
+        len(batch.rows),
+        unique,
+        quarantined,
+        in_file_duplicates,
+    )
+
+
 def land_batch(
     con: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -108,41 +163,82 @@ def land_batch(
     `file_mtime` (the file's modification time, UTC) is kept to tell a re-delivery of the same
     bytes from the same file lying in the folder (`note_redelivery`).
     """
-    good, quarantined = _validate(batch)
-    unique, in_file_duplicates = _dedupe_in_file(good)
+    return land_batches(con, [(prepare_batch(batch), file_mtime)], lake_dir)[0]
+
+
+class _EntityState:
+    """What landing needs to know about one raw table, read once per `land_batches` call.
+
+    Kept current as files commit: the raw table's columns, the files landed, and the content
+    hashes present among this call's candidates (the hashes already in raw that some file of
+    this call also has, plus every hash landed by this call). Asking the raw table once for all
+    candidates, instead of once per file, is what keeps a run linear in the rows it reads.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, source: str, entity: str, candidates: list[str]
+    ) -> None:
+        self.table = raw_table(source, entity)
+        self.columns = _existing_columns(con, source, entity)
+        self.files = landed_files(con, entity, source)
+        self.hashes = _present_hashes(con, self.table, candidates) if self.columns else set()
+
+
+def land_batches(
+    con: duckdb.DuckDBPyConnection,
+    batches: Sequence[tuple[PreparedBatch, datetime | None]],
+    lake_dir: Path,
+) -> list[LandResult]:
+    """Land prepared files in order, each in its own transaction (as `land_batch` would).
+
+    The raw tables are asked once for the content hashes of all the files' rows and the
+    files already landed; after that each file's transaction only writes. An error stops at
+    the failing file: the files before it stay landed, as with one `land_batch` per file.
+    """
+    states: dict[tuple[str, str], _EntityState] = {}
+    for prepared, _ in batches:
+        key = (prepared.source, prepared.entity)
+        if key not in states:
+            candidates = [
+                h for p, _ in batches if (p.source, p.entity) == key for h, _, _ in p.unique
+            ]
+            states[key] = _EntityState(con, prepared.source, prepared.entity, candidates)
+    return [
+        _land_prepared(con, prepared, states[(prepared.source, prepared.entity)], lake_dir, mtime)
+        for prepared, mtime in batches
+    ]
+
+
+def _land_prepared(
+    con: duckdb.DuckDBPyConnection,
+    batch: PreparedBatch,
+    state: _EntityState,
+    lake_dir: Path,
+    file_mtime: datetime | None,
+) -> LandResult:
+    if batch.file_sha256 in state.files:
+        return LandResult(
+            batch.batch_id, batch.source, batch.entity, batch.source_file, 0, 0, 0, 0, True
+        )
+    landed = [row for row in batch.unique if row[0] not in state.hashes]
     con.execute("begin transaction")
     tmp_parquet: Path | None = None
     try:
-        if is_file_landed(con, batch.entity, batch.file_sha256, batch.source):
-            con.execute("rollback")
-            return LandResult(
-                batch.batch_id,
-                batch.source,
-                batch.entity,
-                batch.source_file,
-                0,
-                0,
-                0,
-                0,
-                skipped=True,
-            )
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        existing_columns = _existing_columns(con, batch)
-        landed = _drop_existing(con, batch, unique) if existing_columns else unique
         frame = _raw_frame(batch, landed, loaded_at)
         if landed:
-            _append_raw(con, batch, frame, existing_columns)
+            _append_raw(con, state, frame)
             tmp_parquet = _write_parquet_tmp(frame, lake_dir, batch)
-        _insert_quarantine(con, batch, quarantined, loaded_at)
+        _insert_quarantine(con, batch, batch.quarantined, loaded_at)
         result = LandResult(
             batch.batch_id,
             batch.source,
             batch.entity,
             batch.source_file,
-            rows_read=len(batch.rows),
+            rows_read=batch.rows_read,
             rows_landed=len(landed),
-            rows_quarantined=len(quarantined),
-            rows_duplicate=in_file_duplicates + len(unique) - len(landed),
+            rows_quarantined=len(batch.quarantined),
+            rows_duplicate=batch.in_file_duplicates + len(batch.unique) - len(landed),
         )
         _record_file(con, batch, result, loaded_at, file_mtime)
         con.execute("commit")
@@ -151,7 +247,11 @@ def land_batch(
             con.execute("rollback")
         if tmp_parquet is not None:
             tmp_parquet.unlink(missing_ok=True)
-        raise
+        raise  # the caller's state for this table is dropped with the error
+    state.files.add(batch.file_sha256)
+    state.hashes.update(h for h, _, _ in landed)
+    if landed:
+        state.columns |= {name.lower() for name in frame.column_names}
     if tmp_parquet is not None:
         os.replace(tmp_parquet, tmp_parquet.with_suffix(""))
     return result
@@ -160,41 +260,45 @@ def land_batch(
 def _validate(batch: Batch) -> tuple[list[ParsedRow], list[_Quarantined]]:
     good: list[ParsedRow] = []
     bad: list[_Quarantined] = []
+    violations = batch.contract.violations
     for row in batch.rows:
-        problems = [row.problem] if row.problem else batch.contract.violations(row.values)
+        problems = [row.problem] if row.problem else violations(row.values)
         if problems:
             reason = "; ".join(p.reason for p in problems)
-            bad.append(_Quarantined(row, problems[0].field or None, reason))
+            bad.append(
+                _Quarantined(row.row_number, row.original, problems[0].field or None, reason)
+            )
         else:
             good.append(row)
     return good, bad
 
 
-def _dedupe_in_file(rows: list[ParsedRow]) -> tuple[list[tuple[str, ParsedRow]], int]:
-    unique: dict[str, ParsedRow] = {}
+def _dedupe_in_file(rows: list[ParsedRow]) -> tuple[list[GoodRow], int]:
+    unique: dict[str, GoodRow] = {}
     for row in rows:
-        unique.setdefault(content_hash(row.values), row)
-    return list(unique.items()), len(rows) - len(unique)
+        h = content_hash(row.values)
+        if h not in unique:
+            unique[h] = (h, row.row_number, row.values)
+    return list(unique.values()), len(rows) - len(unique)
 
 
-def _drop_existing(
-    con: duckdb.DuckDBPyConnection, batch: Batch, rows: list[tuple[str, ParsedRow]]
-) -> list[tuple[str, ParsedRow]]:
-    if not rows:
-        return rows
-    candidates = pa.table({"_content_hash": [h for h, _ in rows]})
-    con.register("_candidate_hashes", candidates)
+def _present_hashes(con: duckdb.DuckDBPyConnection, table: str, candidates: list[str]) -> set[str]:
+    """The candidate content hashes already in the raw table (one scan of it)."""
+    if not candidates:
+        return set()
+    con.register(
+        "_candidate_hashes", pa.table({"_content_hash": pa.array(candidates, pa.string())})
+    )
     try:
-        existing = {
+        return {
             h
             for (h,) in con.execute(
-                f"select distinct t._content_hash from {raw_table(batch.source, batch.entity)} t "
-                "join _candidate_hashes c using (_content_hash)"
+                f"select distinct t._content_hash from {table} t "
+                "semi join _candidate_hashes c using (_content_hash)"
             ).fetchall()
         }
     finally:
         _unregister(con, "_candidate_hashes")
-    return [(h, row) for h, row in rows if h not in existing]
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
@@ -202,35 +306,39 @@ def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
         con.unregister(view)
 
 
-def _existing_columns(con: duckdb.DuckDBPyConnection, batch: Batch) -> set[str]:
+def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> set[str]:
     """Lower-cased column names of the raw table (empty when it does not exist yet)."""
     rows = con.execute(
         "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ?",
-        [f"{batch.source}__{batch.entity}"],
+        [f"{source}__{entity}"],
     ).fetchall()
     return {name.lower() for (name,) in rows}
 
 
-def _raw_frame(batch: Batch, landed: list[tuple[str, ParsedRow]], loaded_at: datetime) -> pa.Table:
-    names = list(dict.fromkeys([*batch.columns, *(k for _, r in landed for k in r.values)]))
-    data: dict[str, pa.Array] = {
-        name: pa.array([r.values.get(name) for _, r in landed], type=pa.string()) for name in names
-    }
+def _raw_frame(batch: PreparedBatch, landed: list[GoodRow], loaded_at: datetime) -> pa.Table:
+    names = list(dict.fromkeys([*batch.columns, *(k for _, _, values in landed for k in values)]))
+    # Arrow reads the row dicts itself (a key a row lacks is null): no Python loop per cell
+    frame = pa.Table.from_pylist(
+        [values for _, _, values in landed],
+        schema=pa.schema([(name, pa.string()) for name in names]),
+    )
     n = len(landed)
-    data["_batch_id"] = pa.array([batch.batch_id] * n, type=pa.string())
-    data["_loaded_at"] = pa.array([loaded_at] * n, type=pa.timestamp("us"))
-    data["_source"] = pa.array([batch.source] * n, type=pa.string())
-    data["_source_file"] = pa.array([batch.source_file] * n, type=pa.string())
-    data["_row_number"] = pa.array([r.row_number for _, r in landed], type=pa.int64())
-    data["_content_hash"] = pa.array([h for h, _ in landed], type=pa.string())
-    return pa.table(data)
+    metadata = {
+        "_batch_id": pa.array([batch.batch_id] * n, type=pa.string()),
+        "_loaded_at": pa.array([loaded_at] * n, type=pa.timestamp("us")),
+        "_source": pa.array([batch.source] * n, type=pa.string()),
+        "_source_file": pa.array([batch.source_file] * n, type=pa.string()),
+        "_row_number": pa.array([number for _, number, _ in landed], type=pa.int64()),
+        "_content_hash": pa.array([h for h, _, _ in landed], type=pa.string()),
+    }
+    for name, column in metadata.items():
+        frame = frame.append_column(name, column)
+    return frame
 
 
-def _append_raw(
-    con: duckdb.DuckDBPyConnection, batch: Batch, frame: pa.Table, existing_columns: set[str]
-) -> None:
-    table = raw_table(batch.source, batch.entity)
-    if not existing_columns:
+def _append_raw(con: duckdb.DuckDBPyConnection, state: _EntityState, frame: pa.Table) -> None:
+    table = state.table
+    if not state.columns:
         source_columns = [c for c in frame.column_names if c not in METADATA_COLUMNS]
         con.execute(
             f"create table {table} ("
@@ -240,7 +348,7 @@ def _append_raw(
         )
     else:
         for column in frame.column_names:
-            if column.lower() not in existing_columns:
+            if column.lower() not in state.columns:
                 con.execute(f'alter table {table} add column "{column}" varchar')
     con.register("_landing_rows", frame)
     try:
@@ -249,7 +357,7 @@ def _append_raw(
         _unregister(con, "_landing_rows")
 
 
-def _write_parquet_tmp(frame: pa.Table, lake_dir: Path, batch: Batch) -> Path:
+def _write_parquet_tmp(frame: pa.Table, lake_dir: Path, batch: PreparedBatch) -> Path:
     folder = Path(lake_dir) / "raw" / batch.source / batch.entity
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{batch.batch_id}.parquet.tmp"
@@ -257,26 +365,29 @@ def _write_parquet_tmp(frame: pa.Table, lake_dir: Path, batch: Batch) -> Path:
     return tmp
 
 
-def _quarantine_id(batch: Batch, row_number: int) -> str:
+def _quarantine_id(batch: PreparedBatch, row_number: int) -> str:
     key = f"{batch.source}|{batch.entity}|{batch.file_sha256}|{row_number}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _insert_quarantine(
-    con: duckdb.DuckDBPyConnection, batch: Batch, rows: list[_Quarantined], loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    batch: PreparedBatch,
+    rows: list[_Quarantined],
+    loaded_at: datetime,
 ) -> None:
     if not rows:
         return
     frame = pa.table(
         {
-            "quarantine_id": [_quarantine_id(batch, q.row.row_number) for q in rows],
+            "quarantine_id": [_quarantine_id(batch, q.row_number) for q in rows],
             "source": [batch.source] * len(rows),
             "entity": [batch.entity] * len(rows),
             "source_file": [batch.source_file] * len(rows),
-            "row_number": pa.array([q.row.row_number for q in rows], type=pa.int64()),
+            "row_number": pa.array([q.row_number for q in rows], type=pa.int64()),
             "field": pa.array([q.field for q in rows], type=pa.string()),
             "reason": [q.reason for q in rows],
-            "original": [q.row.original for q in rows],
+            "original": [q.original for q in rows],
             "batch_id": [batch.batch_id] * len(rows),
             "quarantined_at": pa.array([loaded_at] * len(rows), type=pa.timestamp("us")),
         }
@@ -293,7 +404,7 @@ def _insert_quarantine(
 
 def _record_file(
     con: duckdb.DuckDBPyConnection,
-    batch: Batch,
+    batch: PreparedBatch,
     result: LandResult,
     loaded_at: datetime,
     file_mtime: datetime | None,

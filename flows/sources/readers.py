@@ -18,14 +18,28 @@ from flows.sources.contracts import EntityContract, Violation
 RowValues = dict[str, str | None]
 
 
-@dataclass(frozen=True)
+# one encoder each, made once: `json.dumps` with options builds a new encoder on every call
+_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedRow:
-    """One data row of a source file: its source fields as text and the row as it was read."""
+    """One data row of a source file: its source fields as text and the row as it was read.
+
+    JSON sources pass the parsed `record` instead of `text`: `original` serializes it only when
+    asked (for a quarantined row), which most rows never are.
+    """
 
     row_number: int
     values: RowValues
-    original: str
+    text: str | None = None  # the row as read (CSV record text)
     problem: Violation | None = None  # set when the row could not even be parsed
+    record: object = None  # the JSON record the row came from, when `text` is None
+
+    @property
+    def original(self) -> str:
+        """The row as it was read: the CSV record text, or the JSON record as compact JSON."""
+        return self.text if self.text is not None else _json_text(self.record)
 
 
 @dataclass(frozen=True)
@@ -101,4 +115,13 @@ def text_value(value: object) -> str | None:
     """A JSON value as the text we store: strings as-is, scalars as JSON, nested as JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return int.__repr__(value)  # what the JSON encoder writes for an int
+    return _json_text(value)
+
+
+def json_row_values(record: dict[str, object]) -> RowValues:
+    """A JSON object's top-level values as stored text (`text_value` of each; hot in ingest)."""
+    return {k: v if v is None or v.__class__ is str else text_value(v) for k, v in record.items()}

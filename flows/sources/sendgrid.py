@@ -15,7 +15,14 @@ from pathlib import Path
 from flows.config import SourceConfig
 from flows.errors import SourceError
 from flows.sources.contracts import Violation, contract_for
-from flows.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, text_value
+from flows.sources.readers import (
+    Adapter,
+    Batch,
+    ParsedRow,
+    decode,
+    file_sha256,
+    json_row_values,
+)
 
 KIND = "sendgrid"
 ENTITIES = ("events",)
@@ -68,11 +75,11 @@ def _reject_constant(name: str) -> object:
 
 
 def _parse_event(number: int, event: object) -> ParsedRow:
-    original = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     if not isinstance(event, dict):
+        original = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         reason = f"event: {original[:60]!r} is not a JSON object"
         return ParsedRow(number, {}, original, Violation("", reason))
-    return ParsedRow(number, {k: text_value(v) for k, v in event.items()}, original)
+    return ParsedRow(number, json_row_values(event), record=event)
 
 
 ADAPTER = Adapter(KIND, entities, find_files, read_file)

@@ -13,7 +13,14 @@ from pathlib import Path
 from flows.config import SourceConfig
 from flows.errors import SourceError
 from flows.sources.contracts import Violation, contract_for
-from flows.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, text_value
+from flows.sources.readers import (
+    Adapter,
+    Batch,
+    ParsedRow,
+    decode,
+    file_sha256,
+    json_row_values,
+)
 
 KIND = "zendesk"
 ENTITIES = ("tickets", "users", "organizations", "ticket_events", "satisfaction_ratings")
@@ -72,11 +79,11 @@ def _envelope_records(text: str, rel: str, key: str) -> list[object]:
 
 
 def _parse_record(number: int, record: object) -> ParsedRow:
-    original = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     if not isinstance(record, dict):
+        original = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         reason = f"record: {original[:60]!r} is not a JSON object"
         return ParsedRow(number, {}, original, Violation("", reason))
-    return ParsedRow(number, {k: text_value(v) for k, v in record.items()}, original)
+    return ParsedRow(number, json_row_values(record), record=record)
 
 
 ADAPTER = Adapter(KIND, entities, find_files, read_file)

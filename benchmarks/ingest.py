@@ -1,0 +1,143 @@
+"""Ingest benchmark: land a demo sources folder into a fresh warehouse, then land it again.
+
+Usage: python -m benchmarks.ingest [--scale 1] [--seed 42] [--sources DIR] [--work DIR]
+
+Preparation, not timed: demo sources are generated in a child process (so that the
+generator's memory is not counted) into --sources DIR, or into a temporary folder. A --sources
+folder that already holds a `cxloop.yaml` is used as it is (generated once, reused by later
+runs; its scale is whatever it was generated with).
+
+Timed: `flows.ingest.ingest_sources` into a fresh warehouse and lake (first run: every file
+lands), then the same call again (second run: every file is skipped by its sha256). Seconds
+per source entity come from wrapping `flows.ingest.ingest_entity`, which `ingest_sources`
+calls once per entity. Peak memory is the process's peak RSS (`ru_maxrss`) after the runs.
+The warehouse and lake live under --work DIR when given (kept, for inspection; the folder
+must not exist yet), else in a temporary folder. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def prepare_sources(sources: Path, scale: float, seed: int) -> bool:
+    """Generate demo sources into `sources` unless it already holds some; True if generated."""
+    if (sources / "cxloop.yaml").is_file():
+        return False
+    subprocess.run(  # a child process: the generator's memory is not the ingest's
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from flows.demo.generator import generate; "
+         "generate(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.argv[3]))",
+         str(sources), str(scale), str(seed)],
+        check=True,
+    )  # fmt: skip
+    return True
+
+
+def _rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
+    """One `ingest_sources` call: total seconds, seconds per entity and per source, counts."""
+    import flows.ingest as ingest_module
+
+    seconds: dict[str, float] = {}
+    original: Callable[..., Any] = ingest_module.ingest_entity
+
+    def timed_entity(run: Any, job: Any, con: Any = None) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(run, job, con)
+        finally:
+            seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t0
+
+    ingest_module.ingest_entity = timed_entity
+    try:
+        t0 = time.perf_counter()
+        report = ingest_module.ingest_sources(sources, warehouse=warehouse, lake_dir=lake)
+        total = time.perf_counter() - t0
+    finally:
+        ingest_module.ingest_entity = original
+    per_source: dict[str, float] = {}
+    for key, value in seconds.items():
+        source = key.split(".", 1)[0]
+        per_source[source] = per_source.get(source, 0.0) + value
+    entities = {
+        key: {"seconds": round(seconds.get(key, 0.0), 2), **counts}
+        for key, counts in report["entities"].items()
+    }
+    return {
+        "seconds": round(total, 2),
+        "seconds_per_source": {k: round(v, 2) for k, v in per_source.items()},
+        "totals": report["totals"],
+        "entities": entities,
+    }
+
+
+def bench_ingest(
+    scale: float, seed: int = 42, sources: Path | None = None, work: Path | None = None
+) -> dict[str, object]:
+    """Generate (or reuse) demo sources, then time a first and a second ingest of them."""
+    with tempfile.TemporaryDirectory(prefix="cxbench-ingest-") as tmp:
+        sources = (sources or Path(tmp) / "sources").resolve()
+        t0 = time.perf_counter()
+        generated = prepare_sources(sources, scale, seed)
+        generate_s = time.perf_counter() - t0
+        if work is not None and work.exists():
+            raise SystemExit(f"{work}: already exists; --work must name a new folder")
+        work = (work or Path(tmp) / "work").resolve()
+        os.environ["CXLOOP_HOME"] = str(work / "home")  # nothing may fall back to ./var
+        import duckdb
+
+        import flows.ingest  # noqa: F401  (imports are not part of the timing)
+
+        rss_before = _rss_mb()
+        first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
+        rss_first = _rss_mb()
+        second = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
+        return {
+            "benchmark": "ingest",
+            "scale": scale if generated else "reused",
+            "sources": str(sources),
+            "generated_s": round(generate_s, 1) if generated else None,
+            "rows_read": first["totals"]["read"],
+            "first_run": first,
+            "second_run": {
+                "seconds": second["seconds"],
+                "seconds_per_source": second["seconds_per_source"],
+                "totals": second["totals"],
+            },
+            "rows_per_second": round(first["totals"]["read"] / first["seconds"]),
+            "rss_before_mb": rss_before,
+            "peak_rss_first_run_mb": rss_first,
+            "peak_rss_mb": _rss_mb(),
+            "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"DuckDB {duckdb.__version__}",
+        }
+
+
+def main() -> None:
+    """CLI entry: print the benchmark result as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--sources", type=Path, help="demo sources to reuse (generated if empty)")
+    parser.add_argument("--work", type=Path, help="new folder to keep the warehouse and lake in")
+    args = parser.parse_args()
+    print(json.dumps(bench_ingest(args.scale, args.seed, args.sources, args.work), indent=1))
+
+
+if __name__ == "__main__":
+    main()
