@@ -13,7 +13,7 @@ import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from flows.config import ProjectConfig, find_config, load_config
+from flows.config import ProjectConfig, project_config
 from flows.errors import ConfigError
 from flows.orchestration import warehouse_slot
 from flows.settings import Settings, get_settings
@@ -28,17 +28,6 @@ from playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
 from playbooks.suppressions import confirm_unknown_from_events, sync_from_events
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
-
-
-def project_config(explicit: str | None = None) -> ProjectConfig | None:
-    """cxloop.yaml (explicit, else found as usual); act runs with defaults without one."""
-    try:
-        path = find_config(explicit=Path(explicit) if explicit else None)
-    except ConfigError:
-        if explicit:
-            raise
-        return None
-    return load_config(path)
 
 
 def email_channel(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> EmailChannel:

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
 from flows.churn_tables import ensure_churn_scores_table
-from flows.config import BusinessHours, ProjectConfig, load_config
+from flows.config import BusinessHours, ProjectConfig, project_config
 from flows.errors import ConfigError, CxloopError
 from flows.identity import ensure_identity_tables, resolve_identities
 from flows.orchestration import warehouse_slot
@@ -174,7 +174,7 @@ def build(config_path: str | None = None, select: str | None = None) -> dict[str
 
     With `select`, one dbt build of that selection only (no identity step).
     """
-    config = load_config(Path(config_path)) if config_path else None
+    config = project_config(config_path)
     settings = Settings()
     paths = settings.paths.ensure()
     # Unit tests run in development and CI (tests/dbt), not against production data: dbt

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows.build import DBT_PROJECT_DIR, dbt_vars
-from flows.config import load_config
+from flows.config import project_config
 from flows.errors import CxloopError, QualityGateError
 from flows.orchestration import warehouse_slot
 from flows.quality import check_freshness, enforce_freshness
@@ -306,7 +306,7 @@ def check(
     )  # fmt: skip
     freshness = []
     if stage in ("raw", "all"):  # sources: dbt source freshness on deliveries (flows/quality.py)
-        config = load_config(Path(config_path)) if config_path else None
+        config = project_config(config_path)
         with warehouse_slot():
             freshness = check_freshness_task(
                 warehouse_path, DBT_PROJECT_DIR, paths.home, run_id, dbt_vars(config)

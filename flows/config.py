@@ -228,3 +228,15 @@ def load_project(
     """Find and load the project file for a sources folder; returns (path, config)."""
     path = find_config(sources_dir, config_path)
     return path, load_config(path)
+
+
+def project_config(explicit: str | Path | None = None) -> ProjectConfig | None:
+    """cxloop.yaml for a flow run on its own (a deployment): `explicit`, else found as usual
+    ($CXLOOP_CONFIG, ./cxloop.yaml); None, meaning the defaults, when there is none."""
+    try:
+        path = find_config(explicit=Path(explicit) if explicit else None)
+    except ConfigError:
+        if explicit:
+            raise
+        return None
+    return load_config(path)

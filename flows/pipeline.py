@@ -58,7 +58,8 @@ def pipeline(
     """
     logger = get_run_logger()
     started_at = datetime.now(UTC).replace(tzinfo=None)
-    cfg_path, config = load_project(Path(sources_dir), Path(config_path) if config_path else None)
+    # validated up front: a bad cxloop.yaml stops the run before anything is landed
+    cfg_path, _ = load_project(Path(sources_dir), Path(config_path) if config_path else None)
     paths = Settings().paths.ensure()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     report: dict[str, Any] = {"run_id": run_id, "status": "running", "sources": sources_dir}
@@ -80,12 +81,7 @@ def pipeline(
         if report["status"] != "blocked":
             with timer.stage("score"):
                 try:
-                    report["score"] = score(
-                        high_threshold=config.risk_bands.high,
-                        medium_threshold=config.risk_bands.medium,
-                        drivers_min_probability=config.risk_bands.drivers_min_probability,
-                        horizon_days=config.churn_horizon_days,
-                    )
+                    report["score"] = score(config_path=str(cfg_path))  # bands, horizon
                 except ChurnModelError as exc:  # too little history: act on what we know
                     report["score"] = {"skipped": str(exc)}
                     logger.warning("No churn scores this run: %s", exc)

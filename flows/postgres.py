@@ -24,7 +24,7 @@ from prefect import flow, get_run_logger
 
 from flows.build import dbt_vars, invoke_dbt, raise_for_dbt
 from flows.churn_tables import ensure_churn_scores_table
-from flows.config import load_config
+from flows.config import project_config
 from flows.errors import ConfigError, CxloopError
 from flows.identity import ensure_identity_tables
 from flows.orchestration import warehouse_slot
@@ -317,7 +317,7 @@ def postgres_build(config_path: str | None = None, dsn: str | None = None) -> di
 
     The target comes from `dsn` when given, else from the CXLOOP_PG_* variables.
     """
-    config = load_config(Path(config_path)) if config_path else None
+    config = project_config(config_path)
     target = PostgresTarget.from_dsn(dsn) if dsn else PostgresTarget.from_env()
     paths = Settings().paths.ensure()
     logger = get_run_logger()

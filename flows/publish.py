@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 from prefect import flow, task
 
-from flows.config import load_config
+from flows.config import project_config
 from flows.orchestration import warehouse_slot
 from flows.settings import Paths, Settings
 from flows.warehouse import connect
@@ -125,7 +125,8 @@ def publish_task(config_path: str | None) -> dict[str, int]:
     """Write the BI snapshot from the warehouse."""
     settings = Settings()
     paths = settings.paths.ensure()
-    cfg = load_config(Path(config_path)).publish if config_path else None
+    config = project_config(config_path)
+    cfg = config.publish if config else None
     return publish_snapshot(
         paths.warehouse,
         paths.bi,

@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.churn_tables import SCORE_COLUMNS, ensure_churn_scores_table
+from flows.config import ProjectConfig, RiskBands, project_config
 from flows.orchestration import warehouse_slot
 from flows.train import ChurnModelError, read_table, resolve_paths, train_from_warehouse
 from flows.train import train as train_flow
@@ -168,21 +169,37 @@ score_task = task(score_snapshots, name="score-snapshots", cache_policy=NO_CACHE
 write_scores_task = task(write_scores, name="write-scores", cache_policy=NO_CACHE)
 
 
+def configured_risk(config_path: str | None) -> tuple[RiskBands, int]:
+    """cxloop.yaml's risk bands and churn horizon, or their defaults without a config."""
+    config = project_config(config_path)
+    if config is None:
+        return RiskBands(), ProjectConfig.model_fields["churn_horizon_days"].default
+    return config.risk_bands, config.churn_horizon_days
+
+
 @flow(name="score")
 def score(
     warehouse: str | None = None,
     models_dir: str | None = None,
     train_if_missing: bool = True,
-    high_threshold: float = 0.5,
-    medium_threshold: float = 0.25,
-    horizon_days: int = 90,
+    high_threshold: float | None = None,
+    medium_threshold: float | None = None,
+    horizon_days: int | None = None,
     drivers_min_probability: float | None = None,
+    config_path: str | None = None,
 ) -> dict[str, Any]:
     """Score every active account with the current model (training one first if allowed).
 
-    Top drivers for accounts at or above `drivers_min_probability` (default: the medium
-    threshold, i.e. the high and medium bands); the others get an empty list.
+    Thresholds and horizon not given come from cxloop.yaml (`config_path`, else found as usual,
+    e.g. $CXLOOP_CONFIG for a deployment), else its defaults (0.5, 0.25, 90 days, drivers at
+    0.2 and above). Accounts below `drivers_min_probability` get an empty list of drivers.
     """
+    bands, horizon = configured_risk(config_path)
+    high_threshold = bands.high if high_threshold is None else high_threshold
+    medium_threshold = bands.medium if medium_threshold is None else medium_threshold
+    horizon_days = horizon if horizon_days is None else horizon_days
+    if drivers_min_probability is None:
+        drivers_min_probability = bands.drivers_min_probability
     warehouse_path, models_path = resolve_paths(warehouse, models_dir)
     version, trained = load_model_task(models_path), None
     if version is None:

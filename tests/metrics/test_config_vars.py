@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from flows.build import dbt_vars
-from flows.config import ProjectConfig
+from flows.config import ProjectConfig, project_config
 from flows.errors import ConfigError
 
 SOURCES = {"crm": {"kind": "salesforce", "path": "salesforce"}}
@@ -82,3 +83,24 @@ def test_sla_targets_and_freshness_hours_become_dbt_vars() -> None:
 def test_bad_sla_targets_name_the_key(sla: dict, message: str) -> None:
     with pytest.raises(Exception, match=message):
         config(sla=sla)
+
+
+def test_a_flow_run_alone_finds_cxloop_yaml_through_cxloop_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment (build-nightly, check-nightly...) gets no config path: $CXLOOP_CONFIG."""
+    path = tmp_path / "cxloop.yaml"
+    path.write_text(
+        "sources: {crm: {kind: salesforce, path: sf, freshness_hours: 12}}\n"
+        "sla: {first_reply_business_minutes: {urgent: 15}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path / "..")
+    monkeypatch.delenv("CXLOOP_CONFIG", raising=False)
+    assert project_config() is None  # none found: the defaults
+    monkeypatch.setenv("CXLOOP_CONFIG", str(path))
+    got = dbt_vars(project_config())
+    assert got["sla_first_reply_business_minutes"] == {"urgent": 15}
+    assert got["source_freshness_hours"] == {"salesforce": 12}
+    with pytest.raises(ConfigError, match="no cxloop.yaml found"):
+        project_config(tmp_path / "missing.yaml")
