@@ -276,27 +276,6 @@ def group_by_content(messages: Sequence[OutgoingEmail]) -> list[list[OutgoingEma
     return list(groups.values())
 
 
-def write_callback_task(
-    con: duckdb.DuckDBPyConnection, action_id: str, payload: dict[str, Any], now: datetime
-) -> str:
-    """Create the open callback task for an action; returns its task id."""
-    task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxloop-callback:{action_id}"))
-    con.execute(
-        "insert into ops.callback_tasks values (?, ?, ?, ?, ?, ?, ?, ?, 'open')",
-        [
-            task_id,
-            action_id,
-            payload.get("account_id"),
-            payload.get("customer_id"),
-            payload["assignee_email"],
-            payload["due_date"],
-            payload.get("reason"),
-            now,
-        ],
-    )
-    return task_id
-
-
 def write_callback_tasks(
     con: duckdb.DuckDBPyConnection,
     todo: Sequence[tuple[str, str | None, dict[str, Any]]],

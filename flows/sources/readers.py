@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flows.config import SourceConfig
 from flows.errors import SourceError
-from flows.sources.contracts import EntityContract, Violation
+from flows.sources.contracts import EntityContract, Violation, contract_for
 
 RowValues = dict[str, str | None]
 
@@ -125,3 +125,47 @@ def text_value(value: object) -> str | None:
 def json_row_values(record: dict[str, object]) -> RowValues:
     """A JSON object's top-level values as stored text (`text_value` of each; hot in ingest)."""
     return {k: v if v is None or v.__class__ is str else text_value(v) for k, v in record.items()}
+
+
+def _reject_json_constant(name: str) -> object:
+    """NaN and Infinity are not JSON (RFC 8259); no system we read sends them."""
+    raise ValueError(f"'{name}' is not a JSON value")
+
+
+def load_json(data: bytes, rel: str, expected: str) -> object:
+    """A file's JSON body (UTF-8); a SourceError naming line and column if it does not parse."""
+    text = decode(data, rel, "utf-8")
+    try:
+        return json.loads(text, parse_constant=_reject_json_constant)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            rel,
+            f"not valid JSON: {exc.msg} at column {exc.colno}",
+            row=exc.lineno,
+            expected=expected,
+        ) from exc
+    except ValueError as exc:
+        raise SourceError(rel, f"not valid JSON: {exc}", expected=expected) from exc
+
+
+def json_object_batch(
+    kind: str, entity: str, rel: str, data: bytes, items: list[object], item_name: str
+) -> Batch:
+    """A Batch of JSON objects, one row each (1-based); a non-object item is quarantined.
+
+    Columns are the union of the objects' top-level keys, in order of first appearance.
+    """
+    rows = [_json_object_row(n, item, item_name) for n, item in enumerate(items, start=1)]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.values))
+    contract = contract_for(kind, entity)
+    return Batch(kind, entity, rel, file_sha256(data), contract, list(columns), rows)
+
+
+def _json_object_row(number: int, item: object, item_name: str) -> ParsedRow:
+    if not isinstance(item, dict):
+        original = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        reason = f"{item_name}: {original[:60]!r} is not a JSON object"
+        return ParsedRow(number, {}, original, Violation("", reason))
+    return ParsedRow(number, json_row_values(item), record=item)

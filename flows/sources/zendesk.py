@@ -7,20 +7,11 @@ read in file-name order. Nested objects and arrays are kept as JSON text.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flows.config import SourceConfig
 from flows.errors import SourceError
-from flows.sources.contracts import Violation, contract_for
-from flows.sources.readers import (
-    Adapter,
-    Batch,
-    ParsedRow,
-    decode,
-    file_sha256,
-    json_row_values,
-)
+from flows.sources.readers import Adapter, Batch, json_object_batch, load_json
 
 KIND = "zendesk"
 ENTITIES = ("tickets", "users", "organizations", "ticket_events", "satisfaction_ratings")
@@ -39,51 +30,15 @@ def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
 def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     """Parse one page: the envelope must parse and hold the resource's array."""
     data = path.read_bytes()
-    records = _envelope_records(decode(data, rel, "utf-8"), rel, entity)
-    rows = [_parse_record(number, record) for number, record in enumerate(records, start=1)]
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row.values))
-    return Batch(
-        KIND, entity, rel, file_sha256(data), contract_for(KIND, entity), list(columns), rows
-    )
-
-
-def _reject_constant(name: str) -> object:
-    """NaN and Infinity are not JSON (RFC 8259); Zendesk never sends them."""
-    raise ValueError(f"'{name}' is not a JSON value")
-
-
-def _envelope_records(text: str, rel: str, key: str) -> list[object]:
-    try:
-        page = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        if not isinstance(exc, json.JSONDecodeError):
-            raise SourceError(
-                rel, f"not valid JSON: {exc}", expected="one Zendesk API response page"
-            ) from exc
+    page = load_json(data, rel, "one Zendesk API response page")
+    if not isinstance(page, dict) or not isinstance(page.get(entity), list):
         raise SourceError(
             rel,
-            f"not valid JSON: {exc.msg} at column {exc.colno}",
-            row=exc.lineno,
-            expected="one Zendesk API response page",
-        ) from exc
-    if not isinstance(page, dict) or not isinstance(page.get(key), list):
-        raise SourceError(
-            rel,
-            f"no '{key}' array in the page",
-            field=key,
-            expected=f'an envelope like {{"{key}": [...], "end_of_stream": ...}}',
+            f"no '{entity}' array in the page",
+            field=entity,
+            expected=f'an envelope like {{"{entity}": [...], "end_of_stream": ...}}',
         )
-    return page[key]
-
-
-def _parse_record(number: int, record: object) -> ParsedRow:
-    if not isinstance(record, dict):
-        original = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        reason = f"record: {original[:60]!r} is not a JSON object"
-        return ParsedRow(number, {}, original, Violation("", reason))
-    return ParsedRow(number, json_row_values(record), record=record)
+    return json_object_batch(KIND, entity, rel, data, page[entity], "record")
 
 
 ADAPTER = Adapter(KIND, entities, find_files, read_file)
