@@ -58,11 +58,11 @@ def prepare_here(home: Path, scale: float, seed: int, sources: Path) -> None:
     os.environ["CXLOOP_HOME"] = str(home)
     from dbt.cli.main import dbtRunner
 
-    from flows.build import DBT_PROJECT_DIR, IDENTITY_PHASE_1, dbt_vars
-    from flows.config import load_config
-    from flows.demo.generator import generate
-    from flows.ingest import ingest_sources
-    from flows.settings import Settings
+    from cxloop.config import load_config
+    from cxloop.demo.generator import generate
+    from cxloop.flows.build import DBT_PROJECT_DIR, IDENTITY_PHASE_1, dbt_vars
+    from cxloop.flows.ingest import ingest_sources
+    from cxloop.settings import Settings
 
     if not (sources / "cxloop.yaml").is_file():
         generate(sources, scale=scale, seed=seed)
@@ -91,11 +91,11 @@ def bench_identity(
         os.environ["CXLOOP_HOME"] = str(home)
         import duckdb
 
-        from flows.config import load_config
-        from flows.identity.evaluate import pairwise_metrics, read_truth
-        from flows.identity.store import resolve_warehouse
-        from flows.settings import Settings
-        from flows.warehouse import reader
+        from cxloop.config import load_config
+        from cxloop.identity.evaluate import pairwise_metrics, read_truth
+        from cxloop.identity.store import resolve_warehouse
+        from cxloop.settings import Settings
+        from cxloop.warehouse import reader
 
         warehouse = Settings().paths.warehouse
         identity = load_config(sources / "cxloop.yaml").identity

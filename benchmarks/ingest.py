@@ -37,7 +37,7 @@ def prepare_sources(sources: Path, scale: float, seed: int) -> bool:
         return False
     subprocess.run(  # a child process: the generator's memory is not the ingest's
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from flows.demo.generator import generate; "
+         "import sys; from pathlib import Path; from cxloop.demo.generator import generate; "
          "generate(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.argv[3]))",
          str(sources), str(scale), str(seed)],
         check=True,
@@ -51,7 +51,7 @@ def _rss_mb() -> int:
 
 def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
     """One `ingest_sources` call: total seconds, seconds per entity and per source, counts."""
-    import flows.ingest as ingest_module
+    import cxloop.flows.ingest as ingest_module
 
     seconds: dict[str, float] = {}
     original: Callable[..., Any] = ingest_module.ingest_entity
@@ -101,7 +101,7 @@ def bench_ingest(
         os.environ["CXLOOP_HOME"] = str(work / "home")  # nothing may fall back to ./var
         import duckdb
 
-        import flows.ingest  # noqa: F401  (imports are not part of the timing)
+        import cxloop.flows.ingest  # noqa: F401  (imports are not part of the timing)
 
         rss_before = _rss_mb()
         first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")

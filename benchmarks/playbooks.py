@@ -108,11 +108,11 @@ def playbook_folder(tmp: Path, rows: int) -> Path:
 
 def bench_playbooks(rows: int) -> dict[str, object]:
     """Plan and send `rows` follow-ups (e-mail + callback each); wall-clock seconds."""
-    from playbooks.channels import SendGridChannel
-    from playbooks.engine import run_playbooks
-    from playbooks.plan import PlanContext
-    from playbooks.render import TemplateRenderer
-    from playbooks.spec import load_playbooks
+    from cxloop.playbooks.channels import SendGridChannel
+    from cxloop.playbooks.engine import run_playbooks
+    from cxloop.playbooks.plan import PlanContext
+    from cxloop.playbooks.render import TemplateRenderer
+    from cxloop.playbooks.spec import load_playbooks
 
     with tempfile.TemporaryDirectory(prefix="cxbench-playbooks-") as tmp_name:
         tmp = Path(tmp_name)

@@ -23,8 +23,8 @@ def bench_pipeline(scale: float, seed: int) -> dict[str, object]:
     """Generate demo sources at `scale` and time each pipeline stage."""
     with tempfile.TemporaryDirectory(prefix="cxbench-") as tmp:
         os.environ["CXLOOP_HOME"] = str(Path(tmp) / "home")
-        from flows.demo.generator import generate
-        from flows.pipeline import pipeline
+        from cxloop.demo.generator import generate
+        from cxloop.flows.pipeline import pipeline
 
         t0 = time.perf_counter()
         counts = generate(Path(tmp) / "sources", scale=scale, seed=seed)

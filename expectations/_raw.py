@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from great_expectations.expectations import Expectation
 
-from expectations._build import (
+from cxloop.expectations._build import (
     CRITICAL,
     DIGITS,
     SHA256_HEX,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from great_expectations.expectations import Expectation
 
-from expectations._build import (
+from cxloop.expectations._build import (
     CRITICAL,
     EMAIL,
     WARNING,

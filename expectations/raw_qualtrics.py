@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from great_expectations.expectations import Expectation
 
-from expectations._build import (
+from cxloop.expectations._build import (
     CRITICAL,
     EMAIL,
     JSON_OBJECT,
@@ -13,7 +13,7 @@ from expectations._build import (
     matches,
     not_null,
 )
-from expectations._raw import raw_spec
+from cxloop.expectations._raw import raw_spec
 
 FAMILY = "raw_qualtrics"
 RESPONSE_ID = r"R_[A-Za-z0-9]{15}"

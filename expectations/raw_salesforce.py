@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from great_expectations.expectations import Expectation
 
-from expectations._build import (
+from cxloop.expectations._build import (
     BOOLEAN_TEXT,
     CRITICAL,
     DECIMAL,
@@ -15,7 +15,7 @@ from expectations._build import (
     matches,
     not_null,
 )
-from expectations._raw import raw_spec
+from cxloop.expectations._raw import raw_spec
 
 FAMILY = "raw_salesforce"
 SALESFORCE_ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"

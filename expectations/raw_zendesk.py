@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from great_expectations.expectations import Expectation
 
-from expectations._build import (
+from cxloop.expectations._build import (
     BOOLEAN_TEXT,
     CRITICAL,
     DIGITS,
@@ -17,7 +17,7 @@ from expectations._build import (
     matches,
     not_null,
 )
-from expectations._raw import integer_id, raw_spec
+from cxloop.expectations._raw import integer_id, raw_spec
 
 FAMILY = "raw_zendesk"
 TICKET_STATUSES = ("new", "open", "pending", "hold", "solved", "closed", "deleted")

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from expectations import marts, raw_qualtrics, raw_salesforce, raw_zendesk
-from expectations._build import DatasetSpec, DerivedCheck
+from cxloop.expectations import marts, raw_qualtrics, raw_salesforce, raw_zendesk
+from cxloop.expectations._build import DatasetSpec, DerivedCheck
 
 SPECS: dict[str, DatasetSpec] = {
     spec.name: spec

@@ -24,8 +24,8 @@ from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
 )
 
-from expectations._build import DerivedCheck
-from expectations.registry import applicable_checks, suite_for
+from cxloop.expectations._build import DerivedCheck
+from cxloop.expectations.registry import applicable_checks, suite_for
 
 DATASOURCE = "cxloop"
 BATCH_DEFINITION = "whole_frame"

@@ -13,21 +13,22 @@ import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from flows.config import ProjectConfig, project_config
-from flows.errors import ConfigError
-from flows.orchestration import warehouse_slot
-from flows.settings import Settings, get_settings
-from flows.warehouse import connect
-from playbooks.channels import EmailChannel, OutboxChannel, SendGridChannel
-from playbooks.engine import AfterSend
-from playbooks.engine import run_playbooks as run_engine
-from playbooks.notify import Mirror, SlackAlerts, ZendeskTickets
-from playbooks.plan import PlanContext
-from playbooks.render import TemplateRenderer
-from playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
-from playbooks.suppressions import confirm_unknown_from_events, sync_from_events
+from cxloop.config import ProjectConfig, project_config
+from cxloop.errors import ConfigError
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.package_data import playbooks_dir
+from cxloop.playbooks.channels import EmailChannel, OutboxChannel, SendGridChannel
+from cxloop.playbooks.engine import AfterSend
+from cxloop.playbooks.engine import run_playbooks as run_engine
+from cxloop.playbooks.notify import Mirror, SlackAlerts, ZendeskTickets
+from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
+from cxloop.playbooks.suppressions import confirm_unknown_from_events, sync_from_events
+from cxloop.settings import Settings, get_settings
+from cxloop.warehouse import connect
 
-PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
+PLAYBOOKS_DIR = playbooks_dir()
 
 
 def email_channel(settings: Settings, sleep: Callable[[float], None] = time.sleep) -> EmailChannel:

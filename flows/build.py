@@ -14,18 +14,19 @@ from dbt_common.events.base_types import EventLevel
 from prefect import flow, get_run_logger
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-from flows.churn_tables import ensure_churn_scores_table
-from flows.config import BusinessHours, ProjectConfig, project_config
-from flows.errors import ConfigError, CxloopError
-from flows.identity import ensure_identity_tables, resolve_identities
-from flows.orchestration import warehouse_slot
-from flows.quality import record_dbt_results
-from flows.settings import Settings
-from flows.sources.landing import ensure_raw_tables
-from flows.warehouse import release_dbt_connections, writer
-from playbooks.ledger import ensure_playbook_tables
+from cxloop.churn_tables import ensure_churn_scores_table
+from cxloop.config import BusinessHours, ProjectConfig, project_config
+from cxloop.errors import ConfigError, CxloopError
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.identity import ensure_identity_tables, resolve_identities
+from cxloop.package_data import dbt_project_dir
+from cxloop.playbooks.ledger import ensure_playbook_tables
+from cxloop.quality import record_dbt_results
+from cxloop.settings import Settings
+from cxloop.sources.landing import ensure_raw_tables
+from cxloop.warehouse import release_dbt_connections, writer
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+DBT_PROJECT_DIR = dbt_project_dir()
 # Identity resolution runs between two dbt phases (docs/identity.md).
 IDENTITY_PHASE_1 = "+int_identity__person_records"
 

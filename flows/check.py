@@ -20,16 +20,16 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.build import DBT_PROJECT_DIR, dbt_vars
-from flows.config import project_config
-from flows.errors import CxloopError, QualityGateError
-from flows.orchestration import warehouse_slot
-from flows.quality import check_freshness, enforce_freshness
-from flows.settings import Settings
-from flows.warehouse import reader, table_exists, writer
+from cxloop.config import project_config
+from cxloop.errors import CxloopError, QualityGateError
+from cxloop.flows.build import DBT_PROJECT_DIR, dbt_vars
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.quality import check_freshness, enforce_freshness
+from cxloop.settings import Settings
+from cxloop.warehouse import reader, table_exists, writer
 
 if TYPE_CHECKING:
-    from expectations.runner import ExpectationResult, SuiteResult
+    from cxloop.expectations.runner import ExpectationResult, SuiteResult
 
 RAW_ROW_LIMIT = 200_000  # raw tables: the most recently landed rows are validated
 QUALITY_RESULTS_DDL = """
@@ -158,8 +158,8 @@ def check_family(
     family: str, warehouse_path: Path, gx_dir: Path | None, run_id: str
 ) -> FamilyOutcome:
     """Validate every dataset of one family that exists in the warehouse."""
-    from expectations.registry import datasets_in
-    from expectations.runner import runner_for
+    from cxloop.expectations.registry import datasets_in
+    from cxloop.expectations.runner import runner_for
 
     runner = runner_for(gx_dir)
     outcome = FamilyOutcome(family=family, stage=stage_of(family))
@@ -222,7 +222,7 @@ def record_results(warehouse_path: Path, report: CheckReport) -> int:
 
 def render_docs(gx_dir: Path | None) -> Path | None:
     """Render Data Docs for everything validated since the last render; the index page."""
-    from expectations.runner import runner_for
+    from cxloop.expectations.runner import runner_for
 
     return runner_for(gx_dir).build_docs()
 
@@ -235,8 +235,8 @@ def enforce_gate(report: CheckReport) -> None:
 
 def families_for(stage: str) -> tuple[str, ...]:
     """The families checked at `stage`; a clear error for an unknown stage."""
-    from expectations.registry import UnknownDatasetError
-    from expectations.registry import families_for as registry_families
+    from cxloop.expectations.registry import UnknownDatasetError
+    from cxloop.expectations.registry import families_for as registry_families
 
     try:
         return registry_families(stage)

@@ -17,12 +17,12 @@ import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.config import ProjectConfig, find_config, load_config
-from flows.errors import ConfigError, SourceError
-from flows.orchestration import warehouse_slot
-from flows.settings import Settings
-from flows.sources import ADAPTERS
-from flows.sources.landing import (
+from cxloop.config import ProjectConfig, find_config, load_config
+from cxloop.errors import ConfigError, SourceError
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.settings import Settings
+from cxloop.sources import ADAPTERS
+from cxloop.sources.landing import (
     LandResult,
     PreparedBatch,
     land_batches,
@@ -30,8 +30,8 @@ from flows.sources.landing import (
     note_redelivery,
     prepare_batch,
 )
-from flows.sources.readers import file_sha256
-from flows.warehouse import connect
+from cxloop.sources.readers import file_sha256
+from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "skipped_files")
 

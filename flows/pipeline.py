@@ -11,19 +11,19 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.act import act
-from flows.build import build
-from flows.check import check
-from flows.config import load_project
-from flows.errors import QualityGateError
-from flows.ingest import ingest
-from flows.orchestration import StageTimer, warehouse_slot
-from flows.publish import publish
-from flows.score import score
-from flows.settings import Settings
-from flows.summary import warehouse_summary
-from flows.train import ChurnModelError
-from flows.warehouse import writer
+from cxloop.config import load_project
+from cxloop.errors import QualityGateError
+from cxloop.flows.act import act
+from cxloop.flows.build import build
+from cxloop.flows.check import check
+from cxloop.flows.ingest import ingest
+from cxloop.flows.orchestration import StageTimer, warehouse_slot
+from cxloop.flows.publish import publish
+from cxloop.flows.score import score
+from cxloop.flows.train import ChurnModelError
+from cxloop.settings import Settings
+from cxloop.summary import warehouse_summary
+from cxloop.warehouse import writer
 
 # Everything that reads ml.churn_scores: int_churn_scores__latest, dim_accounts, dim_customers and
 # any mart reading the source directly. Rebuilt after scoring, since scoring follows the build.

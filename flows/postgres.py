@@ -22,16 +22,16 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 from prefect import flow, get_run_logger
 
-from flows.build import dbt_vars, invoke_dbt, raise_for_dbt
-from flows.churn_tables import ensure_churn_scores_table
-from flows.config import project_config
-from flows.errors import ConfigError, CxloopError
-from flows.identity import ensure_identity_tables
-from flows.orchestration import warehouse_slot
-from flows.settings import Settings
-from flows.sources.landing import ensure_raw_tables
-from flows.warehouse import writer
-from playbooks.ledger import ensure_playbook_tables
+from cxloop.churn_tables import ensure_churn_scores_table
+from cxloop.config import project_config
+from cxloop.errors import ConfigError, CxloopError
+from cxloop.flows.build import dbt_vars, invoke_dbt, raise_for_dbt
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.identity import ensure_identity_tables
+from cxloop.playbooks.ledger import ensure_playbook_tables
+from cxloop.settings import Settings
+from cxloop.sources.landing import ensure_raw_tables
+from cxloop.warehouse import writer
 
 # What dbt reads that Python writes: every raw table, plus these (schema, table).
 PYTHON_TABLES = (

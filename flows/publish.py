@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 from prefect import flow, task
 
-from flows.config import project_config
-from flows.orchestration import warehouse_slot
-from flows.settings import Paths, Settings
-from flows.warehouse import connect
+from cxloop.config import project_config
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.settings import Paths, Settings
+from cxloop.warehouse import connect
 
 PUBLISHED_SCHEMAS = ("marts",)
 EXTRA_TABLES = (("ml", "churn_scores"),)

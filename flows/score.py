@@ -14,15 +14,15 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.churn_tables import SCORE_COLUMNS, ensure_churn_scores_table
-from flows.config import ProjectConfig, RiskBands, project_config
-from flows.orchestration import warehouse_slot
-from flows.train import ChurnModelError, read_table, resolve_paths, train_from_warehouse
-from flows.train import train as train_flow
-from flows.warehouse import writer
-from models.features import FeatureDataError
-from models.registry import ModelVersion, load_current
-from models.score import ScoredBatch, score_frame
+from cxloop.churn_tables import SCORE_COLUMNS, ensure_churn_scores_table
+from cxloop.config import ProjectConfig, RiskBands, project_config
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.flows.train import ChurnModelError, read_table, resolve_paths, train_from_warehouse
+from cxloop.flows.train import train as train_flow
+from cxloop.models.features import FeatureDataError
+from cxloop.models.registry import ModelVersion, load_current
+from cxloop.models.score import ScoredBatch, score_frame
+from cxloop.warehouse import writer
 
 LATEST_SNAPSHOTS_SQL = """
 select * from ml.account_snapshots

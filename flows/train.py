@@ -9,13 +9,13 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.errors import CxloopError
-from flows.orchestration import warehouse_slot
-from flows.settings import Settings
-from flows.warehouse import reader, table_exists
-from models.features import CHURN_SPEC, FeatureDataError
-from models.registry import ModelVersion, Promotion, promote_if_better, register
-from models.train import TrainResult, train_churn_model
+from cxloop.errors import CxloopError
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.models.features import CHURN_SPEC, FeatureDataError
+from cxloop.models.registry import ModelVersion, Promotion, promote_if_better, register
+from cxloop.models.train import TrainResult, train_churn_model
+from cxloop.settings import Settings
+from cxloop.warehouse import reader, table_exists
 
 SNAPSHOTS = ("ml", "account_snapshots")
 

@@ -3,11 +3,17 @@
 No Prefect and no paths of its own: callers pass data frames and the models folder.
 """
 
-from models.evaluate import classification_metrics
-from models.features import CHURN_SPEC, FeatureDataError, FeatureSpec, infer_spec
-from models.registry import ModelVersion, Promotion, load_current, promote_if_better, register
-from models.score import ScoredBatch, score_frame
-from models.train import ChurnModel, TrainingDataError, TrainResult, train_churn_model
+from cxloop.models.evaluate import classification_metrics
+from cxloop.models.features import CHURN_SPEC, FeatureDataError, FeatureSpec, infer_spec
+from cxloop.models.registry import (
+    ModelVersion,
+    Promotion,
+    load_current,
+    promote_if_better,
+    register,
+)
+from cxloop.models.score import ScoredBatch, score_frame
+from cxloop.models.train import ChurnModel, TrainingDataError, TrainResult, train_churn_model
 
 __all__ = [
     "CHURN_SPEC",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.features import (
+from cxloop.models.features import (
     FeatureDataError,
     FeatureSpec,
     coerce_dates,
@@ -23,7 +23,7 @@ from models.features import (
     coerce_numeric,
     require_columns,
 )
-from models.train import (
+from cxloop.models.train import (
     RANDOM_STATE,
     TEST_FRACTION,
     LabelledData,

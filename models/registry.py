@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from models.evaluate import classification_metrics
-from models.train import SELECTION_METRIC, ChurnModel, TrainResult
+from cxloop.models.evaluate import classification_metrics
+from cxloop.models.train import SELECTION_METRIC, ChurnModel, TrainResult
 
 FAMILY = "churn"
 MODEL_FILE = "model.joblib"

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.inspection import permutation_importance  # noqa: E402
 
-from models.train import ChurnModel, thread_limit  # noqa: E402
+from cxloop.models.train import ChurnModel, thread_limit  # noqa: E402
 
 MAX_IMPORTANCE_ROWS = 5_000
 

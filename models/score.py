@@ -31,8 +31,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.ensemble._hist_gradient_boosting._binning import _map_to_bins
 from threadpoolctl import threadpool_limits
 
-from models.features import CoercionReport, coerce_features, require_columns
-from models.train import SINGLE_THREAD_BELOW_ROWS, ChurnModel, thread_limit
+from cxloop.models.features import CoercionReport, coerce_features, require_columns
+from cxloop.models.train import SINGLE_THREAD_BELOW_ROWS, ChurnModel, thread_limit
 
 RISK_BANDS = ("high", "medium", "low")
 MIN_CONTRIBUTION = 0.01  # one percentage point: below that a "driver" is noise

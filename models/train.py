@@ -32,8 +32,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from models.evaluate import classification_metrics
-from models.features import (
+from cxloop.models.evaluate import classification_metrics
+from cxloop.models.features import (
     CHURN_SPEC,
     FeatureDataError,
     FeatureSpec,

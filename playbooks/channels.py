@@ -35,7 +35,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from playbooks.render import Shape
+from cxloop.playbooks.render import Shape
 
 SENDGRID_MAX_PERSONALIZATIONS = 1000
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import duckdb
 
-from playbooks import ledger
-from playbooks.channels import EmailChannel, OutgoingEmail, SendResult, write_callback_tasks
-from playbooks.notify import Mirror
-from playbooks.plan import PlanContext, plan_playbook
-from playbooks.render import Shape, TemplateRenderer
-from playbooks.spec import LoadedPlaybook
+from cxloop.playbooks import ledger
+from cxloop.playbooks.channels import EmailChannel, OutgoingEmail, SendResult, write_callback_tasks
+from cxloop.playbooks.notify import Mirror
+from cxloop.playbooks.plan import PlanContext, plan_playbook
+from cxloop.playbooks.render import Shape, TemplateRenderer
+from cxloop.playbooks.spec import LoadedPlaybook
 
 STATUSES = ("planned", "sent", "suppressed", "failed", "unknown", "skipped_by_guardrail")
 AfterSend = Callable[[Sequence[SendResult]], None]

@@ -14,8 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from playbooks.channels import SendResult
-from playbooks.ledger import PlannedAction
+from cxloop.playbooks.channels import SendResult
+from cxloop.playbooks.ledger import PlannedAction
 
 
 class Mirror(Protocol):

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
-from playbooks import ledger
-from playbooks.ledger import PlannedAction
-from playbooks.render import RenderError, TemplateRenderer
-from playbooks.spec import (
+from cxloop.playbooks import ledger
+from cxloop.playbooks.ledger import PlannedAction
+from cxloop.playbooks.render import RenderError, TemplateRenderer
+from cxloop.playbooks.spec import (
     CallbackTaskAction,
     CsmDigestAction,
     EmailAction,

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from playbooks import ledger
+from cxloop.playbooks import ledger
 
 SOURCE = "sendgrid_events"
 EVENTS_VIEW = "staging.stg_sendgrid__events"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cxloop.flows.cli import app
 
 runner = CliRunner()
 COMMANDS = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from flows.config import ProjectConfig, load_config
+from cxloop.config import ProjectConfig, load_config
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 

@@ -51,7 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
@@ -77,12 +79,20 @@ def test_deploy_all_creates_every_deployment_with_schedules(server: dict[str, st
     env = {**server, "CXLOOP_PROJECT_DIR": str(ROOT), "CXLOOP_SOURCES_DIR": str(ROOT / "var")}
     pool = subprocess.run(
         [PREFECT, "work-pool", "create", "cxloop-process", "--type", "process"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert pool.returncode == 0, pool.stdout + pool.stderr
     deploy = subprocess.run(
         [PREFECT, "--no-prompt", "deploy", "--all"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
 

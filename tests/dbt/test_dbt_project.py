@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.build import DBT_PROJECT_DIR, BuildError, run_dbt
+from cxloop.flows.build import BuildError, run_dbt
 
-SAMPLE = DBT_PROJECT_DIR / "scripts" / "make_sample_raw.py"
+SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
 
 
 def count(warehouse: Path, table: str) -> int:
@@ -24,7 +24,7 @@ def count(warehouse: Path, table: str) -> int:
 
 def test_build_on_a_sample_raw_layer(tmp_path: Path, prefect_harness: None) -> None:
     warehouse = tmp_path / "cx.duckdb"
-    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "60"], check=True)
+    subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "60"], check=True)
     report = run_dbt(["build"], warehouse, None, tmp_path)
     assert report["success"] and not report["failures"]
     assert report["counts"].get("pass", 0) > 50  # data tests and unit tests ran and passed
@@ -55,7 +55,7 @@ def test_build_on_a_sample_raw_layer(tmp_path: Path, prefect_harness: None) -> N
 def test_build_for_a_company_without_zendesk(tmp_path: Path, prefect_harness: None) -> None:
     """A missing system gets empty raw tables: the build and its data tests still pass."""
     warehouse = tmp_path / "cx.duckdb"
-    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "20"], check=True)
+    subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "20"], check=True)
     con = duckdb.connect(str(warehouse))
     for (table,) in con.execute(
         "select table_name from duckdb_tables() where table_name like 'zendesk__%'"
@@ -72,7 +72,7 @@ def test_a_failing_data_test_stops_the_build_and_names_it(
     tmp_path: Path, prefect_harness: None
 ) -> None:
     warehouse = tmp_path / "cx.duckdb"
-    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "10"], check=True)
+    subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "10"], check=True)
     con = duckdb.connect(str(warehouse))
     con.execute('update raw.salesforce__account set "Id" = null where rowid = 0')
     con.close()

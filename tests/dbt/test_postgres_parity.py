@@ -21,15 +21,14 @@ import pytest
 from postgres_server import NoPostgres, postgres_server, required
 from typer.testing import CliRunner
 
-from flows.build import DBT_PROJECT_DIR
-from flows.churn_tables import ensure_churn_scores_table
-from flows.errors import ConfigError
-from flows.postgres import PostgresError, PostgresTarget, copy_python_tables
-from flows.sources.landing import ensure_raw_tables
-from flows.warehouse import writer
-from playbooks.ledger import ensure_playbook_tables
+from cxloop.churn_tables import ensure_churn_scores_table
+from cxloop.errors import ConfigError
+from cxloop.flows.postgres import PostgresError, PostgresTarget, copy_python_tables
+from cxloop.playbooks.ledger import ensure_playbook_tables
+from cxloop.sources.landing import ensure_raw_tables
+from cxloop.warehouse import writer
 
-SAMPLE = DBT_PROJECT_DIR / "scripts" / "make_sample_raw.py"
+SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
 
 # The key of every table in schema marts (and two more): rows are matched on it.
 KEYS = {
@@ -138,13 +137,13 @@ def built(
     monkeypatch.setenv("CXLOOP_HOME", str(home))
     warehouse = home / "warehouse" / "cx.duckdb"
     warehouse.parent.mkdir(parents=True)
-    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "30"], check=True)
+    subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "30"], check=True)
     add_python_written_rows(warehouse)
-    from flows.build import build
+    from cxloop.flows.build import build
 
     duckdb_report = build()
     assert duckdb_report["success"], duckdb_report
-    from flows.cli_postgres import app
+    from cxloop.flows.cli.postgres import app
 
     result = CliRunner().invoke(app, ["build", "--dsn", postgres_dsn, "--json"])
     assert result.exit_code == 0, result.output
@@ -325,7 +324,7 @@ def test_dsn_and_connection_errors_name_what_is_wrong() -> None:
 
 
 def test_python_column_types_map_or_are_refused_by_name() -> None:
-    from flows.postgres import postgres_type
+    from cxloop.flows.postgres import postgres_type
 
     assert postgres_type("DECIMAL(18,3)", "raw.t.amount") == "numeric(18,3)"
     assert postgres_type("TIMESTAMP", "raw.t.at") == "timestamp without time zone"

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.demo.generator import generate
-from flows.pipeline import pipeline
-from flows.settings import Settings
+from cxloop.demo.generator import generate
+from cxloop.flows.pipeline import pipeline
+from cxloop.settings import Settings
 
 SCALE = 0.15  # ~300 accounts: enough churn history for the model's time split
 NOON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # outside quiet hours in UTC and MENA

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import duckdb
 
-from flows.demo.generator import generate
-from flows.pipeline import pipeline
-from flows.settings import Settings
-from flows.warehouse import connect
+from cxloop.demo.generator import generate
+from cxloop.flows.pipeline import pipeline
+from cxloop.settings import Settings
+from cxloop.warehouse import connect
 
 
 def test_a_failed_gate_sends_and_publishes_nothing(

@@ -11,10 +11,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.check import QualityGateFailed, check, run_checks
-from flows.errors import CxloopError, QualityGateError
-from flows.settings import Settings
-from flows.warehouse import writer
+from cxloop.errors import CxloopError, QualityGateError
+from cxloop.flows.check import QualityGateFailed, check, run_checks
+from cxloop.settings import Settings
+from cxloop.warehouse import writer
 
 Frames = Callable[[str], pd.DataFrame]
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from expectations.registry import SPECS, UnknownDatasetError, spec_for, suite_for
-from expectations.runner import SuiteResult, validate
+from cxloop.expectations.registry import SPECS, UnknownDatasetError, spec_for, suite_for
+from cxloop.expectations.runner import SuiteResult, validate
 
 Frames = Callable[[str], pd.DataFrame]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.identity.normalize import (
+from cxloop.identity.normalize import (
     PhoneBook,
     email_local_key,
     name_key,

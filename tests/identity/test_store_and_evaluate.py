@@ -11,9 +11,9 @@ import pytest
 from identity_records import frame, record
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.identity.evaluate import TruthFileError, pairwise_metrics, read_truth
-from flows.identity.store import IdentityError, resolve_warehouse
+from cxloop.flows.cli import app
+from cxloop.identity.evaluate import TruthFileError, pairwise_metrics, read_truth
+from cxloop.identity.store import IdentityError, resolve_warehouse
 
 
 def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:

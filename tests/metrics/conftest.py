@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.build import DBT_PROJECT_DIR
-
-SAMPLE = DBT_PROJECT_DIR / "scripts" / "make_sample_raw.py"
+SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +21,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) 
     os.environ["CXLOOP_HOME"] = str(home)
     warehouse = home / "warehouse" / "cx.duckdb"
     warehouse.parent.mkdir(parents=True)
-    subprocess.run([sys.executable, str(SAMPLE), str(warehouse), "--accounts", "80"], check=True)
-    from flows.build import build
+    subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "80"], check=True)
+    from cxloop.flows.build import build
 
     report = build()
     assert report["success"], report

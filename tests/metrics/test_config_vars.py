@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.build import dbt_vars
-from flows.config import ProjectConfig, project_config
-from flows.errors import ConfigError
+from cxloop.config import ProjectConfig, project_config
+from cxloop.errors import ConfigError
+from cxloop.flows.build import dbt_vars
 
 SOURCES = {"crm": {"kind": "salesforce", "path": "salesforce"}}
 

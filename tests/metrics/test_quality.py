@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.build import DBT_PROJECT_DIR, BuildError, run_dbt
-from flows.quality import StaleSourcesError, check_freshness, enforce_freshness
+from cxloop.flows.build import DBT_PROJECT_DIR, BuildError, run_dbt
+from cxloop.quality import StaleSourcesError, check_freshness, enforce_freshness
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:

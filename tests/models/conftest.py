@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.features import NUMERIC_FEATURES
-from models.train import TrainResult, train_churn_model
+from cxloop.models.features import NUMERIC_FEATURES
+from cxloop.models.train import TrainResult, train_churn_model
 
 SIGNAL_FEATURES = ("avg_first_reply_minutes_90d", "last_nps", "tickets_high_priority_90d")
 

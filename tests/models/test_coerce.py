@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.features import coerce_categorical, coerce_numeric
+from cxloop.models.features import coerce_categorical, coerce_numeric
 
 
 def test_typed_numbers_agree_with_the_per_value_rule() -> None:

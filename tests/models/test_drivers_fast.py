@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 
-from models.features import coerce_features
-from models.score import (
+from cxloop.models.features import coerce_features
+from cxloop.models.score import (
     MIN_CONTRIBUTION,
     predict_with_drivers,
     reference_contributions,
     score_frame,
 )
-from models.train import (
+from cxloop.models.train import (
     ChurnModel,
     TrainResult,
     build_pipeline,
@@ -141,10 +141,10 @@ def test_a_model_the_fast_path_does_not_know_is_scored_by_the_full_pipeline(
 def test_many_rows_are_scored_in_chunks_on_two_threads_with_the_same_result(
     model: ChurnModel, features, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import models.score
+    import cxloop.models.score
 
     one_chunk = predict_with_drivers(model, features, min_probability=0.2, workers=1)
-    monkeypatch.setattr(models.score, "CHUNK_ROWS", 64)  # 10 chunks over 2 worker threads
+    monkeypatch.setattr(cxloop.models.score, "CHUNK_ROWS", 64)  # 10 chunks over 2 worker threads
     chunked = predict_with_drivers(model, features, min_probability=0.2, workers=2)
     assert chunked[1].method == FAST[model.estimator_name]
     assert_same(chunked[0], one_chunk[0], model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.evaluate import classification_metrics
+from cxloop.models.evaluate import classification_metrics
 
 
 def test_metrics_match_a_hand_worked_case() -> None:

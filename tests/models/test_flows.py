@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.score import score, score_warehouse
-from flows.train import ChurnModelError, train_from_warehouse
-from flows.warehouse import reader, writer
+from cxloop.flows.score import score, score_warehouse
+from cxloop.flows.train import ChurnModelError, train_from_warehouse
+from cxloop.warehouse import reader, writer
 
 
 def write_snapshots(warehouse: Path, frame: pd.DataFrame) -> None:
@@ -95,7 +95,7 @@ def test_too_little_history_is_refused_by_the_flow_code(tmp_path: Path, snapshot
 def test_score_flow_trains_first_then_scores(
     prefect_harness: None, cx_home: Path, snapshots: pd.DataFrame
 ) -> None:
-    from flows.settings import Settings
+    from cxloop.settings import Settings
 
     paths = Settings().paths
     write_snapshots(paths.warehouse, snapshots)

@@ -17,10 +17,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from flows.build import DBT_PROJECT_DIR, run_dbt
-from models.features import CHURN_SPEC
+from cxloop.flows.build import run_dbt
+from cxloop.models.features import CHURN_SPEC
 
-SAMPLE = DBT_PROJECT_DIR / "scripts" / "make_sample_raw.py"
+SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
 CUTOFF = "2024-12-31"  # a month end inside the sample's history (2023-01 .. 2025-06)
 
 # (raw table, the text column that dates the row): rows dated after the cutoff are removed.
@@ -120,7 +120,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> t
     """(features from all data, features with the later data replaced, rows removed)."""
     tmp = tmp_path_factory.mktemp("leakage")
     full, cut = tmp / "full.duckdb", tmp / "cut.duckdb"
-    subprocess.run([sys.executable, str(SAMPLE), str(full), "--accounts", "60"], check=True)
+    subprocess.run([sys.executable, *SAMPLE, str(full), "--accounts", "60"], check=True)
     shutil.copy(full, cut)
     removed = remove_later_rows(cut, CUTOFF)
     assert add_later_rows(cut, CUTOFF) > 0

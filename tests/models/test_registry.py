@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.registry import (
+from cxloop.models.registry import (
     current_version,
     list_versions,
     load_current,
@@ -17,7 +17,7 @@ from models.registry import (
     promote_if_better,
     register,
 )
-from models.train import TrainResult, train_churn_model
+from cxloop.models.train import TrainResult, train_churn_model
 
 
 def with_training_labels_shuffled(frame: pd.DataFrame, before: str) -> pd.DataFrame:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.score import risk_bands, score_frame
-from models.train import TrainResult
+from cxloop.models.score import risk_bands, score_frame
+from cxloop.models.train import TrainResult
 
 
 def latest(snapshots: pd.DataFrame) -> pd.DataFrame:

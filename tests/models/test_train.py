@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.features import CATEGORICAL_FEATURES, CHURN_SPEC, NUMERIC_FEATURES, infer_spec
-from models.train import (
+from cxloop.models.features import CATEGORICAL_FEATURES, CHURN_SPEC, NUMERIC_FEATURES, infer_spec
+from cxloop.models.train import (
     CANDIDATES,
     TrainingDataError,
     TrainResult,
@@ -139,21 +139,21 @@ def test_threads_one_for_small_batches_and_openmp_only_on_idle_cores(
 
     from threadpoolctl import threadpool_info
 
-    import models.train
+    import cxloop.models.train
 
     def openmp_threads() -> set[int]:
         return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
 
     outside = openmp_threads()
     assert outside, "scikit-learn's OpenMP runtime is loaded"
-    with models.train.thread_limit(10):
+    with cxloop.models.train.thread_limit(10):
         assert openmp_threads() == {1}
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(models.train.os, "getloadavg", lambda: (cores - 0.1, 0.0, 0.0))
-    assert models.train.idle_cores() == 1
-    with models.train.thread_limit(10**6):
+    monkeypatch.setattr(cxloop.models.train.os, "getloadavg", lambda: (cores - 0.1, 0.0, 0.0))
+    assert cxloop.models.train.idle_cores() == 1
+    with cxloop.models.train.thread_limit(10**6):
         assert openmp_threads() == {1}
-    monkeypatch.setattr(models.train.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    assert models.train.idle_cores() == cores
-    with models.train.thread_limit(10**6):
+    monkeypatch.setattr(cxloop.models.train.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert cxloop.models.train.idle_cores() == cores
+    with cxloop.models.train.thread_limit(10**6):
         assert openmp_threads() == outside

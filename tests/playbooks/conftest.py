@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from playbooks.plan import PlanContext
+from cxloop.playbooks.plan import PlanContext
 
 # 2024-06-05 is a Wednesday; 14:00 UTC is outside the playbooks' quiet hours in UTC.
 NOW = datetime(2024, 6, 5, 14, 0, tzinfo=UTC)

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from playbooks.channels import OutboxChannel
-from playbooks.engine import run_playbooks
-from playbooks.render import TemplateRenderer
-from playbooks.spec import load_playbooks
+from cxloop.playbooks.channels import OutboxChannel
+from cxloop.playbooks.engine import run_playbooks
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 
@@ -84,7 +84,7 @@ def test_digest_waits_for_the_csms_working_hours(warehouse, ctx, tmp_path) -> No
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_act_flow_runs_playbooks_into_the_outbox(warehouse, ctx, cx_home, monkeypatch) -> None:
-    from flows.act import act
+    from cxloop.flows.act import act
 
     monkeypatch.setenv("CXLOOP_CONFIG", str(cx_home / "missing.yaml"))
     dry = act(warehouse=str(warehouse), dry_run=True, now=ctx.now)

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 import yaml
 
-from playbooks.channels import OutboxChannel
-from playbooks.engine import run_playbooks
-from playbooks.plan import PlanContext
-from playbooks.render import TemplateRenderer
-from playbooks.spec import LoadedPlaybook, load_playbook, load_playbooks
+from cxloop.playbooks.channels import OutboxChannel
+from cxloop.playbooks.engine import run_playbooks
+from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import LoadedPlaybook, load_playbook, load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.act import run_playbooks
-from flows.ingest import ingest_sources
-from playbooks.channels import OutboxChannel
-from playbooks.ledger import action_id_for, ensure_playbook_tables
-from playbooks.plan import PlanContext
-from playbooks.spec import load_playbooks
+from cxloop.flows.act import run_playbooks
+from cxloop.flows.ingest import ingest_sources
+from cxloop.playbooks.channels import OutboxChannel
+from cxloop.playbooks.ledger import action_id_for, ensure_playbook_tables
+from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.spec import load_playbooks
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt_project"

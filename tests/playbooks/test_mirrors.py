@@ -14,12 +14,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from flows.act import mirrors_for, run_playbooks
-from flows.config import load_config
-from flows.errors import ConfigError
-from playbooks.channels import OutboxChannel
-from playbooks.notify import HttpPoster, SlackAlerts, ZendeskTickets
-from playbooks.spec import load_playbooks
+from cxloop.config import load_config
+from cxloop.errors import ConfigError
+from cxloop.flows.act import mirrors_for, run_playbooks
+from cxloop.playbooks.channels import OutboxChannel
+from cxloop.playbooks.notify import HttpPoster, SlackAlerts, ZendeskTickets
+from cxloop.playbooks.spec import load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.render import RenderError, TemplateRenderer, apply
+from cxloop.playbooks.render import RenderError, TemplateRenderer, apply
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "playbooks" / "templates"
 LOCALES = ["en", "ar", "fa"]

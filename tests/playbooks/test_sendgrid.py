@@ -8,11 +8,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from playbooks.channels import SendGridChannel
-from playbooks.engine import run_playbooks
-from playbooks.plan import PlanContext
-from playbooks.render import TemplateRenderer
-from playbooks.spec import load_playbooks
+from cxloop.playbooks.channels import SendGridChannel
+from cxloop.playbooks.engine import run_playbooks
+from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 PERSONAL = ("ana@acme.example", "Ana", "omar@acme.example", "عمر", "sara@globex.example")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.spec import PlaybookError, load_playbook, load_playbooks
+from cxloop.playbooks.spec import PlaybookError, load_playbook, load_playbooks
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

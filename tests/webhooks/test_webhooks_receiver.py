@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from flows.config import load_config
-from flows.errors import ConfigError
-from flows.ingest import ingest_sources
-from flows.webhooks import (
+from cxloop.config import load_config
+from cxloop.errors import ConfigError
+from cxloop.flows.ingest import ingest_sources
+from cxloop.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     EventReceiver,

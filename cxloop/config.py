@@ -1,0 +1,242 @@
+"""The project file `cxloop.yaml`: what a company has and how it maps onto cxloop's measures.
+
+Validated on load; every error names the file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cxloop.errors import ConfigError
+
+SurveyField = Literal[
+    "nps",
+    "nps_group",
+    "csat",
+    "ces",
+    "open_text",
+    "ticket_id",
+    "touchpoint",
+    "channel",
+    "language",
+    "contact_id",
+    "account_id",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SurveyMapping(_Strict):
+    """How one Qualtrics survey export maps onto our measures (keys are row-3 ImportIds)."""
+
+    file: str = Field(description="File name or glob, relative to the Qualtrics folder.")
+    survey_id: str
+    kind: Literal["relational", "transactional", "in_the_moment"]
+    touchpoint: str = "unknown"
+    channel: str = "email"
+    encoding: str = "utf-8"
+    fields: dict[SurveyField, str] = Field(description="our field -> Qualtrics ImportId")
+
+    @field_validator("fields")
+    @classmethod
+    def _has_a_measure(cls, v: dict[str, str]) -> dict[str, str]:
+        if not {"nps", "csat", "ces"} & set(v):
+            raise ValueError("needs at least one of nps, csat, ces")
+        return v
+
+
+class SourceConfig(_Strict):
+    kind: Literal["salesforce", "zendesk", "qualtrics", "sendgrid"]
+    path: str = Field(description="Folder of the exports, relative to the sources folder.")
+    encoding: str = "utf-8"
+    surveys: list[SurveyMapping] = []
+    freshness_hours: int = Field(
+        48, ge=1, description="Hours without a delivery after which the source is stale."
+    )
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description=(
+            "Per entity, our column name -> the column name in your export, for fields your "
+            "system names differently (Salesforce custom fields): "
+            "{opportunity: {Subscription_Start_Date__c: Contract_Start__c}}."
+        ),
+    )
+
+
+class BusinessHours(_Strict):
+    timezone: str = "UTC"
+    start: str = "09:00"
+    end: str = "17:00"
+    weekdays: list[int] = [0, 1, 2, 3, 4]
+    holidays: list[date] = []
+
+
+class HealthWeights(_Strict):
+    """Weights of the account health components (mart_account_health); any scale."""
+
+    support: float = Field(0.3, ge=0)
+    voice: float = Field(0.3, ge=0)
+    revenue: float = Field(0.25, ge=0)
+    engagement: float = Field(0.15, ge=0)
+
+
+class HealthBands(_Strict):
+    """Score thresholds: >= healthy is healthy, >= at_risk is at risk, below is critical."""
+
+    healthy: float = Field(70, ge=0, le=100)
+    at_risk: float = Field(40, ge=0, le=100)
+
+
+class HealthConfig(_Strict):
+    weights: HealthWeights = HealthWeights()
+    bands: HealthBands = HealthBands()
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: HealthWeights) -> HealthWeights:
+        if v.support + v.voice + v.revenue + v.engagement <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
+
+
+class IdentityConfig(_Strict):
+    match_threshold: float = Field(0.9, ge=0, le=1)
+    max_cluster_size: int = Field(25, ge=2)
+
+
+Priority = Literal["urgent", "high", "normal", "low"]
+
+
+class SlaConfig(_Strict):
+    """Support targets (mart_ticket_kpis): first reply within these business minutes."""
+
+    first_reply_business_minutes: dict[Priority, int] = Field(
+        default_factory=lambda: {"urgent": 60, "high": 240, "normal": 480, "low": 960}
+    )
+
+    @field_validator("first_reply_business_minutes")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: n for k, n in v.items() if n <= 0}
+        if bad:
+            raise ValueError(f"targets must be positive minutes, got {bad}")
+        return v
+
+
+class RiskBands(_Strict):
+    high: float = Field(0.5, ge=0, le=1)
+    medium: float = Field(0.25, ge=0, le=1)
+    drivers_min_probability: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description=(
+            "Accounts at or above this probability get their top drivers (the costly part of "
+            "scoring). Keep it at or below `medium` and the at-risk alert's rise_threshold "
+            "(0.2), so every alerted account shows its reasons."
+        ),
+    )
+
+
+class ZendeskTicketSettings(_Strict):
+    """Also open a Zendesk task ticket for each callback task."""
+
+    subdomain: str
+    email: str = Field(description="The agent the API token belongs to.")
+    token_env: str = Field("CXLOOP_ZENDESK_API_TOKEN", description="Env var holding the token.")
+    base_url: str | None = Field(None, description="Default https://<subdomain>.zendesk.com.")
+
+
+class PlaybookSettings(_Strict):
+    folder: str | None = None
+    enabled: list[str] | None = None
+    postal_address: str = "cxloop demo company, 1 Example Street, Springfield"
+    unsubscribe_url: str = "https://example.com/unsubscribe?c={action_id}"
+    zendesk: ZendeskTicketSettings | None = None
+    slack_webhook_url_env: str | None = Field(
+        None, description="Env var holding a Slack incoming-webhook URL for CSM alerts."
+    )
+
+
+class PublishSettings(_Strict):
+    mask_personal_data: bool = True
+    tables: list[str] | None = Field(None, description="marts to publish; default all")
+
+
+class ProjectConfig(_Strict):
+    version: Literal[1] = 1
+    company: str = "Example Co"
+    sources: dict[str, SourceConfig]
+    identity: IdentityConfig = IdentityConfig()
+    business_hours: BusinessHours = BusinessHours()
+    sla: SlaConfig = SlaConfig()
+    risk_bands: RiskBands = RiskBands()
+    churn_horizon_days: int = 90
+    small_sample_size: int = 30
+    health: HealthConfig = HealthConfig()
+    playbooks: PlaybookSettings = PlaybookSettings()
+    publish: PublishSettings = PublishSettings()
+
+
+def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:
+    """The config file to use: explicit, $CXLOOP_CONFIG, <sources>/cxloop.yaml, ./cxloop.yaml."""
+    candidates: list[Path] = []
+    if explicit:
+        candidates.append(Path(explicit))
+    elif os.environ.get("CXLOOP_CONFIG"):
+        candidates.append(Path(os.environ["CXLOOP_CONFIG"]))
+    else:
+        if sources_dir is not None:
+            candidates.append(Path(sources_dir) / "cxloop.yaml")
+        candidates.append(Path("cxloop.yaml"))
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"no cxloop.yaml found (looked at: {', '.join(map(str, candidates))})")
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read and validate cxloop.yaml; errors name the file and the key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{path}: key '{key}': {first['msg']}{more}") from exc
+
+
+def load_project(
+    sources_dir: Path | None = None, config_path: Path | None = None
+) -> tuple[Path, ProjectConfig]:
+    """Find and load the project file for a sources folder; returns (path, config)."""
+    path = find_config(sources_dir, config_path)
+    return path, load_config(path)
+
+
+def project_config(explicit: str | Path | None = None) -> ProjectConfig | None:
+    """cxloop.yaml for a flow run on its own (a deployment): `explicit`, else found as usual
+    ($CXLOOP_CONFIG, ./cxloop.yaml); None, meaning the defaults, when there is none."""
+    try:
+        path = find_config(explicit=Path(explicit) if explicit else None)
+    except ConfigError:
+        if explicit:
+            raise
+        return None
+    return load_config(path)

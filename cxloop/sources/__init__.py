@@ -1,0 +1,12 @@
+"""Source adapters: each reads one system's real export format into batches for landing."""
+
+from __future__ import annotations
+
+from cxloop.sources import qualtrics, salesforce, sendgrid, zendesk
+from cxloop.sources.readers import Adapter, Batch, ParsedRow
+
+ADAPTERS: dict[str, Adapter] = {
+    a.kind: a for a in (salesforce.ADAPTER, zendesk.ADAPTER, qualtrics.ADAPTER, sendgrid.ADAPTER)
+}
+
+__all__ = ["ADAPTERS", "Adapter", "Batch", "ParsedRow"]

@@ -1,0 +1,320 @@
+"""Row contracts: which columns a source file must have and what each field's text must look like.
+
+The checks are table-driven: a field gets a type from the contract (by exact name, then by the
+first matching name pattern), and each type is one predicate plus the words for what it expects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from cxloop.errors import SourceError
+
+SFID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_SFID_15 = re.compile(r"^[A-Za-z0-9]{15}$")
+_SFID_18 = re.compile(r"^[A-Za-z0-9]{15}[A-Z0-5]{3}$")
+_INT = re.compile(r"^-?\d+$")
+_ZENDESK_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_SALESFORCE_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$"
+)
+_QUALTRICS_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT64_MAX = 2**63 - 1
+
+
+def sfid_checksum(id15: str) -> str:
+    """The 3-character suffix that makes a 15-character Salesforce id case-safe (18)."""
+    return "".join(
+        SFID_ALPHABET[sum(1 << j for j, c in enumerate(id15[i * 5 : i * 5 + 5]) if "A" <= c <= "Z")]
+        for i in range(3)
+    )
+
+
+def to_sfid18(value: str) -> str:
+    """A 15-character Salesforce id in its 18-character form; anything else unchanged."""
+    return value + sfid_checksum(value) if _SFID_15.match(value) else value
+
+
+def _is_sfid(v: str) -> bool:
+    if _SFID_15.match(v):
+        return True
+    return bool(_SFID_18.match(v)) and v[15:] == sfid_checksum(v[:15])
+
+
+def _is_int_between(low: int, high: int) -> Callable[[str], bool]:
+    return lambda v: bool(_INT.match(v.strip())) and low <= int(v) <= high
+
+
+def _is_decimal(v: str) -> bool:
+    try:
+        number = float(v)
+    except ValueError:
+        return False
+    return number == number and abs(number) != float("inf")
+
+
+def _parses(pattern: re.Pattern[str], parse: Callable[[str], object]) -> Callable[[str], bool]:
+    def check(v: str) -> bool:
+        if not pattern.match(v):
+            return False
+        try:
+            parse(v)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+def _iso(v: str) -> datetime:
+    return datetime.fromisoformat(v.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """One kind of field value: the test its text must pass and what we say we expected."""
+
+    expected: str
+    accepts: Callable[[str], bool]
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    "int64": FieldType("an integer id", _is_int_between(-(2**63), _INT64_MAX)),
+    "epoch": FieldType("Unix epoch seconds", _is_int_between(0, _INT64_MAX)),
+    "sfid": FieldType("a Salesforce id of 15 or 18 characters (valid checksum)", _is_sfid),
+    "zendesk_datetime": FieldType(
+        "an ISO datetime like 2024-03-01T09:15:02Z", _parses(_ZENDESK_DATETIME, _iso)
+    ),
+    "salesforce_datetime": FieldType(
+        "an ISO datetime like 2024-03-27T22:52:16.000Z", _parses(_SALESFORCE_DATETIME, _iso)
+    ),
+    "qualtrics_datetime": FieldType(
+        "a datetime like 2024-05-02 10:01:07",
+        _parses(_QUALTRICS_DATETIME, datetime.fromisoformat),
+    ),
+    "date": FieldType("a date like 2024-06-30", _parses(_DATE, date.fromisoformat)),
+    "boolean": FieldType(
+        "a boolean (true/false or 1/0)", lambda v: v.lower() in {"true", "false", "1", "0"}
+    ),
+    "decimal": FieldType("a decimal number", _is_decimal),
+    "integer": FieldType("an integer", _is_int_between(-(2**63), _INT64_MAX)),
+    "percent": FieldType("an integer from 0 to 100", _is_int_between(0, 100)),
+    "nps": FieldType("an integer from 0 to 10", _is_int_between(0, 10)),
+    "nps_group": FieldType("an integer from 1 to 3", _is_int_between(1, 3)),
+    "csat": FieldType("an integer from 1 to 5", _is_int_between(1, 5)),
+    "ces": FieldType("an integer from 1 to 7", _is_int_between(1, 7)),
+    "text": FieldType("text", lambda v: True),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One field of one row that broke its contract."""
+
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EntityContract:
+    """What one entity's rows must satisfy: columns in the file, non-empty fields, field types."""
+
+    source: str
+    entity: str
+    columns: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    types: Mapping[str, str] = field(default_factory=dict)
+    type_patterns: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        for type_name in [*self.types.values(), *(t for _, t in self.type_patterns)]:
+            if type_name not in FIELD_TYPES:
+                raise ValueError(f"{self.source}.{self.entity}: unknown field type {type_name!r}")
+        object.__setattr__(self, "_type_cache", {})  # field name -> type name (hot in ingest)
+        object.__setattr__(self, "_check_cache", {})  # field name -> FieldType, None for text
+
+    def type_of(self, name: str) -> str:
+        """The type name of a field: explicit first, then the first matching pattern, else text."""
+        cache: dict[str, str] = self._type_cache  # type: ignore[attr-defined]
+        if name not in cache:
+            cache[name] = self._resolve_type(name)
+        return cache[name]
+
+    def _resolve_type(self, name: str) -> str:
+        if name in self.types:
+            return self.types[name]
+        for pattern, type_name in self.type_patterns:
+            if re.fullmatch(pattern, name):
+                return type_name
+        return "text"
+
+    def check_columns(self, file: str, header: Iterable[str]) -> None:
+        """Raise SourceError naming the missing columns when a file lacks required ones."""
+        present = set(header)
+        missing = [c for c in self.columns if c not in present]
+        if missing:
+            raise SourceError(
+                file,
+                f"wrong columns: missing {', '.join(missing)}",
+                row=1,
+                expected=f"columns {', '.join(self.columns)}",
+            )
+
+    def _check_of(self, name: str) -> FieldType | None:
+        """The field's type to check its values against; None for text (accepts anything)."""
+        type_name = self.type_of(name)
+        return None if type_name == "text" else FIELD_TYPES[type_name]
+
+    def violations(self, row: Mapping[str, str | None]) -> list[Violation]:
+        """Every field of the row that is missing or of the wrong form (empty means no list).
+
+        Runs once per source row: text fields are skipped without a call, and each field's
+        type is looked up once per contract.
+        """
+        found = [
+            Violation(name, f"{name}: is required but empty")
+            for name in self.required
+            if not row.get(name)  # None or ""
+        ]
+        checks: dict[str, FieldType | None] = self._check_cache  # type: ignore[attr-defined]
+        for name, value in row.items():
+            if not value:  # None or "": only `required` cares
+                continue
+            try:
+                field_type = checks[name]
+            except KeyError:
+                field_type = checks[name] = self._check_of(name)
+            if field_type is not None and not field_type.accepts(value):
+                found.append(Violation(name, f"{name}: {value!r} is not {field_type.expected}"))
+        return found
+
+
+_SALESFORCE_PATTERNS = (
+    (r"Id|.+Id", "sfid"),
+    (r"(Is|Has)[A-Z]\w*", "boolean"),
+    (
+        r"CreatedDate|LastModifiedDate|SystemModstamp|Last(Viewed|Referenced)Date",
+        "salesforce_datetime",
+    ),
+    (r"CloseDate|Birthdate|LastActivityDate|.+_Date__c", "date"),
+)
+_ZENDESK_PATTERNS = (
+    (r"external_id", "text"),
+    (r"id|.+_id", "int64"),
+    (r".+_at", "zendesk_datetime"),
+)
+
+CONTRACTS: dict[tuple[str, str], EntityContract] = {
+    (c.source, c.entity): c
+    for c in (
+        EntityContract(
+            "salesforce",
+            "account",
+            columns=("Id", "Name"),
+            required=("Id", "Name"),
+            types={"AnnualRevenue": "decimal", "NumberOfEmployees": "integer"},
+            type_patterns=_SALESFORCE_PATTERNS,
+        ),
+        EntityContract(
+            "salesforce",
+            "contact",
+            columns=("Id", "AccountId", "LastName", "Email"),
+            required=("Id", "LastName"),
+            type_patterns=_SALESFORCE_PATTERNS,
+        ),
+        EntityContract(
+            "salesforce",
+            "opportunity",
+            # IsClosed/IsWon and the subscription term fields carry the churn label (docs/ingest.md)
+            columns=(
+                "Id",
+                "AccountId",
+                "Name",
+                "StageName",
+                "CloseDate",
+                "IsClosed",
+                "IsWon",
+                "Subscription_Start_Date__c",
+                "Subscription_End_Date__c",
+            ),
+            required=("Id", "Name", "StageName", "CloseDate"),
+            types={
+                "Amount": "decimal",
+                "Probability": "decimal",
+                "Seats__c": "decimal",
+                "ExpectedRevenue": "decimal",
+            },
+            type_patterns=_SALESFORCE_PATTERNS,
+        ),
+        EntityContract(
+            "salesforce",
+            "user",
+            columns=("Id", "Username"),
+            required=("Id", "Username"),
+            type_patterns=_SALESFORCE_PATTERNS,
+        ),
+        EntityContract(
+            "zendesk",
+            "tickets",
+            required=("id", "created_at", "updated_at", "status"),
+            types={"generated_timestamp": "epoch"},
+            type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "zendesk",
+            "users",
+            required=("id",),
+            types={"active": "boolean"},
+            type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "zendesk", "organizations", required=("id",), type_patterns=_ZENDESK_PATTERNS
+        ),
+        EntityContract(
+            "zendesk",
+            "ticket_events",
+            required=("id", "ticket_id"),
+            types={"timestamp": "epoch"},
+            type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "zendesk",
+            "satisfaction_ratings",
+            required=("id", "ticket_id", "score"),
+            types={"reason_code": "integer"},
+            type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "sendgrid",
+            "events",
+            required=("email", "timestamp", "event", "sg_event_id"),
+            types={"timestamp": "epoch", "asm_group_id": "integer"},
+        ),
+        EntityContract(
+            "qualtrics",
+            "responses",
+            required=("ResponseId", "survey_id", "RecordedDate"),
+            types={
+                "StartDate": "qualtrics_datetime",
+                "EndDate": "qualtrics_datetime",
+                "RecordedDate": "qualtrics_datetime",
+                "Progress": "percent",
+                "Finished": "boolean",
+                "nps": "nps",
+                "nps_group": "nps_group",
+                "csat": "csat",
+                "ces": "ces",
+                "ticket_id": "int64",
+            },
+        ),
+    )
+}
+
+
+def contract_for(source: str, entity: str) -> EntityContract:
+    """The contract of one source entity (KeyError means a programming error, not bad input)."""
+    return CONTRACTS[(source, entity)]

@@ -1,0 +1,171 @@
+"""What every adapter hands to landing (a parsed file), and the readers the adapters share."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cxloop.config import SourceConfig
+from cxloop.errors import SourceError
+from cxloop.sources.contracts import EntityContract, Violation, contract_for
+
+RowValues = dict[str, str | None]
+
+
+# one encoder each, made once: `json.dumps` with options builds a new encoder on every call
+_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """One data row of a source file: its source fields as text and the row as it was read.
+
+    JSON sources pass the parsed `record` instead of `text`: `original` serializes it only when
+    asked (for a quarantined row), which most rows never are.
+    """
+
+    row_number: int
+    values: RowValues
+    text: str | None = None  # the row as read (CSV record text)
+    problem: Violation | None = None  # set when the row could not even be parsed
+    record: object = None  # the JSON record the row came from, when `text` is None
+
+    @property
+    def original(self) -> str:
+        """The row as it was read: the CSV record text, or the JSON record as compact JSON."""
+        return self.text if self.text is not None else _json_text(self.record)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One source file, parsed but not yet validated or landed."""
+
+    source: str
+    entity: str
+    source_file: str
+    file_sha256: str
+    contract: EntityContract
+    columns: list[str]
+    rows: list[ParsedRow] = field(default_factory=list)
+
+    @property
+    def batch_id(self) -> str:
+        """`<source>-<entity>-<sha12>`: one batch is one file landed once."""
+        return f"{self.source}-{self.entity}-{self.file_sha256[:12]}"
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """One source system: the entities it has, where their files are, and how to parse one."""
+
+    kind: str
+    entities: Callable[[SourceConfig], tuple[str, ...]]
+    find_files: Callable[[Path, SourceConfig], dict[str, list[Path]]]
+    read_file: Callable[[str, Path, str, SourceConfig], Batch]
+
+
+def file_sha256(data: bytes) -> str:
+    """Hex sha256 of a file's bytes (identifies a delivery)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, file: str, encoding: str) -> str:
+    """The file's text; a UTF-8 BOM is dropped; bad bytes raise SourceError with the line."""
+    codec = codecs.lookup(encoding).name
+    try:
+        return data.decode("utf-8-sig" if codec == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            file,
+            f"cannot decode byte 0x{data[exc.start]:02x} at line {line}",
+            row=line,
+            expected=f"text in {encoding} (set `encoding:` in cxloop.yaml if the file is not)",
+        ) from exc
+
+
+def read_csv_records(text: str, file: str) -> Iterator[tuple[list[str], str]]:
+    """Yield each CSV record with the exact text it was read from (for quarantine)."""
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), strict=True)
+    try:
+        for record in reader:
+            original = "".join(consumed).rstrip("\r\n")
+            consumed.clear()
+            yield record, original
+    except csv.Error as exc:
+        raise SourceError(
+            file, f"not valid CSV: {exc}", row=reader.line_num, expected="RFC 4180 CSV"
+        ) from exc
+
+
+def text_value(value: object) -> str | None:
+    """A JSON value as the text we store: strings as-is, scalars as JSON, nested as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return int.__repr__(value)  # what the JSON encoder writes for an int
+    return _json_text(value)
+
+
+def json_row_values(record: dict[str, object]) -> RowValues:
+    """A JSON object's top-level values as stored text (`text_value` of each; hot in ingest)."""
+    return {k: v if v is None or v.__class__ is str else text_value(v) for k, v in record.items()}
+
+
+def _reject_json_constant(name: str) -> object:
+    """NaN and Infinity are not JSON (RFC 8259); no system we read sends them."""
+    raise ValueError(f"'{name}' is not a JSON value")
+
+
+def load_json(data: bytes, rel: str, expected: str) -> object:
+    """A file's JSON body (UTF-8); a SourceError naming line and column if it does not parse."""
+    text = decode(data, rel, "utf-8")
+    try:
+        return json.loads(text, parse_constant=_reject_json_constant)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            rel,
+            f"not valid JSON: {exc.msg} at column {exc.colno}",
+            row=exc.lineno,
+            expected=expected,
+        ) from exc
+    except ValueError as exc:
+        raise SourceError(rel, f"not valid JSON: {exc}", expected=expected) from exc
+
+
+def json_object_batch(
+    kind: str, entity: str, rel: str, data: bytes, items: list[object], item_name: str
+) -> Batch:
+    """A Batch of JSON objects, one row each (1-based); a non-object item is quarantined.
+
+    Columns are the union of the objects' top-level keys, in order of first appearance.
+    """
+    rows = [_json_object_row(n, item, item_name) for n, item in enumerate(items, start=1)]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.values))
+    contract = contract_for(kind, entity)
+    return Batch(kind, entity, rel, file_sha256(data), contract, list(columns), rows)
+
+
+def _json_object_row(number: int, item: object, item_name: str) -> ParsedRow:
+    if not isinstance(item, dict):
+        original = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+        reason = f"{item_name}: {original[:60]!r} is not a JSON object"
+        return ParsedRow(number, {}, original, Violation("", reason))
+    return ParsedRow(number, json_row_values(item), record=item)

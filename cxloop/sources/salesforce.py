@@ -1,0 +1,103 @@
+"""Salesforce Bulk API 2.0 query results (CSV): Account, Contact, Opportunity, User.
+
+Every value arrives double-quoted, nulls are empty strings, datetimes look like
+`2024-03-27T22:52:16.000Z`. Reference ids that arrive in their 15-character form are
+normalized to 18 characters here so that every id in raw compares equal to what the API returns.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cxloop.config import SourceConfig
+from cxloop.errors import ConfigError, SourceError
+from cxloop.sources.contracts import Violation, contract_for, to_sfid18
+from cxloop.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, read_csv_records
+
+KIND = "salesforce"
+FILES = {
+    "account": "Account.csv",
+    "contact": "Contact.csv",
+    "opportunity": "Opportunity.csv",
+    "user": "User.csv",
+}
+_ID_FIELD = re.compile(r"Id|.+Id")
+
+
+def entities(cfg: SourceConfig) -> tuple[str, ...]:
+    """The Salesforce objects we land."""
+    return tuple(FILES)
+
+
+def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
+    """Each object's CSV in the Salesforce folder (an object without a file has no files)."""
+    unknown = sorted(set(cfg.columns) - set(FILES))
+    if unknown:
+        raise ConfigError(
+            f"key 'columns.{unknown[0]}' of the {KIND} source at {cfg.path!r}: "
+            f"not a Salesforce object we read (expected one of {', '.join(FILES)})"
+        )
+    return {
+        entity: [folder / name] if (folder / name).is_file() else []
+        for entity, name in FILES.items()
+    }
+
+
+def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
+    """Parse one Bulk API CSV: header check, empty cells as nulls, 15-char ids as 18."""
+    data = path.read_bytes()
+    contract = contract_for(KIND, entity)
+    records = read_csv_records(decode(data, rel, cfg.encoding), rel)
+    header, _ = next(records, ([], ""))
+    if not header:
+        raise SourceError(rel, "empty file", row=1, expected="a header row of field API names")
+    header = rename_columns(rel, header, cfg.columns.get(entity, {}))
+    contract.check_columns(rel, header)
+    id_columns = {name for name in header if _ID_FIELD.fullmatch(name)}
+    rows = [
+        _parse_row(number, record, original, header, id_columns, rel)
+        for number, (record, original) in enumerate(records, start=1)
+        if record
+    ]
+    return Batch(KIND, entity, rel, file_sha256(data), contract, list(header), rows)
+
+
+def rename_columns(rel: str, header: list[str], mapping: dict[str, str]) -> list[str]:
+    """The header with the export's field names replaced by ours (cxloop.yaml `columns`)."""
+    if not mapping:
+        return header
+    missing = [theirs for theirs in mapping.values() if theirs not in header]
+    if missing:
+        raise SourceError(
+            rel,
+            f"wrong columns: missing {', '.join(missing)} (named in cxloop.yaml columns)",
+            row=1,
+            expected=f"the mapped columns {', '.join(mapping.values())} in the header",
+        )
+    clashes = [ours for ours in mapping if ours in header and mapping[ours] != ours]
+    if clashes:
+        raise SourceError(
+            rel,
+            f"ambiguous columns: {', '.join(clashes)} present and also mapped from another column",
+            row=1,
+            expected="either the column or a mapping to it in cxloop.yaml, not both",
+        )
+    ours_for = {theirs: ours for ours, theirs in mapping.items()}
+    return [ours_for.get(name, name) for name in header]
+
+
+def _parse_row(
+    number: int, record: list[str], original: str, header: list[str], id_columns: set[str], rel: str
+) -> ParsedRow:
+    if len(record) != len(header):
+        reason = f"row: has {len(record)} values, expected {len(header)} like the header"
+        return ParsedRow(number, {}, original, Violation("", reason))
+    values = {
+        name: (to_sfid18(cell) if name in id_columns else cell) if cell != "" else None
+        for name, cell in zip(header, record, strict=True)
+    }
+    return ParsedRow(number, values, original)
+
+
+ADAPTER = Adapter(KIND, entities, find_files, read_file)

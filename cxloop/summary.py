@@ -1,0 +1,116 @@
+"""The run summary: what the warehouse holds after a run, in words and as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from cxloop.warehouse import SCHEMAS, reader, table_exists
+
+HEADLINE_SQL = """
+select
+    count(nps_score) as nps_responses,
+    round(100.0 * (count(*) filter (where nps_score >= 9) - count(*) filter (where nps_score <= 6))
+          / nullif(count(nps_score), 0), 1) as nps,
+    count(csat_score) as csat_responses,
+    round(100.0 * count(*) filter (where csat_score >= 4)
+          / nullif(count(csat_score), 0), 1) as csat,
+    count(ces_score) as ces_responses,
+    round(avg(ces_score), 2) as ces
+from marts.fct_survey_responses
+"""
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def rows_per_layer(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Row counts of every table (not views) per schema."""
+    out: dict[str, dict[str, int]] = {s: {} for s in SCHEMAS}
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' and table_catalog = current_database() order by 1, 2"
+    ).fetchall()
+    for schema, table in tables:
+        if schema in out:
+            out[schema][table] = int(_scalar(con, f'select count(*) from {schema}."{table}"'))
+    return out
+
+
+def warehouse_summary(warehouse: Path) -> dict[str, Any]:
+    """Rows per layer, quarantine, headline metrics and at-risk accounts, read from the file."""
+    with reader(warehouse) as con:
+        layers = rows_per_layer(con)
+        summary: dict[str, Any] = {
+            "rows_per_layer": {s: sum(t.values()) for s, t in layers.items()},
+            "tables": layers,
+            "quarantined_rows": layers["ops"].get("quarantine", 0),
+        }
+        if table_exists(con, "marts", "fct_survey_responses"):
+            cur = con.execute(HEADLINE_SQL)
+            names = [d[0] for d in cur.description]
+            summary["metrics"] = dict(zip(names, cur.fetchone() or (), strict=False))
+        if table_exists(con, "ml", "churn_scores"):
+            summary["at_risk_accounts"] = int(
+                _scalar(
+                    con,
+                    "select count(*) from ml.churn_scores where risk_band = 'high' "
+                    "and scored_at = (select max(scored_at) from ml.churn_scores)",
+                )
+            )
+    return summary
+
+
+def render(report: dict[str, Any], console: Console | None = None) -> None:
+    """Print a short, readable summary of a pipeline run."""
+    console = console or Console()
+    wh = report.get("warehouse", {})
+    console.print(f"[bold]cxloop run {report.get('run_id', '')}[/] — {report.get('status')}")
+    table = Table("layer", "rows", title="Warehouse")
+    for layer, n in wh.get("rows_per_layer", {}).items():
+        table.add_row(layer, "views" if layer == "staging" and not n else f"{n:,}")
+    console.print(table)
+    ing = report.get("ingest", {}).get("totals", {})
+    if ing:
+        console.print(
+            "Ingest: read {read:,}, landed {landed:,}, quarantined {quarantined:,}, "
+            "duplicate {duplicate:,}".format(
+                **{k: ing.get(k, 0) for k in ("read", "landed", "quarantined", "duplicate")}
+            )
+        )
+    m = wh.get("metrics") or {}
+    if m:
+        console.print(
+            f"NPS {m.get('nps')} (n={m.get('nps_responses')}), CSAT {m.get('csat')}% "
+            f"(n={m.get('csat_responses')}), CES {m.get('ces')} (n={m.get('ces_responses')})"
+        )
+    if "at_risk_accounts" in wh:
+        console.print(f"At-risk accounts (high band): {wh['at_risk_accounts']}")
+    if report.get("act"):
+        actions = Table(
+            "playbook", "sent", "suppressed", "deferred", "failed", "unknown", title="Playbooks"
+        )
+        for name, counts in report["act"].items():
+            if isinstance(counts, dict):
+                actions.add_row(
+                    name,
+                    *(
+                        str(counts.get(k, 0))
+                        for k in ("sent", "suppressed", "skipped_by_guardrail", "failed", "unknown")
+                    ),
+                )
+        console.print(actions)
+    if report.get("score", {}).get("skipped"):
+        console.print(f"No churn scores this run: {report['score']['skipped']}")
+    if report.get("blocked"):
+        console.print(f"[red]Blocked:[/] {report['blocked']}")
+    timing = Table("stage", "seconds", title="Where the time went")
+    for stage, secs in report.get("durations", {}).items():
+        timing.add_row(stage, f"{secs:.1f}")
+    console.print(timing)

@@ -1,0 +1,45 @@
+"""`cxloop postgres ...`: build the marts on PostgreSQL, the second dbt target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="PostgreSQL, the second dbt target (docs/postgres.md).", no_args_is_help=True
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+@app.callback()
+def postgres() -> None:
+    """PostgreSQL, the second dbt target: the same marts on a shared server (docs/postgres.md)."""
+
+
+@app.command()
+def build(
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            help="postgresql://user[:password]@host[:port]/dbname "
+            "(default: the CXLOOP_PG_HOST/PORT/USER/PASSWORD/DATABASE variables)."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="cxloop.yaml (business hours, weights...).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy raw, identity, scores and the action ledger into PostgreSQL, then dbt build there.
+
+    Run it after `cxloop run` (or `cxloop build`): customer ids come from the DuckDB
+    warehouse's identity step and are copied, not recomputed.
+
+    Example: cxloop postgres build --dsn postgresql://cxloop@db.internal:5432/cxloop --json
+    """
+    from cxloop.flows.cli import _run
+    from cxloop.flows.postgres import postgres_build
+
+    _run(lambda: postgres_build(str(config) if config else None, dsn), as_json)

@@ -1,5 +1,0 @@
-"""Demo data generator: realistic Salesforce, Zendesk and Qualtrics exports with a known truth."""
-
-from flows.demo.generator import generate
-
-__all__ = ["generate"]
