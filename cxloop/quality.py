@@ -19,16 +19,9 @@ from typing import Any
 import pandas as pd
 
 from cxloop.errors import QualityGateError
+from cxloop.tables import QUALITY_RESULTS, ensure_tables
 from cxloop.warehouse import release_dbt_connections, writer
 
-QUALITY_RESULTS_DDL = """
-create table if not exists ops.quality_results (
-    run_id varchar not null, checked_at timestamp not null, stage varchar not null,
-    dataset varchar not null, check_name varchar not null, column_name varchar,
-    severity varchar not null, success boolean not null, element_count bigint,
-    unexpected_count bigint, unexpected_percent double, details json
-)
-"""  # the same table as flows/check.py's QUALITY_RESULTS_DDL (whichever runs first creates it)
 RESULT_COLUMNS = [
     "run_id", "checked_at", "stage", "dataset", "check_name", "column_name", "severity",
     "success", "element_count", "unexpected_count", "unexpected_percent", "details",
@@ -117,7 +110,7 @@ def insert_rows(warehouse: Path, frame: pd.DataFrame) -> int:
         return 0
     with writer(warehouse) as con:
         con.execute("create schema if not exists ops")
-        con.execute(QUALITY_RESULTS_DDL)
+        ensure_tables(con, [QUALITY_RESULTS])
         con.register("quality_rows", frame)
         con.execute(
             f"insert into ops.quality_results ({', '.join(RESULT_COLUMNS)}) "

@@ -13,43 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
+from cxloop.tables import CORE_TABLES, ensure_tables
 
-OPS_DDL = """
-create table if not exists ops.quarantine (
-    quarantine_id   varchar primary key,   -- sha256 of source, entity, file content hash, row
-    source          varchar not null,
-    entity          varchar not null,
-    source_file     varchar not null,
-    row_number      bigint,                -- 1-based data row (CSV: after headers; JSON: index)
-    field           varchar,
-    reason          varchar not null,
-    original        varchar not null,      -- the row as it was read (CSV line / JSON text)
-    batch_id        varchar not null,
-    quarantined_at  timestamp not null
-);
-create table if not exists ops.ingest_files (
-    batch_id          varchar primary key,
-    source            varchar not null,
-    entity            varchar not null,
-    source_file       varchar not null,
-    file_sha256       varchar not null,
-    rows_read         bigint not null,
-    rows_landed       bigint not null,
-    rows_quarantined  bigint not null,
-    rows_duplicate    bigint not null,
-    loaded_at         timestamp not null,
-    file_mtime        timestamp,            -- the file's modification time when last seen
-    last_delivered_at timestamp             -- when these bytes last arrived (landed or re-sent)
-);
-create table if not exists ops.pipeline_runs (
-    run_id       varchar primary key,
-    started_at   timestamp not null,
-    finished_at  timestamp,
-    status       varchar not null,
-    summary      json
-);
-"""
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -63,19 +29,11 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return con
 
 
-# Columns added after a release: `create table if not exists` does not add them to old files.
-MIGRATIONS = (
-    "alter table ops.ingest_files add column if not exists file_mtime timestamp",
-    "alter table ops.ingest_files add column if not exists last_delivered_at timestamp",
-)
-
-
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    """The layer schemas and the ops tables every warehouse has (cxloop.tables)."""
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    con.execute(OPS_DDL)
-    for column in MIGRATIONS:  # warehouses created before a column was added
-        con.execute(column)
+    ensure_tables(con, CORE_TABLES)
 
 
 @contextlib.contextmanager

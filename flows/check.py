@@ -26,32 +26,14 @@ from cxloop.flows.build import DBT_PROJECT_DIR, dbt_vars
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.quality import check_freshness, enforce_freshness
 from cxloop.settings import Settings
+from cxloop.tables import QUALITY_RESULTS, ensure_tables
 from cxloop.warehouse import reader, table_exists, writer
 
 if TYPE_CHECKING:
     from cxloop.expectations.runner import ExpectationResult, SuiteResult
 
 RAW_ROW_LIMIT = 200_000  # raw tables: the most recently landed rows are validated
-QUALITY_RESULTS_DDL = """
-create table if not exists ops.quality_results (
-    run_id              varchar not null,
-    checked_at          timestamp not null,
-    stage               varchar not null,   -- raw / marts
-    dataset             varchar not null,   -- schema.table
-    check_name          varchar not null,   -- GE expectation type
-    column_name         varchar,            -- column(s) checked; _check__<rule> for derived rules
-    severity            varchar not null,   -- critical / warning
-    success             boolean not null,
-    element_count       bigint,
-    unexpected_count    bigint,
-    unexpected_percent  double,
-    details             json                -- description, kwargs, sample of unexpected values
-)
-"""
-RESULT_COLUMNS = [
-    "run_id", "checked_at", "stage", "dataset", "check_name", "column_name", "severity",
-    "success", "element_count", "unexpected_count", "unexpected_percent", "details",
-]  # fmt: skip
+RESULT_COLUMNS = list(QUALITY_RESULTS.column_names)
 
 
 class QualityGateFailed(QualityGateError):
@@ -207,7 +189,7 @@ def record_results(warehouse_path: Path, report: CheckReport) -> int:
     """Append the run's results to ops.quality_results in one transaction."""
     frame = result_rows(report)
     with writer(warehouse_path) as con:
-        con.execute(QUALITY_RESULTS_DDL)
+        ensure_tables(con, [QUALITY_RESULTS])
         con.register("quality_rows", frame)
         columns = ", ".join(RESULT_COLUMNS)
         con.execute(
