@@ -1,5 +1,4 @@
-"""Demo data generator: realistic Salesforce, Zendesk and Qualtrics exports with a known truth."""
+"""Demo data generator: realistic Salesforce, Zendesk and Qualtrics exports with a known truth.
 
-from cxloop.demo.generator import generate
-
-__all__ = ["generate"]
+Entry point: `cxloop.demo.generator.generate`.
+"""

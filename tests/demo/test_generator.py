@@ -13,7 +13,7 @@ import phonenumbers
 import pytest
 
 from cxloop.config import load_config
-from cxloop.demo import generate
+from cxloop.demo.generator import generate
 from cxloop.demo.common import sf_checksum
 
 SCALE = 0.04
