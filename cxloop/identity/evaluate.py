@@ -1,4 +1,8 @@
-"""Pairwise precision, recall and F1 of an identity map against a truth file."""
+"""Pairwise precision, recall and F1 of an identity map against a truth file.
+
+`evaluate_identity` is what `cxloop identity evaluate` reports: the warehouse's map
+(`load_identity_map`) scored against the generator's `_truth/persons.csv` (`read_truth`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,21 @@ from pathlib import Path
 import pandas as pd
 
 from cxloop.errors import CxloopError
+from cxloop.warehouse import reader, table_exists
 
 TRUTH_COLUMNS = {"source", "source_record_id", "person_id"}
 
 
+# Where the map is, in order: the mart, else the identity step's own table.
+IDENTITY_MAP_TABLES = (("marts", "customer_identity_map"), ("intermediate", "identity_clusters"))
+
+
 class TruthFileError(CxloopError):
     """The truth file is missing or lacks a column."""
+
+
+class IdentityMapError(CxloopError):
+    """The warehouse is missing or holds no identity map yet."""
 
 
 def read_truth(truth_dir: Path) -> pd.DataFrame:
@@ -66,3 +79,27 @@ def pairwise_metrics(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, 
         "singleton_clusters": int((sizes == 1).sum()),
         "largest_cluster": int(sizes.max()) if len(sizes) else 0,
     }
+
+
+def load_identity_map(warehouse: Path) -> pd.DataFrame:
+    """The map to evaluate (source, source_record_id, customer_id), from IDENTITY_MAP_TABLES."""
+    if not warehouse.is_file():
+        raise IdentityMapError(
+            f"{warehouse}: no warehouse (run `cxloop demo` or `cxloop run` first)"
+        )
+    with reader(warehouse) as con:
+        for schema, table in IDENTITY_MAP_TABLES:
+            if table_exists(con, schema, table):
+                return con.execute(
+                    f"select source, source_record_id, customer_id from {schema}.{table}"
+                ).df()
+    raise IdentityMapError(f"{warehouse}: no marts.customer_identity_map (run the build first)")
+
+
+def evaluate_identity(truth: Path, warehouse: Path) -> dict[str, object]:
+    """Pairwise metrics of the warehouse's identity map against `truth`, with both paths."""
+    truth_frame = read_truth(truth)
+    result = pairwise_metrics(load_identity_map(warehouse), truth_frame)
+    result["warehouse"] = str(warehouse)
+    result["truth"] = str(truth)
+    return result

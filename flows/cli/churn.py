@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from cxloop.flows.cli.common import JsonOpt, run_command
+
 app = typer.Typer(help="churn commands.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 @app.command()
@@ -18,9 +19,8 @@ def status(as_json: JsonOpt = False) -> None:
     Example: cxloop churn status --json
     """
     from cxloop.churn_ops import churn_status
-    from cxloop.flows.cli import _run
 
-    _run(churn_status, as_json)
+    run_command(churn_status, as_json)
 
 
 @app.command()
@@ -41,9 +41,8 @@ def train(
     Example: cxloop churn train --csv accounts.csv --label churned --id account_id --json
     """
     from cxloop.churn_ops import train_csv
-    from cxloop.flows.cli import _run
 
-    _run(lambda: train_csv(csv, label, id_column, time_column), as_json)
+    run_command(lambda: train_csv(csv, label, id_column, time_column), as_json)
 
 
 @app.command()
@@ -56,6 +55,5 @@ def report(as_json: JsonOpt = False) -> None:
     Example: cxloop churn report
     """
     from cxloop.churn_ops import write_report
-    from cxloop.flows.cli import _run
 
-    _run(write_report, as_json)
+    run_command(write_report, as_json)

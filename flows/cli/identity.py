@@ -5,42 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
+from cxloop.flows.cli.common import JsonOpt, run_command
+
 app = typer.Typer(help="identity commands.", no_args_is_help=True)
-
-
-def load_identity_map(warehouse: Path) -> pd.DataFrame:
-    """The map to evaluate: marts.customer_identity_map, else the identity step's table."""
-    from cxloop.errors import CxloopError
-    from cxloop.warehouse import reader, table_exists
-
-    if not warehouse.is_file():
-        raise CxloopError(f"{warehouse}: no warehouse (run `cxloop demo` or `cxloop run` first)")
-    with reader(warehouse) as con:
-        for schema, table in (
-            ("marts", "customer_identity_map"),
-            ("intermediate", "identity_clusters"),
-        ):
-            if table_exists(con, schema, table):
-                return con.execute(
-                    f"select source, source_record_id, customer_id from {schema}.{table}"
-                ).df()
-    raise CxloopError(f"{warehouse}: no marts.customer_identity_map (run the build first)")
-
-
-def evaluate_identity(truth: Path, warehouse: Path | None = None) -> dict[str, object]:
-    """Pairwise precision/recall/F1 of the warehouse's identity map against `truth`."""
-    from cxloop.identity.evaluate import pairwise_metrics, read_truth
-    from cxloop.settings import Settings
-
-    path = warehouse or Settings().paths.warehouse
-    truth_frame = read_truth(truth)
-    result = pairwise_metrics(load_identity_map(path), truth_frame)
-    result["warehouse"] = str(path)
-    result["truth"] = str(truth)
-    return result
 
 
 @app.command()
@@ -51,14 +20,16 @@ def evaluate(
     warehouse: Annotated[
         Path | None, typer.Option("--warehouse", help="DuckDB file (default: CXLOOP_HOME's).")
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score identity resolution against a truth file: pairwise precision, recall, F1, clusters.
 
     Example: cxloop identity evaluate --truth var/demo/sources/_truth --json
     """
-    from cxloop.flows.cli import _run
+    from cxloop.identity.evaluate import evaluate_identity
+    from cxloop.settings import Settings
 
-    _run(lambda: evaluate_identity(truth, warehouse), as_json)
+    def body() -> dict[str, object]:
+        return evaluate_identity(truth, warehouse or Settings().paths.warehouse)
+
+    run_command(body, as_json)

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
+from cxloop.flows.cli.common import JsonOpt, config_arg, run_command
+
 app = typer.Typer(
     help="PostgreSQL, the second dbt target (docs/postgres.md).", no_args_is_help=True
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 @app.callback()
@@ -39,7 +40,6 @@ def build(
 
     Example: cxloop postgres build --dsn postgresql://cxloop@db.internal:5432/cxloop --json
     """
-    from cxloop.flows.cli import _run
     from cxloop.flows.postgres import postgres_build
 
-    _run(lambda: postgres_build(str(config) if config else None, dsn), as_json)
+    run_command(lambda: postgres_build(config_arg(config), dsn), as_json)

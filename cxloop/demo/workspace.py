@@ -1,0 +1,58 @@
+"""The demo's folders under CXLOOP_HOME: sources generated once per scale and seed; --fresh."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from cxloop.demo.generator import generate
+from cxloop.errors import CxloopError
+from cxloop.settings import Paths
+
+
+def demo_outputs(paths: Paths) -> tuple[Path, ...]:
+    """Every folder a demo run writes: the demo sources, the warehouse and all outputs."""
+    return (
+        paths.demo,
+        paths.warehouse_dir,
+        paths.lake,
+        paths.outbox,
+        paths.bi,
+        paths.models,
+        paths.reports,
+        paths.gx,
+    )
+
+
+def demo_sources(
+    paths: Paths,
+    scale: float,
+    seed: int,
+    *,
+    fresh: bool = False,
+    announce: Callable[[str], None] | None = None,
+) -> Path:
+    """The demo sources folder for this scale and seed, generated only when it is not there yet.
+
+    `fresh` deletes the demo's folders first (`demo_outputs`). Without it, sources generated
+    with another scale or seed are an error rather than silently reused or replaced.
+    """
+    out = paths.demo / "sources"
+    stamp = out.parent / "generated.json"
+    wanted = {"scale": scale, "seed": seed}
+    if fresh:
+        for folder in demo_outputs(paths):
+            shutil.rmtree(folder, ignore_errors=True)
+    elif stamp.exists() and json.loads(stamp.read_text()) != wanted:
+        raise CxloopError(
+            f"{out} holds demo sources of {stamp.read_text()}; pass --fresh to start over "
+            f"with scale {scale} and seed {seed}"
+        )
+    if not stamp.exists():
+        if announce:
+            announce(f"Generating demo sources (scale {scale}, seed {seed}) into {out} ...")
+        generate(out, scale=scale, seed=seed)
+        stamp.write_text(json.dumps(wanted))
+    return out
