@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 
 from cxloop.errors import CxloopError
-from cxloop.identity.resolve import Resolution, resolve
+from cxloop.identity.clusters import Resolution, resolve
 from cxloop.warehouse import table_exists, writer
 
 PERSON_RECORDS = ("intermediate", "int_identity__person_records")

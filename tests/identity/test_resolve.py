@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from identity_records import frame, record
 
-from cxloop.identity.resolve import (
+from cxloop.identity.clusters import (
     UnionFind,
     cluster,
     deterministic_edges,
