@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cxloop.errors import ConfigError
 
@@ -27,7 +34,14 @@ SurveyField = Literal[
     "language",
     "contact_id",
     "account_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "full_name",
 ]
+Measure = Literal["nps", "csat", "ces"]
+MEASURES: tuple[Measure, ...] = ("nps", "csat", "ces")
 
 
 class _Strict(BaseModel):
@@ -43,14 +57,68 @@ class SurveyMapping(_Strict):
     touchpoint: str = "unknown"
     channel: str = "email"
     encoding: str = "utf-8"
-    fields: dict[SurveyField, str] = Field(description="our field -> Qualtrics ImportId")
+    fields: dict[SurveyField, str] = Field(
+        description=(
+            "our field -> Qualtrics ImportId of any column (metadata, question or embedded "
+            "data); email, phone, first_name, last_name, full_name, contact_id and account_id "
+            "identify the respondent"
+        )
+    )
+    include_partial: bool = Field(
+        False,
+        description=(
+            "Count an unfinished response (Finished = 0) whose score was answered; by default "
+            "only finished responses count."
+        ),
+    )
+    not_applicable: list[str] | dict[Measure, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Answer codes meaning 'not applicable', left out of the metric instead of "
+            "quarantined: a list when the survey has one measure ([6] on a 1-5 CSAT with an N/A "
+            "choice), else per measure ({csat: [6], ces: [8]})."
+        ),
+    )
 
     @field_validator("fields")
     @classmethod
     def _has_a_measure(cls, v: dict[str, str]) -> dict[str, str]:
-        if not {"nps", "csat", "ces"} & set(v):
+        if not set(MEASURES) & set(v):
             raise ValueError("needs at least one of nps, csat, ces")
         return v
+
+    @field_validator("not_applicable", mode="before")
+    @classmethod
+    def _codes_as_text(cls, v: object) -> object:
+        """Codes compare with the exported cell text: 6 and "6" are the same code."""
+        if isinstance(v, list):
+            return [str(code) for code in v]
+        if isinstance(v, dict):
+            return {
+                k: [str(c) for c in c_list] if isinstance(c_list, list) else c_list
+                for k, c_list in v.items()
+            }
+        return v
+
+    @model_validator(mode="after")
+    def _not_applicable_names_a_measure(self) -> SurveyMapping:
+        measures = [m for m in MEASURES if m in self.fields]
+        if isinstance(self.not_applicable, list) and self.not_applicable and len(measures) > 1:
+            raise ValueError(
+                f"not_applicable: a list is ambiguous on a survey with {', '.join(measures)}; "
+                "give the codes per measure, e.g. {csat: [6]}"
+            )
+        if isinstance(self.not_applicable, dict):
+            unmapped = [m for m in self.not_applicable if m not in self.fields]
+            if unmapped:
+                raise ValueError(f"not_applicable: {unmapped[0]} is not mapped in fields")
+        return self
+
+    def not_applicable_codes(self) -> dict[str, frozenset[str]]:
+        """Per mapped measure, the answer codes that mean 'not applicable' (may be empty)."""
+        if isinstance(self.not_applicable, list):
+            return {m: frozenset(self.not_applicable) for m in MEASURES if m in self.fields}
+        return {m: frozenset(codes) for m, codes in self.not_applicable.items() if codes}
 
 
 class SourceConfig(_Strict):
@@ -184,6 +252,17 @@ class ProjectConfig(_Strict):
     health: HealthConfig = HealthConfig()
     playbooks: PlaybookSettings = PlaybookSettings()
     publish: PublishSettings = PublishSettings()
+
+    def partial_response_surveys(self) -> list[str]:
+        """The survey ids whose unfinished-but-scored responses count (dbt var)."""
+        return sorted(
+            {
+                survey.survey_id
+                for source in self.sources.values()
+                for survey in source.surveys
+                if survey.include_partial
+            }
+        )
 
 
 def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cxloop.config import SourceConfig, SurveyMapping
 from cxloop.errors import SourceError
-from cxloop.sources.contracts import Violation, contract_for
+from cxloop.sources.contracts import Violation, contract_for, to_sfid18
 from cxloop.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, read_csv_records
 
 KIND = "qualtrics"
@@ -47,6 +47,11 @@ MEASURES = (
     "account_id",
     "language",
 )
+# respondent identity from any column; landed only when the survey maps them, so the rows
+# (and their content hashes) of surveys that do not are what they were
+IDENTITY = ("email", "phone", "first_name", "last_name", "full_name")
+SALESFORCE_IDS = ("contact_id", "account_id")  # 15-character ids land as 18
+NOT_APPLICABLE = "not_applicable"  # the measures answered with an N/A code, comma-separated
 SURVEY_COLUMNS = ("survey_id", "survey_kind", "touchpoint", "channel", "time_zone")
 TIME_ZONE_SOURCES = ("recordedDate", "startDate", "endDate")
 HEADER_ROWS = 3
@@ -91,22 +96,24 @@ def mapping_for(path: Path, rel: str, cfg: SourceConfig) -> SurveyMapping:
 def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     """Parse one export: identify columns by ImportId, map measures, keep every answer."""
     mapping = mapping_for(path, rel, cfg)
+    position = cfg.surveys.index(mapping)
     data = path.read_bytes()
     records = read_csv_records(decode(data, rel, mapping.encoding), rel)
     headers = [next(records, ([], ""))[0] for _ in range(HEADER_ROWS)]
     columns = _columns(headers, rel)
-    mapped = _mapped_indexes(columns, mapping, rel)
+    mapped = _mapped_indexes(columns, mapping, rel, position)
+    not_applicable = mapping.not_applicable_codes()
     time_zone = next(
         (c.time_zone for key in TIME_ZONE_SOURCES for c in columns if c.key == key and c.time_zone),
         None,
     )
     rows = [
-        _parse_row(number, record, original, columns, mapped, mapping, time_zone)
+        _parse_row(number, record, original, columns, mapped, mapping, time_zone, not_applicable)
         for number, (record, original) in enumerate(records, start=1)
         if record
     ]
     out_columns = [METADATA[c.key] for c in columns if c.key in METADATA]
-    out_columns += [*SURVEY_COLUMNS, *MEASURES, "answers"]
+    out_columns += [*SURVEY_COLUMNS, *MEASURES, *_extra_columns(mapping), "answers"]
     return Batch(
         KIND, ENTITY, rel, file_sha256(data), contract_for(KIND, ENTITY), out_columns, rows
     )
@@ -144,18 +151,37 @@ def _column(index: int, name: str, cell: str, rel: str) -> Column:
     return Column(index, name, key, spec.get("timeZone"))
 
 
-def _mapped_indexes(columns: list[Column], mapping: SurveyMapping, rel: str) -> dict[str, int]:
+def _extra_columns(mapping: SurveyMapping) -> list[str]:
+    """The optional raw columns this survey lands: mapped identity fields, N/A measures."""
+    extra = [name for name in IDENTITY if name in mapping.fields]
+    return extra + ([NOT_APPLICABLE] if mapping.not_applicable_codes() else [])
+
+
+def _mapped_indexes(
+    columns: list[Column], mapping: SurveyMapping, rel: str, position: int
+) -> dict[str, int]:
     by_key = {c.key: c.index for c in columns}
     wanted = {"_response_id": "_recordId", **mapping.fields}
     missing = [(ours, key) for ours, key in wanted.items() if key not in by_key]
     if missing:
         ours, key = missing[0]
+        present = ", ".join(
+            c.key for c in columns if c.key not in METADATA and c.key not in NOT_LANDED
+        )
+        mapping_key = (
+            "the ResponseId column"
+            if ours == "_response_id"
+            else f"cxloop.yaml surveys[{position}].fields.{ours} ({mapping.survey_id})"
+        )
         raise SourceError(
             rel,
-            f"no column with ImportId {key} (mapped to {ours})",
+            f"no column with ImportId {key!r}, named by {mapping_key}",
             row=3,
             field=ours,
-            expected=f"the survey {mapping.survey_id} export layout",
+            expected=(
+                f"a column whose row-3 ImportId is {key!r}; besides the metadata the file "
+                f"has {present or 'no columns'}"
+            ),
         )
     return {ours: by_key[key] for ours, key in wanted.items()}
 
@@ -168,6 +194,7 @@ def _parse_row(
     mapped: dict[str, int],
     mapping: SurveyMapping,
     time_zone: str | None,
+    not_applicable: dict[str, frozenset[str]],
 ) -> ParsedRow:
     if len(record) != len(columns):
         reason = f"row: has {len(record)} values, expected {len(columns)} like the header"
@@ -184,7 +211,18 @@ def _parse_row(
         channel=mapped_value.get("channel") or mapping.channel,
         time_zone=time_zone,
     )
+    answered_na = [
+        m for m, codes in not_applicable.items() if (mapped_value.get(m) or "").strip() in codes
+    ]
+    for measure in answered_na:  # the answer stays in `answers`; the measure has none
+        mapped_value[measure] = None
+    for name in SALESFORCE_IDS:
+        if mapped_value.get(name):
+            mapped_value[name] = to_sfid18(mapped_value[name].strip())
     values.update({m: mapped_value.get(m) for m in MEASURES})
+    values.update({name: mapped_value[name] for name in IDENTITY if name in mapped_value})
+    if not_applicable:
+        values[NOT_APPLICABLE] = ",".join(answered_na) or None
     if "language" not in mapping.fields:
         values["language"] = values.get("UserLanguage")
     answers = {

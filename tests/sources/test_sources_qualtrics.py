@@ -174,6 +174,8 @@ def test_a_mapped_import_id_missing_from_the_file_is_an_error(run: IngestRun) ->
     with pytest.raises(SourceError) as err:
         _land(run)
     assert str(err.value) == (
-        f"{NPS_FILE}, row 3, field 'csat': no column with ImportId QID9 (mapped to csat) "
-        "(expected the survey SV_relational_nps export layout)"
+        f"{NPS_FILE}, row 3, field 'csat': no column with ImportId 'QID9', named by "
+        "cxloop.yaml surveys[0].fields.csat (SV_relational_nps) (expected a column whose "
+        "row-3 ImportId is 'QID9'; besides the metadata the file has QID1, QID1_NPS_GROUP, "
+        "QID2_TEXT, account_id)"
     )
