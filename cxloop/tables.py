@@ -1,16 +1,22 @@
 """Every table that Python writes, defined once: its columns, types and meaning.
 
-DDL, column lists for inserts, dbt's empty stand-ins and the docs' column tables all come from
-these definitions (docs/architecture.md, "Table contracts"). dbt-built tables are defined by
-their models, not here.
+DDL, the column lists of inserts and the ensure step (`ensure_warehouse`) come from these
+definitions; docs/architecture.md ("Table contracts") names each of them (tests/test_tables.py).
+The playbook tables are defined in `cxloop.playbooks.ledger` (a domain package that imports
+nothing of ours) and registered here; raw tables are defined by the landing metadata and each
+source entity's contract. dbt-built tables are defined by their models, not here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
+
+from cxloop.playbooks import ledger
+
+SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
 
 
 @dataclass(frozen=True)
@@ -25,16 +31,27 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A Python-written table: `schema.name` and its columns, in order."""
+    """A Python-written table: `schema.name` and its columns, in order.
+
+    `evolves`: an existing table gains the columns added to its definition since it was made
+    (ops tables); raw tables do not, their columns follow the files landed.
+    """
 
     schema: str
     name: str
     columns: tuple[Column, ...]
     doc: str = ""
+    evolves: bool = True
 
     @property
     def qualified(self) -> str:
+        """`schema.name`, as the docs and dbt sources spell it."""
         return f"{self.schema}.{self.name}"
+
+    @property
+    def sql_name(self) -> str:
+        """The quoted name for SQL (`raw."salesforce__user"`)."""
+        return f'{self.schema}."{self.name}"'
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -43,8 +60,23 @@ class Table:
     @property
     def ddl(self) -> str:
         """`create table if not exists` for this table."""
-        body = ",\n    ".join(f"{c.name} {c.type} {c.constraint}".rstrip() for c in self.columns)
-        return f"create table if not exists {self.qualified} (\n    {body}\n)"
+        body = ",\n    ".join(f'"{c.name}" {c.type} {c.constraint}'.rstrip() for c in self.columns)
+        return f"create table if not exists {self.sql_name} (\n    {body}\n)"
+
+    @property
+    def insert_sql(self) -> str:
+        """`insert into` every column, in order, from `?` parameters (see `row`)."""
+        names = ", ".join(f'"{n}"' for n in self.column_names)
+        marks = ", ".join("?" for _ in self.columns)
+        return f"insert into {self.sql_name} ({names}) values ({marks})"
+
+    def row(self, values: Mapping[str, object]) -> list[object]:
+        """The values of one row in column order; every column named, no other."""
+        missing = [n for n in self.column_names if n not in values]
+        extra = [n for n in values if n not in self.column_names]
+        if missing or extra:
+            raise ValueError(f"{self.qualified}: row lacks {missing}, has unknown {extra}")
+        return [values[n] for n in self.column_names]
 
     def add_missing_columns(self, con: duckdb.DuckDBPyConnection) -> None:
         """Columns added after a release: `create table if not exists` keeps an old table as is."""
@@ -52,13 +84,38 @@ class Table:
             if "primary key" in column.constraint or "not null" in column.constraint:
                 continue  # an old table cannot gain a required column; none was added so far
             con.execute(
-                f"alter table {self.qualified} add column if not exists {column.name} {column.type}"
+                f'alter table {self.sql_name} add column if not exists "{column.name}" '
+                f"{column.type}"
             )
 
 
 def C(name: str, type_: str, constraint: str = "", doc: str = "") -> Column:  # noqa: N802
     """Shorthand for a Column in the definitions below."""
     return Column(name, type_, constraint, doc)
+
+
+# Landing metadata: the last columns of every raw table (docs/architecture.md).
+RAW_METADATA: tuple[Column, ...] = (
+    C("_batch_id", "varchar", "", "one batch = one source file landed once"),
+    C("_loaded_at", "timestamp", "", "UTC time of landing"),
+    C("_source", "varchar", "", "salesforce, zendesk, qualtrics, sendgrid"),
+    C("_source_file", "varchar", "", "path relative to the sources folder"),
+    C("_row_number", "bigint", "", "1-based data row within the file"),
+    C("_content_hash", "varchar", "", "sha256 of the row's canonical source fields"),
+)
+RAW_METADATA_NAMES: tuple[str, ...] = tuple(c.name for c in RAW_METADATA)
+
+
+def raw_definition(source: str, entity: str, fields: Iterable[str]) -> Table:
+    """raw.<source>__<entity>: the source fields as text (as exported), then landing metadata."""
+    names = [f for f in dict.fromkeys(fields) if f not in RAW_METADATA_NAMES]
+    return Table(
+        "raw",
+        f"{source}__{entity}",
+        (*(C(f, "varchar") for f in names), *RAW_METADATA),
+        f"{source} {entity}, as exported",
+        evolves=False,
+    )
 
 
 QUARANTINE = Table(
@@ -143,14 +200,96 @@ CHURN_SCORES = Table(
     "churn scores per account and scoring run (model_version + snapshot_date)",
 )
 
+IDENTITY_CLUSTERS = Table(
+    "intermediate",
+    "identity_clusters",
+    (
+        C("source", "varchar", "not null"),
+        C("source_record_id", "varchar", "not null"),
+        C("customer_id", "varchar", "not null", "stable across runs (docs/identity.md)"),
+        C("account_id", "varchar"),
+        C("match_rule", "varchar", "not null", "the rule or splink match that placed the record"),
+        C("match_probability", "double"),
+        C("email_normalized", "varchar"),
+        C("is_email_valid", "boolean"),
+        C("phone_e164", "varchar"),
+        C("is_phone_valid", "boolean"),
+        C("first_name_latin", "varchar"),
+        C("last_name_latin", "varchar"),
+        C("resolved_at", "timestamp", "not null"),
+        C("run_id", "varchar", "not null"),
+    ),
+    "one row per person record with its customer_id; replaced by each identity run",
+)
+IDENTITY_CHANGES = Table(
+    "ops",
+    "identity_changes",
+    (
+        C("run_id", "varchar", "not null"),
+        C("changed_at", "timestamp", "not null"),
+        C("change_type", "varchar", "not null", "merge / split / over_merge_guard"),
+        C("source", "varchar"),
+        C("source_record_id", "varchar"),
+        C("previous_customer_id", "varchar"),
+        C("customer_id", "varchar"),
+        C("detail", "json"),
+    ),
+    "what each identity run changed, and the over-merge guard's hits (appended)",
+)
+
+
+def _ledger_table(qualified: str, doc: str, columns: Sequence[tuple[str, str, str, str]]) -> Table:
+    schema, name = qualified.split(".")
+    return Table(schema, name, tuple(Column(*column) for column in columns), doc)
+
+
+# Defined in the playbooks package as data (it imports nothing of ours); registered here.
+PLAYBOOK_TABLES: tuple[Table, ...] = tuple(
+    _ledger_table(qualified, doc, columns) for qualified, (doc, columns) in ledger.TABLES.items()
+)
+
 # The tables every warehouse has from its first connection on.
 CORE_TABLES: tuple[Table, ...] = (QUARANTINE, INGEST_FILES, PIPELINE_RUNS, QUALITY_RESULTS)
-ALL_TABLES: tuple[Table, ...] = (*CORE_TABLES, CHURN_SCORES)
+IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
+# Every Python-written table but the raw ones (those come from the source contracts).
+ALL_TABLES: tuple[Table, ...] = (*CORE_TABLES, CHURN_SCORES, *IDENTITY_TABLES, *PLAYBOOK_TABLES)
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[Table] = ALL_TABLES) -> None:
+def raw_tables() -> tuple[Table, ...]:
+    """The raw table of every known source entity, with the fields its contract names."""
+    from cxloop.sources.contracts import CONTRACTS
+
+    return tuple(
+        raw_definition(c.source, c.entity, [*c.columns, *c.required, *c.types])
+        for c in CONTRACTS.values()
+    )
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> None:
     """Create each table (and its schema) if missing, and add columns an older file lacks."""
     for table in tables:
         con.execute(f"create schema if not exists {table.schema}")
         con.execute(table.ddl)
-        table.add_missing_columns(con)
+        if table.evolves:
+            table.add_missing_columns(con)
+
+
+def ensure_warehouse(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The one ensure step: every schema and every Python-written table, empty if never written.
+
+    Run before dbt reads sources, so that plain `source()` always finds its table: the raw
+    table of a system the company lacks, identity before its first run, scores before the
+    first scoring, the playbook ledger before the first act. Returns the tables it created.
+    """
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).fetchall()
+    }
+    tables = (*ALL_TABLES, *raw_tables())
+    ensure_tables(con, tables)
+    return [t.qualified for t in tables if t.qualified not in existing]

@@ -1,7 +1,8 @@
 """Access to the DuckDB warehouse: one writer at a time, schemas named exactly, ops tables.
 
 Every writer opens the file, works inside a transaction, and closes it again, so that dbt
-(in the same process) and other processes can take their turn.
+(in the same process) and other processes can take their turn. The tables themselves are
+defined in cxloop.tables; `ensure_warehouse` there creates all of them before dbt runs.
 """
 
 from __future__ import annotations
@@ -13,9 +14,18 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.tables import CORE_TABLES, ensure_tables
+from cxloop.tables import CORE_TABLES, SCHEMAS, ensure_tables, ensure_warehouse
 
-SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
+__all__ = [
+    "SCHEMAS",
+    "connect",
+    "ensure_schemas",
+    "ensure_warehouse",
+    "reader",
+    "release_dbt_connections",
+    "table_exists",
+    "writer",
+]
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

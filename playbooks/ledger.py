@@ -20,56 +20,97 @@ import pyarrow as pa
 ACTION_NAMESPACE = uuid.UUID("6f1c3f4e-2a55-4d0e-9b1e-5c0c7c1a9e21")
 OPEN_STATUSES = ("planned", "sending", "sent", "unknown")
 
-DDL = """
-create schema if not exists ops;
-create table if not exists ops.playbook_actions (
-    action_id            varchar primary key,   -- uuid5 of action_key: same key, same id
-    playbook             varchar not null,
-    action_key           varchar not null unique,
-    channel              varchar not null,      -- email / callback
-    recipient            varchar,
-    status               varchar not null,      -- planned/sending/sent/failed/suppressed/unknown
-    attempts             integer not null,
-    provider_message_id  varchar,
-    error                varchar,
-    payload              json,
-    planned_at           timestamp not null,
-    sent_at              timestamp,
-    updated_at           timestamp not null
-);
-create table if not exists ops.suppressions (
-    email       varchar not null,
-    reason      varchar,
-    source      varchar,
-    created_at  timestamp
-);
-create table if not exists ops.message_shapes (
-    shape_id    varchar primary key,   -- sha256 of subject, text and html (24 hex)
-    subject     varchar not null,      -- with substitution tags in place of row values
-    text        varchar not null,
-    html        varchar not null,
-    created_at  timestamp not null
-);
-create table if not exists ops.outbox (
-    action_id    varchar primary key,
-    message_id   varchar not null,
-    recipient    varchar not null,
-    subject      varchar not null,
-    path         varchar not null,
-    written_at   timestamp not null
-);
-create table if not exists ops.callback_tasks (
-    task_id         varchar primary key,
-    action_id       varchar not null unique,
-    account_id      varchar,
-    customer_id     varchar,
-    assignee_email  varchar not null,
-    due_date        date not null,
-    reason          varchar,
-    created_at      timestamp not null,
-    status          varchar not null
-);
-"""
+ColumnSpec = tuple[str, str, str, str]  # name, DuckDB type, constraint, meaning
+
+# The ops tables the playbooks write, defined once as data: `ensure_tables` below makes them,
+# and cxloop.tables registers them with every other Python-written table (this package
+# imports nothing of ours). qualified name -> (meaning, columns in order)
+TABLES: dict[str, tuple[str, tuple[ColumnSpec, ...]]] = {
+    "ops.playbook_actions": (
+        "the action ledger: one row per action key (docs/playbooks.md)",
+        (
+            ("action_id", "varchar", "primary key", "uuid5 of action_key: same key, same id"),
+            ("playbook", "varchar", "not null", ""),
+            ("action_key", "varchar", "not null unique", ""),
+            ("channel", "varchar", "not null", "email / callback"),
+            ("recipient", "varchar", "", ""),
+            ("status", "varchar", "not null", "planned/sending/sent/failed/suppressed/unknown"),
+            ("attempts", "integer", "not null", ""),
+            ("provider_message_id", "varchar", "", ""),
+            ("error", "varchar", "", ""),
+            ("payload", "json", "", ""),
+            ("planned_at", "timestamp", "not null", ""),
+            ("sent_at", "timestamp", "", ""),
+            ("updated_at", "timestamp", "not null", ""),
+        ),
+    ),
+    "ops.suppressions": (
+        "addresses never mailed: unsubscribes, bounces, spam reports",
+        (
+            ("email", "varchar", "not null", ""),
+            ("reason", "varchar", "", ""),
+            ("source", "varchar", "", ""),
+            ("created_at", "timestamp", "", ""),
+        ),
+    ),
+    "ops.message_shapes": (
+        "one row per distinct rendered message shape (the ledger payload refers to it)",
+        (
+            ("shape_id", "varchar", "primary key", "sha256 of subject, text and html (24 hex)"),
+            ("subject", "varchar", "not null", "with substitution tags in place of row values"),
+            ("text", "varchar", "not null", ""),
+            ("html", "varchar", "not null", ""),
+            ("created_at", "timestamp", "not null", ""),
+        ),
+    ),
+    "ops.outbox": (
+        "e-mails the local outbox channel wrote as .eml files",
+        (
+            ("action_id", "varchar", "primary key", ""),
+            ("message_id", "varchar", "not null", ""),
+            ("recipient", "varchar", "not null", ""),
+            ("subject", "varchar", "not null", ""),
+            ("path", "varchar", "not null", ""),
+            ("written_at", "timestamp", "not null", ""),
+        ),
+    ),
+    "ops.callback_tasks": (
+        "callback tasks for a person to call a detractor back",
+        (
+            ("task_id", "varchar", "primary key", ""),
+            ("action_id", "varchar", "not null unique", ""),
+            ("account_id", "varchar", "", ""),
+            ("customer_id", "varchar", "", ""),
+            ("assignee_email", "varchar", "not null", ""),
+            ("due_date", "date", "not null", ""),
+            ("reason", "varchar", "", ""),
+            ("created_at", "timestamp", "not null", ""),
+            ("status", "varchar", "not null", ""),
+        ),
+    ),
+}
+
+
+def table_ddl(table: str) -> str:
+    """`create table if not exists` for one of TABLES."""
+    _, columns = TABLES[table]
+    body = ",\n    ".join(f'"{n}" {t} {constraint}'.rstrip() for n, t, constraint, _ in columns)
+    return f"create table if not exists {table} (\n    {body}\n)"
+
+
+def select_into(table: str, expressions: dict[str, str]) -> str:
+    """`insert into table (every column) select <expression of each>`, in definition order.
+
+    Every column of the definition must be given an expression, so an insert cannot drift
+    from the table it writes.
+    """
+    names = [n for n, _, _, _ in TABLES[table][1]]
+    if sorted(names) != sorted(expressions):
+        raise ValueError(f"{table}: expressions for {sorted(expressions)}, columns {names}")
+    return (
+        f"insert into {table} ({', '.join(names)}) "
+        f"select {', '.join(expressions[n] for n in names)}"
+    )
 
 
 @dataclass
@@ -105,12 +146,13 @@ _NAMESPACE_BYTES = ACTION_NAMESPACE.bytes
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the ledger, suppression, outbox and callback tables when missing."""
-    con.execute(DDL)
+    con.execute("create schema if not exists ops")
+    for table in TABLES:
+        con.execute(table_ddl(table))
 
 
 def ensure_playbook_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Before a dbt build: the ops tables dbt reads as sources exist, empty if never written."""
-    con.execute("create schema if not exists ops")
+    """Before a dbt build (old name; cxloop.tables.ensure_warehouse makes every table)."""
     ensure_tables(con)
 
 
@@ -193,6 +235,25 @@ def _with_frame(
         con.unregister(name)
 
 
+# how insert_actions fills each ledger column from its frame (`?`: the time of planning)
+_NEW_ACTION = {
+    "action_id": "action_id",
+    "playbook": "playbook",
+    "action_key": "action_key",
+    "channel": "channel",
+    "recipient": "recipient",
+    "status": "status",
+    "attempts": "0",
+    "provider_message_id": "null",
+    "error": "error",
+    "payload": "cast(payload as json)",
+    "planned_at": "?",
+    "sent_at": "null",
+    "updated_at": "?",
+}
+_NEW_SHAPE = {n: n for n in ("shape_id", "subject", "text", "html")} | {"created_at": "?"}
+
+
 def insert_actions(
     con: duckdb.DuckDBPyConnection, actions: Iterable[PlannedAction], now: datetime
 ) -> None:
@@ -219,10 +280,8 @@ def insert_actions(
         con,
         "_new_actions",
         frame,
-        """insert into ops.playbook_actions
-           select action_id, playbook, action_key, channel, recipient, status, 0, null, error,
-                  cast(payload as json), ?, null, ? from _new_actions""",
-        [now, now],
+        select_into("ops.playbook_actions", _NEW_ACTION) + " from _new_actions",
+        [now, now],  # planned_at, updated_at
     )
     _insert_shapes(con, shapes, now)
 
@@ -253,9 +312,8 @@ def _insert_shapes(
         con,
         "_new_shapes",
         frame,
-        """insert into ops.message_shapes
-           select shape_id, subject, text, html, ? from _new_shapes
-           where shape_id not in (select shape_id from ops.message_shapes)""",
+        select_into("ops.message_shapes", _NEW_SHAPE)
+        + " from _new_shapes where shape_id not in (select shape_id from ops.message_shapes)",
         [now],
     )
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from cxloop.tables import ensure_warehouse, raw_definition
+
 START = date(2023, 1, 1)
 AS_OF = datetime(2025, 6, 30, 18, 0, 0)
 LOADED_AT = datetime(2025, 7, 1, 2, 0, 0)
@@ -502,29 +504,31 @@ def build_responses(
 
 
 def write(builder: Builder, warehouse: Path) -> None:
-    """Replace the raw tables in the warehouse with the built rows plus landing metadata."""
+    """Replace the raw tables with the built rows plus landing metadata; ensure every other table.
+
+    The other Python-written tables (empty raw tables of entities not sampled, identity, scores,
+    ops, the playbook ledger) come from cxloop.tables, so dbt reads plain `source()` here too.
+    """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
-    con.execute("create schema if not exists raw")
-    for table, rows in builder.tables.items():
-        source = table.split("__")[0]
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-        ddl = ", ".join(f'"{name}" varchar' for name in columns)
-        meta = (
-            "_batch_id varchar, _loaded_at timestamp, _source varchar, _source_file varchar, "
-            "_row_number bigint, _content_hash varchar"
-        )
-        con.execute(f"create or replace table raw.{table} ({ddl}, {meta})")
-        records = []
-        for number, row in enumerate(rows, start=1):
-            values = [row.get(name) for name in columns]
-            digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
-            records.append(
-                [*values, f"{table}-sample", LOADED_AT, source, f"{table}.sample", number, digest]
-            )
-        marks = ", ".join("?" for _ in range(len(columns) + 6))
-        con.executemany(f"insert into raw.{table} values ({marks})", records)
-    con.close()
+    try:
+        con.execute("create schema if not exists raw")
+        for table, rows in builder.tables.items():
+            source, entity = table.split("__", 1)
+            columns = list(dict.fromkeys(key for row in rows for key in row))
+            definition = raw_definition(source, entity, columns)
+            con.execute(f"drop table if exists {definition.sql_name}")
+            con.execute(definition.ddl)
+            batch, file = f"{table}-sample", f"{table}.sample"
+            records = []
+            for number, row in enumerate(rows, start=1):
+                values = [row.get(name) for name in columns]
+                digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
+                records.append([*values, batch, LOADED_AT, source, file, number, digest])
+            con.executemany(definition.insert_sql, records)
+        ensure_warehouse(con)
+    finally:
+        con.close()
 
 
 def main() -> None:

@@ -23,15 +23,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxloop.sources.readers import Batch, ParsedRow, RowValues
-
-METADATA_COLUMNS = (
-    "_batch_id",
-    "_loaded_at",
-    "_source",
-    "_source_file",
-    "_row_number",
-    "_content_hash",
+from cxloop.tables import (
+    INGEST_FILES,
+    RAW_METADATA,
+    RAW_METADATA_NAMES,
+    ensure_tables,
+    raw_definition,
+    raw_tables,
 )
+
+METADATA_COLUMNS = RAW_METADATA_NAMES  # the landing metadata, defined in cxloop.tables
+_ARROW_TYPES = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "bigint": pa.int64()}
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class _EntityState:
     def __init__(
         self, con: duckdb.DuckDBPyConnection, source: str, entity: str, candidates: list[str]
     ) -> None:
+        self.source, self.entity = source, entity
         self.table = raw_table(source, entity)
         self.columns = _existing_columns(con, source, entity)
         self.files = landed_files(con, entity, source)
@@ -324,28 +327,24 @@ def _raw_frame(batch: PreparedBatch, landed: list[GoodRow], loaded_at: datetime)
     )
     n = len(landed)
     metadata = {
-        "_batch_id": pa.array([batch.batch_id] * n, type=pa.string()),
-        "_loaded_at": pa.array([loaded_at] * n, type=pa.timestamp("us")),
-        "_source": pa.array([batch.source] * n, type=pa.string()),
-        "_source_file": pa.array([batch.source_file] * n, type=pa.string()),
-        "_row_number": pa.array([number for _, number, _ in landed], type=pa.int64()),
-        "_content_hash": pa.array([h for h, _, _ in landed], type=pa.string()),
+        "_batch_id": [batch.batch_id] * n,
+        "_loaded_at": [loaded_at] * n,
+        "_source": [batch.source] * n,
+        "_source_file": [batch.source_file] * n,
+        "_row_number": [number for _, number, _ in landed],
+        "_content_hash": [h for h, _, _ in landed],
     }
-    for name, column in metadata.items():
-        frame = frame.append_column(name, column)
+    for column in RAW_METADATA:  # in the definition's order and types
+        frame = frame.append_column(
+            column.name, pa.array(metadata[column.name], type=_ARROW_TYPES[column.type])
+        )
     return frame
 
 
 def _append_raw(con: duckdb.DuckDBPyConnection, state: _EntityState, frame: pa.Table) -> None:
     table = state.table
     if not state.columns:
-        source_columns = [c for c in frame.column_names if c not in METADATA_COLUMNS]
-        con.execute(
-            f"create table {table} ("
-            + "".join(f'"{c}" varchar, ' for c in source_columns)
-            + '"_batch_id" varchar, "_loaded_at" timestamp, "_source" varchar, '
-            '"_source_file" varchar, "_row_number" bigint, "_content_hash" varchar)'
-        )
+        con.execute(raw_definition(state.source, state.entity, frame.column_names).ddl)
     else:
         for column in frame.column_names:
             if column.lower() not in state.columns:
@@ -410,23 +409,23 @@ def _record_file(
     file_mtime: datetime | None,
 ) -> None:
     con.execute(
-        "insert into ops.ingest_files (batch_id, source, entity, source_file, file_sha256, "
-        "rows_read, rows_landed, rows_quarantined, rows_duplicate, loaded_at, file_mtime, "
-        "last_delivered_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            batch.batch_id,
-            batch.source,
-            batch.entity,
-            batch.source_file,
-            batch.file_sha256,
-            result.rows_read,
-            result.rows_landed,
-            result.rows_quarantined,
-            result.rows_duplicate,
-            loaded_at,
-            file_mtime,
-            loaded_at,
-        ],
+        INGEST_FILES.insert_sql,
+        INGEST_FILES.row(
+            {
+                "batch_id": batch.batch_id,
+                "source": batch.source,
+                "entity": batch.entity,
+                "source_file": batch.source_file,
+                "file_sha256": batch.file_sha256,
+                "rows_read": result.rows_read,
+                "rows_landed": result.rows_landed,
+                "rows_quarantined": result.rows_quarantined,
+                "rows_duplicate": result.rows_duplicate,
+                "loaded_at": loaded_at,
+                "file_mtime": file_mtime,
+                "last_delivered_at": loaded_at,
+            }
+        ),
     )
 
 
@@ -434,26 +433,9 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create an empty raw table for every entity no file has landed yet; returns their names.
 
     A company without one of the systems (no Zendesk, say) still gets a building dbt project:
-    its staging models read zero rows instead of failing on a missing table.
+    its staging models read zero rows instead of failing on a missing table. Part of
+    cxloop.tables.ensure_warehouse, which callers before dbt should use instead.
     """
-    from cxloop.sources.contracts import CONTRACTS
-
-    created = []
-    for source, entity in CONTRACTS:
-        table = raw_table(source, entity)
-        exists = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = ?",
-            [f"{source}__{entity}"],
-        ).fetchone()
-        if exists and exists[0]:
-            continue
-        contract = CONTRACTS[(source, entity)]
-        columns = list(dict.fromkeys([*contract.columns, *contract.required, *contract.types]))
-        con.execute(
-            f"create table {table} ("
-            + "".join(f'"{c}" varchar, ' for c in columns)
-            + '"_batch_id" varchar, "_loaded_at" timestamp, "_source" varchar, '
-            '"_source_file" varchar, "_row_number" bigint, "_content_hash" varchar)'
-        )
-        created.append(table)
-    return created
+    missing = [t for t in raw_tables() if not _existing_columns(con, *t.name.split("__", 1))]
+    ensure_tables(con, missing)
+    return [t.sql_name for t in missing]
