@@ -93,7 +93,7 @@ def bench_identity(
 
         from cxloop.config import load_config
         from cxloop.identity.evaluate import pairwise_metrics, read_truth
-        from cxloop.identity.store import resolve_warehouse
+        from cxloop.identity.resolve import resolve_warehouse
         from cxloop.settings import Settings
         from cxloop.warehouse import reader
 

@@ -1,22 +1,26 @@
 """Identity resolution (phase 2 of the build): person records -> stable customer ids.
 
-`normalize` (name keys, phones), `resolve` (rules, Splink, guarded clustering, stable ids),
-`store` (warehouse tables), `evaluate` (pairwise metrics), and the Prefect task below.
+`normalize` (name keys, phones, the records' comparison columns), `rules` (deterministic
+pairs), `splink_match` (Splink 5), `clusters` (guarded clustering), `stable_ids` (ids kept
+across runs, the change log), `store` (warehouse tables), `resolve` (the whole step),
+`evaluate` (pairwise metrics). No Prefect: the build flow wraps `resolve_identities` as a
+task; its summary goes to the stdlib logger `cxloop.identity`.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from prefect import get_run_logger, task
-
 from cxloop.config import IdentityConfig
-from cxloop.identity.store import ensure_identity_tables, resolve_warehouse
+from cxloop.identity.resolve import resolve_warehouse
+from cxloop.identity.store import ensure_identity_tables
 
 __all__ = ["ensure_identity_tables", "resolve_identities"]
 
+logger = logging.getLogger("cxloop.identity")
 
-@task(name="resolve-identities")
+
 def resolve_identities(
     warehouse: Path, config: IdentityConfig | None = None, full_refresh: bool = False
 ) -> dict[str, object]:
@@ -28,7 +32,6 @@ def resolve_identities(
         max_cluster_size=cfg.max_cluster_size,
         full_refresh=full_refresh,
     )
-    logger = get_run_logger()
     logger.info(
         "identity: %s records -> %s customers (largest %s, no identifier %s, guard hits %s)",
         report["records"],

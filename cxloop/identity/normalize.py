@@ -1,4 +1,5 @@
-"""Field normalization for identity resolution: names to a Latin key, phones to E.164.
+"""Field normalization for identity resolution: names to a Latin key, phones to E.164, and
+the comparison columns of each person record (`prepare`) that every later stage reads.
 
 The name key is a small, documented romanization (docs/identity.md): Arabic/Persian script
 is mapped letter by letter to Latin consonants, Latin spellings are folded the same way
@@ -13,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+import pandas as pd
 import phonenumbers
 
 T = TypeVar("T")
@@ -201,3 +203,63 @@ class PhoneBook:
         if key not in self._national:
             self._national[key] = phone_e164(text, region)
         return self._national[key]
+
+
+# --- the record frame ------------------------------------------------------------------------
+
+ANCHOR_SOURCE = "salesforce"  # a CRM contact is one person: two never share a customer
+
+
+def contact15(contact_id: object) -> str | None:
+    """A Salesforce id compared on its case-sensitive 15-character form."""
+    if contact_id is None or pd.isna(contact_id):
+        return None
+    text = str(contact_id).strip()
+    return text[:15] if len(text) in (15, 18) else None
+
+
+def prepare(records: pd.DataFrame) -> pd.DataFrame:
+    """Add comparison columns: E.164 phone and validity, name keys, e-mail local key.
+
+    Every normalization runs once per distinct input value (`per_distinct`, `PhoneBook`):
+    names repeat across records, and a customer's phone and e-mail recur in each of their
+    records.
+    """
+    df = records.reset_index(drop=True).astype(object)
+    df = df.where(df.notna(), None)
+    for col in ("mobile_raw", "account_phone", "explicit_contact_id", "explicit_zendesk_user_id"):
+        if col not in df:
+            df[col] = None
+    df = df.astype({"source_record_id": str})
+    book = PhoneBook()
+    region = [
+        book.region_of(p) or book.region_of(a)
+        for p, a in zip(df["phone_raw"], df["account_phone"], strict=True)
+    ]
+    phones = [book.e164(p, r) for p, r in zip(df["phone_raw"], region, strict=True)]
+    e164 = [p for p, _ in phones]
+    df["phone_e164"] = e164
+    df["is_phone_valid"] = [v for _, v in phones]
+    # the mobile only stands in for a missing or invalid phone (Splink's phone_any)
+    df["phone_any"] = [
+        p if p is not None else book.e164(m, r)[0]
+        for p, m, r in zip(e164, df["mobile_raw"], region, strict=True)
+    ]
+    df["first_key"] = per_distinct(name_key, df["first_name"])
+    df["last_key"] = per_distinct(name_key, df["last_name"])
+    df["first_name_latin"] = per_distinct(name_latin, df["first_name"])
+    df["last_name_latin"] = per_distinct(name_latin, df["last_name"])
+    df["email_local_key"] = per_distinct(email_local_key, df["email_normalized"])
+    df["anchor"] = [
+        contact15(r) if s == ANCHOR_SOURCE else None
+        for s, r in zip(df["source"], df["source_record_id"], strict=True)
+    ]
+    df["record_key"] = df["source"] + ":" + df["source_record_id"]
+    df["has_identifier"] = (
+        df["email_normalized"].notna()
+        | df["phone_e164"].notna()
+        | df["explicit_contact_id"].notna()
+        | (df["source"] == ANCHOR_SOURCE)
+        | ((df["source"] == "qualtrics") & df["explicit_zendesk_user_id"].notna())
+    )
+    return df

@@ -1,19 +1,12 @@
-"""Rules, Splink, the over-merge guard and stable ids on hand-written records."""
+"""The whole resolution on hand-written records: rules, Splink, the guard, stable ids."""
 
 from __future__ import annotations
 
 import pandas as pd
 from identity_records import frame, record
 
-from cxloop.identity.clusters import (
-    UnionFind,
-    cluster,
-    deterministic_edges,
-    mint_id,
-    prepare,
-    resolve,
-    splink_edges,
-)
+from cxloop.identity.resolve import resolve
+from cxloop.identity.stable_ids import mint_id
 
 
 def by_key(result: pd.DataFrame) -> dict[str, pd.Series]:
@@ -169,45 +162,6 @@ def test_merges_and_splits_between_runs_are_logged(records: pd.DataFrame) -> Non
     # the larger part keeps the old id: Mohammed's records did not move
     mohammed = by_key(second.records)["salesforce:003000000000001AAA"]
     assert mohammed.customer_id == previous["salesforce:003000000000001AAA"]
-
-
-def test_clustering_continued_from_earlier_stages_equals_one_pass(
-    records: pd.DataFrame,
-) -> None:
-    df = prepare(records)
-    edges = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
-    explicit = [e for e in edges if e[2] != "email"]
-    email = [e for e in edges if e[2] == "email"]
-    for guard in (2, 25):
-        whole = cluster(df, [explicit, email], guard)
-        continued = cluster(df, [email], guard, start=cluster(df, [explicit], guard))
-        assert continued == whole
-
-
-def test_union_find_refuses_two_contacts_unless_told_otherwise() -> None:
-    uf = UnionFind.from_labels([0, 1, 2, 3], ["A", "B", None, None])
-    assert uf.union(0, 2) and uf.union(1, 3)
-    assert not uf.union(2, 3)  # A's set and B's set: different contacts
-    assert uf.union(2, 3, respect_anchors=False)  # an earlier stage's cluster is kept
-    assert uf.labels() == [0, 0, 0, 0]
-    assert uf.anchors[0] == frozenset({"A", "B"})
-
-
-def test_pairs_between_two_contacts_clusters_are_not_scored() -> None:
-    acme = "001000000000001AAA"
-    rows = [  # two colleagues of one name and phone: the CRM says they are two people
-        record("salesforce", "003000000000001AAA", email_raw="sara.jones@acme.com",
-               first_name="Sara", last_name="Jones", phone_raw="+442076227035",
-               account_hint=acme),
-        record("salesforce", "003000000000002AAA", email_raw="sara.jones2@acme.com",
-               first_name="Sara", last_name="Jones", phone_raw="+442076227035",
-               account_hint=acme),
-        record("zendesk", "5", email_raw="sarajones9@gmail.com", first_name="Sara",
-               last_name="Jones", phone_raw="+442076227035", account_hint=acme),
-    ]  # fmt: skip
-    df = prepare(frame(rows))
-    pairs = splink_edges(df, 0.0, groups=[0, 1, 2])
-    assert {(int(i), int(j)) for i, j in pairs[["i", "j"]].values} == {(0, 2), (1, 2)}
 
 
 def test_a_personal_email_with_the_same_name_joins_only_within_the_account() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import duckdb
@@ -11,9 +12,12 @@ import pytest
 from identity_records import frame, record
 from typer.testing import CliRunner
 
+from cxloop.config import IdentityConfig
 from cxloop.flows.cli import app
+from cxloop.identity import resolve_identities
 from cxloop.identity.evaluate import TruthFileError, pairwise_metrics, read_truth
-from cxloop.identity.store import IdentityError, resolve_warehouse
+from cxloop.identity.resolve import resolve_warehouse
+from cxloop.identity.store import IdentityError
 
 
 def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:
@@ -71,6 +75,22 @@ def test_guard_hits_are_rows_in_identity_changes(tmp_path: Path, records: pd.Dat
     hits = rows[rows["change_type"] == "over_merge_guard"]
     assert len(hits) == len(report["guard_hits"]) >= 1  # type: ignore[arg-type]
     assert json.loads(hits["detail"].iloc[0])["size"] > 2
+
+
+def test_resolve_identities_runs_without_prefect_and_logs_its_summary(
+    tmp_path: Path, records: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+    with caplog.at_level(logging.INFO, logger="cxloop.identity"):
+        report = resolve_identities(warehouse, IdentityConfig(max_cluster_size=2))
+    assert report["records"] == len(records)
+    logged = [r for r in caplog.records if r.name == "cxloop.identity"]
+    summary = f"{len(records)} records -> {report['customers']} customers"
+    assert summary in logged[0].getMessage()
+    guard = [r for r in logged if r.levelno == logging.WARNING]
+    assert len(guard) == len(report["guard_hits"]) >= 1  # type: ignore[arg-type]
+    assert "over-merge guard" in guard[0].getMessage()
 
 
 def test_step_without_phase_1_names_the_missing_table(tmp_path: Path) -> None:

@@ -1,0 +1,191 @@
+"""Identity resolution start to end: person records -> stable customer ids, in the warehouse.
+
+`resolve` runs the stages on a frame: `normalize.prepare` (comparison columns), `rules`
+(deterministic pairs), `clusters` (guarded union), `splink_match` (probabilistic pairs for
+what the rules left apart), `clusters` again, `stable_ids`. `resolve_warehouse` reads its
+input and the last map (`store`), runs it and writes the new map in one transaction.
+Input: one row per source record (`int_identity__person_records`). Output: one row per
+record with `customer_id`, `account_id`, `match_rule`, `match_probability`, plus the changes
+against the previous run. docs/identity.md has the why.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cxloop.identity.clusters import cluster
+from cxloop.identity.normalize import ANCHOR_SOURCE, prepare
+from cxloop.identity.rules import deterministic_edges, previous_edges
+from cxloop.identity.splink_match import splink_edges
+from cxloop.identity.stable_ids import assign_ids, change_log
+from cxloop.identity.store import load_person_records, load_previous, save
+from cxloop.warehouse import writer
+
+
+@dataclass
+class Resolution:
+    """The resolved records and what the run found worth reporting."""
+
+    records: pd.DataFrame
+    changes: pd.DataFrame
+    report: dict[str, object] = field(default_factory=dict)
+
+
+class StageClock:
+    """Wall-clock seconds per named stage (the run report's `timings`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the previous lap to `stage`."""
+        now = time.perf_counter()
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 2)
+        self._last = now
+
+
+def resolve_warehouse(
+    warehouse: Path, *, threshold: float, max_cluster_size: int, full_refresh: bool = False
+) -> dict[str, object]:
+    """Read person records and the last map, resolve, write both tables in one transaction."""
+    run_id = uuid.uuid4().hex[:12]
+    with writer(warehouse) as con:
+        t0 = time.perf_counter()
+        records = load_person_records(con)
+        previous = load_previous(con)
+        load_s = time.perf_counter() - t0
+        result = resolve(
+            records,
+            previous,
+            threshold=threshold,
+            max_cluster_size=max_cluster_size,
+            full_refresh=full_refresh,
+        )
+        t0 = time.perf_counter()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        guard_hits: list[dict[str, object]] = result.report["guard_hits"]  # type: ignore[assignment]
+        save(
+            con,
+            result.records.assign(resolved_at=now, run_id=run_id),
+            change_log(result.changes, guard_hits, run_id, now),
+        )
+    save_s = time.perf_counter() - t0  # with the commit
+    report = dict(result.report)
+    report["run_id"] = run_id
+    report["timings"] = {
+        "load": round(load_s, 2),
+        **result.report.get("timings", {}),  # type: ignore[dict-item]
+        "save": round(save_s, 2),
+    }
+    report["guard_hits"] = [
+        {"stage": h["stage"], "size": h["size"], "records": h["records"][:5]}  # type: ignore[index]
+        for h in guard_hits
+    ]
+    return report
+
+
+def resolve(
+    records: pd.DataFrame,
+    previous: dict[str, str],
+    *,
+    threshold: float,
+    max_cluster_size: int,
+    full_refresh: bool = False,
+) -> Resolution:
+    """Resolve person records to customers; `previous` maps record_key -> last run's id."""
+    clock = StageClock()
+    df = prepare(records)
+    clock.lap("prepare")
+    det = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
+    explicit = [e for e in det if e[2] != "email"]
+    email = [e for e in det if e[2] == "email"]
+    stages = [explicit, email]
+    if not full_refresh and previous:
+        stages.insert(0, previous_edges(df, previous))
+    rules = cluster(df, stages, max_cluster_size)
+    clock.lap("rules")
+    pairs = (
+        splink_edges(df, threshold, rules.labels, lap=clock.lap)
+        if len(df) > 1
+        else pd.DataFrame(columns=["i", "j", "probability"])
+    )
+    pairs = pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
+    splink_stage = [
+        (int(i), int(j), "splink", float(p)) for i, j, p in pairs[["i", "j", "probability"]].values
+    ]
+    final = cluster(df, [splink_stage], max_cluster_size, start=rules)
+    labels, rule, prob, guard_hits = final.labels, final.rule, final.prob, final.guard_hits
+    clock.lap("cluster")
+    ids, changes = assign_ids(df, labels, previous)
+    clock.lap("stable_ids")
+    sizes = Counter(ids)
+    out = df.copy()
+    out["customer_id"] = ids
+    out["account_id"] = customer_accounts(df, ids)
+    out["match_rule"] = [
+        _record_rule(r, source, has_id, sizes[cid])
+        for r, source, has_id, cid in zip(
+            rule, df["source"], df["has_identifier"], ids, strict=True
+        )
+    ]
+    out["match_probability"] = [
+        _record_probability(r, p) for r, p in zip(out["match_rule"], prob, strict=True)
+    ]
+    report = {
+        "records": len(df),
+        "customers": len(sizes),
+        "largest_cluster": max(sizes.values()) if sizes else 0,
+        "no_identifier": int((out["match_rule"] == "no_identifier").sum()),
+        "invalid_emails": sum(
+            isinstance(raw, str) and bool(raw.strip()) and valid is not True
+            for raw, valid in zip(df["email_raw"], df["is_email_valid"], strict=True)
+        ),
+        "invalid_phones": sum(v is False for v in df["is_phone_valid"]),
+        "splink_pairs": len(pairs),
+        "rules": out["match_rule"].value_counts().to_dict(),
+        "guard_hits": guard_hits,
+        "changes": changes["change_type"].value_counts().to_dict(),
+    }
+    clock.lap("outputs")
+    report["timings"] = clock.seconds
+    return Resolution(out, changes, report)
+
+
+def customer_accounts(df: pd.DataFrame, ids: list[str]) -> list[str | None]:
+    """Each customer's account: the CRM contact's account, else its records' commonest hint
+    (ties: the smallest account id)."""
+    frame = pd.DataFrame(
+        {"customer_id": ids, "account": df["account_hint"], "crm": df["source"] == ANCHOR_SOURCE}
+    ).dropna(subset=["account"])
+    has_crm = frame.groupby("customer_id", sort=False)["crm"].transform("any")
+    pool = frame[frame["crm"] | ~has_crm]
+    counts = pool.groupby(["customer_id", "account"], sort=False).size().reset_index(name="n")
+    best = counts.sort_values(
+        ["customer_id", "n", "account"], ascending=[True, False, True]
+    ).drop_duplicates("customer_id")
+    chosen = dict(zip(best["customer_id"], best["account"], strict=True))
+    return [chosen.get(c) for c in ids]
+
+
+def _record_probability(rule: str, probability: float | None) -> float | None:
+    """Splink's probability for a probabilistic link, 1.0 for a rule, None when alone."""
+    if rule == "splink":
+        return probability
+    return None if rule in {"unmatched", "no_identifier"} else 1.0
+
+
+def _record_rule(rule: str | None, source: str, has_identifier: bool, size: int) -> str:
+    """The record's match_rule: how it joined its customer, or why it stands alone."""
+    if source == ANCHOR_SOURCE:
+        return "salesforce_contact"
+    if size > 1:
+        return rule or "previous_run"
+    return "unmatched" if has_identifier else "no_identifier"

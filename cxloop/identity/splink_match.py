@@ -1,0 +1,135 @@
+"""Probabilistic matching with Splink 5 (DuckDB backend) for what the rules left apart.
+
+Blocking keys, comparisons with priors, training when there is enough data, prediction.
+The blocking rules skip pairs no Splink edge could join: inside one deterministic group,
+or between two groups that each hold a CRM contact (the cannot-link, enforced again by
+`clusters.UnionFind`). docs/identity.md has the why of each choice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import duckdb
+import pandas as pd
+
+MIN_TRAINING_RECORDS = 2000  # below this the priors in _comparisons() are used as they are
+PRIOR_MATCH_RATE = 1e-4
+BLOCKING_KEYS = (
+    ("account_hint", "last_key"),
+    ("account_hint", "first_key"),
+    ("email_local_key",),
+    ("phone_any", "first_key"),
+)
+# Free-mail providers: the e-mail local-part block only pairs a personal address with others
+# (work addresses with the same local part at different companies are different people).
+FREEMAIL = frozenset(
+    "gmail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com aol.com "
+    "proton.me protonmail.com gmx.com gmx.de mail.ru yandex.ru web.de msn.com".split()
+)
+
+
+def _blocking_rule(keys: tuple[str, ...]) -> str:
+    """Equal keys, and only pairs a Splink edge could join: not inside one deterministic
+    group (already joined), not between two groups that each hold a CRM contact (the
+    cannot-link rule refuses every such edge, so scoring them is wasted work)."""
+    equal = " and ".join(f"l.{k} = r.{k}" for k in keys)
+    extra = " and (l.is_freemail or r.is_freemail)" if keys == ("email_local_key",) else ""
+    return (
+        f"{equal}{extra} and l.rule_group <> r.rule_group"
+        " and not (l.group_has_contact and r.group_has_contact)"
+    )
+
+
+def splink_edges(
+    df: pd.DataFrame,
+    threshold: float,
+    groups: list[int] | None = None,
+    seed: int = 42,
+    lap: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Scored pairs (i, j, probability) at or above `threshold`, from Splink 5 on DuckDB.
+
+    `groups` are the deterministic clusters: pairs inside one are not scored. `lap(stage)`,
+    when given, is called after setup, training and prediction (the run's stage timings).
+    """
+    from splink import DuckDBAPI, Linker, SettingsCreator
+
+    cols = ["first_key", "last_key", "email_local_key", "phone_e164", "account_hint"]
+    frame = df[cols].copy()
+    frame.insert(0, "unique_id", range(len(df)))
+    frame["phone_any"] = df["phone_any"]
+    frame["rule_group"] = groups if groups is not None else range(len(df))
+    anchored = {
+        g for g, a in zip(frame["rule_group"], df["anchor"], strict=True) if isinstance(a, str)
+    }
+    frame["group_has_contact"] = frame["rule_group"].isin(anchored)
+    frame["is_freemail"] = [
+        isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL for e in df["email_normalized"]
+    ]
+    usable = frame[frame["last_key"].notna() | frame["email_local_key"].notna()]
+    if len(usable) < 2:
+        return pd.DataFrame(columns=["i", "j", "probability"])
+    lap = lap or (lambda stage: None)
+    con = duckdb.connect()
+    try:
+        db_api = DuckDBAPI(connection=con)
+        sdf = db_api.register(usable, dataset_display_name="person_records")
+        settings = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=_comparisons(),
+            blocking_rules_to_generate_predictions=[_blocking_rule(k) for k in BLOCKING_KEYS],
+            probability_two_random_records_match=PRIOR_MATCH_RATE,
+            retain_intermediate_calculation_columns=False,
+        )
+        linker = Linker(sdf, settings, log_level=logging.WARNING)
+        lap("splink_setup")
+        if len(usable) >= MIN_TRAINING_RECORDS:
+            _train(linker, seed)
+        lap("splink_training")
+        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        pairs = predictions.as_pandas_dataframe()
+        lap("splink_predict")
+    finally:
+        con.close()
+    pairs = pairs.rename(
+        columns={"unique_id_l": "i", "unique_id_r": "j", "match_probability": "probability"}
+    )
+    return pairs[["i", "j", "probability"]].astype({"i": int, "j": int})
+
+
+def _comparisons() -> list[object]:
+    """Name keys, phone, account; m priors used when data is too small.
+
+    The e-mail local key is a blocking rule, not a comparison: it is spelled from the
+    name (`david.king@acme.com`, `davidking60@yahoo.com`), so scoring it as well counts the
+    name twice (Splink assumes independent comparisons). Scored, it lifted "same name, other
+    company" pairs to 0.99: every wrong merge on the scale-1 demo (docs/identity.md).
+    """
+    import splink.comparison_library as cl
+
+    return [
+        cl.JaroWinklerAtThresholds("first_key", [0.9]).configure(
+            m_probabilities=[0.85, 0.08, 0.07], u_probabilities=[0.02, 0.03, 0.95]
+        ),
+        cl.JaroWinklerAtThresholds("last_key", [0.9]).configure(
+            m_probabilities=[0.85, 0.07, 0.08], u_probabilities=[0.01, 0.02, 0.97]
+        ),
+        cl.ExactMatch("phone_any").configure(
+            m_probabilities=[0.6, 0.4], u_probabilities=[0.001, 0.999]
+        ),
+        cl.ExactMatch("account_hint").configure(
+            m_probabilities=[0.95, 0.05], u_probabilities=[0.001, 0.999]
+        ),
+    ]
+
+
+def _train(linker: object, seed: int) -> None:
+    """u by random sampling, m by EM blocked on (account, first) then (account, last name)."""
+    from splink import block_on
+
+    training = linker.training  # type: ignore[attr-defined]
+    training.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed)
+    for rule in (block_on("account_hint", "first_key"), block_on("account_hint", "last_key")):
+        training.estimate_parameters_using_expectation_maximisation(rule)
