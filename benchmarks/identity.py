@@ -4,7 +4,7 @@ Usage: python -m benchmarks.identity --scale 10 [--seed 42] [--home DIR] [--sour
 
 Preparation, not timed and done once per --home: generate demo sources (into
 <home>/sources unless --sources names existing ones), ingest them and build dbt phase 1
-(`+int_identity__person_records`), in a child process so that its memory is not counted.
+(`+int_person_records__unioned`), in a child process so that its memory is not counted.
 Without --home everything lives in a temporary folder and is prepared again.
 
 Timed: the identity step as the build runs it (`resolve_warehouse`), first with no previous

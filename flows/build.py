@@ -28,7 +28,7 @@ from cxloop.warehouse import release_dbt_connections, writer
 
 DBT_PROJECT_DIR = dbt_project_dir()
 # Identity resolution runs between two dbt phases (docs/identity.md).
-IDENTITY_PHASE_1 = "+int_identity__person_records"
+IDENTITY_PHASE_1 = "+int_person_records__unioned"
 
 
 class BuildError(CxloopError):
@@ -190,7 +190,7 @@ def build(config_path: str | None = None, select: str | None = None) -> dict[str
             phase_1 = [*args, "--select", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
             phase_1_report = run_dbt(phase_1, paths.warehouse, config, paths.home)
             identity = resolve_identities(paths.warehouse, config.identity if config else None)
-            # phase 3 builds everything: `--exclude +int_identity__person_records` would also
+            # phase 3 builds everything: `--exclude +int_person_records__unioned` would also
             # drop the tests that span both phases (identity-map count parity); re-running
             # phase 1's views and one table costs ~2 s and gives the same result.
             phase_3_report = run_dbt(args, paths.warehouse, config, paths.home)

@@ -25,8 +25,8 @@ from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.warehouse import writer
 
-# Everything that reads ml.churn_scores: int_churn_scores__latest, dim_accounts, dim_customers and
-# any mart reading the source directly. Rebuilt after scoring, since scoring follows the build.
+# Everything downstream of ml.churn_scores: stg_ml__churn_scores, int_churn_scores__ranked,
+# dim_accounts, dim_customers, mart_account_health. Rebuilt after scoring (it follows the build).
 SCORES_DOWNSTREAM = "source:ml.churn_scores+"
 
 

@@ -4,7 +4,7 @@
 (deterministic pairs), `clusters` (guarded union), `splink_match` (probabilistic pairs for
 what the rules left apart), `clusters` again, `stable_ids`. `resolve_warehouse` reads its
 input and the last map (`store`), runs it and writes the new map in one transaction.
-Input: one row per source record (`int_identity__person_records`). Output: one row per
+Input: one row per source record (`int_person_records__unioned`). Output: one row per
 record with `customer_id`, `account_id`, `match_rule`, `match_probability`, plus the changes
 against the previous run. docs/identity.md has the why.
 """

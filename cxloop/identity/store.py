@@ -9,7 +9,7 @@ from cxloop.errors import CxloopError
 from cxloop.tables import IDENTITY_CHANGES, IDENTITY_CLUSTERS, IDENTITY_TABLES, ensure_tables
 from cxloop.warehouse import table_exists
 
-PERSON_RECORDS = ("intermediate", "int_identity__person_records")
+PERSON_RECORDS = ("intermediate", "int_person_records__unioned")
 CLUSTERS = ("intermediate", "identity_clusters")
 CLUSTER_COLUMNS = list(IDENTITY_CLUSTERS.column_names)  # defined in cxloop.tables
 
@@ -27,11 +27,11 @@ def load_person_records(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The phase-1 dbt model, or an error naming it when dbt has not built it."""
     if not table_exists(con, *PERSON_RECORDS):
         raise IdentityError(
-            "intermediate.int_identity__person_records does not exist: run the dbt phase 1 "
-            "(dbt build --select +int_identity__person_records) before identity resolution"
+            "intermediate.int_person_records__unioned does not exist: run the dbt phase 1 "
+            "(dbt build --select +int_person_records__unioned) before identity resolution"
         )
     return con.execute(
-        "select * from intermediate.int_identity__person_records order by source, source_record_id"
+        "select * from intermediate.int_person_records__unioned order by source, source_record_id"
     ).df()
 
 

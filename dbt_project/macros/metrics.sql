@@ -91,7 +91,7 @@
 {%- endmacro %}
 
 {#- Business minutes between two UTC timestamps: the overlap of [start, end) with the working
-    windows of int_business_calendar (one row per working day, its open/close in UTC). -#}
+    windows of int_business_days__expanded (one row per working day, its open/close in UTC). -#}
 {% macro business_minutes(start_column, end_column) -%}
     (
         select coalesce(sum(
@@ -100,7 +100,7 @@
                 'least(business_days.close_at, ' ~ end_column ~ ')',
                 'minute') }}
         ), 0)
-        from {{ ref('int_business_calendar') }} as business_days
+        from {{ ref('int_business_days__expanded') }} as business_days
         where business_days.close_at > {{ start_column }}
             and business_days.open_at < {{ end_column }}
     )

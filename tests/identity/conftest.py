@@ -1,4 +1,4 @@
-"""Hand-written person records in the shape of int_identity__person_records."""
+"""Hand-written person records in the shape of int_person_records__unioned."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:
     con.execute("create schema if not exists intermediate")
     con.register("records", records)
     con.execute(
-        "create or replace table intermediate.int_identity__person_records as select * from records"
+        "create or replace table intermediate.int_person_records__unioned as select * from records"
     )
     con.close()
 
@@ -94,7 +94,7 @@ def test_resolve_identities_runs_without_prefect_and_logs_its_summary(
 
 
 def test_step_without_phase_1_names_the_missing_table(tmp_path: Path) -> None:
-    with pytest.raises(IdentityError, match="int_identity__person_records"):
+    with pytest.raises(IdentityError, match="int_person_records__unioned"):
         resolve_warehouse(tmp_path / "cx.duckdb", threshold=0.9, max_cluster_size=25)
 
 

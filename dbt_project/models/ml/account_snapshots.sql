@@ -10,13 +10,13 @@ snapshots as (
 
 ticket_features as (
 
-    select * from {{ ref('int_account_snapshots__ticket_features') }}
+    select * from {{ ref('int_snapshot_ticket_features__aggregated') }}
 
 ),
 
 survey_features as (
 
-    select * from {{ ref('int_account_snapshots__survey_features') }}
+    select * from {{ ref('int_snapshot_survey_features__aggregated') }}
 
 ),
 
@@ -30,14 +30,14 @@ accounts as (
 churn_dates as (
 
     select account_id, max(account_churned_date) as churned_date
-    from {{ ref('int_subscriptions') }}
+    from {{ ref('int_subscriptions__derived') }}
     group by account_id
 
 ),
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 

@@ -1,25 +1,20 @@
-{#- Identity phase 3 input: the identity step's clusters (flows/identity), declared as a dbt
-    source. Before the first identity run (or in a dbt-only build) the table may be absent or
-    stale: a record it lacks stays its own customer, with the id the identity step would mint
-    for a singleton and match_rule 'unresolved'. -#}
+{#- Identity phase 3 input: the identity step's clusters (stg_identity__clusters). Before the
+    first identity run the table is empty, and it may be stale: a record it lacks stays its own
+    customer, with the id the identity step would mint for a singleton and match_rule
+    'unresolved'. -#}
 -- One row per person record (Salesforce contact, Zendesk end-user, Qualtrics response) with
 -- its customer_id and account_id from identity resolution (docs/identity.md).
 with
 
 person_records as (
 
-    select * from {{ ref('int_identity__person_records') }}
+    select * from {{ ref('int_person_records__unioned') }}
 
 ),
 
 clusters as (
 
-    {{ source_or_empty('identity', 'identity_clusters', {
-        'source': 'varchar', 'source_record_id': 'varchar', 'customer_id': 'varchar',
-        'account_id': 'varchar', 'match_rule': 'varchar', 'match_probability': 'double',
-        'phone_e164': 'varchar', 'is_phone_valid': 'boolean', 'first_name_latin': 'varchar',
-        'last_name_latin': 'varchar',
-    }) }}
+    select * from {{ ref('stg_identity__clusters') }}
 
 ),
 

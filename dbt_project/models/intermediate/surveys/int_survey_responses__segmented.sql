@@ -22,7 +22,7 @@ accounts as (
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions') }}
+    select * from {{ ref('int_subscriptions__derived') }}
 
 ),
 

@@ -14,19 +14,19 @@ users as (
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions') }}
+    select * from {{ ref('int_subscriptions__derived') }}
 
 ),
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 
 churn_scores as (
 
-    select * from {{ ref('int_churn_scores__latest') }}
+    select * from {{ ref('int_churn_scores__ranked') }}
 
 ),
 

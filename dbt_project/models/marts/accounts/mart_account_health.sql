@@ -16,7 +16,7 @@ accounts as (
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 
@@ -28,7 +28,7 @@ tickets as (
 
 ticket_metrics as (
 
-    select * from {{ ref('int_ticket_metrics') }}
+    select * from {{ ref('int_tickets__measured') }}
 
 ),
 
@@ -40,13 +40,13 @@ responses as (
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions') }}
+    select * from {{ ref('int_subscriptions__derived') }}
 
 ),
 
 churn_scores as (
 
-    select * from {{ ref('int_churn_scores__latest') }}
+    select * from {{ ref('int_churn_scores__ranked') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 account_months as (
 
-    select * from {{ ref('int_churn__account_months') }}
+    select * from {{ ref('int_account_months__spined') }}
 
 ),
 

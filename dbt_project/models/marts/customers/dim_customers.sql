@@ -60,7 +60,7 @@ touchpoints as (
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 
@@ -189,7 +189,7 @@ last_touch as (
 
 churn_scores as (
 
-    select * from {{ ref('int_churn_scores__latest') }}
+    select * from {{ ref('int_churn_scores__ranked') }}
 
 ),
 

@@ -4,10 +4,7 @@ with
 
 playbook_actions as (
 
-    {{ source_or_empty('ops', 'playbook_actions', {
-        'action_id': 'varchar', 'channel': 'varchar', 'recipient': 'varchar',
-        'status': 'varchar', 'sent_at': 'timestamp',
-    }) }}
+    select * from {{ ref('stg_ops__playbook_actions') }}
 
 ),
 
@@ -127,7 +124,7 @@ playbook_email as (
         where email_normalized is not null
         group by email_normalized
     ) as recipients
-        on recipients.email_normalized = lower(trim(actions.recipient))
+        on recipients.email_normalized = actions.recipient_email_normalized
     where actions.channel = 'email' and actions.status = 'sent' and actions.sent_at is not null
 
 ),

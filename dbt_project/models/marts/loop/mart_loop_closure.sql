@@ -1,6 +1,6 @@
 {#- Did detractors hear back, how fast, and did their next score move? Per playbook and month
-    of the detractor's response. Reads the action ledger (ops.playbook_actions) as a source: it
-    is written by the act flow, not by dbt. -#}
+    of the detractor's response. Reads the action ledger (stg_ops__playbook_actions), written by
+    the act flow, not by dbt. -#}
 with
 
 responses as (
@@ -17,9 +17,9 @@ actions as (
         channel,
         status,
         sent_at,
-        {{ cx_json_get_text('payload', 'response_id') }} as response_id
+        response_id
 
-    from {{ source('ops', 'playbook_actions') }}
+    from {{ ref('stg_ops__playbook_actions') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 topics as (
 
-    select * from {{ ref('int_survey_responses__topics') }}
+    select * from {{ ref('int_survey_response_topics__tagged') }}
 
 ),
 

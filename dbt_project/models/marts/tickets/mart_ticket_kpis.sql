@@ -11,7 +11,7 @@ tickets as (
 
 ticket_metrics as (
 
-    select * from {{ ref('int_ticket_metrics') }}
+    select * from {{ ref('int_tickets__measured') }}
 
 ),
 

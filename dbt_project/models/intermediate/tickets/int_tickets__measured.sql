@@ -1,5 +1,5 @@
 -- One row per ticket: reply, resolution and reopen metrics from its audit events, in calendar
--- and business minutes (int_business_calendar), and the first-reply SLA by priority.
+-- and business minutes (int_business_days__expanded), and the first-reply SLA by priority.
 -- solved_at = the last solve, and only while the ticket is solved or closed.
 {%- set sla = var('sla_first_reply_business_minutes') %}
 with
@@ -12,7 +12,7 @@ tickets as (
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 

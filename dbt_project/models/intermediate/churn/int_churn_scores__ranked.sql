@@ -1,15 +1,10 @@
-{{ config(schema='intermediate') }}
 -- The latest churn score of each account (newest snapshot, then newest run), and the
 -- probability of its latest score on an earlier snapshot (the trend a CSM reads).
 with
 
 scores as (
 
-    {{ source_or_empty('ml', 'churn_scores', {
-        'account_id': 'varchar', 'scored_at': 'timestamp', 'model_version': 'varchar',
-        'churn_probability': 'double', 'risk_band': 'varchar', 'top_drivers': 'varchar',
-        'snapshot_date': 'date',
-    }) }}
+    select * from {{ ref('stg_ml__churn_scores') }}
 
 ),
 

@@ -6,13 +6,13 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions') }}
+    select * from {{ ref('int_subscriptions__derived') }}
 
 ),
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 

@@ -14,7 +14,7 @@ tickets as (
 
 as_of as (
 
-    select * from {{ ref('int_as_of') }}
+    select * from {{ ref('int_as_of__derived') }}
 
 ),
 
