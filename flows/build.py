@@ -76,6 +76,7 @@ def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
         "health_bands": health.bands.model_dump(),
         "source_freshness_hours": freshness_hours(config),
         "sla_first_reply_business_minutes": config.sla.first_reply_business_minutes,
+        "partial_response_surveys": config.partial_response_surveys(),
     }
 
 

@@ -9,11 +9,11 @@ person_records as (
     union all
     select 'zendesk', cast(user_id as varchar)
     from {{ ref('stg_zendesk__users') }}
-    where not is_agent
+    where not is_agent and not is_deleted
     union all
     select 'qualtrics', response_id
     from {{ ref('stg_qualtrics__responses') }}
-    where not is_test_or_spam
+    where is_counted
 
 ),
 

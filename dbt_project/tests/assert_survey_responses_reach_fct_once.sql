@@ -4,7 +4,7 @@ with
 
 staged as (
 
-    select response_id from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
+    select response_id from {{ ref('stg_qualtrics__responses') }} where is_counted
 
 ),
 

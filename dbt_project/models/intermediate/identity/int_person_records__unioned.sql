@@ -12,13 +12,13 @@ contacts as (
 
 zendesk_users as (
 
-    select * from {{ ref('stg_zendesk__users') }} where not is_agent
+    select * from {{ ref('stg_zendesk__users') }} where not is_agent and not is_deleted
 
 ),
 
 responses as (
 
-    select * from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
+    select * from {{ ref('stg_qualtrics__responses') }} where is_counted
 
 ),
 

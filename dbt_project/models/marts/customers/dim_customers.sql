@@ -18,7 +18,7 @@ contacts as (
 
 zendesk_users as (
 
-    select * from {{ ref('stg_zendesk__users') }}
+    select * from {{ ref('stg_zendesk__users') }} where not is_deleted
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 responses as (
 
-    select * from {{ ref('stg_qualtrics__responses') }} where not is_test_or_spam
+    select * from {{ ref('stg_qualtrics__responses') }} where is_counted
 
 ),
 

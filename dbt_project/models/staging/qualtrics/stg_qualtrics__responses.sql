@@ -20,10 +20,26 @@ renamed as (
         {{ blank_to_null(column_or_null(present, 'Status')) }} as response_status,
         {{ to_integer(column_or_null(present, 'Progress')) }} as progress_percent,
         {{ to_boolean(column_or_null(present, 'Finished')) }} as is_finished,
-        {{ blank_to_null(column_or_null(present, 'RecipientEmail')) }} as respondent_email,
-        {{ normalize_email(column_or_null(present, 'RecipientEmail')) }} as email_normalized,
-        {{ blank_to_null(column_or_null(present, 'RecipientFirstName')) }} as respondent_first_name,
-        {{ blank_to_null(column_or_null(present, 'RecipientLastName')) }} as respondent_last_name,
+        -- identity: a column the survey mapping names (email, phone, names; any column) first,
+        -- then the distribution's Recipient* metadata
+        coalesce({{ blank_to_null(column_or_null(present, 'email')) }}, {{ blank_to_null(column_or_null(present, 'RecipientEmail')) }})
+            as respondent_email,
+        coalesce({{ normalize_email(column_or_null(present, 'email')) }}, {{ normalize_email(column_or_null(present, 'RecipientEmail')) }})
+            as email_normalized,
+        {{ blank_to_null(column_or_null(present, 'phone')) }} as respondent_phone,
+        coalesce(
+            {{ blank_to_null(column_or_null(present, 'first_name')) }},
+            nullif(split_part(trim({{ column_or_null(present, 'full_name') }}), ' ', 1), ''),
+            {{ blank_to_null(column_or_null(present, 'RecipientFirstName')) }}
+        ) as respondent_first_name,
+        coalesce(
+            {{ blank_to_null(column_or_null(present, 'last_name')) }},
+            nullif(trim(substr(
+                trim({{ column_or_null(present, 'full_name') }}),
+                length(split_part(trim({{ column_or_null(present, 'full_name') }}), ' ', 1)) + 1
+            )), ''),
+            {{ blank_to_null(column_or_null(present, 'RecipientLastName')) }}
+        ) as respondent_last_name,
         {{ blank_to_null(column_or_null(present, 'ExternalReference')) }} as external_reference,
         coalesce({{ blank_to_null(column_or_null(present, 'contact_id')) }}, {{ blank_to_null(column_or_null(present, 'ExternalReference')) }})
             as salesforce_contact_id,
@@ -34,6 +50,7 @@ renamed as (
         {{ to_integer(column_or_null(present, 'csat')) }} as csat_score_raw,
         {{ to_integer(column_or_null(present, 'ces')) }} as ces_score_raw,
         {{ blank_to_null(column_or_null(present, 'open_text')) }} as open_text,
+        {{ blank_to_null(column_or_null(present, 'not_applicable')) }} as not_applicable_measures,
         coalesce({{ blank_to_null(column_or_null(present, 'language')) }}, {{ blank_to_null(column_or_null(present, 'UserLanguage')) }})
             as language_raw,
         {{ normalize_language('coalesce(' ~ blank_to_null(column_or_null(present, 'language')) ~ ', ' ~ column_or_null(present, 'UserLanguage') ~ ')') }}
@@ -62,6 +79,7 @@ scored as (
         is_finished,
         respondent_email,
         email_normalized,
+        respondent_phone,
         respondent_first_name,
         respondent_last_name,
         external_reference,
@@ -70,6 +88,7 @@ scored as (
         ticket_id,
         nps_group,
         open_text,
+        not_applicable_measures,
         language_raw,
         language,
         time_zone,
@@ -82,7 +101,10 @@ scored as (
         case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score,
         -- Qualtrics Status: 1 preview, 2 test, 8 spam, 9 preview spam, 12 imported spam, 17 offline preview
         coalesce(response_status in ('1', '2', '8', '9', '12', '17', 'Survey Preview', 'Survey Test', 'Spam'), false)
-            as is_test_or_spam
+            or coalesce(distribution_channel in ('preview', 'test'), false)
+            as is_test_or_spam,
+        -- Finished = 0: the respondent left before the end (a missing Finished column counts as finished)
+        coalesce(not is_finished, false) as is_partial
 
     from renamed
 
@@ -98,10 +120,33 @@ categorized as (
 
 ),
 
+-- Which responses count (docs/metrics.md): never a preview, test or spam; a partial one only
+-- when its survey has include_partial (dbt var partial_response_surveys) and a score answered.
+{%- set partial_surveys = var('partial_response_surveys', []) %}
+
+counted as (
+
+    select
+        *,
+        not is_test_or_spam
+            and (
+                not is_partial
+                {%- if partial_surveys %}
+                or (
+                    survey_id in ({% for survey in partial_surveys %}'{{ survey | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %})
+                    and coalesce(nps_category, cast(csat_score as {{ dbt.type_string() }}), cast(ces_score as {{ dbt.type_string() }})) is not null
+                )
+                {%- endif %}
+            ) as is_counted
+
+    from categorized
+
+),
+
 -- one row per response_id, its latest version (raw keeps every version landed)
 final as (
 
-    {{ cx_latest_version('categorized', 'response_id', '_loaded_at desc') }}
+    {{ cx_latest_version('counted', 'response_id', '_loaded_at desc') }}
 
 )
 

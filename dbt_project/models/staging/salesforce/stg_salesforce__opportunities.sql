@@ -26,6 +26,7 @@ renamed as (
         {{ to_date('"Subscription_End_Date__c"') }} as subscription_end_date,
         {{ to_utc_timestamp(column_or_null(present, 'CreatedDate')) }} as created_at,
         {{ to_utc_timestamp(column_or_null(present, 'LastModifiedDate')) }} as last_modified_at,
+        coalesce({{ to_boolean(column_or_null(present, 'IsDeleted')) }}, false) as is_deleted,
         _loaded_at
 
     from source
@@ -33,9 +34,16 @@ renamed as (
 ),
 
 -- one row per opportunity_id, its latest version (raw keeps every version landed)
-final as (
+latest as (
 
     {{ cx_latest_version('renamed', 'opportunity_id', 'last_modified_at desc nulls last, _loaded_at desc') }}
+
+),
+
+-- a record whose latest version is deleted (IsDeleted in a queryAll export) is not live
+final as (
+
+    select * from latest where not is_deleted
 
 )
 

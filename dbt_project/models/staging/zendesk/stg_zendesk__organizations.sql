@@ -16,6 +16,7 @@ renamed as (
         {{ column_or_null(present, 'domain_names') }} as domain_names_json,
         {{ to_utc_timestamp(column_or_null(present, 'created_at')) }} as created_at,
         {{ to_utc_timestamp(column_or_null(present, 'updated_at')) }} as updated_at,
+        {{ to_utc_timestamp(column_or_null(present, 'deleted_at')) }} as deleted_at,
         _loaded_at
 
     from source
@@ -23,9 +24,16 @@ renamed as (
 ),
 
 -- one row per organization_id, its latest version (raw keeps every version landed)
-final as (
+latest as (
 
     {{ cx_latest_version('renamed', 'organization_id', 'updated_at desc nulls last, _loaded_at desc') }}
+
+),
+
+-- a deleted organization (deleted_at set in the incremental export) is not live
+final as (
+
+    select * from latest where deleted_at is null
 
 )
 

@@ -27,6 +27,7 @@ renamed as (
         {{ column_or_null(present, 'tags') }} as tags_json,
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ to_utc_timestamp(column_or_null(present, 'deleted_at')) }} as deleted_at,
         _loaded_at
 
     from source
@@ -40,6 +41,8 @@ latest as (
 
 ),
 
+-- a ticket whose latest version is deleted (status `deleted` in the incremental export) is
+-- not live: raw keeps it, nothing downstream sees it
 final as (
 
     select
@@ -47,6 +50,7 @@ final as (
         status in ('new', 'open', 'pending', 'hold') as is_open
 
     from latest
+    where coalesce(status, '') <> 'deleted' and deleted_at is null
 
 )
 

@@ -25,6 +25,10 @@ renamed as (
         {{ blank_to_null(column_or_null(present, 'time_zone')) }} as time_zone,
         {{ blank_to_null(column_or_null(present, 'iana_time_zone')) }} as iana_time_zone,
         coalesce({{ to_boolean(column_or_null(present, 'active')) }}, true) as is_active,
+        -- Zendesk marks a deleted user active: false (and may set deleted_at); a deleted agent
+        -- stays here so that the replies they wrote still count as agent replies
+        coalesce(not {{ to_boolean(column_or_null(present, 'active')) }}, false)
+            or {{ to_utc_timestamp(column_or_null(present, 'deleted_at')) }} is not null as is_deleted,
         {{ to_utc_timestamp(column_or_null(present, 'created_at')) }} as created_at,
         {{ to_utc_timestamp(column_or_null(present, 'updated_at')) }} as updated_at,
         _loaded_at
