@@ -8,7 +8,7 @@ Usage:
 Goals (issue 5): scoring 1,000,000 accounts < 30 s, training at scale 10 < 2 min on 2 cores;
 on the scale-1 demo ROC-AUC >= 0.80 and top-decile lift >= 3.
 
---score times what the nightly `score` flow runs (`flows.score.score_warehouse`): load the
+--score times what the nightly `score` flow runs (`cxloop.churn.scoring`, no Prefect): load the
 current model from the registry, read the newest snapshot of every account from a real DuckDB
 `ml.account_snapshots` (which also holds an older month), coerce, predict, drivers, JSON, and
 replace the run's rows in `ml.churn_scores`; stage times come from wrapping those functions.
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-import cxloop.flows.score
+import cxloop.churn.scoring as scoring
 import cxloop.models.score
 from cxloop.demo.snapshots import synthetic_snapshots, write_snapshots
 from cxloop.models.evaluate import classification_metrics
@@ -49,14 +49,14 @@ SCALE1_SNAPSHOT_ROWS = 34_298  # ml.account_snapshots of the scale-1 demo (seed 
 def stage_timer(seconds: dict[str, float]) -> Iterator[None]:
     """Time the functions the score path calls, by wrapping them where they are looked up."""
     targets = [
-        (cxloop.flows.score, "load_model"),
-        (cxloop.flows.score, "read_latest_snapshots"),
-        (cxloop.flows.score, "score_snapshots"),
+        (scoring, "load_model"),
+        (scoring, "read_latest_snapshots"),
+        (scoring, "score_snapshots"),
         (cxloop.models.score, "coerce_features"),
         (cxloop.models.score, "predict_with_drivers"),
         (cxloop.models.score, "top_drivers"),
-        (cxloop.flows.score, "score_rows"),
-        (cxloop.flows.score, "write_scores"),
+        (scoring, "score_rows"),
+        (scoring, "write_scores"),
     ]
     originals = [(module, name, getattr(module, name)) for module, name in targets]
 
@@ -79,6 +79,16 @@ def stage_timer(seconds: dict[str, float]) -> Iterator[None]:
             setattr(module, name, function)
 
 
+def score_path(warehouse: Path, models_dir: Path) -> dict[str, Any]:
+    """The score flow's steps (cxloop.churn.scoring) without Prefect, looked up at call time."""
+    version = scoring.load_model(models_dir)
+    risk = scoring.risk_settings(None)
+    batch = scoring.score_snapshots(version, scoring.read_latest_snapshots(warehouse), risk)
+    rows = scoring.score_rows(batch, version.version)
+    scoring.write_scores(warehouse, rows)
+    return scoring.summarize(version, batch, rows)
+
+
 def bench_score(n_rows: int, workdir: Path | None = None) -> dict[str, Any]:
     """Time the nightly score path for `n_rows` accounts: snapshots table in, scores table out."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="churn-score-"))
@@ -92,7 +102,7 @@ def bench_score(n_rows: int, workdir: Path | None = None) -> dict[str, Any]:
     stages: dict[str, float] = {}
     with stage_timer(stages):
         t0 = time.perf_counter()
-        summary = cxloop.flows.score.score_warehouse(warehouse, models_dir, train_if_missing=False)
+        summary = score_path(warehouse, models_dir)
         seconds = time.perf_counter() - t0
     with reader(warehouse) as con:
         (written,) = con.execute(
@@ -152,7 +162,7 @@ def truth_probability(snapshots: pd.DataFrame, truth: pd.DataFrame, horizon_days
 
 def demo_quality(home: Path) -> dict[str, Any]:
     """Our current model's test-window metrics beside the true propensity's AUC on the same rows."""
-    from cxloop.flows.train import read_snapshots
+    from cxloop.churn.training import read_snapshots
     from cxloop.models.registry import load_current
 
     version = load_current(home / "models")

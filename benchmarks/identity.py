@@ -58,17 +58,25 @@ def prepare_here(home: Path, scale: float, seed: int, sources: Path) -> None:
     os.environ["CXLOOP_HOME"] = str(home)
     from dbt.cli.main import dbtRunner
 
+    from cxloop.build import IDENTITY_PHASE_1
     from cxloop.config import load_config
+    from cxloop.dbt import DBT_PROJECT_DIR, dbt_vars
     from cxloop.demo.generator import generate
-    from cxloop.flows.build import DBT_PROJECT_DIR, IDENTITY_PHASE_1, dbt_vars
-    from cxloop.flows.ingest import ingest_sources
     from cxloop.settings import Settings
+    from cxloop.sources.ingest import (
+        build_report,
+        entity_counts,
+        ingest_entity,
+        plan_ingest,
+        resolve_run,
+    )
 
     if not (sources / "cxloop.yaml").is_file():
         generate(sources, scale=scale, seed=seed)
     paths = Settings().paths.ensure()
     config = load_config(sources / "cxloop.yaml")
-    ingest_sources(sources, sources / "cxloop.yaml", paths.warehouse)
+    run = resolve_run(paths, sources, sources / "cxloop.yaml", paths.warehouse)
+    build_report([(job.key, entity_counts(ingest_entity(run, job))) for job in plan_ingest(run)])
     os.environ["CXLOOP_WAREHOUSE"] = str(paths.warehouse)
     # plain dbt (no Prefect server): the benchmark times the identity step only
     result = dbtRunner().invoke(

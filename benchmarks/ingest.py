@@ -7,10 +7,11 @@ generator's memory is not counted) into --sources DIR, or into a temporary folde
 folder that already holds a `cxloop.yaml` is used as it is (generated once, reused by later
 runs; its scale is whatever it was generated with).
 
-Timed: `flows.ingest.ingest_sources` into a fresh warehouse and lake (first run: every file
-lands), then the same call again (second run: every file is skipped by its sha256). Seconds
-per source entity come from wrapping `flows.ingest.ingest_entity`, which `ingest_sources`
-calls once per entity. Peak memory is the process's peak RSS (`ru_maxrss`) after the runs.
+Timed: the ingest library (`cxloop.sources.ingest`: plan, then `ingest_entity` per entity, as
+the ingest flow's tasks do, without Prefect) into a fresh warehouse and lake (first run: every
+file lands), then the same again (second run: every file is skipped by its sha256). Seconds
+per source entity come from timing each `ingest_entity` call. Peak memory is the process's
+peak RSS (`ru_maxrss`) after the runs.
 The warehouse and lake live under --work DIR when given (kept, for inspection; the folder
 must not exist yet), else in a temporary folder. Prints one JSON object.
 """
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,26 +50,24 @@ def _rss_mb() -> int:
 
 
 def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
-    """One `ingest_sources` call: total seconds, seconds per entity and per source, counts."""
-    import cxloop.flows.ingest as ingest_module
+    """One ingest of the folder: total seconds, seconds per entity and per source, counts."""
+    import contextlib
+
+    from cxloop.settings import Settings
+    from cxloop.sources import ingest as lib
+    from cxloop.warehouse import connect
 
     seconds: dict[str, float] = {}
-    original: Callable[..., Any] = ingest_module.ingest_entity
-
-    def timed_entity(run: Any, job: Any, con: Any = None) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return original(run, job, con)
-        finally:
-            seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t0
-
-    ingest_module.ingest_entity = timed_entity
-    try:
-        t0 = time.perf_counter()
-        report = ingest_module.ingest_sources(sources, warehouse=warehouse, lake_dir=lake)
-        total = time.perf_counter() - t0
-    finally:
-        ingest_module.ingest_entity = original
+    t0 = time.perf_counter()
+    run = lib.resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
+    per_entity = []
+    with contextlib.closing(connect(run.warehouse)) as con:
+        for job in lib.plan_ingest(run):
+            t_job = time.perf_counter()
+            per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job, con))))
+            seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
+    report = lib.build_report(per_entity)
+    total = time.perf_counter() - t0
     per_source: dict[str, float] = {}
     for key, value in seconds.items():
         source = key.split(".", 1)[0]
@@ -101,7 +99,7 @@ def bench_ingest(
         os.environ["CXLOOP_HOME"] = str(work / "home")  # nothing may fall back to ./var
         import duckdb
 
-        import cxloop.flows.ingest  # noqa: F401  (imports are not part of the timing)
+        import cxloop.sources.ingest  # noqa: F401  (imports are not part of the timing)
 
         rss_before = _rss_mb()
         first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,14 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("var"), description="Everything a run writes lives here.")
     config: Path | None = Field(default=None, description="Path of cxloop.yaml.")
+    resources: Literal["local", "production"] = Field(
+        default="local",
+        description=(
+            "local: e-mail to the outbox, no Zendesk tickets or Slack messages, whatever "
+            "credentials are set; production: SendGrid (its API key required), and the Zendesk "
+            "and Slack mirrors cxloop.yaml configures (cxloop/resources.py)."
+        ),
+    )
     sendgrid_api_key: SecretStr | None = None
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_unsubscribe_group: int | None = None

@@ -1,259 +1,34 @@
-"""The `check` flow: Great Expectations suites on raw tables and marts, as a quality gate.
+"""The `check` flow: the quality gate's Great Expectations suites (and source freshness).
 
-Each dataset family is one task. Every expectation result becomes a row of
-`ops.quality_results`; Data Docs go under `CXLOOP_HOME/gx`. A failed critical check raises
-`QualityGateError` after the results are recorded, so the pipeline stops before it acts or
-publishes.
+One task per dataset family; results recorded in ops.quality_results, Data Docs rendered, then
+the gate enforced (cxloop.quality). A failed critical check fails the flow.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from cxloop.config import project_config
-from cxloop.errors import CxloopError, QualityGateError
-from cxloop.flows.build import DBT_PROJECT_DIR, dbt_vars
+from cxloop.dbt import dbt_vars
 from cxloop.flows.orchestration import warehouse_slot
-from cxloop.quality import check_freshness, enforce_freshness
+from cxloop.quality import (
+    CheckReport,
+    check_family,
+    check_freshness,
+    enforce_freshness,
+    enforce_gate,
+    families_for,
+    record_results,
+    render_docs,
+    require_warehouse,
+)
 from cxloop.settings import Settings
-from cxloop.tables import QUALITY_RESULTS, ensure_tables
-from cxloop.warehouse import reader, table_exists, writer
-
-if TYPE_CHECKING:
-    from cxloop.expectations.runner import ExpectationResult, SuiteResult
-
-RAW_ROW_LIMIT = 200_000  # raw tables: the most recently landed rows are validated
-RESULT_COLUMNS = list(QUALITY_RESULTS.column_names)
-
-
-class QualityGateFailed(QualityGateError):
-    """A critical check failed; carries the full report of the run."""
-
-    def __init__(self, report: CheckReport) -> None:
-        self.report = report
-        super().__init__(report.failure_message())
-
-    def __reduce__(self) -> tuple[type, tuple[CheckReport]]:
-        return (type(self), (self.report,))
-
-
-@dataclass
-class FamilyOutcome:
-    """What one family's task found: suite results and datasets with no table."""
-
-    family: str
-    stage: str
-    results: list[SuiteResult] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-@dataclass
-class CheckReport:
-    """The outcome of one check run, across families."""
-
-    run_id: str
-    stage: str
-    checked_at: datetime
-    outcomes: list[FamilyOutcome]
-    docs_index: Path | None = None
-    rows_recorded: int = 0
-
-    @property
-    def results(self) -> list[SuiteResult]:
-        return [r for o in self.outcomes for r in o.results]
-
-    @property
-    def skipped(self) -> list[str]:
-        return [d for o in self.outcomes for d in o.skipped]
-
-    def critical_failures(self) -> list[tuple[str, ExpectationResult]]:
-        """(dataset, result) for every failed critical expectation."""
-        return [(s.dataset, r) for s in self.results for r in s.failures("critical")]
-
-    @property
-    def passed(self) -> bool:
-        return not self.critical_failures()
-
-    def failure_message(self) -> str:
-        """One line naming each failed dataset and its failed critical checks."""
-        by_dataset: dict[str, list[str]] = {}
-        for dataset, result in self.critical_failures():
-            what = f"{result.label}: {result.description}" if result.description else result.label
-            count = "" if result.unexpected_count is None else f" [{result.unexpected_count} rows]"
-            by_dataset.setdefault(dataset, []).append(what + count)
-        parts = [f"{dataset} ({'; '.join(checks)})" for dataset, checks in by_dataset.items()]
-        return (
-            f"critical data-quality checks failed in {len(by_dataset)} dataset(s): "
-            + ", ".join(parts)
-            + f" (run {self.run_id}; details in ops.quality_results)"
-        )
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-friendly summary for the CLI and the pipeline report."""
-        return {
-            "run_id": self.run_id,
-            "stage": self.stage,
-            "passed": self.passed,
-            "datasets_checked": len(self.results),
-            "expectations": sum(len(s.results) for s in self.results),
-            "critical_failed": sorted({d for d, _ in self.critical_failures()}),
-            "warnings_failed": {
-                s.dataset: [r.label for r in s.failures("warning")]
-                for s in self.results
-                if s.failures("warning")
-            },
-            "skipped": self.skipped,
-            "rows_recorded": self.rows_recorded,
-            "data_docs": str(self.docs_index) if self.docs_index else None,
-        }
-
-
-def stage_of(family: str) -> str:
-    """'raw' for raw_* families, 'marts' otherwise."""
-    return "raw" if family.startswith("raw_") else "marts"
-
-
-def read_dataset(warehouse_path: Path, dataset: str) -> pd.DataFrame | None:
-    """The table as a pandas frame (raw: the latest RAW_ROW_LIMIT rows); None if it is absent."""
-    schema, table = dataset.split(".", 1)
-    sql = f'select * from "{schema}"."{table}"'
-    with reader(warehouse_path) as con:
-        if not table_exists(con, schema, table):
-            return None
-        columns = {d[0] for d in con.execute(sql + " limit 0").description}
-        if schema == "raw" and {"_loaded_at", "_batch_id", "_row_number"} <= columns:
-            sql += f" order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
-        return con.execute(sql).df()
-
-
-def check_family(
-    family: str, warehouse_path: Path, gx_dir: Path | None, run_id: str
-) -> FamilyOutcome:
-    """Validate every dataset of one family that exists in the warehouse."""
-    from cxloop.expectations.registry import datasets_in
-    from cxloop.expectations.runner import runner_for
-
-    runner = runner_for(gx_dir)
-    outcome = FamilyOutcome(family=family, stage=stage_of(family))
-    for dataset in datasets_in(family):
-        frame = read_dataset(warehouse_path, dataset)
-        if frame is None:
-            outcome.skipped.append(dataset)
-            continue
-        outcome.results.append(runner.validate(dataset, frame, run_name=run_id))
-    return outcome
-
-
-def result_rows(report: CheckReport) -> pd.DataFrame:
-    """One row per expectation result, shaped like ops.quality_results."""
-    rows = [
-        {
-            "run_id": report.run_id,
-            "checked_at": report.checked_at,
-            "stage": outcome.stage,
-            "dataset": suite.dataset,
-            "check_name": r.expectation_type,
-            "column_name": r.column,
-            "severity": r.severity,
-            "success": r.success,
-            "element_count": r.element_count,
-            "unexpected_count": r.unexpected_count,
-            "unexpected_percent": r.unexpected_percent,
-            "details": json.dumps(
-                {
-                    "description": r.description,
-                    "unexpected_sample": json.loads(r.unexpected_sample),
-                    **r.details,
-                },
-                default=str,
-            ),
-        }
-        for outcome in report.outcomes
-        for suite in outcome.results
-        for r in suite.results
-    ]
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
-
-
-def record_results(warehouse_path: Path, report: CheckReport) -> int:
-    """Append the run's results to ops.quality_results in one transaction."""
-    frame = result_rows(report)
-    with writer(warehouse_path) as con:
-        ensure_tables(con, [QUALITY_RESULTS])
-        con.register("quality_rows", frame)
-        columns = ", ".join(RESULT_COLUMNS)
-        con.execute(
-            f"insert into ops.quality_results ({columns}) "
-            "select run_id, checked_at::timestamp, stage, dataset, check_name, column_name, "
-            "severity, success, element_count::bigint, unexpected_count::bigint, "
-            "unexpected_percent::double, details::json from quality_rows"
-        )
-        con.unregister("quality_rows")
-    return len(frame)
-
-
-def render_docs(gx_dir: Path | None) -> Path | None:
-    """Render Data Docs for everything validated since the last render; the index page."""
-    from cxloop.expectations.runner import runner_for
-
-    return runner_for(gx_dir).build_docs()
-
-
-def enforce_gate(report: CheckReport) -> None:
-    """Raise QualityGateFailed when any critical expectation failed."""
-    if not report.passed:
-        raise QualityGateFailed(report)
-
-
-def families_for(stage: str) -> tuple[str, ...]:
-    """The families checked at `stage`; a clear error for an unknown stage."""
-    from cxloop.expectations.registry import UnknownDatasetError
-    from cxloop.expectations.registry import families_for as registry_families
-
-    try:
-        return registry_families(stage)
-    except UnknownDatasetError as exc:
-        raise CxloopError(str(exc)) from None
-
-
-def require_warehouse(warehouse_path: Path) -> Path:
-    """The warehouse file, which must exist (checking must not create an empty one)."""
-    path = Path(warehouse_path)
-    if not path.is_file():
-        raise CxloopError(f"{path}: warehouse not found (run ingest and build first)")
-    return path
-
-
-def utc_now() -> datetime:
-    """Now in UTC, as the naive timestamp the warehouse stores."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def run_checks(
-    stage: str, warehouse_path: Path, gx_dir: Path | None, *, run_id: str | None = None
-) -> CheckReport:
-    """Validate a stage, record results, render Data Docs; raise if a critical check failed."""
-    warehouse_path = require_warehouse(warehouse_path)
-    report = CheckReport(
-        run_id=run_id or str(uuid.uuid4()), stage=stage, checked_at=utc_now(), outcomes=[]
-    )
-    for family in families_for(stage):
-        report.outcomes.append(check_family(family, warehouse_path, gx_dir, report.run_id))
-    report.rows_recorded = record_results(warehouse_path, report)
-    report.docs_index = render_docs(gx_dir)
-    enforce_gate(report)
-    return report
-
 
 check_family_task = task(
     check_family, name="check-family", task_run_name="check-{family}", cache_policy=NO_CACHE
@@ -269,30 +44,24 @@ def check(
 ) -> dict[str, Any]:
     """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check.
 
-    `config_path` (cxloop.yaml) sets the sources' freshness thresholds; default 48 hours.
+    At 'raw' and 'all', also dbt source freshness, with thresholds from cxloop.yaml
+    (`config_path`, else found as usual; default 48 hours).
     """
     paths = Settings().paths
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
     run_id = str(flow_run.get_id() or uuid.uuid4())
-    report = CheckReport(run_id=run_id, stage=stage, checked_at=utc_now(), outcomes=[])
+    report = CheckReport(run_id=run_id, stage=stage)
     for family in families_for(stage):
         report.outcomes.append(check_family_task(family, warehouse_path, paths.gx, run_id))
     with warehouse_slot():
         report.rows_recorded = record_results_task(warehouse_path, report)
     report.docs_index = render_docs_task(paths.gx)
-    get_run_logger().info(
-        "Checked %d datasets (%d skipped); critical failures: %s; Data Docs: %s",
-        len(report.results), len(report.skipped),
-        ", ".join(sorted({d for d, _ in report.critical_failures()})) or "none",
-        report.docs_index,
-    )  # fmt: skip
+    get_run_logger().info(report.log_line())
     freshness = []
-    if stage in ("raw", "all"):  # sources: dbt source freshness on deliveries (flows/quality.py)
+    if stage in ("raw", "all"):
         config = project_config(config_path)
         with warehouse_slot():
-            freshness = check_freshness_task(
-                warehouse_path, DBT_PROJECT_DIR, paths.home, run_id, dbt_vars(config)
-            )
+            freshness = check_freshness_task(warehouse_path, paths.home, run_id, dbt_vars(config))
     enforce_gate(report)
     enforce_freshness(freshness)
     summary = report.summary()

@@ -11,6 +11,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from cxloop.build import SCORES_DOWNSTREAM
+from cxloop.churn.training import ChurnModelError
 from cxloop.config import load_project
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
@@ -20,14 +22,9 @@ from cxloop.flows.ingest import ingest
 from cxloop.flows.orchestration import StageTimer, warehouse_slot
 from cxloop.flows.publish import publish
 from cxloop.flows.score import score
-from cxloop.flows.train import ChurnModelError
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.warehouse import writer
-
-# Everything downstream of ml.churn_scores: stg_ml__churn_scores, int_churn_scores__ranked,
-# dim_accounts, dim_customers, mart_account_health. Rebuilt after scoring (it follows the build).
-SCORES_DOWNSTREAM = "source:ml.churn_scores+"
 
 
 def record_run(warehouse: Path, report: dict[str, Any], started_at: datetime) -> None:

@@ -18,7 +18,7 @@ def status(as_json: JsonOpt = False) -> None:
 
     Example: cxloop churn status --json
     """
-    from cxloop.churn_ops import churn_status
+    from cxloop.churn.reports import churn_status
 
     run_command(churn_status, as_json)
 
@@ -40,7 +40,7 @@ def train(
 
     Example: cxloop churn train --csv accounts.csv --label churned --id account_id --json
     """
-    from cxloop.churn_ops import train_csv
+    from cxloop.churn.reports import train_csv
 
     run_command(lambda: train_csv(csv, label, id_column, time_column), as_json)
 
@@ -54,6 +54,6 @@ def report(as_json: JsonOpt = False) -> None:
 
     Example: cxloop churn report
     """
-    from cxloop.churn_ops import write_report
+    from cxloop.churn.reports import write_report
 
     run_command(write_report, as_json)

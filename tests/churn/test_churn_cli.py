@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from cxloop.demo.snapshots import synthetic_snapshots
 from cxloop.flows.cli import app
-from cxloop.flows.score import score_warehouse
-from cxloop.flows.train import train_from_warehouse
+from cxloop.flows.score import score
+from cxloop.flows.train import train
 from cxloop.settings import Settings
 from cxloop.warehouse import writer
 
@@ -161,11 +161,11 @@ def build_warehouse(home: Path) -> Path:
     return warehouse
 
 
-def test_status_before_and_after_training(cx_home: Path) -> None:
+def test_status_before_and_after_training(cx_home: Path, prefect_harness: None) -> None:
     code, out = cli("churn", "status", "--json")
     assert code == 0 and json.loads(out)["current"] is None
     build_warehouse(cx_home)
-    trained = train_from_warehouse()
+    trained = train()
     code, out = cli("churn", "status", "--json")
     status = json.loads(out)
     assert status["current"] == trained["version"] == "v0001"
@@ -174,10 +174,10 @@ def test_status_before_and_after_training(cx_home: Path) -> None:
     assert status["versions"] == ["v0001"]
 
 
-def test_report_renders_with_two_scoring_runs(cx_home: Path) -> None:
+def test_report_renders_with_two_scoring_runs(cx_home: Path, prefect_harness: None) -> None:
     warehouse = build_warehouse(cx_home)
-    train_from_warehouse()
-    score_warehouse()
+    train()
+    score()
     with writer(warehouse) as con:  # a second, later snapshot to compare with the first run
         con.execute(
             "insert into ml.account_snapshots select * replace "
@@ -185,7 +185,7 @@ def test_report_renders_with_two_scoring_runs(cx_home: Path) -> None:
             "snapshot_id, null as churned_within_horizon) from ml.account_snapshots "
             "where snapshot_date = (select max(snapshot_date) from ml.account_snapshots)"
         )
-    score_warehouse()
+    score()
     code, out = cli("churn", "report", "--json")
     assert code == 0, out
     result = json.loads(out)

@@ -9,9 +9,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.build import BuildError, run_dbt
+from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.dbt import BuildError
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
+
+
+def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
+    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
+    prepare_warehouse(warehouse)
+    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def count(warehouse: Path, table: str) -> int:
@@ -22,7 +29,7 @@ def count(warehouse: Path, table: str) -> int:
         con.close()
 
 
-def test_build_on_a_sample_raw_layer(tmp_path: Path, prefect_harness: None) -> None:
+def test_build_on_a_sample_raw_layer(tmp_path: Path) -> None:
     warehouse = tmp_path / "cx.duckdb"
     subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "60"], check=True)
     report = run_dbt(["build"], warehouse, None, tmp_path)
@@ -52,7 +59,7 @@ def test_build_on_a_sample_raw_layer(tmp_path: Path, prefect_harness: None) -> N
     assert mart == pytest.approx(direct)
 
 
-def test_build_for_a_company_without_zendesk(tmp_path: Path, prefect_harness: None) -> None:
+def test_build_for_a_company_without_zendesk(tmp_path: Path) -> None:
     """A missing system gets empty raw tables: the build and its data tests still pass."""
     warehouse = tmp_path / "cx.duckdb"
     subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "20"], check=True)
@@ -68,9 +75,7 @@ def test_build_for_a_company_without_zendesk(tmp_path: Path, prefect_harness: No
     assert count(warehouse, "marts.dim_customers") > 0
 
 
-def test_a_failing_data_test_stops_the_build_and_names_it(
-    tmp_path: Path, prefect_harness: None
-) -> None:
+def test_a_failing_data_test_stops_the_build_and_names_it(tmp_path: Path) -> None:
     warehouse = tmp_path / "cx.duckdb"
     subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "10"], check=True)
     con = duckdb.connect(str(warehouse))

@@ -21,11 +21,9 @@ import pytest
 from postgres_server import NoPostgres, postgres_server, required
 from typer.testing import CliRunner
 
-from cxloop.churn_tables import ensure_churn_scores_table
 from cxloop.errors import ConfigError
-from cxloop.flows.postgres import PostgresError, PostgresTarget, copy_python_tables
-from cxloop.playbooks.ledger import ensure_playbook_tables
-from cxloop.sources.landing import ensure_raw_tables
+from cxloop.postgres import PostgresError, PostgresTarget, copy_python_tables
+from cxloop.tables import ensure_warehouse
 from cxloop.warehouse import writer
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
@@ -69,9 +67,7 @@ def add_python_written_rows(warehouse: Path) -> None:
     runs, detractor follow-ups (sent and failed) and delivery events (array and string
     categories), so the copied tables and the marts that read them have rows."""
     with writer(warehouse) as con:
-        ensure_raw_tables(con)
-        ensure_playbook_tables(con)
-        ensure_churn_scores_table(con)
+        ensure_warehouse(con)
         con.execute(
             """
             insert into ml.churn_scores (account_id, scored_at, model_version, churn_probability,
@@ -324,7 +320,7 @@ def test_dsn_and_connection_errors_name_what_is_wrong() -> None:
 
 
 def test_python_column_types_map_or_are_refused_by_name() -> None:
-    from cxloop.flows.postgres import postgres_type
+    from cxloop.postgres import postgres_type
 
     assert postgres_type("DECIMAL(18,3)", "raw.t.amount") == "numeric(18,3)"
     assert postgres_type("TIMESTAMP", "raw.t.at") == "timestamp without time zone"

@@ -13,8 +13,8 @@ import phonenumbers
 import pytest
 
 from cxloop.config import load_config
-from cxloop.demo.generator import generate
 from cxloop.demo.common import sf_checksum
+from cxloop.demo.generator import generate
 
 SCALE = 0.04
 AS_OF = date(2026, 11, 1)

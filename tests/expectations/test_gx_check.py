@@ -1,4 +1,4 @@
-"""run_checks and the check flow against a real DuckDB file with tiny tables."""
+"""The gate's library steps and the check flow against a real DuckDB file with tiny tables."""
 
 from __future__ import annotations
 
@@ -12,11 +12,34 @@ import pandas as pd
 import pytest
 
 from cxloop.errors import CxloopError, QualityGateError
-from cxloop.flows.check import QualityGateFailed, check, run_checks
+from cxloop.flows.check import check
+from cxloop.quality import (
+    CheckReport,
+    QualityGateFailed,
+    check_family,
+    enforce_gate,
+    families_for,
+    record_results,
+    render_docs,
+    require_warehouse,
+)
 from cxloop.settings import Settings
 from cxloop.warehouse import writer
 
 Frames = Callable[[str], pd.DataFrame]
+
+
+def run_checks(
+    stage: str, warehouse: Path, gx_dir: Path | None, run_id: str = "run"
+) -> CheckReport:
+    """The GE steps of the check flow, without Prefect and without source freshness."""
+    report = CheckReport(run_id=run_id, stage=stage)
+    for family in families_for(stage):
+        report.outcomes.append(check_family(family, require_warehouse(warehouse), gx_dir, run_id))
+    report.rows_recorded = record_results(warehouse, report)
+    report.docs_index = render_docs(gx_dir)
+    enforce_gate(report)
+    return report
 
 
 def build_warehouse(path: Path, frames: dict[str, pd.DataFrame]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.flows.publish import publish_snapshot
+from cxloop.publish import publish_snapshot
 
 READER = r"""
 import json, sys, time

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cxloop.config import ProjectConfig, project_config
+from cxloop.dbt import dbt_vars
 from cxloop.errors import ConfigError
-from cxloop.flows.build import dbt_vars
 
 SOURCES = {"crm": {"kind": "salesforce", "path": "salesforce"}}
 

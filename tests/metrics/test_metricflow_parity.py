@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.build import DBT_PROJECT_DIR
+from cxloop.dbt import DBT_PROJECT_DIR
 
 MF = Path(os.sys.executable).parent / "mf"
 DBT = Path(os.sys.executable).parent / "dbt"

@@ -8,8 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.build import DBT_PROJECT_DIR, BuildError, run_dbt
+from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.dbt import BuildError
 from cxloop.quality import StaleSourcesError, check_freshness, enforce_freshness
+
+
+def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
+    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
+    prepare_warehouse(warehouse)
+    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:
@@ -61,7 +68,7 @@ def test_stale_sources_are_named_and_recorded(warehouse_copy: Path, tmp_path: Pa
     con.execute("update raw.salesforce__account set _loaded_at = now()::timestamp")
     con.execute("delete from raw.zendesk__users")  # empty: a system not landed yet
     con.close()
-    results = check_freshness(warehouse_copy, DBT_PROJECT_DIR, tmp_path, "run-1")
+    results = check_freshness(warehouse_copy, tmp_path, "run-1")
     status = {r.source: r.status for r in results}
     assert status["salesforce.account"] == "pass"
     assert status["zendesk.users"] == "empty"
@@ -85,7 +92,7 @@ def test_fresh_sources_pass(warehouse_copy: Path, tmp_path: Path) -> None:
     ).fetchall():
         con.execute(f'update raw."{table}" set _loaded_at = now()::timestamp - interval 1 hour')
     con.close()
-    results = check_freshness(warehouse_copy, DBT_PROJECT_DIR, tmp_path, "run-2")
+    results = check_freshness(warehouse_copy, tmp_path, "run-2")
     raw = [r for r in results if r.relation.startswith("raw.")]
     assert raw and all(r.status in {"pass", "empty"} for r in raw)
     assert not any(r.is_stale for r in results)

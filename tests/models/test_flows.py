@@ -1,4 +1,4 @@
-"""train/score against a real DuckDB warehouse, and the score flow once under Prefect."""
+"""The train and score flows against a real DuckDB warehouse."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxloop.flows.score import score, score_warehouse
-from cxloop.flows.train import ChurnModelError, train_from_warehouse
+from cxloop.churn.training import ChurnModelError
+from cxloop.flows.score import score
+from cxloop.flows.train import train
 from cxloop.warehouse import reader, writer
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def write_snapshots(warehouse: Path, frame: pd.DataFrame) -> None:
@@ -41,11 +44,11 @@ def warehouse(tmp_path: Path, snapshots: pd.DataFrame) -> Path:
 
 def test_train_then_score_from_the_warehouse(warehouse: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    trained = train_from_warehouse(warehouse, models)
+    trained = train(str(warehouse), str(models))
     assert trained["version"] == "v0001" and trained["promoted"]
     assert trained["metrics"]["roc_auc"] > 0.75
 
-    first = score_warehouse(warehouse, models, train_if_missing=False)
+    first = score(str(warehouse), str(models), train_if_missing=False)
     assert first["trained"] is None and first["model_version"] == "v0001"
     assert first["accounts_scored"] == 300 and sum(first["risk_bands"].values()) == 300
     assert first["snapshot_date"] == "2024-12-31"
@@ -62,11 +65,11 @@ def test_train_then_score_from_the_warehouse(warehouse: Path, tmp_path: Path) ->
     bands = query(warehouse, "select risk_band, count(*) from ml.churn_scores group by 1")
     assert dict(bands) == {k: v for k, v in first["risk_bands"].items() if v}
 
-    again = train_from_warehouse(warehouse, models)  # same data: same metrics, not better
+    again = train(str(warehouse), str(models))  # same data: same metrics, not better
     assert again["version"] == "v0002" and not again["promoted"]
     assert again["metrics"] == trained["metrics"]
 
-    second = score_warehouse(warehouse, models)
+    second = score(str(warehouse), str(models))
     assert second["model_version"] == "v0001"
     assert query(warehouse, "select count(*), count(distinct scored_at) from ml.churn_scores") == [
         (300, 1)
@@ -78,23 +81,21 @@ def test_missing_table_and_missing_model_are_clear_errors(tmp_path: Path) -> Non
     with writer(empty):
         pass
     with pytest.raises(ChurnModelError, match=r"no table ml\.account_snapshots"):
-        train_from_warehouse(empty, tmp_path / "models")
+        train(str(empty), str(tmp_path / "models"))
     with pytest.raises(ChurnModelError, match="no current churn model"):
-        score_warehouse(empty, tmp_path / "models", train_if_missing=False)
+        score(str(empty), str(tmp_path / "models"), train_if_missing=False)
     with pytest.raises(ChurnModelError, match="no warehouse file"):
-        train_from_warehouse(tmp_path / "absent.duckdb", tmp_path / "models")
+        train(str(tmp_path / "absent.duckdb"), str(tmp_path / "models"))
 
 
 def test_too_little_history_is_refused_by_the_flow_code(tmp_path: Path, snapshot_factory) -> None:
     path = tmp_path / "short.duckdb"
     write_snapshots(path, snapshot_factory(n_accounts=8, n_months=24))
     with pytest.raises(ChurnModelError, match="cannot train the churn model: .*labelled rows"):
-        train_from_warehouse(path, tmp_path / "models")
+        train(str(path), str(tmp_path / "models"))
 
 
-def test_score_flow_trains_first_then_scores(
-    prefect_harness: None, cx_home: Path, snapshots: pd.DataFrame
-) -> None:
+def test_score_flow_trains_first_then_scores(cx_home: Path, snapshots: pd.DataFrame) -> None:
     from cxloop.settings import Settings
 
     paths = Settings().paths
@@ -114,7 +115,7 @@ def test_warehouse_scores_carry_drivers_for_high_and_medium_and_count_bad_input(
     warehouse: Path, tmp_path: Path
 ) -> None:
     models = tmp_path / "models"
-    train_from_warehouse(warehouse, models)
+    train(str(warehouse), str(models))
     latest = "snapshot_date = (select max(snapshot_date) from ml.account_snapshots)"
     with writer(warehouse) as con:  # what a messy export leaves in the newest snapshot
         con.execute(
@@ -126,7 +127,7 @@ def test_warehouse_scores_carry_drivers_for_high_and_medium_and_count_bad_input(
             f"update ml.account_snapshots set industry = 'Mining ' where {latest} "
             "and account_id = (select min(account_id) from ml.account_snapshots)"
         )
-    summary = score_warehouse(warehouse, models, train_if_missing=False, medium_threshold=0.2)
+    summary = score(str(warehouse), str(models), train_if_missing=False, medium_threshold=0.2)
     issues = summary["input_issues"]
     assert issues["blank"]["region"] == 5 and issues["blank"]["seats"] == 5
     assert issues["unseen_category"] == {"plan": 6, "industry": 1}

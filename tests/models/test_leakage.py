@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cxloop.flows.build import run_dbt
+from cxloop.build import prepare_warehouse, run_dbt_build
 from cxloop.models.features import CHURN_SPEC
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
@@ -37,6 +37,12 @@ LATER_ROWS = (
     ("zendesk__satisfaction_ratings", "updated_at"),
     ("qualtrics__responses", "RecordedDate"),
 )
+
+
+def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
+    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
+    prepare_warehouse(warehouse)
+    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def remove_later_rows(warehouse: Path, cutoff: str) -> int:
@@ -116,7 +122,7 @@ def add_later_rows(warehouse: Path, cutoff: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> tuple:
+def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """(features from all data, features with the later data replaced, rows removed)."""
     tmp = tmp_path_factory.mktemp("leakage")
     full, cut = tmp / "full.duckdb", tmp / "cut.duckdb"

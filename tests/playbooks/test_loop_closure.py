@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.act import run_playbooks
-from cxloop.flows.ingest import ingest_sources
+from cxloop.act import run_playbooks
+from cxloop.flows.ingest import ingest
 from cxloop.playbooks.channels import OutboxChannel
 from cxloop.playbooks.ledger import action_id_for, ensure_playbook_tables
 from cxloop.playbooks.plan import PlanContext
@@ -23,6 +23,9 @@ from cxloop.playbooks.spec import load_playbooks
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt_project"
 EVENTS = REPO / "tests" / "fixtures" / "sources" / "sendgrid"
+
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def dbt_build(warehouse: Path, tmp_path: Path, *models: str) -> None:
@@ -61,7 +64,7 @@ def land_events(warehouse: Path, tmp_path: Path) -> None:
     (sources / "cxloop.yaml").write_text(
         "version: 1\nsources:\n  sendgrid:\n    kind: sendgrid\n    path: sendgrid\n"
     )
-    ingest_sources(sources, warehouse=warehouse, lake_dir=tmp_path / "lake")
+    ingest(str(sources), warehouse=str(warehouse), lake_dir=str(tmp_path / "lake"))
 
 
 def act_once(warehouse: Path, ctx: PlanContext, outbox: Path) -> dict:
@@ -252,7 +255,9 @@ def test_loop_closure_mart_on_hand_rows(tmp_path: Path) -> None:
         ],
     )
     con.close()
-    dbt_build(warehouse, tmp_path, "stg_sendgrid__events", "mart_loop_closure")
+    dbt_build(
+        warehouse, tmp_path, "stg_sendgrid__events", "stg_ops__playbook_actions", "mart_loop_closure"
+    )
     con = duckdb.connect(str(warehouse))
     rows = con.execute(
         "select loop_closure_id, detractors, followed_up, loops_closed, loop_closure_rate, "

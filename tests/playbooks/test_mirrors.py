@@ -14,12 +14,13 @@ from typing import Any
 import duckdb
 import pytest
 
+from cxloop.act import run_playbooks
 from cxloop.config import load_config
 from cxloop.errors import ConfigError
-from cxloop.flows.act import mirrors_for, run_playbooks
 from cxloop.playbooks.channels import OutboxChannel
 from cxloop.playbooks.notify import HttpPoster, SlackAlerts, ZendeskTickets
 from cxloop.playbooks.spec import load_playbooks
+from cxloop.resources import mirrors_for
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 

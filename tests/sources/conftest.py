@@ -9,7 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.ingest import IngestRun, ingest_sources, resolve_run
+from cxloop.flows.ingest import ingest as ingest_flow
+from cxloop.settings import Settings
+from cxloop.sources.ingest import IngestRun, resolve_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,13 +39,13 @@ def lake(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(sources: Path, warehouse: Path, lake: Path) -> IngestRun:
     """An ingest run over the copied sources folder, writing under tmp_path."""
-    return resolve_run(sources, warehouse=warehouse, lake_dir=lake)
+    return resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
 
 
 @pytest.fixture
-def ingest(sources: Path, warehouse: Path, lake: Path) -> Callable[[], dict]:
-    """Run the plain (no Prefect) ingest of the copied sources folder."""
-    return lambda: ingest_sources(sources, warehouse=warehouse, lake_dir=lake)
+def ingest(sources: Path, warehouse: Path, lake: Path, prefect_harness: None) -> Callable[[], dict]:
+    """Run the ingest flow on the copied sources folder."""
+    return lambda: ingest_flow(str(sources), warehouse=str(warehouse), lake_dir=str(lake))
 
 
 @pytest.fixture

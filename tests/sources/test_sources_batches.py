@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 from cxloop.sources.landing import LandResult
 from cxloop.warehouse import connect
 

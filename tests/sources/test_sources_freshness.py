@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from cxloop.config import load_config
-from cxloop.flows.build import DBT_PROJECT_DIR, dbt_vars
+from cxloop.dbt import dbt_vars
 from cxloop.quality import StaleSourcesError, check_freshness, enforce_freshness
 
 Query = Callable[..., list[tuple]]
@@ -88,7 +88,7 @@ def test_freshness_uses_deliveries_and_the_configured_hours(
     con.close()
 
     config = load_config(sources / "cxloop.yaml")
-    results = check_freshness(warehouse, DBT_PROJECT_DIR, tmp_path, "run-1", dbt_vars(config))
+    results = check_freshness(warehouse, tmp_path, "run-1", dbt_vars(config))
     status = {r.source: r.status for r in results}
     assert status["salesforce.user"] == "pass"  # re-delivered, no new rows
     assert status["salesforce.account"] == "error"  # the same old file, 10 days
@@ -101,7 +101,7 @@ def test_freshness_uses_deliveries_and_the_configured_hours(
 
     # 15 days allowed for Salesforce in cxloop.yaml: ten days old is a warning, not stale
     config.sources["salesforce"].freshness_hours = 15 * 24
-    results = check_freshness(warehouse, DBT_PROJECT_DIR, tmp_path, "run-2", dbt_vars(config))
+    results = check_freshness(warehouse, tmp_path, "run-2", dbt_vars(config))
     status = {r.source: r.status for r in results}
     assert status["salesforce.account"] == "warn"
     assert status["zendesk.tickets"] == "error"

@@ -9,8 +9,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from cxloop.flows.ingest import IngestRun, plan_ingest
 from cxloop.sources import ADAPTERS
+from cxloop.sources.ingest import IngestRun, plan_ingest
 from cxloop.sources.landing import land_batch
 from cxloop.warehouse import connect
 

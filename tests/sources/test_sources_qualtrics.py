@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
+from cxloop.settings import Settings
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
 from cxloop.sources.landing import LandResult
 
 Query = Callable[..., list[tuple]]
@@ -28,7 +29,9 @@ def _edit_surveys(run: IngestRun, edit: Callable[[list[dict]], None]) -> IngestR
     config = yaml.safe_load(config_file.read_text())
     edit(config["sources"]["qualtrics"]["surveys"])
     config_file.write_text(yaml.safe_dump(config))
-    return resolve_run(run.sources_dir, warehouse=run.warehouse, lake_dir=run.lake_dir)
+    return resolve_run(
+        Settings().paths, run.sources_dir, warehouse=run.warehouse, lake_dir=run.lake_dir
+    )
 
 
 def test_measures_are_mapped_by_import_id_not_by_export_tag(run: IngestRun, query: Query) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cxloop.errors import ConfigError, SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 
 Query = Callable[..., list[tuple]]
 

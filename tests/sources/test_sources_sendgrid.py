@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
+from cxloop.settings import Settings
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
 from cxloop.sources.landing import LandResult
 
 Query = Callable[..., list[tuple]]
@@ -24,7 +25,7 @@ def add_sendgrid_source(sources: Path) -> None:
 @pytest.fixture
 def sg_run(sources: Path, warehouse: Path, lake: Path) -> IngestRun:
     add_sendgrid_source(sources)
-    return resolve_run(sources, warehouse=warehouse, lake_dir=lake)
+    return resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
 
 
 def _land(run: IngestRun) -> list[LandResult]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 from cxloop.sources.landing import LandResult
 
 Query = Callable[..., list[tuple]]

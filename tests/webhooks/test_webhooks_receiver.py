@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cxloop.config import load_config
 from cxloop.errors import ConfigError
-from cxloop.flows.ingest import ingest_sources
+from cxloop.flows.ingest import ingest
 from cxloop.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -120,7 +120,7 @@ def batch_files(sources: Path) -> list[Path]:
 
 
 def test_a_good_signature_stores_the_exact_bytes_and_ingest_lands_them(
-    endpoint, key_pair, sources: Path, tmp_path: Path
+    endpoint, key_pair, sources: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
     url, receiver = endpoint
     status, text = post(url + "/sendgrid/events", BODY, signed_headers(key_pair[0], BODY))
@@ -132,7 +132,7 @@ def test_a_good_signature_stores_the_exact_bytes_and_ingest_lands_them(
     assert post(url + "/sendgrid/events", BODY, signed_headers(key_pair[0], BODY))[0] == 200
     assert len(batch_files(sources)) == 2 and receiver.accepted == 2
     wh = tmp_path / "cx.duckdb"
-    report = ingest_sources(sources, warehouse=wh, lake_dir=tmp_path / "lake")
+    report = ingest(str(sources), warehouse=str(wh), lake_dir=str(tmp_path / "lake"))
     assert report["entities"]["sendgrid.events"] == {
         "files": 2,
         "read": 2,

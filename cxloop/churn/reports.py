@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxloop.flows.train import ChurnModelError, read_snapshots, read_table
+from cxloop.churn.training import ChurnModelError, read_snapshots, read_table
 from cxloop.models.byo import train_table
 from cxloop.models.features import FeatureDataError, coerce_features
 from cxloop.models.registry import ModelVersion, list_versions, load_current

@@ -1,0 +1,99 @@
+"""The act stage: run the playbooks against the warehouse (plan, ledger, send), no Prefect.
+
+`plan_context` and `load_specs` come from cxloop.yaml; `run_playbooks` syncs suppressions from
+delivery events, runs the engine (cxloop.playbooks.engine) and closes the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cxloop.config import ProjectConfig
+from cxloop.errors import ConfigError
+from cxloop.package_data import playbooks_dir
+from cxloop.playbooks.channels import EmailChannel
+from cxloop.playbooks.engine import AfterSend
+from cxloop.playbooks.engine import run_playbooks as run_engine
+from cxloop.playbooks.notify import Mirror
+from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
+from cxloop.playbooks.suppressions import confirm_unknown_from_events, sync_from_events
+from cxloop.warehouse import connect
+
+PLAYBOOKS_DIR = playbooks_dir()
+
+
+def plan_context(config: ProjectConfig | None, now: datetime | None = None) -> PlanContext:
+    """Links, calendar and thresholds for this run, from cxloop.yaml (or its defaults)."""
+    cfg = config or ProjectConfig(sources={})
+    return PlanContext(
+        now=now or datetime.now(UTC),
+        unsubscribe_url=cfg.playbooks.unsubscribe_url,
+        postal_address=cfg.playbooks.postal_address,
+        company=cfg.company,
+        params={"high_threshold": cfg.risk_bands.high},
+        workdays=frozenset(cfg.business_hours.weekdays),
+        holidays=frozenset(cfg.business_hours.holidays),
+    )
+
+
+def load_specs(config: ProjectConfig | None, names: Sequence[str] | None) -> list[LoadedPlaybook]:
+    """The playbooks to run: the named ones, else those enabled in cxloop.yaml, else all."""
+    folder = PLAYBOOKS_DIR
+    if config and config.playbooks.folder:
+        folder = Path(config.playbooks.folder)
+    wanted = list(names) if names else (config.playbooks.enabled if config else None)
+    try:
+        return load_playbooks(folder, wanted, templates_dir=folder / "templates")
+    except PlaybookError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def run_playbooks(
+    warehouse: Path,
+    specs: Sequence[LoadedPlaybook],
+    *,
+    channel: EmailChannel,
+    ctx: PlanContext,
+    gate_ok: bool = True,
+    dry_run: bool = False,
+    after_send: AfterSend | None = None,
+    mirrors: Sequence[Mirror] = (),
+) -> dict[str, dict[str, Any]]:
+    """Sync suppressions from delivery events, run the engine, close; errors name the file."""
+    templates = specs[0].file.parent / "templates" if specs else PLAYBOOKS_DIR / "templates"
+    con = duckdb.connect(str(warehouse)) if dry_run else connect(warehouse)
+    try:
+        con.execute("begin transaction")
+        synced = {"added": 0, "removed": 0, "unknown_confirmed_sent": 0}
+        if gate_ok:
+            synced.update(sync_from_events(con))
+            synced["unknown_confirmed_sent"] = len(confirm_unknown_from_events(con, ctx.now_utc))
+        if not dry_run:
+            con.execute("commit")
+        counts = run_engine(
+            con,
+            specs,
+            renderer=TemplateRenderer(templates),
+            channel=channel,
+            ctx=ctx,
+            gate_ok=gate_ok,
+            dry_run=dry_run,
+            after_send=after_send,
+            mirrors=mirrors,
+        )
+        if dry_run:  # the plan saw the suppressions the events call for; nothing is kept
+            con.execute("rollback")
+        for c in counts.values():
+            c["suppressions_from_events"] = synced
+        return counts
+    except PlaybookError as exc:
+        raise ConfigError(str(exc)) from exc
+    finally:
+        con.close()

@@ -1,0 +1,75 @@
+"""The build stage: dbt in two phases around identity resolution, every test recorded.
+
+Phase 1 builds what identity reads (`+int_person_records__unioned`); the identity step writes
+`intermediate.identity_clusters`; phase 3 builds everything. Each phase is one dbt invocation
+(`cxloop.dbt.invoke_dbt`), its tests kept as rows of ops.quality_results. No Prefect here: the
+`build` flow makes each step a task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cxloop.config import ProjectConfig
+from cxloop.dbt import DbtRun, dbt_vars, invoke_dbt, raise_for_failure
+from cxloop.quality import record_dbt_results
+from cxloop.tables import ensure_warehouse
+from cxloop.warehouse import writer
+
+# Identity resolution runs between two dbt phases (docs/identity.md).
+IDENTITY_PHASE_1 = "+int_person_records__unioned"
+# Unit tests run in development and CI (tests/dbt), not against production data: dbt
+# introspects the real source tables to build their fixtures (dbt's own recommendation).
+BUILD = ("build", "--exclude-resource-type", "unit_test")
+# Everything downstream of ml.churn_scores: rebuilt after scoring (it follows the build).
+SCORES_DOWNSTREAM = "source:ml.churn_scores+"
+
+
+def prepare_warehouse(warehouse: Path) -> list[str]:
+    """Every schema and Python-written table exists (empty if never written) before dbt reads."""
+    with writer(warehouse) as con:
+        return ensure_warehouse(con)
+
+
+def phase_args(phase: str, select: str | None = None) -> list[str]:
+    """dbt arguments of a build phase: 'identity' (phase 1), 'all' (phase 3) or 'select'."""
+    if phase == "identity":
+        # only tests whose parents are all built (cautious), e.g. not tests that join staging
+        # to the marts
+        return [*BUILD, "--select", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
+    if phase == "select":
+        if not select:
+            raise ValueError("phase 'select' needs a selection")
+        return [*BUILD, "--select", select]
+    # phase 3 builds everything: `--exclude +int_person_records__unioned` would also drop the
+    # tests that span both phases (identity-map count parity); re-running phase 1's views and
+    # one table costs ~2 s and gives the same result.
+    return list(BUILD)
+
+
+def run_dbt_build(
+    args: list[str], warehouse: Path, home: Path, config: ProjectConfig | None, run_id: str
+) -> DbtRun:
+    """One dbt build invocation: tests recorded, then BuildError if anything failed."""
+    run = invoke_dbt(args, home=home, vars_=dbt_vars(config), warehouse=warehouse)
+    record_dbt_results(warehouse, run, run_id)
+    raise_for_failure(run)
+    return run
+
+
+def build_report(runs: list[DbtRun], identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One report from the build's dbt invocations: counts added, failures concatenated."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for status, n in run.counts.items():
+            counts[status] = counts.get(status, 0) + n
+    report: dict[str, Any] = {
+        "counts": counts,
+        "failures": [f for run in runs for f in run.failures],
+        "success": all(run.success for run in runs),
+        "seconds": round(sum(run.seconds for run in runs), 2),
+    }
+    if identity is not None:
+        report["identity"] = identity
+    return report

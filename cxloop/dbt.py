@@ -1,0 +1,256 @@
+"""The one way cxloop invokes dbt: in-process through dbt's own `dbtRunner`, one call per command.
+
+Every caller (the build's two phases, source freshness, the PostgreSQL target, the identity
+benchmark) goes through `invoke_dbt`: same project and profiles (package data), a target path
+per dbt target under `$CXLOOP_HOME/dbt/`, dbt's log file under `DBT_LOG_PATH` (default
+`$CXLOOP_HOME/dbt/logs`), the warehouse file released afterwards. Its result is plain data, one
+`NodeResult` per node dbt ran, so a Prefect task can return and log it (docs/decisions.md: one
+task per dbt invocation, not per node). The dbt vars that come from cxloop.yaml are built here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cxloop.config import BusinessHours, ProjectConfig
+from cxloop.errors import ConfigError, CxloopError
+from cxloop.package_data import dbt_project_dir
+from cxloop.warehouse import release_dbt_connections
+
+DBT_PROJECT_DIR = dbt_project_dir()
+FAILED = frozenset({"error", "fail", "runtime error"})
+
+
+class BuildError(CxloopError):
+    """dbt failed: a model errored, an error-severity test failed, or dbt could not run."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What dbt reported for one node: status, seconds, message, and the facts callers read."""
+
+    unique_id: str
+    name: str
+    resource_type: str  # model / test / unit_test / seed / source ...
+    status: str  # success / pass / warn / error / fail / skipped; freshness: pass / warn / error
+    seconds: float
+    message: str = ""
+    failures: int | None = None  # rows a test found
+    attached_to: str | None = None  # tests: the unique_id of the node tested
+    column_name: str | None = None
+    severity: str | None = None  # tests: ERROR / WARN
+    source_name: str | None = None  # sources
+    relation: str | None = None  # schema.identifier
+    max_loaded_at: datetime | None = None  # source freshness (naive UTC)
+    age_seconds: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """One dbt invocation: its arguments, outcome and every node's result."""
+
+    args: tuple[str, ...]
+    success: bool
+    completed: bool  # dbt ran the command (False: it could not even start, e.g. a parse error)
+    seconds: float
+    nodes: tuple[NodeResult, ...] = field(default_factory=tuple)
+    error: str | None = None  # dbt's exception, when it could not complete
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Nodes by status."""
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        return counts
+
+    @property
+    def failures(self) -> list[str]:
+        """`unique_id: dbt's message` of every node that errored or failed."""
+        return [f"{n.unique_id}: {n.message or n.status}" for n in self.nodes if n.failed]
+
+    def slowest(self, n: int = 5) -> list[NodeResult]:
+        return sorted(self.nodes, key=lambda node: node.seconds, reverse=True)[:n]
+
+    def report(self) -> dict[str, object]:
+        """The JSON-able summary the flows return: counts, failures, success, seconds."""
+        return {
+            "counts": self.counts,
+            "failures": self.failures,
+            "success": self.success,
+            "seconds": round(self.seconds, 2),
+        }
+
+    def command(self) -> str:
+        """`dbt <command> <selection>`, without the vars."""
+        shown = list(self.args)
+        if "--vars" in shown:
+            at = shown.index("--vars")
+            del shown[at : at + 2]
+        return "dbt " + " ".join(shown)
+
+
+def raise_for_failure(run: DbtRun) -> None:
+    """BuildError naming the first failed nodes (or dbt's error) when the invocation failed."""
+    if not run.success:
+        detail = "; ".join(run.failures[:5]) or run.error or "failed"
+        raise BuildError(f"{run.command()} failed: {detail}")
+
+
+def invoke_dbt(
+    args: Sequence[str],
+    *,
+    home: Path,
+    vars_: dict[str, object] | None = None,
+    warehouse: Path | None = None,
+    env: dict[str, str] | None = None,
+    target_dir: str = "target",
+) -> DbtRun:
+    """Run one dbt command in-process and release the warehouse file; never raises for dbt.
+
+    `warehouse` is the DuckDB file the profile points at (CXLOOP_WAREHOUSE), `env` more variables
+    the profile reads (the PostgreSQL target), both set only while dbt runs. `target_dir` under
+    `$CXLOOP_HOME/dbt/`: each target keeps its own parsed manifest. dbt's console output is off;
+    its log file and the returned nodes say what happened.
+    """
+    from dbt.cli.main import dbtRunner
+
+    full = [*args, "--vars", json.dumps(vars_ or {})]
+    flags = [
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home / "dbt" / target_dir),
+        "--log-path", os.environ.get("DBT_LOG_PATH") or str(home / "dbt" / "logs"),
+        "--log-level", "none", "--log-level-file", "info",
+    ]  # fmt: skip
+    variables = {**(env or {})}
+    if warehouse is not None:
+        variables["CXLOOP_WAREHOUSE"] = str(warehouse)
+    started = time.perf_counter()
+    with environment(variables):
+        try:
+            res = dbtRunner().invoke([*full, *flags])
+        finally:
+            release_dbt_connections()
+    results = getattr(res.result, "results", None)
+    return DbtRun(
+        args=tuple(full),
+        success=bool(res.success),
+        completed=res.result is not None,
+        seconds=time.perf_counter() - started,
+        nodes=tuple(node_result(r) for r in results or ()),
+        error=str(res.exception) if res.exception else None,
+    )
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a dbt call, then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _text(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def node_result(result: Any) -> NodeResult:
+    """A dbt run/test/freshness result as plain data."""
+    node = result.node
+    attached = getattr(node, "attached_node", None) or next(
+        iter(getattr(getattr(node, "depends_on", None), "nodes", None) or []), None
+    )
+    config = getattr(node, "config", None)
+    severity = getattr(config, "severity", None)
+    schema, identifier = getattr(node, "schema", None), getattr(node, "identifier", None)
+    max_loaded = getattr(result, "max_loaded_at", None)
+    return NodeResult(
+        unique_id=str(getattr(node, "unique_id", "?")),
+        name=str(getattr(node, "name", "?")),
+        resource_type=_text(getattr(node, "resource_type", "?")),
+        status=_text(result.status).lower(),
+        seconds=round(float(getattr(result, "execution_time", 0.0) or 0.0), 3),
+        message=(getattr(result, "message", None) or "").strip(),
+        failures=getattr(result, "failures", None),
+        attached_to=attached,
+        column_name=getattr(node, "column_name", None),
+        severity=str(severity) if severity else None,
+        source_name=getattr(node, "source_name", None),
+        relation=f"{schema}.{identifier}" if schema and identifier else None,
+        max_loaded_at=max_loaded.replace(tzinfo=None) if max_loaded else None,
+        age_seconds=getattr(result, "age", None),
+    )
+
+
+def checked_business_hours(hours: BusinessHours) -> BusinessHours:
+    """The business_hours section, refused with the key named when dbt could not use it."""
+    try:
+        ZoneInfo(hours.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"key 'business_hours.timezone': unknown time zone {hours.timezone!r} "
+            "(expected an IANA name such as Europe/Berlin)"
+        ) from None
+    for key in ("start", "end"):
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", getattr(hours, key)):
+            raise ConfigError(
+                f"key 'business_hours.{key}': {getattr(hours, key)!r} is not a time"
+                " (expected HH:MM)"
+            )
+    if hours.start >= hours.end:
+        raise ConfigError("key 'business_hours': start must be before end (same day)")
+    if any(day not in range(7) for day in hours.weekdays):
+        raise ConfigError(
+            f"key 'business_hours.weekdays': {hours.weekdays} (expected 0-6, Monday = 0)"
+        )
+    return hours
+
+
+def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
+    """The dbt vars that come from cxloop.yaml (none without one: the project's defaults)."""
+    if config is None:
+        return {}
+    hours, health = checked_business_hours(config.business_hours), config.health
+    return {
+        "churn_horizon_days": config.churn_horizon_days,
+        "small_sample_size": config.small_sample_size,
+        "business_hours_timezone": hours.timezone,
+        "business_hours_start": hours.start,
+        "business_hours_end": hours.end,
+        "business_weekdays": list(hours.weekdays),
+        "business_holidays": [d.isoformat() for d in hours.holidays],
+        "health_weights": health.weights.model_dump(),
+        "health_bands": health.bands.model_dump(),
+        "source_freshness_hours": freshness_hours(config),
+        "sla_first_reply_business_minutes": config.sla.first_reply_business_minutes,
+        "partial_response_surveys": config.partial_response_surveys(),
+    }
+
+
+def freshness_hours(config: ProjectConfig) -> dict[str, int]:
+    """Hours after which each source kind is stale: the strictest of its configured sources."""
+    hours: dict[str, int] = {}
+    for source in config.sources.values():
+        hours[source.kind] = min(source.freshness_hours, hours.get(source.kind, 10**9))
+    return hours

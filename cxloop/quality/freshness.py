@@ -1,0 +1,154 @@
+"""Source freshness as rows of ops.quality_results (stage `freshness`), and the stale-source gate.
+
+Freshness is `dbt source freshness`: the age of the source's newest delivery (a file landed or an
+unchanged export delivered again, wall clock; macros/freshness.sql) against its `warn_after` /
+`error_after` (cxloop.yaml `freshness_hours`); a source past `error_after` is stale and
+`enforce_freshness` raises `StaleSourcesError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cxloop.dbt import NodeResult, invoke_dbt
+from cxloop.errors import QualityGateError
+from cxloop.quality.results import insert_rows, result_frame, utc_now
+from cxloop.sources.landing import ensure_raw_tables
+from cxloop.warehouse import reader, writer
+
+
+class StaleSourcesError(QualityGateError):
+    """One or more sources are past their freshness `error_after`: the gate stays closed."""
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """The freshness of one source table."""
+
+    source: str  # <source>.<table>, as dbt names it
+    relation: str  # schema.identifier in the warehouse
+    status: str  # pass / warn / error / runtime error / empty
+    max_loaded_at: datetime | None
+    age_hours: float | None
+    message: str = ""
+
+    @property
+    def is_stale(self) -> bool:
+        return self.status in {"error", "runtime error"}
+
+
+def _freshness_row(node: NodeResult) -> SourceFreshness:
+    return SourceFreshness(
+        source=f"{node.source_name}.{node.name}",
+        relation=node.relation or "?",
+        status=node.status,
+        max_loaded_at=node.max_loaded_at,
+        age_hours=round(node.age_seconds / 3600, 2) if node.age_seconds is not None else None,
+        message=node.message,
+    )
+
+
+def run_source_freshness(
+    warehouse: Path, home: Path, dbt_vars: dict[str, object] | None = None
+) -> list[SourceFreshness]:
+    """`dbt source freshness` in-process: one result per source table with freshness."""
+    run = invoke_dbt(
+        ["source", "freshness"], home=home, vars_=dbt_vars, warehouse=warehouse,
+        target_dir="freshness",
+    )  # fmt: skip
+    if not run.completed:
+        raise QualityGateError(f"dbt source freshness could not run: {run.error}")
+    return [_freshness_row(node) for node in run.nodes]
+
+
+def freshness_rows(rows: list[SourceFreshness], run_id: str, checked_at: datetime) -> pd.DataFrame:
+    """ops.quality_results rows (stage 'freshness') for source freshness results."""
+    return result_frame(
+        [
+            {
+                "run_id": run_id,
+                "checked_at": checked_at,
+                "stage": "freshness",
+                "dataset": r.relation,
+                "check_name": "source_freshness",
+                "column_name": "delivered_at",
+                "severity": "critical" if r.is_stale else "warning",
+                "success": r.status in {"pass", "empty"},
+                "element_count": None,
+                "unexpected_count": None,
+                "unexpected_percent": None,
+                "details": json.dumps(
+                    {
+                        "source": r.source,
+                        "status": r.status,
+                        "max_loaded_at": r.max_loaded_at,
+                        "age_hours": r.age_hours,
+                        "message": r.message,
+                    },
+                    default=str,
+                ),
+            }
+            for r in rows
+        ]
+    )
+
+
+def stale_message(rows: list[SourceFreshness]) -> str | None:
+    """One line naming every stale source and how old its data is; None when all are fresh."""
+    stale = [r for r in rows if r.is_stale]
+    if not stale:
+        return None
+    parts = [
+        f"{r.source} (newest delivery {r.max_loaded_at}, {r.age_hours} h old)"
+        if r.max_loaded_at
+        else f"{r.source} ({r.message or r.status})"
+        for r in stale
+    ]
+    return f"stale sources, past their freshness error_after: {', '.join(parts)}"
+
+
+def enforce_freshness(rows: list[SourceFreshness]) -> None:
+    """Raise StaleSourcesError naming the stale sources, if any."""
+    message = stale_message(rows)
+    if message:
+        raise StaleSourcesError(message)
+
+
+def empty_tables(warehouse: Path, relations: list[str]) -> frozenset[str]:
+    """The relations (schema.table) with no rows: a system not landed yet, never 'stale'."""
+    empty = set()
+    with reader(warehouse) as con:
+        for relation in relations:
+            schema, table = relation.split(".", 1)
+            if con.execute(f'select count(*) = 0 from "{schema}"."{table}"').fetchone()[0]:
+                empty.add(relation)
+    return frozenset(empty)
+
+
+def check_freshness(
+    warehouse: Path, home: Path, run_id: str, dbt_vars: dict[str, object] | None = None
+) -> list[SourceFreshness]:
+    """Run dbt source freshness, record its rows (stage 'freshness'); return the results.
+
+    `dbt_vars` carries the thresholds from cxloop.yaml (cxloop.dbt.dbt_vars). Raw tables of a
+    system nothing has landed from yet are created empty first (reported `empty`, not an error).
+    """
+    with writer(warehouse) as con:
+        ensure_raw_tables(con)
+    rows = run_source_freshness(warehouse, home, dbt_vars)
+    # dbt reports an empty table as max_loaded_at 0001-01-01 (status error)
+    unknown = [r.relation for r in rows if r.max_loaded_at is None or r.max_loaded_at.year == 1]
+    empty = empty_tables(warehouse, unknown) if unknown else frozenset()
+    rows = [
+        SourceFreshness(r.source, r.relation, "empty", None, None, "no rows landed")
+        if r.relation in empty
+        else r
+        for r in rows
+    ]
+    insert_rows(warehouse, freshness_rows(rows, run_id, utc_now()))
+    return rows
