@@ -13,6 +13,9 @@ that feature's columns, for the rows that get drivers. The result is the number 
 whole pipeline on the replaced frame gives (`reference_contributions`): bit for bit for the
 trees, within 1e-15 for the linear model. Each batch checks a few rows against it and falls
 back to it if they disagree.
+
+Over 400 lines on purpose: the fast drivers path and its self-check against the full
+pipeline belong beside the scoring they speed up.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ Each candidate pipeline is fit on the fit window and Platt-calibrated on the cal
 the candidate with the better test PR-AUC is kept. We score with that same model (no refit on
 all data), so the metrics describe the model that scores and later versions can be compared
 with it on their own test window without it having seen that window.
+
+Over 400 lines on purpose: the split, both candidates, calibration and evaluation are one
+fitting procedure whose steps share the same window arithmetic.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Order of writes for one action: planned -> sending -> sent/failed, each committed. A row
 found in `sending` by a later run crashed between send and record: it becomes `unknown`.
+
+Over 400 lines on purpose: the ledger's write order and the ops tables it needs are one
+contract, kept in one place so that exactly-once is checked in one file.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Planning: run a playbook's trigger, apply its key and guardrails, render its messages.
 
 Planning reads the warehouse and decides; it writes nothing (the engine writes the plan).
+
+Over 400 lines on purpose: trigger, key, guardrails and rendering are one planning pass.
 """
 
 from __future__ import annotations

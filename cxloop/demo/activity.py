@@ -2,6 +2,8 @@
 
 Everything is driven by the latent monthly `badness` of the account (see `world.py`): worse
 experience -> more tickets, slower replies, more reopens, bad ratings, lower scores.
+
+Over 400 lines on purpose: tickets and survey answers are driven by the same monthly badness.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Each account has a latent monthly experience `badness` (0 = typical, higher = worse). It drives
 tickets and survey scores (see `activity.py`) and, at each renewal, the churn decision:
 logit = base (plan, size) + BETA * mean badness of the 6 months before the term ends.
+
+Over 400 lines on purpose: the demo's latent world is one model; splitting it would spread
+its parameters over files.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ lands prepared files of an entity, asking the warehouse once for what it already
 Everything of one file happens in one DuckDB transaction; the Parquet copy in the lake is
 written under a temporary name and renamed only after the commit. `land_batch` does both for
 one file.
+
+Over 400 lines on purpose: validation, de-duplication, the raw append, quarantine and the
+lake copy share one transaction per file and are read together.
 """
 
 from __future__ import annotations
