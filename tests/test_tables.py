@@ -56,9 +56,7 @@ def test_every_dbt_source_exists_after_the_ensure_step() -> None:
     """dbt can read plain source(): each declared source table is one that ensure_warehouse made."""
     con = duckdb.connect()
     ensure_warehouse(con)
-    present = {
-        (s, t) for s, t in con.execute("select schema_name, table_name from duckdb_tables()")
-    }
+    present = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
     declared = []
     for path in sorted(dbt_project_dir().joinpath("models").rglob("*.yml")):
         for source in (yaml.safe_load(path.read_text()) or {}).get("sources", []):
@@ -97,7 +95,7 @@ def test_a_landed_raw_table_keeps_its_own_columns() -> None:
     con.execute("create schema raw")
     con.execute('create table raw.zendesk__users (id varchar, "_batch_id" varchar)')
     ensure_warehouse(con)
-    names = [n for (n,) in con.execute("describe raw.zendesk__users").fetchall()]
+    names = [row[0] for row in con.execute("describe raw.zendesk__users").fetchall()]
     assert names == ["id", "_batch_id"]
 
 
