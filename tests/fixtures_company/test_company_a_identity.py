@@ -23,7 +23,8 @@ The people (Salesforce contacts; Zendesk end-users; how each counted response na
       R_9dUzR2oAg6YhJ4d  relational, RecipientEmail
       R_7qOmNs5rPart4dX  in-app, unfinished but scored (include_partial), embedded
                          sf_contact_id 0038d00000OmarN (15 characters)
-  Dariush Karimi  0038d00000DarkKAAR  Zendesk 7002 ("داریوش کریمی", same e-mail)
+  Dariush Karimi  0038d00000DarkKAAR  Zendesk 7002 ("داریوش کریمی", same e-mail; organization
+                                      9103 names Parsian by its 15-character Account Id)
       R_0cVxE1iPf5TgH3c  relational, RecipientEmail
       R_3wDar5002Tk2bbX  ticket CSAT, ticket 5002 -> requester 7002
   Sara Rahimi     0038d00000SaraRAAR
@@ -158,3 +159,20 @@ def test_nobody_is_over_merged(company_a: BuiltCompany) -> None:
     assert company_a.build["identity"]["guard_hits"] == []
     [(customers,)] = company_a.rows("select count(*) from marts.dim_customers")
     assert customers == 14
+
+
+def test_zendesk_organizations_link_to_their_accounts(company_a: BuiltCompany) -> None:
+    # Acme's organization holds the 18-character Account Id, Parsian's the 15-character one
+    # (copied from the Salesforce UI) and no domain, Noor's no id but its website's domain.
+    got = {
+        account: (organization, rule)
+        for account, organization, rule in company_a.rows(
+            "select account_id, zendesk_organization_id, match_rule "
+            "from intermediate.int_accounts__resolved"
+        )
+    }
+    assert got == {
+        ACME: (9101, "external_id"),
+        NOOR: (9102, "domain"),
+        PARSIAN: (9103, "external_id"),
+    }
