@@ -176,3 +176,30 @@ def test_zendesk_organizations_link_to_their_accounts(company_a: BuiltCompany) -
         NOOR: (9102, "domain"),
         PARSIAN: (9103, "external_id"),
     }
+
+
+def test_a_ticket_and_its_csat_response_have_one_customer(company_a: BuiltCompany) -> None:
+    # Zendesk's side (fct_tickets) and Qualtrics' side (fct_survey_responses) of tickets
+    # 5001-5004 name the same customer and account; 9999 is in no Zendesk export.
+    tickets = {
+        ticket: (customer, account)
+        for ticket, customer, account in company_a.rows(
+            "select ticket_id, customer_id, account_id from marts.fct_tickets"
+        )
+    }
+    responses = {
+        ticket: (customer, account)
+        for ticket, customer, account in company_a.rows(
+            "select ticket_id, customer_id, account_id from marts.fct_survey_responses "
+            "where ticket_id is not null"
+        )
+    }
+    assert set(tickets) == {5001, 5002, 5003, 5004}
+    assert set(responses) == {5001, 5002, 5003, 5004, 9999}
+    assert {t: responses[t] for t in tickets} == tickets
+    assert [t[1] for t in (tickets[5001], tickets[5002], tickets[5003], tickets[5004])] == [
+        NOOR,
+        PARSIAN,
+        None,
+        ACME,
+    ]

@@ -293,3 +293,15 @@ def test_customer_360_carries_each_respondents_answers(company_a: BuiltCompany) 
         "0038d00000SaraRAAR": (2, 3, 4, -1, 3.0, 1),
         "0038d00000AnnaSAAR": (2, 10, None, None, 3.5, 2),
     }
+
+
+def test_zendesk_ratings_stay_apart_from_survey_csat(company_a: BuiltCompany) -> None:
+    # Zendesk's good/bad ratings: 5001 good, 5002 bad (both opened 05-01); 5003 offered and
+    # 5004 unoffered are not ratings -> 05-01: rated 2, good 1, ticket_csat 50.0. Survey CSAT
+    # above does not include them (docs/metrics.md, CSAT caveats).
+    scores = dict(company_a.rows("select ticket_id, satisfaction_score from marts.fct_tickets"))
+    assert scores == {5001: "good", 5002: "bad", 5003: None, 5004: None}
+    assert company_a.rows(
+        "select date_day, rated_tickets, good_rated_tickets, ticket_csat "
+        "from marts.mart_ticket_kpis where segment_type = 'all' and rated_tickets > 0"
+    ) == [(date(2024, 5, 1), 2, 1, 50.0)]
