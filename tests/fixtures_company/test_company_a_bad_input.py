@@ -115,3 +115,13 @@ def test_a_mapping_naming_a_missing_column_stops_with_one_line_and_loses_nothing
         "'userEmail', named by cxloop.yaml surveys[1].fields.email (SV_8bInAppFeedback)"
     )
     assert rows(warehouse, "select count(*) from raw.qualtrics__responses") == landed_before
+
+
+def test_the_same_exports_delivered_again_add_nothing(sources: Path, cx_home: Path) -> None:
+    warehouse = cx_home / "warehouse" / "cx.duckdb"
+    first = ingest_sources(sources, warehouse=warehouse)
+    again = ingest_sources(sources, warehouse=warehouse)
+    # 4 Salesforce + 4 Zendesk + 3 Qualtrics files, each skipped whole the second time
+    assert first["totals"]["files"] == again["totals"]["skipped_files"] == 11
+    assert again["totals"]["landed"] == again["totals"]["read"] == 0
+    assert rows(warehouse, "select count(*) from raw.qualtrics__responses") == [(28,)]
