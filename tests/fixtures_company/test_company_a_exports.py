@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from company_a_build import COMPANY_A, BuiltCompany
@@ -15,7 +16,7 @@ QUALTRICS = sorted((COMPANY_A / "qualtrics").glob("*.csv"))
 
 
 @pytest.mark.parametrize("path", QUALTRICS, ids=lambda p: p.name)
-def test_qualtrics_exports_are_as_qualtrics_writes_them(path) -> None:  # noqa: ANN001
+def test_qualtrics_exports_are_as_qualtrics_writes_them(path: Path) -> None:
     data = path.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 BOM"
     assert data.count(b"\r\n") == data.count(b"\n"), "CRLF line endings"
