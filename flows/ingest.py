@@ -5,6 +5,8 @@ The library is cxloop.sources.ingest (plan, land, count); docs/ingest.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -34,10 +36,10 @@ def ingest_entity_task(run: IngestRun, job: EntityJob) -> dict[str, int]:
 
 @flow(name="ingest")
 def ingest(
-    sources_dir: str,
-    config_path: str | None = None,
-    warehouse: str | None = None,
-    lake_dir: str | None = None,
+    sources_dir: str | Path,
+    config_path: str | Path | None = None,
+    warehouse: str | Path | None = None,
+    lake_dir: str | Path | None = None,
     only: list[str] | None = None,
 ) -> dict:
     """Land the configured sources' files into raw; returns counts per entity and totals.

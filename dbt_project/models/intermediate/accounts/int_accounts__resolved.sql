@@ -1,5 +1,6 @@
 -- One row per Salesforce account with its Zendesk organization: by external_id = Account Id
--- first, else by a domain in domain_names equal to the account website's domain.
+-- (18 characters, or 15) first, else by a domain in domain_names equal to the account
+-- website's domain.
 with
 
 accounts as (
@@ -30,7 +31,13 @@ by_external_id as (
 
     from accounts
     inner join organizations
+        -- the 18-character Account Id in any case, or its case-sensitive 15-character form
+        -- (an id copied from the Salesforce UI); account_id is always 18 (landing)
         on lower(organizations.external_id) = lower(accounts.account_id)
+        or (
+            length(organizations.external_id) = 15
+            and organizations.external_id = substr(accounts.account_id, 1, 15)
+        )
 
 ),
 

@@ -100,7 +100,7 @@ qualtrics_records as (
         responses.response_id as source_record_id,
         responses.responded_at as record_at,
         responses.respondent_email as email_raw,
-        cast(null as varchar) as phone_raw,
+        responses.respondent_phone as phone_raw,
         cast(null as varchar) as mobile_raw,
         responses.respondent_first_name as first_name,
         responses.respondent_last_name as last_name,
