@@ -25,6 +25,7 @@ TICKET_PRIORITIES = ("urgent", "high", "normal", "low")
 TICKET_TYPES = ("problem", "incident", "question", "task")
 USER_ROLES = ("end-user", "agent", "admin")
 RATING_SCORES = ("offered", "unoffered", "good", "bad")
+COMMENT_TYPES = ("Comment", "VoiceComment")
 
 
 def timestamps(*columns: str) -> list[Expectation]:
@@ -92,12 +93,31 @@ def satisfaction_rating_checks() -> list[Expectation]:
     ]
 
 
+def ticket_comment_checks() -> list[Expectation]:
+    return [
+        *integer_id("id"),
+        *integer_id("ticket_id"),
+        *(matches(c, DIGITS) for c in ("author_id", "audit_id")),
+        in_set("type", COMMENT_TYPES),
+        matches("public", BOOLEAN_TEXT),
+        matches("attachments", JSON_ARRAY),
+        *timestamps("created_at"),
+    ]
+
+
 SPECS: tuple[DatasetSpec, ...] = (
     raw_spec("raw.zendesk__tickets", FAMILY, "zendesk", ("id", "created_at"), ticket_checks),
     raw_spec("raw.zendesk__users", FAMILY, "zendesk", ("id",), user_checks),
     raw_spec("raw.zendesk__organizations", FAMILY, "zendesk", ("id",), organization_checks),
     raw_spec(
         "raw.zendesk__ticket_events", FAMILY, "zendesk", ("id", "ticket_id"), ticket_event_checks
+    ),
+    raw_spec(
+        "raw.zendesk__ticket_comments",
+        FAMILY,
+        "zendesk",
+        ("id", "ticket_id", "created_at"),
+        ticket_comment_checks,
     ),
     raw_spec(
         "raw.zendesk__satisfaction_ratings",

@@ -283,6 +283,14 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         ),
         EntityContract(
             "zendesk",
+            "ticket_comments",
+            # ticket_id comes from the file name (ticket_<id>_comments.json), not the envelope
+            required=("id", "ticket_id", "created_at"),
+            types={"public": "boolean"},
+            type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "zendesk",
             "satisfaction_ratings",
             required=("id", "ticket_id", "score"),
             types={"reason_code": "integer"},

@@ -185,6 +185,20 @@ def raw_frames() -> dict[str, pd.DataFrame]:
             "child_events": '[{"event_type":"Comment","public":true}]',
         },
     ]
+    comments = [
+        {
+            "ticket_id": "1001",
+            "id": "70011",
+            "type": "VoiceComment",
+            "author_id": "9001",
+            "body": "Call recording",
+            "public": "false",
+            "attachments": "[]",
+            "audit_id": "70010",
+            "via": '{"channel":"voice","source":{"rel":"voicemail"}}',
+            "created_at": "2024-03-01T10:00:40Z",
+        },
+    ]
     ratings = [
         {
             "id": "42",
@@ -264,6 +278,7 @@ def raw_frames() -> dict[str, pd.DataFrame]:
         "raw.zendesk__organizations": landing("zendesk", "organizations", organizations),
         "raw.zendesk__ticket_events": landing("zendesk", "ticket_events", events),
         "raw.zendesk__satisfaction_ratings": landing("zendesk", "satisfaction_ratings", ratings),
+        "raw.zendesk__ticket_comments": landing("zendesk", "ticket_comments", comments),
         "raw.qualtrics__responses": landing("qualtrics", "responses", responses),
     }
 

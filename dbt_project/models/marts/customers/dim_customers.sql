@@ -183,6 +183,7 @@ last_touch as (
 
     from touchpoints
     where customer_id is not null
+        and touchpoint_type <> 'internal_note'  -- the customer never saw it
     group by customer_id
 
 ),

@@ -1,5 +1,6 @@
--- Every interaction with every customer in one timeline: ticket opened, agent reply, survey
--- response, opportunity change (account level: customer_id is null) and playbook e-mail sent.
+-- Every interaction with every customer in one timeline: ticket opened, agent reply (public
+-- comment), internal note, survey response, opportunity change (account level: customer_id is
+-- null) and playbook e-mail sent. Tickets and their comments only while the ticket is live.
 with
 
 playbook_actions as (
@@ -64,12 +65,33 @@ agent_reply as (
         coalesce(tickets.channel, 'unknown') as channel,
         'zendesk' as source,
         'ticket_comment' as source_entity,
-        cast(ticket_events.ticket_child_event_id as varchar) as source_record_id
+        ticket_events.ticket_comment_id as source_record_id
 
     from ticket_events
     inner join tickets
         on tickets.ticket_id = ticket_events.ticket_id
     where ticket_events.is_agent_reply
+
+),
+
+-- an internal note (public: false) is no reply and the customer never saw it, but it is work
+-- on their ticket: kept in the timeline as its own type
+internal_note as (
+
+    select
+        'internal_note' as touchpoint_type,
+        ticket_events.event_at as touched_at,
+        tickets.customer_id,
+        tickets.account_id,
+        'internal' as channel,
+        'zendesk' as source,
+        'ticket_comment' as source_entity,
+        ticket_events.ticket_comment_id as source_record_id
+
+    from ticket_events
+    inner join tickets
+        on tickets.ticket_id = ticket_events.ticket_id
+    where ticket_events.is_internal_note
 
 ),
 
@@ -134,6 +156,8 @@ unioned as (
     select * from ticket_opened
     union all
     select * from agent_reply
+    union all
+    select * from internal_note
     union all
     select * from survey_response
     union all

@@ -27,10 +27,21 @@ final as (
         child_index,
         {{ to_integer(cx_json_get_text('child_event', 'id')) }} as child_event_id,
         {{ cx_json_get_text('child_event', 'event_type') }} as child_event_type,
+        -- comment_events: a comment is event_type Comment or VoiceComment (a call recording)
         coalesce(
             {{ cx_json_get_text('child_event', 'event_type') }},
             {{ cx_json_get_text('child_event', 'type') }}
-        ) = 'Comment' as is_comment,
+        ) in ('Comment', 'VoiceComment') as is_comment,
+        case
+            when coalesce(
+                {{ cx_json_get_text('child_event', 'event_type') }},
+                {{ cx_json_get_text('child_event', 'type') }}
+            ) in ('Comment', 'VoiceComment')
+                then coalesce(
+                    {{ cx_json_get_text('child_event', 'type') }},
+                    {{ cx_json_get_text('child_event', 'event_type') }}
+                )
+        end as comment_type,
         {{ to_integer(cx_json_get_text('child_event', 'author_id')) }} as comment_author_id,
         {{ to_boolean(cx_json_get_text('child_event', 'public')) }} as is_public_comment,
         lower(coalesce(

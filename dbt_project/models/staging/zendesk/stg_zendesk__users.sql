@@ -37,10 +37,23 @@ renamed as (
 
 ),
 
+-- An agent who leaves is usually downgraded to end-user, then suspended or deleted: any
+-- landed version with role agent or admin keeps their old comments agent comments.
+with_role_history as (
+
+    select
+        *,
+        max(case when is_agent then 1 else 0 end) over (partition by user_id) = 1
+            as has_been_agent
+
+    from renamed
+
+),
+
 -- one row per user_id, its latest version (raw keeps every version landed)
 final as (
 
-    {{ cx_latest_version('renamed', 'user_id', 'updated_at desc nulls last, _loaded_at desc') }}
+    {{ cx_latest_version('with_role_history', 'user_id', 'updated_at desc nulls last, _loaded_at desc') }}
 
 )
 
