@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.flows.build import run_dbt
-from cxloop.flows.ingest import ingest_sources
+from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.flows.ingest import ingest as ingest_sources
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "zendesk_comments"
 Query = Callable[[str], list[tuple]]
@@ -123,7 +123,9 @@ def test_deleted_people_and_organizations_are_not_live(query: Query) -> None:
 
 def test_comment_unit_tests_pass(built: Path) -> None:
     """The dbt unit tests of the comment models, on the warehouse built above."""
-    report = run_dbt(
+    warehouse = built / "warehouse" / "cx.duckdb"
+    prepare_warehouse(warehouse)
+    report = run_dbt_build(
         [
             "test",
             "--resource-type",
@@ -131,8 +133,9 @@ def test_comment_unit_tests_pass(built: Path) -> None:
             "--select",
             "int_ticket_comments__unioned int_ticket_events__classified",
         ],
-        built / "warehouse" / "cx.duckdb",
-        None,
+        warehouse,
         built,
+        None,
+        "test-run",
     )
-    assert report["success"] and report["counts"] == {"pass": 2}
+    assert report.success and report.counts == {"pass": 2}

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import IngestRun, ingest_entity, ingest_sources, plan_ingest, resolve_run
+from cxloop.flows.ingest import ingest as ingest_sources
+from cxloop.settings import Settings
+from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
 from cxloop.sources.landing import LandResult
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "zendesk_comments"
@@ -26,7 +28,7 @@ def sources(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run(sources: Path, warehouse: Path, lake: Path) -> IngestRun:
-    return resolve_run(sources, warehouse=warehouse, lake_dir=lake)
+    return resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
 
 
 def _land_comments(run: IngestRun) -> list[LandResult]:
@@ -73,7 +75,7 @@ def test_a_second_run_lands_nothing(run: IngestRun) -> None:
 
 
 def test_a_file_name_without_a_numeric_ticket_id_is_an_error_and_nothing_else_is_lost(
-    sources: Path, warehouse: Path, lake: Path, query: Query
+    sources: Path, warehouse: Path, lake: Path, query: Query, prefect_harness: None
 ) -> None:
     shutil.copy(
         _comments_dir(sources) / "ticket_2002_comments.json",
