@@ -62,32 +62,34 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ensure_warehouse(con)
     finally:
         con.close()
-    env = {
-        **os.environ,
-        "CXLOOP_WAREHOUSE": str(warehouse),
-        "DBT_LOG_PATH": str(root / "dbt-logs"),
-        "DBT_TARGET_PATH": str(root / "dbt-target"),
-    }
+    dbt(
+        root,
+        {"CXLOOP_WAREHOUSE": str(warehouse)},
+        "--select",
+        "path:models/staging/hubspot",
+        "path:models/staging/salesforce",
+        "--indirect-selection",
+        "cautious",
+    )
+    return warehouse
+
+
+def dbt(scratch: Path, env: dict[str, str], *args: str) -> None:
+    """`dbt build` of the project with these arguments; fails the test with dbt's output."""
     done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "build",
-            "--profiles-dir",
-            ".",
-            "--select",
-            "path:models/staging/hubspot",
-            "path:models/staging/salesforce",
-            "--indirect-selection",
-            "cautious",
-        ],
+        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", *args],
         cwd=REPO / "dbt_project",
-        env=env,
+        env={
+            **os.environ,
+            **env,
+            "DBT_LOG_PATH": str(scratch / "dbt-logs"),
+            "DBT_TARGET_PATH": str(scratch / "dbt-target"),
+        },
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    return warehouse
 
 
 @pytest.fixture(scope="module")
@@ -369,3 +371,44 @@ def test_owners_and_their_teams(query: Query) -> None:
         ("hubspot:41629779", "hubspot:178590", "Renewals Desk", False),
         ("hubspot:41629780", "hubspot:178590", "Renewals Desk", True),
     ]
+
+
+HUBSPOT_MODELS = (*COUNTERPARTS, "stg_hubspot__deal_stages", "stg_hubspot__owner_teams")
+
+
+def test_postgres_builds_the_same_rows(warehouse: Path, tmp_path: Path, query: Query) -> None:
+    """The second dbt target (docs/postgres.md) compiles the JSON unnesting to the same rows."""
+    import psycopg2
+    from postgres_server import NoPostgres, postgres_server, required
+
+    from cxloop.flows.postgres import PostgresTarget, copy_python_tables
+
+    copy = tmp_path / "cx.duckdb"
+    shutil.copy(warehouse, copy)
+    try:
+        with postgres_server() as dsn:
+            target = PostgresTarget.from_dsn(dsn)
+            copy_python_tables(copy, target)
+            dbt(
+                tmp_path,
+                {**target.env(), "PGTZ": "UTC"},
+                "--select",
+                "path:models/staging/hubspot",
+                "--target",
+                "postgres",
+            )
+            pg = psycopg2.connect(dsn)
+            try:
+                for model in HUBSPOT_MODELS:
+                    names = [name for name, _ in columns(query, model)]
+                    order = ", ".join(f'"{n}"' for n in names if n != "_loaded_at")
+                    duck = query(f"select {order} from staging.{model} order by 1")
+                    with pg.cursor() as cur:
+                        cur.execute(f"select {order} from staging.{model} order by 1")
+                        assert cur.fetchall() == duck, model
+            finally:
+                pg.close()
+    except NoPostgres as exc:
+        if required():
+            pytest.fail(f"CXLOOP_REQUIRE_POSTGRES=1 but {exc}")
+        pytest.skip(str(exc))
