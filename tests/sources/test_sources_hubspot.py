@@ -11,6 +11,7 @@ import pytest
 
 from cxloop.errors import ConfigError, SourceError
 from cxloop.flows.ingest import IngestRun, ingest_entity, plan_ingest, resolve_run
+from cxloop.sources.contracts import contract_for
 from cxloop.sources.landing import LandResult
 
 Query = Callable[..., list[tuple]]
@@ -260,3 +261,58 @@ def test_a_columns_mapping_is_a_config_error(hubspot: Path) -> None:
     run = resolve_run(hubspot, warehouse=hubspot / "cx.duckdb", lake_dir=hubspot / "lake")
     with pytest.raises(ConfigError, match=r"key 'columns' of the hubspot source at 'hubspot'"):
         plan_ingest(run)
+
+
+@pytest.mark.parametrize(
+    ("entity", "row", "reason"),
+    [
+        (
+            "contacts",
+            {"id": "51", "createdAt": "2024-01-05 10:00:00"},
+            "createdAt: '2024-01-05 10:00:00' is not an ISO datetime like 2024-02-01T08:30:12.345Z",
+        ),
+        (
+            "deals",
+            {"id": "7001", "closedate": "30/06/2024"},
+            "closedate: '30/06/2024' is not an ISO datetime like 2024-06-30T00:00:00Z "
+            "or a date like 2024-06-30",
+        ),
+        (
+            "companies",
+            {"id": "9001", "hubspot_owner_id": "maria"},
+            "hubspot_owner_id: 'maria' is not a HubSpot id (a numeric string)",
+        ),
+        (
+            "owners",
+            {"id": "41629779", "archived": "no"},
+            "archived: 'no' is not a boolean (true/false or 1/0)",
+        ),
+    ],
+)
+def test_contract_reasons(entity: str, row: dict[str, str], reason: str) -> None:
+    [violation] = contract_for("hubspot", entity).violations(row)
+    assert violation.reason == reason
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {
+            "id": "7001",
+            "closedate": "2024-06-30",
+            "amount": "1500.00",
+            "createdAt": "2024-01-05T10:00:00Z",
+        },
+        {"id": "7001", "closedate": "", "amount": "", "hubspot_owner_id": ""},
+        {"id": "7001", "updatedAt": "2024-02-01T08:30:12.345+01:00", "archived": "false"},
+    ],
+)
+def test_contract_accepts_what_hubspot_sends(row: dict[str, str]) -> None:
+    assert contract_for("hubspot", "deals").violations(row) == []
+
+
+def test_an_empty_last_page_lands_nothing_and_is_recorded(run: IngestRun, query: Query) -> None:
+    Path(run.sources_dir, "hubspot/deals/page-002.json").write_text('{"results": []}')
+    _, empty = _land(run, "deals")
+    assert _counts(empty) == (0, 0, 0, 0)
+    assert query("select count(*) from ops.ingest_files where entity = 'deals'") == [(2,)]
