@@ -122,7 +122,7 @@ class SurveyMapping(_Strict):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["salesforce", "zendesk", "qualtrics", "sendgrid"]
+    kind: Literal["salesforce", "hubspot", "zendesk", "qualtrics", "sendgrid"]
     path: str = Field(description="Folder of the exports, relative to the sources folder.")
     encoding: str = "utf-8"
     surveys: list[SurveyMapping] = []

@@ -23,6 +23,10 @@ _SALESFORCE_DATETIME = re.compile(
 )
 _QUALTRICS_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HUBSPOT_ID = re.compile(r"^\d{1,19}$")
+_HUBSPOT_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+)
 _INT64_MAX = 2**63 - 1
 
 
@@ -97,6 +101,16 @@ FIELD_TYPES: dict[str, FieldType] = {
         _parses(_QUALTRICS_DATETIME, datetime.fromisoformat),
     ),
     "date": FieldType("a date like 2024-06-30", _parses(_DATE, date.fromisoformat)),
+    "hubspot_id": FieldType(
+        "a HubSpot id (a numeric string)", lambda v: bool(_HUBSPOT_ID.match(v))
+    ),
+    "hubspot_datetime": FieldType(
+        "an ISO datetime like 2024-02-01T08:30:12.345Z", _parses(_HUBSPOT_DATETIME, _iso)
+    ),
+    "hubspot_date": FieldType(
+        "an ISO datetime like 2024-06-30T00:00:00Z or a date like 2024-06-30",
+        lambda v: _parses(_HUBSPOT_DATETIME, _iso)(v) or _parses(_DATE, date.fromisoformat)(v),
+    ),
     "boolean": FieldType(
         "a boolean (true/false or 1/0)", lambda v: v.lower() in {"true", "false", "1", "0"}
     ),
@@ -202,6 +216,16 @@ _SALESFORCE_PATTERNS = (
     ),
     (r"CloseDate|Birthdate|LastActivityDate|.+_Date__c", "date"),
 )
+# HubSpot CRM v3: the object's own keys (camelCase) and the properties we stage (lower case);
+# every property value arrives as text, "" for a cleared one (docs/ingest.md, HubSpot)
+_HUBSPOT_PATTERNS = (
+    (
+        r"createdAt|updatedAt|archivedAt|createdate|lastmodifieddate|hs_lastmodifieddate",
+        "hubspot_datetime",
+    ),
+    (r"id|hs_object_id|hubspot_owner_id|associatedcompanyid", "hubspot_id"),
+    (r"archived", "boolean"),
+)
 _ZENDESK_PATTERNS = (
     (r"external_id", "text"),
     (r"id|.+_id", "int64"),
@@ -295,6 +319,45 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
             required=("id", "ticket_id", "score"),
             types={"reason_code": "integer"},
             type_patterns=_ZENDESK_PATTERNS,
+        ),
+        EntityContract(
+            "hubspot",
+            "companies",
+            required=("id",),
+            types={"annualrevenue": "decimal", "numberofemployees": "decimal"},
+            type_patterns=_HUBSPOT_PATTERNS,
+        ),
+        EntityContract(
+            "hubspot",
+            "contacts",
+            required=("id",),
+            types={"hs_email_optout": "boolean"},
+            type_patterns=_HUBSPOT_PATTERNS,
+        ),
+        EntityContract(
+            "hubspot",
+            "deals",
+            required=("id",),
+            types={"amount": "decimal", "closedate": "hubspot_date", "hs_is_closed_won": "boolean"},
+            type_patterns=_HUBSPOT_PATTERNS,
+        ),
+        EntityContract(
+            "hubspot",
+            "owners",
+            required=("id",),
+            types={"userId": "integer", "userIdIncludingInactive": "integer"},
+            type_patterns=_HUBSPOT_PATTERNS,
+        ),
+        EntityContract(
+            "hubspot",
+            "deal_pipelines",
+            required=("id", "label", "stages"),
+            types={
+                "displayOrder": "integer",
+                "createdAt": "hubspot_datetime",
+                "updatedAt": "hubspot_datetime",
+                "archived": "boolean",
+            },
         ),
         EntityContract(
             "sendgrid",

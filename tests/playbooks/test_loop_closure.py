@@ -256,7 +256,11 @@ def test_loop_closure_mart_on_hand_rows(tmp_path: Path) -> None:
     )
     con.close()
     dbt_build(
-        warehouse, tmp_path, "stg_sendgrid__events", "stg_ops__playbook_actions", "mart_loop_closure"
+        warehouse,
+        tmp_path,
+        "stg_sendgrid__events",
+        "stg_ops__playbook_actions",
+        "mart_loop_closure",
     )
     con = duckdb.connect(str(warehouse))
     rows = con.execute(

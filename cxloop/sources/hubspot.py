@@ -1,0 +1,146 @@
+"""HubSpot CRM v3 API pages: one saved response page (JSON) per file.
+
+Layout of a HubSpot source folder (docs/ingest.md, HubSpot):
+
+- `companies/*.json`, `contacts/*.json`, `deals/*.json`: pages of `GET /crm/v3/objects/<type>`
+  (or of the search endpoint), envelope `results[]` and `paging.next.after` (absent on the
+  last page). Each object is `{id, properties{...}, createdAt, updatedAt, archived,
+  archivedAt?, associations?}`; its properties become columns under their internal names
+  (values are text, "" for a cleared property), its own keys are kept beside them and
+  `associations` is kept as JSON text.
+- `owners/*.json`: pages of `GET /crm/v3/owners` (`teams` kept as JSON text).
+- `pipelines/deals.json`: `GET /crm/v3/pipelines/deals` (`stages` kept as JSON text).
+
+Pages are read in file-name order. Any other folder, a page lying outside its folder or a
+pipelines file of another object is an error naming it: we would otherwise drop it unseen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cxloop.config import SourceConfig
+from cxloop.errors import ConfigError, SourceError
+from cxloop.sources.contracts import Violation, contract_for
+from cxloop.sources.readers import (
+    Adapter,
+    Batch,
+    ParsedRow,
+    file_sha256,
+    json_object_batch,
+    json_row_values,
+    load_json,
+)
+
+KIND = "hubspot"
+OBJECT_FOLDERS = ("companies", "contacts", "deals")
+PAGE_FOLDERS = (*OBJECT_FOLDERS, "owners")
+PIPELINE_FILES = {"deals.json": "deal_pipelines"}
+ENTITIES = (*PAGE_FOLDERS, *PIPELINE_FILES.values())
+EXPECTED_LAYOUT = (
+    "folders companies/, contacts/, deals/, owners/ of API pages and pipelines/deals.json"
+)
+EXPECTED_PAGE = 'a HubSpot CRM v3 page like {"results": [...], "paging": {"next": {"after": ...}}}'
+
+
+def entities(cfg: SourceConfig) -> tuple[str, ...]:
+    """The HubSpot objects we land: CRM objects, owners and the deal pipelines."""
+    return ENTITIES
+
+
+def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
+    """Each object's page files in file-name order; anything we do not read is an error."""
+    if cfg.columns:
+        raise ConfigError(
+            f"key 'columns' of the {KIND} source at {cfg.path!r}: not used for HubSpot "
+            "(properties keep their internal names; remove the key)"
+        )
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue  # .DS_Store and the like
+        if child.is_dir() and child.name in (*PAGE_FOLDERS, "pipelines"):
+            continue
+        what = "folder" if child.is_dir() else "file"
+        raise SourceError(
+            str(child),
+            f"not a HubSpot object {what} we read ('{child.name}')",
+            expected=EXPECTED_LAYOUT,
+        )
+    files = {entity: sorted((folder / entity).glob("*.json")) for entity in PAGE_FOLDERS}
+    pipelines = folder / "pipelines"
+    for entity in PIPELINE_FILES.values():
+        files[entity] = []
+    if pipelines.is_dir():
+        for child in sorted(pipelines.iterdir()):
+            if child.name.startswith("."):
+                continue
+            if child.name not in PIPELINE_FILES:
+                raise SourceError(
+                    str(child),
+                    f"not a pipelines file we read ('{child.name}')",
+                    expected="pipelines/deals.json (GET /crm/v3/pipelines/deals)",
+                )
+            files[PIPELINE_FILES[child.name]].append(child)
+    return files
+
+
+def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
+    """Parse one page: the envelope must hold a `results` array; one row per result."""
+    data = path.read_bytes()
+    results = page_results(load_json(data, rel, EXPECTED_PAGE), rel)
+    if entity in OBJECT_FOLDERS:
+        return _object_batch(entity, rel, data, results)
+    return json_object_batch(KIND, entity, rel, data, results, "result")
+
+
+def page_results(page: object, rel: str) -> list[object]:
+    """The `results` of a page; a page of another shape raises SourceError naming the key."""
+    if not isinstance(page, dict):
+        raise SourceError(rel, f"the page is a JSON {type(page).__name__}", expected=EXPECTED_PAGE)
+    if not isinstance(page.get("results"), list):
+        raise SourceError(
+            rel, "no 'results' array in the page", field="results", expected=EXPECTED_PAGE
+        )
+    paging = page.get("paging")
+    if paging is not None and not (
+        isinstance(paging, dict) and isinstance(paging.get("next", {}), dict)
+    ):
+        raise SourceError(rel, "'paging' is not an object", field="paging", expected=EXPECTED_PAGE)
+    return page["results"]
+
+
+def _object_batch(entity: str, rel: str, data: bytes, results: list[object]) -> Batch:
+    """A Batch of CRM objects: properties flattened beside the object's own keys."""
+    rows = [_object_row(number, item, rel) for number, item in enumerate(results, start=1)]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.values))
+    contract = contract_for(KIND, entity)
+    return Batch(KIND, entity, rel, file_sha256(data), contract, list(columns), rows)
+
+
+def _object_row(number: int, item: object, rel: str) -> ParsedRow:
+    if not isinstance(item, dict):
+        reason = f"result: {str(item)[:60]!r} is not a JSON object"
+        return ParsedRow(number, {}, problem=Violation("", reason), record=item)
+    properties = item.get("properties")
+    if not isinstance(properties, dict):
+        reason = "properties: missing or not an object (expected the object's properties map)"
+        return ParsedRow(number, {}, problem=Violation("properties", reason), record=item)
+    own = {key: value for key, value in item.items() if key != "properties"}
+    own_names = {key.lower(): key for key in own}
+    for name in properties:
+        if name.lower() in own_names:
+            raise SourceError(
+                rel,
+                f"property '{name}' has the name of the object's own key "
+                f"'{own_names[name.lower()]}'",
+                row=number,
+                field=name,
+                expected="property names other than the object's keys "
+                "(id, createdAt, updatedAt, archived, archivedAt, associations)",
+            )
+    return ParsedRow(number, json_row_values({**own, **properties}), record=item)
+
+
+ADAPTER = Adapter(KIND, entities, find_files, read_file)
