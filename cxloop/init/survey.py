@@ -19,7 +19,11 @@ KEYWORDS = {
         r"|توصي|ترشيح|تنصح|توصیه|پیشنهاد|おすすめ|勧め|薦め|推奨|推荐",
         re.I,
     ),
-    "csat": re.compile(r"\bsatisf|zufrieden|soddisf|tevreden|memnun|راض|رضا|رضایت|満足|满意", re.I),
+    "csat": re.compile(
+        r"\bsatisf|zufrieden|soddisf|tevreden|memnun|راض|رضا|رضایت|満足|满意"
+        r"|\brat(?:e|ing)\b|bewert|évalu|califi|avali|تقيم|تقييم|評価",
+        re.I,
+    ),
     "ces": re.compile(
         r"\beas(?:y|e|ier|ily)\b|\beffort|f[aá]cil|einfach|\bleicht|aufwand|makkelijk"
         r"|eenvoudig|kolay|سهل|سهولة|جهد|آسان|簡単|容易|轻松",
@@ -123,9 +127,10 @@ def _measures(
         )
         for measure, (lo, hi) in SCALES.items():
             word = KEYWORDS[measure].search(column.label)
-            if measure == "nps" and f"{column.key}_NPS_GROUP" in by_key and fits[measure] >= 0.9:
+            few_outside = total - _inside(column, lo, hi) <= max(2, total // 10)
+            if measure == "nps" and f"{column.key}_NPS_GROUP" in by_key:
                 score, why = 3, f"has an NPS group column ({column.key}_NPS_GROUP)"
-            elif word and fits[measure] >= 0.9:
+            elif word and few_outside:
                 score, why = 2, f'"{word.group(0)}" in the question'
             elif measure == tightest:
                 score, why = 1, f"only the range fits a {lo}-{hi} scale; no telling word: review"
