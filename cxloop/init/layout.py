@@ -55,7 +55,7 @@ def propose_sources(sources: Path, found: list[Found]) -> list[SourceProposal]:
     proposals = [
         *_salesforce(sources, by_system["salesforce"]),
         *_nested("zendesk", by_system["zendesk"], by_entity_folder=True),
-        *_qualtrics(sources, by_system["qualtrics"]),
+        *_qualtrics(sources, by_system["qualtrics"], found),
         *_nested("sendgrid", by_system["sendgrid"], by_entity_folder=True),
         *_nested("hubspot", by_system["hubspot"], by_entity_folder=False),
         *_nested("typeform", by_system["typeform"], by_entity_folder=False),
@@ -137,12 +137,22 @@ def _by_folder(found: list[Found]) -> dict[Path, list[Found]]:
     return dict(sorted(groups.items()))
 
 
-def _qualtrics(sources: Path, found: list[Found]) -> list[SourceProposal]:
+def _qualtrics(sources: Path, found: list[Found], every: list[Found]) -> list[SourceProposal]:
     out = []
     for folder, items in _by_folder(found).items():
         proposal = SourceProposal(
             "", "qualtrics", _posix(folder), [i.path for i in items], ["responses"]
         )
+        strangers = [
+            f.path
+            for f in every
+            if f.path.parent == folder and f.path.suffix.lower() == ".csv" and f not in items
+        ]
+        if strangers:
+            proposal.notes.append(
+                f"the Qualtrics ingest reads every *.csv in {_posix(folder)}/: move "
+                f"{', '.join(map(str, strangers))} out of it"
+            )
         exports = [profile_export(sources / i.path, i.path) for i in items]
         names = [e.path.name for e in exports]
         taken: set[str] = set()

@@ -226,3 +226,12 @@ def test_the_demo_sources_give_the_demo_config(tmp_path: Path) -> None:
         }
 
     assert by_source(mine) == by_source(theirs)
+
+
+def test_other_csvs_beside_the_survey_exports_are_flagged(acme: Path) -> None:
+    shutil.copy(acme / "crm_export" / "Lead_dump.csv", acme / "surveys" / "Lead_dump.csv")
+    result = init_project(acme)
+    [qualtrics] = [s for s in result.sources if s.kind == "qualtrics"]
+    assert qualtrics.notes == [
+        "the Qualtrics ingest reads every *.csv in surveys/: move surveys/Lead_dump.csv out of it"
+    ]
