@@ -13,6 +13,7 @@ from cxloop.init.detect import Found
 from cxloop.init.qualtrics import ExportProfile, merged_columns, profile_export
 from cxloop.init.salesforce import ChurnProposal, propose_churn
 from cxloop.init.survey import SurveyProposal, propose_survey
+from cxloop.init.typeform import describe_forms
 from cxloop.sources.salesforce import FILES as SALESFORCE_FILES
 
 READ_NOW = ("salesforce", "zendesk", "qualtrics", "sendgrid")  # kinds cxloop.yaml accepts
@@ -39,6 +40,7 @@ class SourceProposal:
     surveys: list[SurveyProposal] = field(default_factory=list)
     churn: ChurnProposal | None = None
     notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # what a person needs to map it by hand
 
     @property
     def accepted(self) -> bool:
@@ -60,6 +62,9 @@ def propose_sources(sources: Path, found: list[Found]) -> list[SourceProposal]:
         *_nested("hubspot", by_system["hubspot"], by_entity_folder=False),
         *_nested("typeform", by_system["typeform"], by_entity_folder=False),
     ]
+    for proposal in proposals:
+        if proposal.kind == "typeform":
+            proposal.details = describe_forms([sources / p for p in proposal.files])
     _name(proposals)
     return proposals
 

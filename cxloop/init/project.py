@@ -29,8 +29,6 @@ class InitResult:
         for source in self.sources:
             lines.append(f"  {source.name} ({source.kind}) in {source.path}/: {_what(source)}")
             lines += [f"    ! {note}" for note in source.notes]
-            for survey in source.surveys:
-                lines += [f"    ! {survey.file}: {note}" for note in survey.notes if "!" in note]
         for item in self.skipped:
             lines.append(f"  skipped {item.path}: {item.evidence}")
         return lines

@@ -147,7 +147,10 @@ def _measures(
         if measure == "nps" and f"{column.key}_NPS_GROUP" in by_key:
             chosen["nps_group"] = Guess(f"{column.key}_NPS_GROUP", "the NPS question's group")
     if not chosen:
-        notes.append("no question has 0-10, 1-5 or 1-7 integer answers: map a measure by hand")
+        notes.append(
+            "no question has 0-10, 1-5 or 1-7 integer answers (a choice-text export? cxloop "
+            "reads the numeric one): map a measure by hand"
+        )
     return chosen
 
 

@@ -68,6 +68,7 @@ def _source(proposal: SourceProposal) -> list[str]:
         f"    path: {scalar(proposal.path)}  # {_comment(_contents(proposal))}",
     ]
     lines += [f"    # note: {_comment(note)}" for note in proposal.notes]
+    lines += [f"    # {line}" for line in proposal.details]
     if proposal.churn:
         churn = proposal.churn
         lines += [

@@ -235,3 +235,49 @@ def test_other_csvs_beside_the_survey_exports_are_flagged(acme: Path) -> None:
     assert qualtrics.notes == [
         "the Qualtrics ingest reads every *.csv in surveys/: move surveys/Lead_dump.csv out of it"
     ]
+
+
+def test_the_proposed_config_ingests_the_exports(acme: Path, tmp_path: Path) -> None:
+    """Qualtrics, Zendesk and SendGrid land with the proposed file as it is written.
+
+    Salesforce is left out: this version's ingest rejects an Opportunity.csv without term
+    fields (the standard org of the fixture) until the renewal-opportunity method lands.
+    """
+    import duckdb
+    import yaml
+
+    from cxloop.flows.ingest import ingest_sources
+
+    init_project(acme)
+    proposed = yaml.safe_load((acme / "cxloop.yaml").read_text(encoding="utf-8"))
+    del proposed["sources"]["salesforce"]
+    config = tmp_path / "without-salesforce.yaml"
+    config.write_text(yaml.safe_dump(proposed, allow_unicode=True), encoding="utf-8")
+    warehouse = tmp_path / "cx.duckdb"
+    ingest_sources(acme, config, warehouse=warehouse, lake_dir=tmp_path / "lake")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select survey_id, count(*), count(email), count(csat), count(nps) "
+            "from raw.qualtrics__responses group by survey_id order by survey_id"
+        ).fetchall()
+        events = con.execute("select count(*) from raw.sendgrid__events").fetchone()
+        tickets = con.execute("select count(*) from raw.zendesk__tickets").fetchone()
+    finally:
+        con.close()
+    # in-app: 6 responses, 4 carry the embedded e-mail, 6 scores; NPS: 4 responses, 4 scores
+    assert rows == [("encuesta_nps", 4, 0, 0, 4), ("in_app_satisfaction", 6, 4, 6, 0)]
+    assert events == (2,) and tickets == (1,)
+
+
+def test_typeform_fields_are_listed_with_the_measure_their_type_suggests(acme: Path) -> None:
+    result = init_project(acme)
+    [typeform] = [s for s in result.sources if s.kind == "typeform"]
+    assert typeform.details == [
+        'form aBc12XyZ "Post-support survey": 1 response(s); hidden fields email, ticket_id',
+        '  ref nps: nps "How likely are you to recommend us?" -> nps?',
+        '  ref effort: opinion_scale 1-7 "How easy was it?" -> ces?',
+        '  ref why: long_text "Why?" -> open_text?',
+    ]
+    text = (acme / "cxloop.yaml").read_text(encoding="utf-8")
+    assert '  #   #   ref effort: opinion_scale 1-7 "How easy was it?" -> ces?\n' in text
