@@ -139,7 +139,8 @@ def _import_ids(row: list[str]) -> bool:
 
 def _detect_salesforce(head: list[list[str]], rel: Path) -> Found:
     header = set(head[0])
-    first_id = head[1][head[0].index("Id")] if "Id" in header and len(head) > 1 else ""
+    first = head[1] if len(head) > 1 and len(head[1]) == len(head[0]) else []
+    first_id = first[head[0].index("Id")] if "Id" in header and first else ""
     for name, (fields, prefix) in _SALESFORCE_SIGNATURES.items():
         if fields <= header and (not first_id or first_id.startswith(prefix)):
             why = f"Bulk API header with {', '.join(sorted(fields))}"

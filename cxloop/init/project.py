@@ -78,6 +78,8 @@ def init_project(sources: Path, output: Path | None = None, force: bool = False)
     if not sources.is_dir():
         raise CxloopError(f"{sources}: not a folder (expected the folder of your exports)")
     output = Path(output) if output else sources / "cxloop.yaml"
+    if output.is_dir():
+        raise CxloopError(f"{output}: is a folder (expected the path of the file to write)")
     if output.exists() and not force:
         raise CxloopError(
             f"{output}: already exists, not overwritten (pass --force to replace it, "

@@ -117,13 +117,16 @@ def profile_export(path: Path, rel: Path) -> ExportProfile:
         time_zone = time_zone or spec.get("timeZone")
         columns.append(ColumnProfile(name, label, key))
     rows = 0
-    for record in records:
-        if len(record) != len(columns):
-            continue
-        rows += 1
-        for column, value in zip(columns, record, strict=True):
-            if value.strip():
-                column.add(value.strip())
+    try:
+        for record in records:
+            if len(record) != len(columns):
+                continue  # the ingest quarantines it; it says nothing about the layout
+            rows += 1
+            for column, value in zip(columns, record, strict=True):
+                if value.strip():
+                    column.add(value.strip())
+    except csv.Error:
+        pass  # profile what was readable; the ingest names the broken row
     return ExportProfile(rel, encoding, not_utf8_at(data), rows, time_zone, columns)
 
 

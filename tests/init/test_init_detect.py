@@ -105,3 +105,8 @@ def test_detect_file(
 ) -> None:
     found = detect_file(write(tmp_path, name, text), Path(name))
     assert (found.system, found.entity) == (system, entity), found.evidence
+
+
+def test_a_csv_whose_first_row_is_short_is_still_recognised_by_its_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "u.csv", '"Id","Username","Email"\n"005Dp000001AbCdIAK"\n')
+    assert detect_file(path, Path("u.csv")).entity == "User"

@@ -281,3 +281,8 @@ def test_typeform_fields_are_listed_with_the_measure_their_type_suggests(acme: P
     ]
     text = (acme / "cxloop.yaml").read_text(encoding="utf-8")
     assert '  #   #   ref effort: opinion_scale 1-7 "How easy was it?" -> ces?\n' in text
+
+
+def test_an_output_that_is_a_folder_is_one_line(acme: Path) -> None:
+    with pytest.raises(CxloopError, match="is a folder"):
+        init_project(acme, acme / "surveys", force=True)
