@@ -17,6 +17,7 @@ from cxloop.flows.cli import app
 runner = CliRunner()
 COMMANDS = [
     ["generate"],
+    ["init"],
     ["run"],
     ["demo"],
     ["ingest"],
