@@ -56,11 +56,8 @@ def prepare(home: Path, scale: float, seed: int, sources: Path | None) -> Path:
 def prepare_here(home: Path, scale: float, seed: int, sources: Path) -> None:
     """The preparation itself (the child process): generate, ingest, dbt phase 1."""
     os.environ["CXLOOP_HOME"] = str(home)
-    from dbt.cli.main import dbtRunner
-
-    from cxloop.build import IDENTITY_PHASE_1
+    from cxloop.build import phase_args, prepare_warehouse, run_dbt_build
     from cxloop.config import load_config
-    from cxloop.dbt import DBT_PROJECT_DIR, dbt_vars
     from cxloop.demo.generator import generate
     from cxloop.settings import Settings
     from cxloop.sources.ingest import (
@@ -77,15 +74,9 @@ def prepare_here(home: Path, scale: float, seed: int, sources: Path) -> None:
     config = load_config(sources / "cxloop.yaml")
     run = resolve_run(paths, sources, sources / "cxloop.yaml", paths.warehouse)
     build_report([(job.key, entity_counts(ingest_entity(run, job))) for job in plan_ingest(run)])
-    os.environ["CXLOOP_WAREHOUSE"] = str(paths.warehouse)
-    # plain dbt (no Prefect server): the benchmark times the identity step only
-    result = dbtRunner().invoke(
-        ["build", "--exclude-resource-type", "unit_test", "--select", IDENTITY_PHASE_1,
-         "--indirect-selection", "cautious", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--vars", json.dumps(dbt_vars(config))]
-    )  # fmt: skip
-    if not result.success:
-        raise SystemExit(f"dbt phase 1 failed: {result.exception}")
+    # dbt phase 1 as the build runs it (no Prefect): the benchmark times the identity step only
+    prepare_warehouse(paths.warehouse)
+    run_dbt_build(phase_args("identity"), paths.warehouse, paths.home, config, "bench-identity")
 
 
 def bench_identity(
