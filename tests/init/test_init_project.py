@@ -195,8 +195,10 @@ def test_a_folder_with_nothing_recognisable_is_one_line(tmp_path: Path) -> None:
 
 def test_the_hand_written_source_fixtures_get_their_own_mappings(tmp_path: Path) -> None:
     """tests/fixtures/sources has a cxloop.yaml written by hand; init finds the same fields."""
-    out = tmp_path / "proposed.yaml"
-    init_project(FIXTURES / "sources", out)
+    out, sources = tmp_path / "proposed.yaml", tmp_path / "sources"
+    for name in ("salesforce", "zendesk", "qualtrics"):  # the folders its cxloop.yaml names
+        shutil.copytree(FIXTURES / "sources" / name, sources / name)
+    init_project(sources, out)
     mine = survey_fields(load_config(out), "qualtrics")
     theirs = {
         s.file: s
