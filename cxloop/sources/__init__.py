@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from cxloop.sources import qualtrics, salesforce, sendgrid, zendesk
+from cxloop.sources import qualtrics, salesforce, sendgrid, survey_csv, typeform, zendesk
 from cxloop.sources.readers import Adapter, Batch, ParsedRow
 
 ADAPTERS: dict[str, Adapter] = {
-    a.kind: a for a in (salesforce.ADAPTER, zendesk.ADAPTER, qualtrics.ADAPTER, sendgrid.ADAPTER)
+    a.kind: a
+    for a in (
+        salesforce.ADAPTER,
+        zendesk.ADAPTER,
+        qualtrics.ADAPTER,
+        sendgrid.ADAPTER,
+        typeform.ADAPTER,
+        survey_csv.ADAPTER,
+    )
 }
 
 __all__ = ["ADAPTERS", "Adapter", "Batch", "ParsedRow"]
