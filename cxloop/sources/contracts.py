@@ -349,6 +349,7 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
                 "time_zone": "text",
                 "not_applicable": "text",
                 "responded_at": "iso_datetime",
+                "responded_at_local": "qualtrics_datetime",
                 **SURVEY_MEASURE_TYPES,
             },
         ),

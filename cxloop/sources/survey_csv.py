@@ -29,8 +29,8 @@ MAPPED = (
     "email", "phone", "first_name", "last_name", "full_name",
 )  # fmt: skip
 COLUMNS = [
-    "response_id", "responded_at", "survey_id", "survey_kind", "touchpoint", "channel",
-    "time_zone", *MAPPED, "not_applicable", "answers",
+    "response_id", "responded_at", "responded_at_local", "survey_id", "survey_kind",
+    "touchpoint", "channel", "time_zone", *MAPPED, "not_applicable", "answers",
 ]  # fmt: skip
 
 
@@ -105,13 +105,15 @@ def _column_indexes(
     return found
 
 
-def parse_timestamp(text: str, fmt: str, zone: str) -> str:
-    """A submission time as UTC ISO text (`...Z`); naive times are in `zone`. ValueError if bad."""
+def parse_timestamp(text: str, fmt: str, zone: str) -> tuple[str, str]:
+    """A submission time as UTC ISO text (`...Z`) and as local wall time; naive times are in
+    `zone`, an offset in the value wins. ValueError if the text does not parse."""
     value = text.strip()
     moment = datetime.fromisoformat(value) if fmt == "iso" else datetime.strptime(value, fmt)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc, moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _parse_row(
@@ -129,7 +131,7 @@ def _parse_row(
     column = survey.timestamp
     stamp = cells["_timestamp"]
     try:
-        responded_at = parse_timestamp(stamp, survey.timestamp_format, survey.time_zone)
+        responded_at, local = parse_timestamp(stamp, survey.timestamp_format, survey.time_zone)
     except (ValueError, TypeError):
         shape = "ISO 8601" if survey.timestamp_format == "iso" else survey.timestamp_format
         reason = (
@@ -148,6 +150,7 @@ def _parse_row(
     values: dict[str, str | None] = {
         "response_id": cells.get("_response_id") or f"row-{row_key}",
         "responded_at": responded_at,
+        "responded_at_local": local,
         "survey_id": survey.survey_id,
         "survey_kind": survey.kind,
         "touchpoint": cells.pop("touchpoint", None) or survey.touchpoint,
