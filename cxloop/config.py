@@ -290,14 +290,19 @@ class ProjectConfig(_Strict):
 
     def partial_response_surveys(self) -> list[str]:
         """The survey ids whose unfinished-but-scored responses count (dbt var)."""
-        return sorted(
-            {
-                survey.survey_id
-                for source in self.sources.values()
-                for survey in source.surveys
-                if survey.include_partial
-            }
-        )
+        qualtrics = {
+            survey.survey_id
+            for source in self.sources.values()
+            for survey in source.surveys
+            if survey.include_partial
+        }
+        typeform = {
+            form.our_survey_id
+            for source in self.sources.values()
+            for form in source.forms
+            if form.include_partial
+        }
+        return sorted(qualtrics | typeform)
 
 
 def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:

@@ -58,6 +58,13 @@ class TypeformForm(_Strict):
             "and ces must be nps, opinion_scale or rating questions on our scale"
         ),
     )
+    include_partial: bool = Field(
+        False,
+        description=(
+            "Count a form_response_partial event (the respondent left before the end) whose "
+            "score was answered; by default only submitted responses count."
+        ),
+    )
     hidden: dict[MappedField, str] = Field(
         default_factory=dict,
         description=(

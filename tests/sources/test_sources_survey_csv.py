@@ -154,3 +154,9 @@ def test_config_errors_name_the_key(folder: Path, edit, message: str) -> None:  
     with pytest.raises(ConfigError, match=r"cxloop.yaml: ") as err:
         load_config(folder / "cxloop.yaml")
     assert message in str(err.value)
+
+
+def test_include_partial_on_a_typeform_form_reaches_the_dbt_var(folder: Path) -> None:
+    assert load_config(folder / "cxloop.yaml").partial_response_surveys() == []
+    _edit(folder, lambda s: s["typeform"]["forms"][0].update(include_partial=True))
+    assert load_config(folder / "cxloop.yaml").partial_response_surveys() == ["TF_support"]

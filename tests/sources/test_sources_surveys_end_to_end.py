@@ -66,7 +66,8 @@ def test_respondents_resolve_to_their_crm_contacts_and_metrics_are_hand_worked(
         (source, record): customer
         for source, record, customer in query(
             warehouse,
-            "select source, source_record_id, customer_id from intermediate.int_customers__resolved",
+            "select source, source_record_id, customer_id "
+            "from intermediate.int_customers__resolved",
         )
     }
     contact_customer = {r: c for (s, r), c in customer_of.items() if s == "salesforce"}
