@@ -216,3 +216,16 @@ def test_a_page_that_is_not_a_responses_page_stops_with_the_file(
     other.write_text('{"items": [], "total_items": 0, "page_count": 0}')
     with pytest.raises(SourceError, match="no forms.. mapping for form 'zzUnknown'"):
         ingest(folder, tmp_path)
+
+
+def test_a_retried_delivery_and_a_re_pull_add_nothing(folder: Path, tmp_path: Path) -> None:
+    ingest(folder, tmp_path)
+    webhooks = folder / "typeform/webhooks"
+    # Typeform retries a request it got no 2xx for: the same bytes under a new file name
+    retry = (webhooks / "20240502T100130Z-01HZX3K9.http").read_bytes()
+    (webhooks / "20240502T100230Z-retry.http").write_bytes(retry)
+    # the API pulled again with a different page layout: same items, other bytes
+    page = folder / "typeform/responses/aBc12XyZ/page-001.json"
+    (page.parent / "page-001-again.json").write_text(json.dumps(json.loads(page.read_text())))
+    counts = ingest(folder, tmp_path)["entities"]["typeform.responses"]
+    assert (counts["landed"], counts["duplicate"], counts["skipped_files"]) == (0, 3, 7)
