@@ -51,7 +51,9 @@ def phase_args(phase: str, select: str | None = None) -> list[str]:
 def run_dbt_build(
     args: list[str], warehouse: Path, home: Path, config: ProjectConfig | None, run_id: str
 ) -> DbtRun:
-    """One dbt build invocation: tests recorded, then BuildError if anything failed."""
+    """One dbt build invocation on an ensured warehouse: tests recorded, then BuildError if
+    anything failed."""
+    prepare_warehouse(warehouse)
     run = invoke_dbt(args, home=home, vars_=dbt_vars(config), warehouse=warehouse)
     record_dbt_results(warehouse, run, run_id)
     raise_for_failure(run)

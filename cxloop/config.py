@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from cxloop.errors import ConfigError
+from cxloop.survey_mappings import CsvSurvey, TypeformForm
 
 SurveyField = Literal[
     "nps",
@@ -122,10 +123,25 @@ class SurveyMapping(_Strict):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["salesforce", "hubspot", "zendesk", "qualtrics", "sendgrid"]
+    kind: Literal[
+        "salesforce", "hubspot", "zendesk", "qualtrics", "sendgrid", "typeform", "survey_csv"
+    ]
     path: str = Field(description="Folder of the exports, relative to the sources folder.")
     encoding: str = "utf-8"
     surveys: list[SurveyMapping] = []
+    forms: list[TypeformForm] = Field(
+        default_factory=list, description="typeform: how each form maps onto our measures."
+    )
+    secret_env: str | None = Field(
+        None,
+        description=(
+            "typeform: the environment variable holding the webhook secret that signs "
+            "received requests (Typeform-Signature)"
+        ),
+    )
+    csv_surveys: list[CsvSurvey] = Field(
+        default_factory=list, description="survey_csv: the column mapping of each survey file."
+    )
     freshness_hours: int = Field(
         48, ge=1, description="Hours without a delivery after which the source is stale."
     )
@@ -137,6 +153,27 @@ class SourceConfig(_Strict):
             "{opportunity: {Subscription_Start_Date__c: Contract_Start__c}}."
         ),
     )
+
+    @model_validator(mode="after")
+    def _mappings_fit_the_kind(self) -> SourceConfig:
+        for key, kind in (("surveys", "qualtrics"), ("forms", "typeform"),
+                          ("csv_surveys", "survey_csv"), ("secret_env", "typeform")):  # fmt: skip
+            if getattr(self, key) and self.kind != kind:
+                raise ValueError(f"{key}: only a {kind} source has it, this one is {self.kind}")
+        if self.kind == "typeform":
+            if not self.forms:
+                raise ValueError("forms: a typeform source needs at least one form mapping")
+            if not self.secret_env:
+                raise ValueError(
+                    "secret_env: a typeform source names the environment variable holding "
+                    "its webhook secret"
+                )
+            ids = [form.form_id for form in self.forms]
+            if len(set(ids)) != len(ids):
+                raise ValueError("forms: a form_id is mapped twice")
+        if self.kind == "survey_csv" and not self.csv_surveys:
+            raise ValueError("csv_surveys: a survey_csv source needs at least one survey mapping")
+        return self
 
 
 class BusinessHours(_Strict):
@@ -255,14 +292,19 @@ class ProjectConfig(_Strict):
 
     def partial_response_surveys(self) -> list[str]:
         """The survey ids whose unfinished-but-scored responses count (dbt var)."""
-        return sorted(
-            {
-                survey.survey_id
-                for source in self.sources.values()
-                for survey in source.surveys
-                if survey.include_partial
-            }
-        )
+        qualtrics = {
+            survey.survey_id
+            for source in self.sources.values()
+            for survey in source.surveys
+            if survey.include_partial
+        }
+        typeform = {
+            form.our_survey_id
+            for source in self.sources.values()
+            for form in source.forms
+            if form.include_partial
+        }
+        return sorted(qualtrics | typeform)
 
 
 def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:

@@ -98,7 +98,12 @@ def C(name: str, type_: str, constraint: str = "", doc: str = "") -> Column:  # 
 RAW_METADATA: tuple[Column, ...] = (
     C("_batch_id", "varchar", "", "one batch = one source file landed once"),
     C("_loaded_at", "timestamp", "", "UTC time of landing"),
-    C("_source", "varchar", "", "salesforce, hubspot, zendesk, qualtrics, sendgrid"),
+    C(
+        "_source",
+        "varchar",
+        "",
+        "salesforce, hubspot, zendesk, qualtrics, sendgrid, typeform, survey_csv",
+    ),
     C("_source_file", "varchar", "", "path relative to the sources folder"),
     C("_row_number", "bigint", "", "1-based data row within the file"),
     C("_content_hash", "varchar", "", "sha256 of the row's canonical source fields"),

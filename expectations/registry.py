@@ -7,16 +7,16 @@ from collections.abc import Iterable
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from cxloop.expectations import marts, raw_qualtrics, raw_salesforce, raw_zendesk
+from cxloop.expectations import marts, raw_qualtrics, raw_salesforce, raw_surveys, raw_zendesk
 from cxloop.expectations._build import DatasetSpec, DerivedCheck
 
 SPECS: dict[str, DatasetSpec] = {
     spec.name: spec
-    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, marts)
+    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, raw_surveys, marts)
     for spec in module.SPECS
 }
 STAGES: dict[str, tuple[str, ...]] = {
-    "raw": (raw_salesforce.FAMILY, raw_zendesk.FAMILY, raw_qualtrics.FAMILY),
+    "raw": (raw_salesforce.FAMILY, raw_zendesk.FAMILY, raw_qualtrics.FAMILY, raw_surveys.FAMILY),
     "marts": (marts.FAMILY,),
 }
 STAGES["all"] = STAGES["raw"] + STAGES["marts"]

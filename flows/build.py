@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from cxloop.build import build_report, phase_args, prepare_warehouse, run_dbt_build
+from cxloop.build import build_report, phase_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import DbtRun
 from cxloop.flows.orchestration import warehouse_slot
@@ -50,7 +50,6 @@ def build(config_path: str | None = None, select: str | None = None) -> dict[str
     run_id = str(flow_run.get_id() or uuid.uuid4())
     args = (paths.warehouse, paths.home, config, run_id)
     with warehouse_slot():
-        prepare_warehouse(paths.warehouse)
         if select:
             return build_report([dbt_build_task("select", select, *args)])
         phase_1 = dbt_build_task("identity", None, *args)

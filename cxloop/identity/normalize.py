@@ -208,6 +208,9 @@ class PhoneBook:
 # --- the record frame ------------------------------------------------------------------------
 
 ANCHOR_SOURCE = "salesforce"  # a CRM contact is one person: two never share a customer
+# survey responses, whichever tool collected them (int_survey_responses__unioned.source): a
+# response that names its ticket belongs to the ticket's requester
+SURVEY_SOURCES = frozenset({"qualtrics", "typeform", "survey_csv"})
 
 
 def contact15(contact_id: object) -> str | None:
@@ -260,6 +263,6 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         | df["phone_e164"].notna()
         | df["explicit_contact_id"].notna()
         | (df["source"] == ANCHOR_SOURCE)
-        | ((df["source"] == "qualtrics") & df["explicit_zendesk_user_id"].notna())
+        | (df["source"].isin(SURVEY_SOURCES) & df["explicit_zendesk_user_id"].notna())
     )
     return df

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from cxloop.identity.normalize import contact15
+from cxloop.identity.normalize import SURVEY_SOURCES, contact15
 
 
 def deterministic_edges(df: pd.DataFrame) -> list[tuple[int, int, str]]:
@@ -28,7 +28,7 @@ def deterministic_edges(df: pd.DataFrame) -> list[tuple[int, int, str]]:
         if s == "zendesk"
     }
     for i, (s, uid) in enumerate(zip(df["source"], df["explicit_zendesk_user_id"], strict=True)):
-        if s == "qualtrics" and uid is not None and not pd.isna(uid):
+        if s in SURVEY_SOURCES and uid is not None and not pd.isna(uid):
             j = zendesk.get(str(int(uid)))
             if j is not None:
                 edges.append((i, j, "ticket_requester"))

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cxloop.sources import hubspot, qualtrics, salesforce, sendgrid, zendesk
+from cxloop.sources import (
+    hubspot,
+    qualtrics,
+    salesforce,
+    sendgrid,
+    survey_csv,
+    typeform,
+    zendesk,
+)
 from cxloop.sources.readers import Adapter, Batch, ParsedRow
 
 ADAPTERS: dict[str, Adapter] = {
@@ -13,6 +21,8 @@ ADAPTERS: dict[str, Adapter] = {
         zendesk.ADAPTER,
         qualtrics.ADAPTER,
         sendgrid.ADAPTER,
+        typeform.ADAPTER,
+        survey_csv.ADAPTER,
     )
 }
 

@@ -21,6 +21,7 @@ _ZENDESK_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _SALESFORCE_DATETIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$"
 )
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})$")
 _QUALTRICS_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HUBSPOT_ID = re.compile(r"^\d{1,19}$")
@@ -95,6 +96,9 @@ FIELD_TYPES: dict[str, FieldType] = {
     ),
     "salesforce_datetime": FieldType(
         "an ISO datetime like 2024-03-27T22:52:16.000Z", _parses(_SALESFORCE_DATETIME, _iso)
+    ),
+    "iso_datetime": FieldType(
+        "an ISO datetime with its offset, like 2024-05-02T10:01:30Z", _parses(_ISO_DATETIME, _iso)
     ),
     "qualtrics_datetime": FieldType(
         "a datetime like 2024-05-02 10:01:07",
@@ -231,6 +235,15 @@ _ZENDESK_PATTERNS = (
     (r"id|.+_id", "int64"),
     (r".+_at", "zendesk_datetime"),
 )
+
+# the survey columns the Typeform and generic CSV adapters land besides their own (every one,
+# so that an empty raw table has them all for staging)
+SURVEY_TEXT_COLUMNS = (
+    "survey_id", "survey_kind", "touchpoint", "channel", "open_text", "contact_id",
+    "account_id", "language", "email", "phone", "first_name", "last_name", "full_name",
+    "answers",
+)  # fmt: skip
+SURVEY_MEASURE_TYPES = {"nps": "nps", "csat": "csat", "ces": "ces", "ticket_id": "int64"}
 
 CONTRACTS: dict[tuple[str, str], EntityContract] = {
     (c.source, c.entity): c
@@ -380,6 +393,35 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
                 "csat": "csat",
                 "ces": "ces",
                 "ticket_id": "int64",
+            },
+        ),
+        EntityContract(
+            "typeform",
+            "responses",
+            required=("token", "survey_id", "submitted_at"),
+            types={
+                **dict.fromkeys(SURVEY_TEXT_COLUMNS, "text"),
+                "event_id": "text",
+                "event_type": "text",
+                "form_id": "text",
+                "delivery": "text",
+                "hidden": "text",
+                "landed_at": "iso_datetime",
+                "submitted_at": "iso_datetime",
+                **SURVEY_MEASURE_TYPES,
+            },
+        ),
+        EntityContract(
+            "survey_csv",
+            "responses",
+            required=("response_id", "survey_id", "responded_at"),
+            types={
+                **dict.fromkeys(SURVEY_TEXT_COLUMNS, "text"),
+                "time_zone": "text",
+                "not_applicable": "text",
+                "responded_at": "iso_datetime",
+                "responded_at_local": "qualtrics_datetime",
+                **SURVEY_MEASURE_TYPES,
             },
         ),
     )

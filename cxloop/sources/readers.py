@@ -90,7 +90,7 @@ def decode(data: bytes, file: str, encoding: str) -> str:
         ) from exc
 
 
-def read_csv_records(text: str, file: str) -> Iterator[tuple[list[str], str]]:
+def read_csv_records(text: str, file: str, delimiter: str = ",") -> Iterator[tuple[list[str], str]]:
     """Yield each CSV record with the exact text it was read from (for quarantine)."""
     consumed: list[str] = []
 
@@ -99,7 +99,7 @@ def read_csv_records(text: str, file: str) -> Iterator[tuple[list[str], str]]:
             consumed.append(line)
             yield line
 
-    reader = csv.reader(lines(), strict=True)
+    reader = csv.reader(lines(), strict=True, delimiter=delimiter)
     try:
         for record in reader:
             original = "".join(consumed).rstrip("\r\n")

@@ -1,5 +1,5 @@
--- Count parity: every person record (Salesforce contact, Zendesk end-user, Qualtrics
--- response) appears exactly once in customer_identity_map, and nothing else does.
+-- Count parity: every person record (Salesforce contact, Zendesk end-user, survey
+-- response of any survey source) appears exactly once in customer_identity_map, and nothing else does.
 with
 
 person_records as (
@@ -11,8 +11,8 @@ person_records as (
     from {{ ref('stg_zendesk__users') }}
     where not is_agent and not is_deleted
     union all
-    select 'qualtrics', response_id
-    from {{ ref('stg_qualtrics__responses') }}
+    select source, response_id
+    from {{ ref('int_survey_responses__unioned') }}
     where is_counted
 
 ),

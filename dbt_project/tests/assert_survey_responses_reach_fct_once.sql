@@ -4,7 +4,7 @@ with
 
 staged as (
 
-    select response_id from {{ ref('stg_qualtrics__responses') }} where is_counted
+    select response_id from {{ ref('int_survey_responses__unioned') }} where is_counted
 
 ),
 

@@ -9,16 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.build import run_dbt_build
 from cxloop.dbt import BuildError
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
-
-
-def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
-    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
-    prepare_warehouse(warehouse)
-    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def count(warehouse: Path, table: str) -> int:
@@ -32,7 +26,7 @@ def count(warehouse: Path, table: str) -> int:
 def test_build_on_a_sample_raw_layer(tmp_path: Path) -> None:
     warehouse = tmp_path / "cx.duckdb"
     subprocess.run([sys.executable, *SAMPLE, str(warehouse), "--accounts", "60"], check=True)
-    report = run_dbt(["build"], warehouse, None, tmp_path)
+    report = run_dbt_build(["build"], warehouse, tmp_path, None, "test-run").report()
     assert report["success"] and not report["failures"]
     assert report["counts"].get("pass", 0) > 50  # data tests and unit tests ran and passed
     for table in (
@@ -69,7 +63,9 @@ def test_build_for_a_company_without_zendesk(tmp_path: Path) -> None:
     ).fetchall():
         con.execute(f'drop table raw."{table}"')
     con.close()
-    report = run_dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, None, tmp_path)
+    report = run_dbt_build(
+        ["build", "--exclude-resource-type", "unit_test"], warehouse, tmp_path, None, "test-run"
+    ).report()
     assert report["success"]
     assert count(warehouse, "marts.fct_tickets") == 0
     assert count(warehouse, "marts.dim_customers") > 0
@@ -82,4 +78,6 @@ def test_a_failing_data_test_stops_the_build_and_names_it(tmp_path: Path) -> Non
     con.execute('update raw.salesforce__account set "Id" = null where rowid = 0')
     con.close()
     with pytest.raises(BuildError, match=r"not_null_stg_salesforce__accounts_account_id"):
-        run_dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, None, tmp_path)
+        run_dbt_build(
+            ["build", "--exclude-resource-type", "unit_test"], warehouse, tmp_path, None, "test-run"
+        ).report()

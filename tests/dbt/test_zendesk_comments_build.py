@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.build import run_dbt_build
 from cxloop.flows.ingest import ingest as ingest_sources
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "zendesk_comments"
@@ -124,7 +124,6 @@ def test_deleted_people_and_organizations_are_not_live(query: Query) -> None:
 def test_comment_unit_tests_pass(built: Path) -> None:
     """The dbt unit tests of the comment models, on the warehouse built above."""
     warehouse = built / "warehouse" / "cx.duckdb"
-    prepare_warehouse(warehouse)
     report = run_dbt_build(
         [
             "test",

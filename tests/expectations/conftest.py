@@ -280,6 +280,72 @@ def raw_frames() -> dict[str, pd.DataFrame]:
         "raw.zendesk__satisfaction_ratings": landing("zendesk", "satisfaction_ratings", ratings),
         "raw.zendesk__ticket_comments": landing("zendesk", "ticket_comments", comments),
         "raw.qualtrics__responses": landing("qualtrics", "responses", responses),
+        **survey_frames(),
+    }
+
+
+def survey_frames() -> dict[str, pd.DataFrame]:
+    """Typeform and generic survey CSV rows as their adapters land them."""
+    common = {"survey_kind": "transactional", "csat": None, "ticket_id": "1001"}
+    typeform = [
+        {
+            "token": "a1n2a3l4i5m6a7t8o9k0e1n2a3l4i5m6",
+            "event_id": "01HZX3K9Q5V7B8C2D4E6F8G0H1",
+            "event_type": "form_response",
+            "form_id": "aBc12XyZ",
+            "delivery": "webhook",
+            "landed_at": "2024-05-02T10:00:01Z",
+            "submitted_at": "2024-05-02T10:01:30Z",
+            "survey_id": "TF_support",
+            "nps": "9",
+            "ces": "6",
+            "email": "ana@example.com",
+            "hidden": '{"email":"ana@example.com","ticket_id":"1001"}',
+            "answers": '{"nps":"9","effort":"6"}',
+            **common,
+        },
+        {
+            "token": "d1e2e3t4o5k6e7n8d9e0e1t2o3k4e5n6",
+            "event_id": None,
+            "event_type": "form_response",
+            "form_id": "aBc12XyZ",
+            "delivery": "responses_api",
+            "landed_at": "2024-05-03T09:10:00Z",
+            "submitted_at": "2024-05-03T09:11:45Z",
+            "survey_id": "TF_support",
+            "nps": "7",
+            "ces": None,
+            "email": None,
+            "hidden": None,
+            "answers": '{"nps":"7"}',
+            **common,
+        },
+    ]
+    survey_csv = [
+        {
+            "response_id": "r-100",
+            "responded_at": "2024-05-02T10:00:00Z",
+            "survey_id": "APP_nps",
+            "nps": "10",
+            "ces": None,
+            "email": "ana@example.com",
+            "answers": '{"Score":"10"}',
+            **common,
+        },
+        {
+            "response_id": "row-60a78a47335fbb4f",
+            "responded_at": "2024-05-05T03:30:00Z",
+            "survey_id": "GF_onboarding",
+            "nps": None,
+            "ces": "5",
+            "email": "",
+            "answers": '{"How easy?":"5"}',
+            **common,
+        },
+    ]
+    return {
+        "raw.typeform__responses": landing("typeform", "responses", typeform),
+        "raw.survey_csv__responses": landing("survey_csv", "responses", survey_csv),
     }
 
 

@@ -8,15 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.build import run_dbt_build
 from cxloop.dbt import BuildError
 from cxloop.quality import StaleSourcesError, check_freshness, enforce_freshness
-
-
-def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
-    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
-    prepare_warehouse(warehouse)
-    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:
@@ -52,7 +46,9 @@ def test_a_failing_dbt_test_is_recorded_and_named(warehouse_copy: Path, tmp_path
     con.execute("insert into marts.mart_topics select * from marts.mart_topics limit 1")
     con.close()
     with pytest.raises(BuildError, match="unique_mart_topics"):
-        run_dbt(["test", "--select", "mart_topics"], warehouse_copy, None, tmp_path)
+        run_dbt_build(
+            ["test", "--select", "mart_topics"], warehouse_copy, tmp_path, None, "test-run"
+        ).report()
     failed = rows(
         warehouse_copy,
         "select check_name, unexpected_count, details->>'message' from ops.quality_results "

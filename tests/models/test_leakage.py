@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cxloop.build import prepare_warehouse, run_dbt_build
+from cxloop.build import run_dbt_build
 from cxloop.models.features import CHURN_SPEC
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
@@ -37,12 +37,6 @@ LATER_ROWS = (
     ("zendesk__satisfaction_ratings", "updated_at"),
     ("qualtrics__responses", "RecordedDate"),
 )
-
-
-def run_dbt(args: list[str], warehouse: Path, config: None, home: Path) -> dict:
-    """One dbt build step as the build flow runs it (tables ensured, tests recorded)."""
-    prepare_warehouse(warehouse)
-    return run_dbt_build(args, warehouse, home, config, "test-run").report()
 
 
 def remove_later_rows(warehouse: Path, cutoff: str) -> int:
@@ -131,7 +125,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     removed = remove_later_rows(cut, CUTOFF)
     assert add_later_rows(cut, CUTOFF) > 0
     for warehouse in (full, cut):
-        run_dbt(["run", "--select", "+account_snapshots"], warehouse, None, tmp)
+        run_dbt_build(
+            ["run", "--select", "+account_snapshots"], warehouse, tmp, None, "test-run"
+        ).report()
     return snapshot_features(full), snapshot_features(cut), removed
 
 

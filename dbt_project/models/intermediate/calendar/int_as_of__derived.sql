@@ -16,7 +16,7 @@ event_times as (
     union all
     select max(updated_at) from {{ ref('stg_zendesk__satisfaction_ratings') }}
     union all
-    select max(responded_at) from {{ ref('stg_qualtrics__responses') }}
+    select max(responded_at) from {{ ref('int_survey_responses__unioned') }}
 
 ),
 

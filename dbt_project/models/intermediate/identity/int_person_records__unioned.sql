@@ -1,5 +1,5 @@
 -- Identity phase 1: one row per person record (Salesforce contact, Zendesk end-user,
--- Qualtrics response) with the fields identity resolution compares, normalized only where
+-- survey response from Qualtrics, Typeform or a survey CSV) with the fields identity resolution compares, normalized only where
 -- it is safe. Phones (E.164 through `phonenumbers`) and name transliteration are computed in
 -- flows/identity.py, which reads this table. See docs/identity.md.
 with
@@ -18,7 +18,7 @@ zendesk_users as (
 
 responses as (
 
-    select * from {{ ref('stg_qualtrics__responses') }} where is_counted
+    select * from {{ ref('int_survey_responses__unioned') }} where is_counted
 
 ),
 
@@ -93,10 +93,12 @@ zendesk_records as (
 ),
 
 -- A CSAT response names its ticket; the ticket names its requester and organization.
-qualtrics_records as (
+-- Every survey source's respondent fields feed the same rules (source: qualtrics, typeform,
+-- survey_csv).
+survey_records as (
 
     select
-        'qualtrics' as source,
+        responses.source,
         responses.response_id as source_record_id,
         responses.responded_at as record_at,
         responses.respondent_email as email_raw,
@@ -131,7 +133,7 @@ person_records as (
     union all
     select * from zendesk_records
     union all
-    select * from qualtrics_records
+    select * from survey_records
 
 ),
 

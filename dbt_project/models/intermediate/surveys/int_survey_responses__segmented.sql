@@ -4,13 +4,13 @@ with
 
 responses as (
 
-    select * from {{ ref('stg_qualtrics__responses') }} where is_counted
+    select * from {{ ref('int_survey_responses__unioned') }} where is_counted
 
 ),
 
 identities as (
 
-    select * from {{ ref('int_customers__resolved') }} where source = 'qualtrics'
+    select * from {{ ref('int_customers__resolved') }}
 
 ),
 
@@ -46,7 +46,8 @@ enriched as (
 
     from responses
     left join identities
-        on identities.source_record_id = responses.response_id
+        on identities.source = responses.source
+        and identities.source_record_id = responses.response_id
     left join accounts
         on accounts.account_id = identities.account_id
     where responses.responded_at is not null

@@ -103,7 +103,7 @@ survey_response as (
         responses.customer_id,
         responses.account_id,
         coalesce(responses.channel, 'unknown') as channel,
-        'qualtrics' as source,
+        responses.source,
         'response' as source_entity,
         responses.response_id as source_record_id
 

@@ -2,13 +2,13 @@ with
 
 responses as (
 
-    select * from {{ ref('stg_qualtrics__responses') }} where is_counted
+    select * from {{ ref('int_survey_responses__unioned') }} where is_counted
 
 ),
 
 identities as (
 
-    select * from {{ ref('int_customers__resolved') }} where source = 'qualtrics'
+    select * from {{ ref('int_customers__resolved') }}
 
 ),
 
@@ -32,11 +32,13 @@ final as (
         responses.respondent_email,
         responses.responded_at,
         cast(responses.responded_at as date) as responded_date,
-        responses.time_zone as respondent_time_zone
+        responses.time_zone as respondent_time_zone,
+        responses.source
 
     from responses
     left join identities
-        on identities.source_record_id = responses.response_id
+        on identities.source = responses.source
+        and identities.source_record_id = responses.response_id
 
 )
 
