@@ -207,7 +207,8 @@ class PhoneBook:
 
 # --- the record frame ------------------------------------------------------------------------
 
-ANCHOR_SOURCE = "salesforce"  # a CRM contact is one person: two never share a customer
+# a CRM contact is one person: two never share a customer (Salesforce contacts, HubSpot contacts)
+ANCHOR_SOURCES = frozenset({"salesforce", "hubspot"})
 # survey responses, whichever tool collected them (int_survey_responses__unioned.source): a
 # response that names its ticket belongs to the ticket's requester
 SURVEY_SOURCES = frozenset({"qualtrics", "typeform", "survey_csv"})
@@ -219,6 +220,14 @@ def contact15(contact_id: object) -> str | None:
         return None
     text = str(contact_id).strip()
     return text[:15] if len(text) in (15, 18) else None
+
+
+def anchor_key(contact_id: object) -> str | None:
+    """How a CRM contact id is compared: HubSpot's `hubspot:<id>` as is, Salesforce's on 15."""
+    if contact_id is None or pd.isna(contact_id):
+        return None
+    text = str(contact_id).strip()
+    return text if text.startswith("hubspot:") else contact15(text)
 
 
 def prepare(records: pd.DataFrame) -> pd.DataFrame:
@@ -254,7 +263,7 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     df["last_name_latin"] = per_distinct(name_latin, df["last_name"])
     df["email_local_key"] = per_distinct(email_local_key, df["email_normalized"])
     df["anchor"] = [
-        contact15(r) if s == ANCHOR_SOURCE else None
+        anchor_key(r) if s in ANCHOR_SOURCES else None
         for s, r in zip(df["source"], df["source_record_id"], strict=True)
     ]
     df["record_key"] = df["source"] + ":" + df["source_record_id"]
@@ -262,7 +271,7 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         df["email_normalized"].notna()
         | df["phone_e164"].notna()
         | df["explicit_contact_id"].notna()
-        | (df["source"] == ANCHOR_SOURCE)
+        | df["source"].isin(ANCHOR_SOURCES)
         | (df["source"].isin(SURVEY_SOURCES) & df["explicit_zendesk_user_id"].notna())
     )
     return df

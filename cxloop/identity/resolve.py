@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxloop.identity.clusters import cluster
-from cxloop.identity.normalize import ANCHOR_SOURCE, prepare
+from cxloop.identity.normalize import ANCHOR_SOURCES, prepare
 from cxloop.identity.rules import deterministic_edges, previous_edges
 from cxloop.identity.splink_match import splink_edges
 from cxloop.identity.stable_ids import assign_ids, change_log
@@ -163,7 +163,11 @@ def customer_accounts(df: pd.DataFrame, ids: list[str]) -> list[str | None]:
     """Each customer's account: the CRM contact's account, else its records' commonest hint
     (ties: the smallest account id)."""
     frame = pd.DataFrame(
-        {"customer_id": ids, "account": df["account_hint"], "crm": df["source"] == ANCHOR_SOURCE}
+        {
+            "customer_id": ids,
+            "account": df["account_hint"],
+            "crm": df["source"].isin(ANCHOR_SOURCES),
+        }
     ).dropna(subset=["account"])
     has_crm = frame.groupby("customer_id", sort=False)["crm"].transform("any")
     pool = frame[frame["crm"] | ~has_crm]
@@ -184,8 +188,8 @@ def _record_probability(rule: str, probability: float | None) -> float | None:
 
 def _record_rule(rule: str | None, source: str, has_identifier: bool, size: int) -> str:
     """The record's match_rule: how it joined its customer, or why it stands alone."""
-    if source == ANCHOR_SOURCE:
-        return "salesforce_contact"
+    if source in ANCHOR_SOURCES:
+        return f"{source}_contact"  # salesforce_contact, hubspot_contact
     if size > 1:
         return rule or "previous_run"
     return "unmatched" if has_identifier else "no_identifier"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from cxloop.identity.normalize import SURVEY_SOURCES, contact15
+from cxloop.identity.normalize import SURVEY_SOURCES, anchor_key
 
 
 def deterministic_edges(df: pd.DataFrame) -> list[tuple[int, int, str]]:
@@ -19,7 +19,7 @@ def deterministic_edges(df: pd.DataFrame) -> list[tuple[int, int, str]]:
     edges: list[tuple[int, int, str]] = []
     by_anchor = {a: i for i, a in enumerate(df["anchor"]) if isinstance(a, str)}
     for i, cid in enumerate(df["explicit_contact_id"]):
-        j = by_anchor.get(contact15(cid) or "")
+        j = by_anchor.get(anchor_key(cid) or "")
         if j is not None and j != i:
             edges.append((i, j, "external_id"))
     zendesk = {

@@ -205,6 +205,8 @@ def _hubspot(doc: dict, rel: Path) -> Found | None:
         return Found(rel, "hubspot", entity, f"a CRM v3 page: results[].properties, {paging}")
     if {"id", "email", "userId"} <= set(first):
         return Found(rel, "hubspot", "owners", f"an owners page: results[].userId, {paging}")
+    if {"id", "label"} <= set(first) and isinstance(first.get("stages"), list):
+        return Found(rel, "hubspot", "pipelines", "a pipelines list: results[].stages")
     return None
 
 

@@ -16,7 +16,7 @@ from cxloop.init.survey import SurveyProposal, propose_survey
 from cxloop.init.typeform import describe_forms
 from cxloop.sources.salesforce import FILES as SALESFORCE_FILES
 
-READ_NOW = ("salesforce", "zendesk", "qualtrics", "sendgrid")  # kinds cxloop.yaml accepts
+READ_NOW = ("salesforce", "hubspot", "zendesk", "qualtrics", "sendgrid")  # written as they are
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # an export's date or period at the end of its name: Qualtrics' own `_May 2, 2024_10.15`,
 # `_2025_Q3`, `-2024-05`, ` 20240502`
@@ -44,7 +44,7 @@ class SourceProposal:
 
     @property
     def accepted(self) -> bool:
-        """Whether this version's cxloop.yaml accepts the kind (else it is written commented)."""
+        """Whether init can write the source as it is (else it is written commented out)."""
         return self.kind in READ_NOW
 
 
@@ -59,7 +59,7 @@ def propose_sources(sources: Path, found: list[Found]) -> list[SourceProposal]:
         *_nested("zendesk", by_system["zendesk"], by_entity_folder=True),
         *_qualtrics(sources, by_system["qualtrics"], found),
         *_nested("sendgrid", by_system["sendgrid"], by_entity_folder=True),
-        *_nested("hubspot", by_system["hubspot"], by_entity_folder=False),
+        *_nested("hubspot", by_system["hubspot"], by_entity_folder=True),
         *_nested("typeform", by_system["typeform"], by_entity_folder=False),
     ]
     for proposal in proposals:
@@ -104,7 +104,7 @@ def _salesforce(sources: Path, found: list[Found]) -> list[SourceProposal]:
 
 
 def _nested(kind: str, found: list[Found], *, by_entity_folder: bool) -> list[SourceProposal]:
-    """Zendesk and SendGrid read `<path>/<entity>/*.json`; others: the files' folder."""
+    """Zendesk, SendGrid and HubSpot read `<path>/<entity>/*.json`; others: the files' folder."""
     groups: dict[Path, list[Found]] = defaultdict(list)
     notes: dict[Path, list[str]] = defaultdict(list)
     for item in found:

@@ -129,7 +129,8 @@ def _guess(key: str, guess: Guess) -> str:
 
 def _commented(proposal: SourceProposal, block: list[str]) -> list[str]:
     why = (
-        f"  # {proposal.name}: recognised, but this version's cxloop.yaml does not accept "
-        f"kind {proposal.kind} yet; uncomment once it does"
+        f"  # {proposal.name}: recognised; a {proposal.kind} source needs what init cannot "
+        "guess (typeform: secret_env and a forms[] mapping, docs/configuration.md): "
+        "add it, then uncomment"
     )
     return [why] + [f"  # {line.strip() and line[2:]}" for line in block]

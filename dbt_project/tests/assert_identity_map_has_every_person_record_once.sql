@@ -4,8 +4,8 @@ with
 
 person_records as (
 
-    select 'salesforce' as source, contact_id as source_record_id
-    from {{ ref('stg_salesforce__contacts') }}
+    select crm_source as source, contact_id as source_record_id
+    from {{ ref('int_crm_contacts__unioned') }}
     union all
     select 'zendesk', cast(user_id as varchar)
     from {{ ref('stg_zendesk__users') }}

@@ -47,6 +47,7 @@ def test_each_system_is_found_by_its_format_not_its_folder(acme: Path) -> None:
         "zendesk": ("zendesk", "helpdesk"),
         "qualtrics": ("qualtrics", "surveys"),
         "sendgrid": ("sendgrid", "webhooks"),
+        "hubspot": ("hubspot", "hubspot_pull"),
     }
     salesforce = next(s for s in result.sources if s.kind == "salesforce")
     assert salesforce.entities == ["Account", "Contact", "Opportunity", "User"]
@@ -144,14 +145,13 @@ def test_unknown_files_are_reported_and_skipped(acme: Path) -> None:
     assert "skipped notes.txt" in summary and "skipped misc/report.json" in summary
 
 
-def test_kinds_the_config_does_not_accept_yet_are_written_commented_out(acme: Path) -> None:
+def test_hubspot_is_written_and_typeform_waits_for_its_secret_and_forms(acme: Path) -> None:
     result = init_project(acme)
     assert {s.kind: s.entities for s in result.sources if not s.accepted} == {
-        "hubspot": ["companies"],
-        "typeform": ["responses"],
+        "typeform": ["responses"]
     }
     text = (acme / "cxloop.yaml").read_text(encoding="utf-8")
-    assert "  # hubspot:\n  #   kind: hubspot\n  #   path: hubspot_pull" in text
+    assert "  hubspot:\n    kind: hubspot\n    path: hubspot_pull" in text
     assert "  # typeform:\n  #   kind: typeform\n  #   path: typeform" in text
 
 
@@ -290,3 +290,20 @@ def test_typeform_fields_are_listed_with_the_measure_their_type_suggests(acme: P
 def test_an_output_that_is_a_folder_is_one_line(acme: Path) -> None:
     with pytest.raises(CxloopError, match="is a folder"):
         init_project(acme, acme / "surveys", force=True)
+
+
+def test_hubspot_pages_get_one_source_that_lands_every_object(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    """The hand-written HubSpot pages: one source at their folder; every page and the pipelines
+    file land (counts from tests/sources/test_sources_hubspot.py's fixture: 9 files)."""
+    from cxloop.flows.ingest import ingest
+
+    sources = tmp_path / "sources"
+    shutil.copytree(FIXTURES / "sources" / "hubspot", sources / "hubspot")
+    result = init_project(sources, tmp_path / "proposed.yaml")
+    (hubspot,) = result.sources
+    assert (hubspot.kind, hubspot.path, hubspot.accepted) == ("hubspot", "hubspot", True)
+    assert sorted(hubspot.entities) == ["companies", "contacts", "deals", "owners", "pipelines"]
+    report = ingest(sources, tmp_path / "proposed.yaml", tmp_path / "cx.duckdb", tmp_path / "lake")
+    assert report["totals"]["files"] == 9 and report["totals"]["skipped_files"] == 0

@@ -4,11 +4,11 @@ with
 
 event_times as (
 
-    select max(last_modified_at) as latest_at from {{ ref('stg_salesforce__accounts') }}
+    select max(last_modified_at) as latest_at from {{ ref('int_crm_accounts__unioned') }}
     union all
-    select max(last_modified_at) from {{ ref('stg_salesforce__contacts') }}
+    select max(last_modified_at) from {{ ref('int_crm_contacts__unioned') }}
     union all
-    select max(last_modified_at) from {{ ref('stg_salesforce__opportunities') }}
+    select max(last_modified_at) from {{ ref('int_crm_opportunities__unioned') }}
     union all
     select max(updated_at) from {{ ref('stg_zendesk__tickets') }}
     union all

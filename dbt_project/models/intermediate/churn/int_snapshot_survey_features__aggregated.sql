@@ -18,7 +18,7 @@ responses as (
 
 contacts as (
 
-    select * from {{ ref('stg_salesforce__contacts') }}
+    select * from {{ ref('int_crm_contacts__unioned') }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_salesforce__contacts') }}
+    select * from {{ ref('int_crm_contacts__unioned') }}
 
 ),
 
@@ -48,7 +48,7 @@ account_domains as (
 salesforce_records as (
 
     select
-        'salesforce' as source,
+        contacts.crm_source as source,
         contacts.contact_id as source_record_id,
         contacts.last_modified_at as record_at,
         contacts.email as email_raw,
@@ -190,7 +190,7 @@ final as (
     left join account_domains as domain_account
         on domain_account.domain = split_part(validated.email_lower, '@', 2)
         and validated.is_email_valid
-    left join {{ ref('stg_salesforce__accounts') }} as hint_account
+    left join {{ ref('int_crm_accounts__unioned') }} as hint_account
         on hint_account.account_id = coalesce(validated.account_hint, domain_account.account_id)
 
 )

@@ -8,7 +8,7 @@ accounts as (
 
 users as (
 
-    select * from {{ ref('stg_salesforce__users') }}
+    select * from {{ ref('int_crm_users__unioned') }}
 
 ),
 

@@ -12,7 +12,7 @@ identities as (
 
 contacts as (
 
-    select * from {{ ref('stg_salesforce__contacts') }}
+    select * from {{ ref('int_crm_contacts__unioned') }}
 
 ),
 
@@ -30,13 +30,13 @@ accounts as (
 
 users as (
 
-    select * from {{ ref('stg_salesforce__users') }}
+    select * from {{ ref('int_crm_users__unioned') }}
 
 ),
 
 opportunities as (
 
-    select * from {{ ref('stg_salesforce__opportunities') }}
+    select * from {{ ref('int_crm_opportunities__unioned') }}
 
 ),
 
@@ -77,7 +77,7 @@ records as (
         row_number() over (
             partition by identities.customer_id
             order by
-                case when identities.source = 'salesforce' then 0 else 1 end,
+                case when identities.source in ('salesforce', 'hubspot') then 0 else 1 end,
                 identities.record_at desc nulls last,
                 identities.source,
                 identities.source_record_id
@@ -85,7 +85,7 @@ records as (
 
     from identities
     left join contacts
-        on identities.source = 'salesforce'
+        on identities.source = contacts.crm_source
         and contacts.contact_id = identities.source_record_id
     left join zendesk_users
         on identities.source = 'zendesk'

@@ -29,7 +29,7 @@ responses as (
 
 opportunities as (
 
-    select * from {{ ref('stg_salesforce__opportunities') }}
+    select * from {{ ref('int_crm_opportunities__unioned') }}
 
 ),
 
@@ -119,7 +119,7 @@ opportunity_change as (
         cast(null as varchar) as customer_id,
         opportunities.account_id,
         'sales' as channel,
-        'salesforce' as source,
+        opportunities.crm_source as source,
         'opportunity' as source_entity,
         opportunities.opportunity_id as source_record_id
 
