@@ -78,6 +78,7 @@ def opportunity_checks() -> list[Expectation]:
         matches("IsClosed", BOOLEAN_TEXT, allow_empty=True),
         matches("IsWon", BOOLEAN_TEXT, allow_empty=True),
         matches("Seats__c", DECIMAL, allow_empty=True),
+        matches("TotalOpportunityQuantity", DECIMAL, allow_empty=True),
         matches("Subscription_Start_Date__c", ISO_DATE, allow_empty=True),
         matches("Subscription_End_Date__c", ISO_DATE, allow_empty=True),
         *system_dates(),

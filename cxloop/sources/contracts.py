@@ -242,6 +242,7 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
                 "Amount": "decimal",
                 "Probability": "decimal",
                 "Seats__c": "decimal",
+                "TotalOpportunityQuantity": "decimal",
                 "ExpectedRevenue": "decimal",
                 "ContractId": "sfid",
                 "Subscription_Start_Date__c": "date",

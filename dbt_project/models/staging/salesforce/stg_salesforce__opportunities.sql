@@ -37,7 +37,11 @@ renamed as (
         {{ blank_to_null('"StageName"') }} as stage_name,
         {{ blank_to_null(column_or_null(present, 'Product__c')) }} as product,
         {{ to_numeric(column_or_null(present, 'Amount')) }} as amount,
-        {{ to_integer(column_or_null(present, 'Seats__c')) }} as seats,
+        -- seats: the custom Seats__c, else the standard TotalOpportunityQuantity
+        coalesce(
+            {{ to_integer(column_or_null(present, 'Seats__c')) }},
+            cast(round({{ to_numeric(column_or_null(present, 'TotalOpportunityQuantity')) }}) as {{ cx_type('bigint') }})
+        ) as seats,
         coalesce({{ to_boolean('"IsClosed"') }}, false) as is_closed,
         coalesce({{ to_boolean('"IsWon"') }}, false) as is_won,
         {{ to_date(column_or_null(present, 'CloseDate')) }} as close_date,
