@@ -28,7 +28,9 @@ renamed as (
         case
             when {{ type_key }} is null then null
             when {{ type_key }} in ({{ cx_string_list(new_business_types) }}) then false
-            {%- if renewal_types is not none %}
+            {%- if renewal_types is not none and renewal_types | length == 0 %}
+            else false
+            {%- elif renewal_types is not none %}
             else {{ type_key }} in ({{ cx_string_list(renewal_types) }})
             {%- else %}
             else true
