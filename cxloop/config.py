@@ -122,6 +122,52 @@ class SurveyMapping(_Strict):
         return {m: frozenset(codes) for m, codes in self.not_applicable.items() if codes}
 
 
+ChurnMethod = Literal["renewal_opportunities", "term_fields", "contract"]
+CRM_KINDS = ("salesforce", "hubspot")
+# each CRM's own value for a first sale: Salesforce's Type picklist, HubSpot's dealtype
+DEFAULT_NEW_BUSINESS_TYPES = {"salesforce": ["New Customer"], "hubspot": ["newbusiness"]}
+TERM_FIELDS = ("Subscription_Start_Date__c", "Subscription_End_Date__c")
+
+
+class ChurnConfig(_Strict):
+    """How a CRM source says who is a customer and when one churned (docs/metrics.md)."""
+
+    method: ChurnMethod = Field(
+        "renewal_opportunities",
+        description=(
+            "renewal_opportunities (standard objects: a lost renewal with no later win), "
+            "term_fields (Subscription_Start_Date__c / Subscription_End_Date__c on Opportunity, "
+            "or the fields `columns` maps to them) or contract (the standard Contract object)."
+        ),
+    )
+    new_business_types: list[str] | None = Field(
+        None,
+        description=(
+            "Opportunity Type (HubSpot: dealtype) values that make an account a customer "
+            "(case-insensitive); default the CRM's own: [New Customer] (Salesforce), "
+            "[newbusiness] (HubSpot)."
+        ),
+    )
+    renewal_types: list[str] | None = Field(
+        None,
+        description=(
+            "Type values whose loss is churn; null means every Type not in new_business_types. "
+            "Other types (upsells booked apart) add to ARR but their loss is not churn."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _types_do_not_overlap(self) -> ChurnConfig:
+        if self.new_business_types is not None and not self.new_business_types:
+            raise ValueError("new_business_types: name at least one Type, e.g. [New Customer]")
+        both = {t.lower() for t in self.new_business_types or []} & {
+            t.lower() for t in self.renewal_types or []
+        }
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is in both new_business_types and renewal_types")
+        return self
+
+
 class SourceConfig(_Strict):
     kind: Literal[
         "salesforce", "hubspot", "zendesk", "qualtrics", "sendgrid", "typeform", "survey_csv"
@@ -153,6 +199,29 @@ class SourceConfig(_Strict):
             "{opportunity: {Subscription_Start_Date__c: Contract_Start__c}}."
         ),
     )
+    churn: ChurnConfig | None = Field(
+        None,
+        description=(
+            "CRM sources: the churn method and Opportunity Type lists. Default "
+            "renewal_opportunities, or term_fields when `columns.opportunity` maps both "
+            "term fields."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _churn_only_on_a_crm(self) -> SourceConfig:
+        if self.churn is not None and self.kind not in CRM_KINDS:
+            raise ValueError(f"churn: only a CRM source has one ({', '.join(CRM_KINDS)})")
+        return self
+
+    def churn_config(self) -> ChurnConfig:
+        """The churn settings in force: as configured, else what the column mapping implies."""
+        if self.churn is not None:
+            return self.churn
+        mapped = self.columns.get("opportunity", {})
+        if all(name in mapped for name in TERM_FIELDS):
+            return ChurnConfig(method="term_fields")
+        return ChurnConfig()
 
     @model_validator(mode="after")
     def _mappings_fit_the_kind(self) -> SourceConfig:
@@ -305,6 +374,36 @@ class ProjectConfig(_Strict):
             if form.include_partial
         }
         return sorted(qualtrics | typeform)
+
+    def churn_methods(self) -> dict[str, dict[str, object]]:
+        """Per CRM kind, its churn method and lower-cased Type lists (dbt var `churn_methods`).
+
+        Keyed by kind because staging is per kind: each CRM's staging model reads its own
+        entry, so HubSpot's `dealtype` values sit beside Salesforce's `Type` values.
+        """
+        methods: dict[str, dict[str, object]] = {}
+        for name, source in self.sources.items():
+            if source.kind not in CRM_KINDS:
+                continue
+            value = _churn_var(source.churn_config(), source.kind)
+            if methods.setdefault(source.kind, value) != value:
+                raise ConfigError(
+                    f"key 'sources.{name}.churn': differs from another {source.kind} source's "
+                    f"(expected one churn method and Type lists per CRM kind)"
+                )
+        return methods
+
+
+def _churn_var(churn: ChurnConfig, kind: str) -> dict[str, object]:
+    def keys(types: list[str]) -> list[str]:
+        return [t.strip().lower() for t in types]
+
+    renewal = None if churn.renewal_types is None else keys(churn.renewal_types)
+    return {
+        "method": churn.method,
+        "new_business_types": keys(churn.new_business_types or DEFAULT_NEW_BUSINESS_TYPES[kind]),
+        "renewal_types": renewal,
+    }
 
 
 def find_config(sources_dir: Path | None = None, explicit: Path | None = None) -> Path:

@@ -245,6 +245,7 @@ def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
         "source_freshness_hours": freshness_hours(config),
         "sla_first_reply_business_minutes": config.sla.first_reply_business_minutes,
         "partial_response_surveys": config.partial_response_surveys(),
+        "churn_methods": config.churn_methods(),
     }
 
 

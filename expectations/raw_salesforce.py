@@ -20,7 +20,13 @@ from cxloop.expectations._raw import raw_spec
 FAMILY = "raw_salesforce"
 SALESFORCE_ID = r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
 LANGUAGE_TAG = r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?"
-KEY_PREFIX = {"account": "001", "contact": "003", "user": "005", "opportunity": "006"}
+KEY_PREFIX = {
+    "account": "001",
+    "contact": "003",
+    "user": "005",
+    "opportunity": "006",
+    "contract": "800",
+}
 
 
 def record_id(entity: str) -> list[Expectation]:
@@ -72,8 +78,20 @@ def opportunity_checks() -> list[Expectation]:
         matches("IsClosed", BOOLEAN_TEXT, allow_empty=True),
         matches("IsWon", BOOLEAN_TEXT, allow_empty=True),
         matches("Seats__c", DECIMAL, allow_empty=True),
+        matches("TotalOpportunityQuantity", DECIMAL, allow_empty=True),
         matches("Subscription_Start_Date__c", ISO_DATE, allow_empty=True),
         matches("Subscription_End_Date__c", ISO_DATE, allow_empty=True),
+        *system_dates(),
+    ]
+
+
+def contract_checks() -> list[Expectation]:
+    return [
+        *record_id("contract"),
+        reference("AccountId"),
+        matches("StartDate", ISO_DATE, allow_empty=True),
+        matches("EndDate", ISO_DATE, allow_empty=True),
+        matches("ContractTerm", r"\d+", allow_empty=True),
         *system_dates(),
     ]
 
@@ -97,6 +115,9 @@ SPECS: tuple[DatasetSpec, ...] = (
         "salesforce",
         ("Id", "AccountId", "CloseDate"),
         opportunity_checks,
+    ),
+    raw_spec(
+        "raw.salesforce__contract", FAMILY, "salesforce", ("Id", "AccountId"), contract_checks
     ),
     raw_spec("raw.salesforce__user", FAMILY, "salesforce", ("Id",), user_checks),
 )

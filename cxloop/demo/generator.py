@@ -18,11 +18,17 @@ MARKER = ".cxloop-demo"  # written first, so an interrupted run can be generated
 
 
 def generate(
-    out: Path, scale: float = 1.0, seed: int = 42, as_of: date = date(2026, 11, 1)
+    out: Path,
+    scale: float = 1.0,
+    seed: int = 42,
+    as_of: date = date(2026, 11, 1),
+    term_fields: bool = False,
 ) -> dict[str, int]:
     """Write Salesforce, Zendesk and Qualtrics exports, the truth and cxloop.yaml under `out`.
 
     Deterministic for (scale, seed, as_of): the same arguments give byte-identical files.
+    Salesforce is a standard org (churn from renewal opportunities) unless `term_fields`, which
+    adds the custom term fields to Opportunity and sets the churn method term_fields.
     Returns the number of data rows (records) written per output entity.
     """
     if not scale > 0:
@@ -34,13 +40,13 @@ def generate(
     world = build_world(scale, seed, as_of)
     activity = simulate_activity(world)
     ids = ZendeskIds(world, activity)
-    counts = write_salesforce(world, out)
+    counts = write_salesforce(world, out, term_fields)
     counts |= write_zendesk(world, activity, out, ids)
     ticket_ids = [t.zendesk_id for t in activity.tickets]
     q_counts, response_truth = write_qualtrics(world, activity, out, ticket_ids)
     counts |= q_counts
     counts |= write_truth(world, out, ids.user, ids.org, response_truth)
-    write_project_config(out)
+    write_project_config(out, term_fields)
     return counts
 
 

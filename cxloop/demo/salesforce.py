@@ -1,5 +1,9 @@
 """Salesforce Bulk API 2.0 query results: User, Account, Contact and Opportunity CSVs.
 
+By default a standard org: Opportunity has only standard fields (Type says new business or
+renewal, TotalOpportunityQuantity the seats) plus Product__c; with `term_fields` it also has
+the custom Subscription_Start_Date__c / Subscription_End_Date__c / Seats__c.
+
 Every value double-quoted, LF line endings, null = "", booleans true/false, datetimes
 `2025-03-27T22:52:16.000Z`, dates `YYYY-MM-DD`, currency as plain decimals (`12500.0`).
 """
@@ -81,14 +85,13 @@ OPPORTUNITY_FIELDS = [
     "Probability",
     "IsClosed",
     "IsWon",
+    "TotalOpportunityQuantity",
     "OwnerId",
     "CreatedDate",
     "LastModifiedDate",
-    "Subscription_Start_Date__c",
-    "Subscription_End_Date__c",
-    "Seats__c",
     "Product__c",
 ]
+TERM_FIELDS = ["Subscription_Start_Date__c", "Subscription_End_Date__c", "Seats__c"]
 CITIES = {
     "US": "New York",
     "CA": "Toronto",
@@ -120,18 +123,22 @@ STAGE = {
 }
 
 
-def write_salesforce(world: World, out: Path) -> dict[str, int]:
-    """Write the four CSVs under OUT/salesforce; returns data rows per object."""
+def write_salesforce(world: World, out: Path, term_fields: bool = False) -> dict[str, int]:
+    """Write the four CSVs under OUT/salesforce; returns data rows per object.
+
+    `term_fields`: Opportunity carries the custom term fields (churn method term_fields).
+    """
     users = _users(world)
     accounts = _accounts(world)
     contacts = _contacts(world)
-    opportunities = _opportunities(world)
+    opportunity_fields = OPPORTUNITY_FIELDS + (TERM_FIELDS if term_fields else [])
+    opportunities = [[record[f] for f in opportunity_fields] for record in _opportunities(world)]
     counts = {}
     for name, header, rows in (
         ("User", USER_FIELDS, users),
         ("Account", ACCOUNT_FIELDS, accounts),
         ("Contact", CONTACT_FIELDS, contacts),
-        ("Opportunity", OPPORTUNITY_FIELDS, opportunities),
+        ("Opportunity", opportunity_fields, opportunities),
     ):
         if name != "User":
             rows = _with_bad_rows(world.seed, name, header, rows)
@@ -244,7 +251,7 @@ def _contacts(world: World) -> list[list[str]]:
     return rows
 
 
-def _opportunities(world: World) -> list[list[str]]:
+def _opportunities(world: World) -> list[dict[str, str]]:
     a = world.accounts
     csm_ids, other_ids = staff_ids(world)
     rng = rng_for(world.seed, "sf_opportunities")
@@ -273,25 +280,26 @@ def _opportunities(world: World) -> list[list[str]]:
             "Existing Customer - Upgrade": "Seat Upgrade",
         }[o["type"]]
         rows.append(
-            [
-                ids[i],
-                acct_ids[acct],
-                f"{names[acct]} - {label}",
-                o["type"],
-                o["stage"],
-                repr(float(o["amount"])),
-                o["close"].isoformat(),
-                prob,
-                is_closed,
-                is_won,
-                owner,
-                created[i],
-                modified[i] if is_closed == "true" else modified_open[i],
-                o["start"].isoformat(),
-                o["end"].isoformat(),
-                str(o["seats"]),
-                f"cxloop {plans[acct]}",
-            ]
+            {
+                "Id": ids[i],
+                "AccountId": acct_ids[acct],
+                "Name": f"{names[acct]} - {label}",
+                "Type": o["type"],
+                "StageName": o["stage"],
+                "Amount": repr(float(o["amount"])),
+                "CloseDate": o["close"].isoformat(),
+                "Probability": prob,
+                "IsClosed": is_closed,
+                "IsWon": is_won,
+                "TotalOpportunityQuantity": str(o["seats"]),
+                "OwnerId": owner,
+                "CreatedDate": created[i],
+                "LastModifiedDate": modified[i] if is_closed == "true" else modified_open[i],
+                "Product__c": f"cxloop {plans[acct]}",
+                "Subscription_Start_Date__c": o["start"].isoformat(),
+                "Subscription_End_Date__c": o["end"].isoformat(),
+                "Seats__c": str(o["seats"]),
+            }
         )
     return rows
 

@@ -197,12 +197,17 @@ def build_account(
 
 
 def build_terms(builder: Builder, number: int, account_id: str, created: date) -> None:
-    """Closed Won yearly terms renewed with probability 0.8, plus lost and open opportunities."""
+    """Closed Won yearly terms renewed with probability 0.8, plus lost and open opportunities.
+
+    Both churn methods see the same history: each term carries the term fields, and its Type
+    says new business or renewal; a term not renewed is followed by a Closed Lost renewal on
+    its end date (churn) or, when that date is still to come, an open renewal.
+    """
     rng = builder.rng
     start = max(created, START) + timedelta(days=rng.randint(0, 300))
     amount = rng.choice([6000, 12000, 24000, 60000])
     seats = rng.choice([5, 10, 25, 100])
-    term = 0
+    term, previous = 0, amount
     while start <= AS_OF.date():
         end = date(start.year + 1, start.month, min(start.day, 28)) - timedelta(days=1)
         term += 1
@@ -215,17 +220,42 @@ def build_terms(builder: Builder, number: int, account_id: str, created: date) -
             end,
             amount,
             seats,
+            type_=renewal_type(term, amount, previous),
         )
         if rng.random() > 0.8:
+            renewal_stage = "Closed Lost" if end <= AS_OF.date() else "Negotiation/Review"
+            opportunity(
+                builder,
+                sf_id("006", number * 100 + 97),
+                account_id,
+                renewal_stage,
+                None,
+                None,
+                amount,
+                None,
+                type_="Existing Customer - Replacement",
+                close=end,
+            )
             break
         start = end + timedelta(days=1)
-        amount = int(amount * rng.choice([1.0, 1.0, 1.2, 0.8]))
+        previous, amount = amount, int(amount * rng.choice([1.0, 1.0, 1.2, 0.8]))
     opportunity(
         builder, sf_id("006", number * 100 + 99), account_id, "Closed Lost", None, None, 1000, None
     )
     opportunity(
         builder, sf_id("006", number * 100 + 98), account_id, "Prospecting", None, None, None, None
     )
+
+
+def renewal_type(term: int, amount: int, previous: int) -> str:
+    """The standard Opportunity Type of a yearly term: new business first, then by amount."""
+    if term == 1:
+        return "New Customer"
+    if amount > previous:
+        return "Existing Customer - Upgrade"
+    if amount < previous:
+        return "Existing Customer - Downgrade"
+    return "Existing Customer - Replacement"
 
 
 def opportunity(
@@ -237,6 +267,8 @@ def opportunity(
     end: date | None,
     amount: int | None,
     seats: int | None,
+    type_: str = "New Customer",
+    close: date | None = None,
 ) -> None:
     closed = stage.startswith("Closed")
     builder.add(
@@ -245,10 +277,10 @@ def opportunity(
             "Id": opp_id,
             "AccountId": account_id,
             "Name": f"Opp {opp_id}",
-            "Type": "New Customer",
+            "Type": type_,
             "StageName": stage,
             "Amount": "" if amount is None else f"{amount}.0",
-            "CloseDate": (start or date(2024, 1, 1)).isoformat(),
+            "CloseDate": (close or start or date(2024, 1, 1)).isoformat(),
             "IsClosed": "true" if closed else "false",
             "IsWon": "true" if stage == "Closed Won" else "false",
             "OwnerId": sf_id("005", 1),

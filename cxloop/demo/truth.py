@@ -57,13 +57,22 @@ def write_truth(
     }
 
 
-def project_config() -> dict:
-    """The cxloop.yaml content for the demo sources (valid against flows.config.ProjectConfig)."""
+def project_config(term_fields: bool = False) -> dict:
+    """The cxloop.yaml content for the demo sources (valid against flows.config.ProjectConfig).
+
+    The Salesforce source says its churn method: renewal opportunities for the standard org
+    the demo writes by default, term_fields when it writes the custom term fields.
+    """
+    churn: dict[str, object] = (
+        {"method": "term_fields"}
+        if term_fields
+        else {"method": "renewal_opportunities", "new_business_types": ["New Customer"]}
+    )
     return {
         "version": 1,
         "company": "cxloop demo",
         "sources": {
-            "salesforce": {"kind": "salesforce", "path": "salesforce"},
+            "salesforce": {"kind": "salesforce", "path": "salesforce", "churn": churn},
             "zendesk": {"kind": "zendesk", "path": "zendesk"},
             "qualtrics": {
                 "kind": "qualtrics",
@@ -112,8 +121,8 @@ def project_config() -> dict:
     }
 
 
-def write_project_config(out: Path) -> None:
+def write_project_config(out: Path, term_fields: bool = False) -> None:
     """OUT/cxloop.yaml."""
     text = "# cxloop project file for the generated demo sources (cxloop generate)\n"
-    text += yaml.safe_dump(project_config(), sort_keys=False, allow_unicode=True)
+    text += yaml.safe_dump(project_config(term_fields), sort_keys=False, allow_unicode=True)
     atomic_write_bytes(out / "cxloop.yaml", text.encode("utf-8"))

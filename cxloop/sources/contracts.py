@@ -215,10 +215,14 @@ _SALESFORCE_PATTERNS = (
     (r"Id|.+Id", "sfid"),
     (r"(Is|Has)[A-Z]\w*", "boolean"),
     (
-        r"CreatedDate|LastModifiedDate|SystemModstamp|Last(Viewed|Referenced)Date",
+        r"CreatedDate|LastModifiedDate|SystemModstamp|Last(Viewed|Referenced)Date|ActivatedDate",
         "salesforce_datetime",
     ),
-    (r"CloseDate|Birthdate|LastActivityDate|.+_Date__c", "date"),
+    (
+        r"CloseDate|Birthdate|LastActivityDate|StartDate|EndDate|(Company|Customer)SignedDate"
+        r"|.+_Date__c",
+        "date",
+    ),
 )
 # HubSpot CRM v3: the object's own keys (camelCase) and the properties we stage (lower case);
 # every property value arrives as text, "" for a cleared one (docs/ingest.md, HubSpot)
@@ -266,24 +270,35 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         EntityContract(
             "salesforce",
             "opportunity",
-            # IsClosed/IsWon and the subscription term fields carry the churn label (docs/ingest.md)
-            columns=(
-                "Id",
-                "AccountId",
-                "Name",
-                "StageName",
-                "CloseDate",
-                "IsClosed",
-                "IsWon",
-                "Subscription_Start_Date__c",
-                "Subscription_End_Date__c",
-            ),
+            # IsClosed/IsWon (and Type or the term fields, by churn method) carry the churn label;
+            # the adapter adds what the source's churn method needs (docs/ingest.md)
+            columns=("Id", "AccountId", "Name", "StageName", "CloseDate", "IsClosed", "IsWon"),
             required=("Id", "Name", "StageName", "CloseDate"),
             types={
+                "Type": "text",  # an open set (docs/metrics.md); named so raw always has it
                 "Amount": "decimal",
                 "Probability": "decimal",
                 "Seats__c": "decimal",
+                "TotalOpportunityQuantity": "decimal",
                 "ExpectedRevenue": "decimal",
+                "ContractId": "sfid",
+                "Subscription_Start_Date__c": "date",
+                "Subscription_End_Date__c": "date",
+            },
+            type_patterns=_SALESFORCE_PATTERNS,
+        ),
+        EntityContract(
+            "salesforce",
+            "contract",
+            # the standard Contract object: the churn method `contract` (docs/metrics.md)
+            columns=("Id", "AccountId", "StartDate", "Status"),
+            required=("Id", "AccountId"),
+            types={
+                "EndDate": "date",
+                "ContractTerm": "integer",
+                "StatusCode": "text",
+                "IsDeleted": "boolean",
+                "OwnerExpirationNotice": "integer",
             },
             type_patterns=_SALESFORCE_PATTERNS,
         ),
@@ -292,6 +307,7 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
             "user",
             columns=("Id", "Username"),
             required=("Id", "Username"),
+            types={"ManagerId": "sfid"},  # whom an alert escalates to (stg manager_user_id)
             type_patterns=_SALESFORCE_PATTERNS,
         ),
         EntityContract(

@@ -1,8 +1,10 @@
-"""Salesforce Bulk API 2.0 query results (CSV): Account, Contact, Opportunity, User.
+"""Salesforce Bulk API 2.0 query results (CSV): Account, Contact, Opportunity, Contract, User.
 
 Every value arrives double-quoted, nulls are empty strings, datetimes look like
 `2024-03-27T22:52:16.000Z`. Reference ids that arrive in their 15-character form are
 normalized to 18 characters here so that every id in raw compares equal to what the API returns.
+What Opportunity must carry, and whether Contract.csv must exist, follow the source's churn
+method (cxloop.yaml `churn`, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cxloop.config import SourceConfig
+from cxloop.config import TERM_FIELDS, SourceConfig
 from cxloop.errors import ConfigError, SourceError
 from cxloop.sources.contracts import Violation, contract_for, to_sfid18
 from cxloop.sources.readers import Adapter, Batch, ParsedRow, decode, file_sha256, read_csv_records
@@ -20,7 +22,14 @@ FILES = {
     "account": "Account.csv",
     "contact": "Contact.csv",
     "opportunity": "Opportunity.csv",
+    "contract": "Contract.csv",
     "user": "User.csv",
+}
+# Opportunity columns each churn method needs beyond the contract's (docs/metrics.md)
+METHOD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "renewal_opportunities": ("Type",),
+    "term_fields": TERM_FIELDS,
+    "contract": (),
 }
 _ID_FIELD = re.compile(r"Id|.+Id")
 
@@ -38,10 +47,20 @@ def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
             f"key 'columns.{unknown[0]}' of the {KIND} source at {cfg.path!r}: "
             f"not a Salesforce object we read (expected one of {', '.join(FILES)})"
         )
-    return {
+    found = {
         entity: [folder / name] if (folder / name).is_file() else []
         for entity, name in FILES.items()
     }
+    if cfg.churn_config().method == "contract" and not found["contract"]:
+        raise SourceError(
+            f"{cfg.path}/{FILES['contract']}",
+            "missing: the churn method is contract",
+            expected=(
+                "the standard Contract object exported as Contract.csv (Id, AccountId, "
+                "StartDate, EndDate, ContractTerm, Status), or another churn.method in cxloop.yaml"
+            ),
+        )
+    return found
 
 
 def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
@@ -54,6 +73,8 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
         raise SourceError(rel, "empty file", row=1, expected="a header row of field API names")
     header = rename_columns(rel, header, cfg.columns.get(entity, {}))
     contract.check_columns(rel, header)
+    if entity == "opportunity":
+        _check_method_columns(rel, header, cfg)
     id_columns = {name for name in header if _ID_FIELD.fullmatch(name)}
     rows = [
         _parse_row(number, record, original, header, id_columns, rel)
@@ -85,6 +106,26 @@ def rename_columns(rel: str, header: list[str], mapping: dict[str, str]) -> list
         )
     ours_for = {theirs: ours for ours, theirs in mapping.items()}
     return [ours_for.get(name, name) for name in header]
+
+
+def _check_method_columns(rel: str, header: list[str], cfg: SourceConfig) -> None:
+    """The Opportunity columns the churn method reads; a one-line error naming the method."""
+    method = cfg.churn_config().method
+    missing = [name for name in METHOD_COLUMNS[method] if name not in header]
+    if not missing:
+        return
+    hint = (
+        "map your org's term fields in cxloop.yaml columns.opportunity, or choose "
+        "churn.method renewal_opportunities or contract"
+        if method == "term_fields"
+        else "add Type to the export, or choose another churn.method in cxloop.yaml"
+    )
+    raise SourceError(
+        rel,
+        f"wrong columns for churn method {method}: missing {', '.join(missing)}",
+        row=1,
+        expected=f"columns {', '.join(METHOD_COLUMNS[method])} ({hint})",
+    )
 
 
 def _parse_row(

@@ -107,3 +107,12 @@
             then '+' || substr(regexp_replace(trim({{ column }}), '[^0-9]', '', 'g'), 3)
     end
 {%- endmacro %}
+
+{#- A list of strings as SQL literals for `in (...)` (quotes doubled); never empty. -#}
+{% macro cx_string_list(values) -%}
+    {%- for value in values -%}
+        '{{ value | string | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+    {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- endfor -%}
+{%- endmacro %}

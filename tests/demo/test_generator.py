@@ -123,7 +123,8 @@ def test_salesforce_csv_quoting_booleans_dates_numbers(demo) -> None:
     assert len(opps) - len(good_dates) <= 0.03 * len(opps)
     for r in opps:
         assert re.fullmatch(r"\d+\.\d+", r["Amount"]) and SF_DATETIME.match(r["LastModifiedDate"])
-        assert SF_DATE.match(r["Subscription_Start_Date__c"])
+        assert re.fullmatch(r"\d+", r["TotalOpportunityQuantity"])
+        assert "Subscription_Start_Date__c" not in r  # a standard org: no custom term fields
     accounts = _sf(out, "Account")
     assert {r["Plan__c"] for r in accounts} <= {"Starter", "Growth", "Enterprise"}
     assert {r["Region__c"] for r in accounts} <= {"EMEA", "NA", "APAC", "LATAM", "MENA"}
@@ -144,7 +145,8 @@ def test_subscriptions_tell_a_consistent_churn_story(demo) -> None:
     for acct in churned:
         lost = [o for o in by_account[acct] if o["StageName"] == "Closed Lost"]
         assert len(lost) == 1 and lost[0]["Type"] == "Renewal" and lost[0]["IsWon"] == "false"
-        assert truth[acct]["churn_date"] < lost[0]["Subscription_Start_Date__c"]
+        # the renewal is lost before the term's last day (the truth's churn date)
+        assert lost[0]["CloseDate"] <= truth[acct]["churn_date"]
     for o in (o for opps in by_account.values() for o in opps):
         if o["IsClosed"] == "false":
             assert o["StageName"] == "Negotiation/Review" and o["CloseDate"] >= str(AS_OF)
@@ -402,6 +404,18 @@ def test_written_project_file_loads(demo) -> None:
     assert surveys["support_csat"].fields["csat"] == "QID1"
     for s in surveys.values():
         assert list((out / "qualtrics").glob(s.file)), s.file
+    assert config.sources["salesforce"].churn_config().method == "renewal_opportunities"
+
+
+def test_term_fields_option_writes_them_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "terms"
+    generate(out, scale=0.02, seed=5, as_of=AS_OF, term_fields=True)
+    assert load_config(out / "cxloop.yaml").sources["salesforce"].churn_config().method == (
+        "term_fields"
+    )
+    opps = [o for o in _sf(out, "Opportunity") if o["Id"]]
+    assert opps and all(SF_DATE.match(o["Subscription_End_Date__c"]) for o in opps)
+    assert all(o["Seats__c"] == o["TotalOpportunityQuantity"] for o in opps)
 
 
 def test_scale_must_be_positive(tmp_path: Path) -> None:

@@ -102,6 +102,26 @@ def raw_frames() -> dict[str, pd.DataFrame]:
             **sf_dates,
         },
     ]
+    contracts = [
+        {
+            "Id": "800Dp000000AbCdIAK",
+            "AccountId": "001Dp00000Ulaz4IAB",
+            "StartDate": "2024-07-01",
+            "EndDate": "2025-06-30",
+            "ContractTerm": "12",
+            "Status": "Activated",
+            **sf_dates,
+        },
+        {
+            "Id": "800Dp000000AbCeIAK",
+            "AccountId": "001Dp00000Ulaz4IAB",
+            "StartDate": "",
+            "EndDate": "",
+            "ContractTerm": "",
+            "Status": "Draft",
+            **sf_dates,
+        },
+    ]
     users = [
         {
             "Id": "005Dp000001AbcdIAA",
@@ -272,6 +292,7 @@ def raw_frames() -> dict[str, pd.DataFrame]:
         "raw.salesforce__account": landing("salesforce", "account", accounts),
         "raw.salesforce__contact": landing("salesforce", "contact", contacts),
         "raw.salesforce__opportunity": landing("salesforce", "opportunity", opportunities),
+        "raw.salesforce__contract": landing("salesforce", "contract", contracts),
         "raw.salesforce__user": landing("salesforce", "user", users),
         "raw.zendesk__tickets": landing("zendesk", "tickets", tickets),
         "raw.zendesk__users": landing("zendesk", "users", users_zd),

@@ -109,7 +109,7 @@ def test_raw_stage_validates_varchar_tables_read_from_duckdb(
     assert report.summary()["warnings_failed"] == {
         "raw.zendesk__satisfaction_ratings": ["expect_column_values_to_match_regex(created_at)"]
     }
-    assert len(report.results) == 2 and len(report.skipped) == 11  # raw datasets with no table
+    assert len(report.results) == 2 and len(report.skipped) == 12  # raw datasets with no table
     rows = quality_rows(warehouse)
     assert len(rows) == report.rows_recorded
     assert set(rows["stage"]) == {"raw"}

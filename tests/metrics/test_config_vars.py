@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import dbt_vars
@@ -104,3 +105,84 @@ def test_a_flow_run_alone_finds_cxloop_yaml_through_cxloop_config(
     assert got["source_freshness_hours"] == {"salesforce": 12}
     with pytest.raises(ConfigError, match="no cxloop.yaml found"):
         project_config(tmp_path / "missing.yaml")
+
+
+def test_churn_methods_become_a_dbt_var_keyed_by_crm_kind() -> None:
+    assert dbt_vars(config())["churn_methods"] == {
+        "salesforce": {
+            "method": "renewal_opportunities",
+            "new_business_types": ["new customer"],
+            "renewal_types": None,
+        }
+    }
+    sources = {
+        "crm": {
+            "kind": "salesforce",
+            "path": "salesforce",
+            "churn": {
+                "new_business_types": ["New Business", " New Customer"],
+                "renewal_types": ["Renewal"],
+            },
+        },
+        "desk": {"kind": "zendesk", "path": "zendesk"},
+    }
+    got = dbt_vars(ProjectConfig.model_validate({"sources": sources}))["churn_methods"]
+    assert got == {
+        "salesforce": {
+            "method": "renewal_opportunities",
+            "new_business_types": ["new business", "new customer"],
+            "renewal_types": ["renewal"],
+        }
+    }
+
+
+def test_a_term_field_mapping_implies_the_term_fields_method() -> None:
+    mapped = {
+        "kind": "salesforce",
+        "path": "salesforce",
+        "columns": {
+            "opportunity": {
+                "Subscription_Start_Date__c": "Start__c",
+                "Subscription_End_Date__c": "End__c",
+            }
+        },
+    }
+    cfg = ProjectConfig.model_validate({"sources": {"crm": mapped}})
+    assert cfg.churn_methods()["salesforce"]["method"] == "term_fields"
+    explicit = {**mapped, "churn": {"method": "contract"}}
+    cfg = ProjectConfig.model_validate({"sources": {"crm": explicit}})
+    assert cfg.churn_methods()["salesforce"]["method"] == "contract"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {"kind": "zendesk", "path": "z", "churn": {"method": "contract"}},
+            "churn: only a CRM source has one",
+        ),
+        (
+            {"kind": "salesforce", "path": "s", "churn": {"method": "invoices"}},
+            "sources.crm.churn.method",
+        ),
+        (
+            {"kind": "salesforce", "path": "s", "churn": {"renewal_types": ["new customer"]}},
+            "'new customer' is in both new_business_types and renewal_types",
+        ),
+    ],
+)
+def test_bad_churn_settings_name_the_key(tmp_path: Path, source: dict, message: str) -> None:
+    path = tmp_path / "cxloop.yaml"
+    path.write_text(yaml.safe_dump({"sources": {"crm": source}}))
+    with pytest.raises(ConfigError, match=message) as err:
+        project_config(path)
+    assert "\n" not in str(err.value)
+
+
+def test_two_salesforce_sources_must_agree_on_churn() -> None:
+    sources = {
+        "crm": {"kind": "salesforce", "path": "a"},
+        "crm_eu": {"kind": "salesforce", "path": "b", "churn": {"method": "contract"}},
+    }
+    with pytest.raises(ConfigError, match="key 'sources.crm_eu.churn': differs"):
+        ProjectConfig.model_validate({"sources": sources}).churn_methods()

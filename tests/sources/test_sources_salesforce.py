@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cxloop.config import ChurnConfig
 from cxloop.errors import ConfigError, SourceError
 from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 
@@ -220,8 +221,7 @@ def test_wrong_columns_fail_the_file_before_anything_is_written(
         _land(run, "opportunity")
     assert str(err.value) == (
         "salesforce/Opportunity.csv, row 1: wrong columns: missing StageName "
-        "(expected columns Id, AccountId, Name, StageName, CloseDate, IsClosed, IsWon, "
-        "Subscription_Start_Date__c, Subscription_End_Date__c)"
+        "(expected columns Id, AccountId, Name, StageName, CloseDate, IsClosed, IsWon)"
     )
     assert query("select count(*) from ops.ingest_files") == [(0,)]
     assert query(
@@ -252,14 +252,20 @@ def test_a_column_mapping_lands_differently_named_fields_under_our_names(
     run: IngestRun, query: Query
 ) -> None:
     _rename_term_fields(run)
-    with pytest.raises(SourceError, match="wrong columns: missing Subscription_Start_Date__c"):
+    run.config.sources["salesforce"].churn = ChurnConfig(method="term_fields")
+    with pytest.raises(
+        SourceError,
+        match="wrong columns for churn method term_fields: missing Subscription_Start_Date__c",
+    ):
         _land(run, "opportunity")
+    run.config.sources["salesforce"].churn = None  # the mapping below implies term_fields
     run.config.sources["salesforce"].columns = {
         "opportunity": {
             "Subscription_Start_Date__c": "Contract_Start__c",
             "Subscription_End_Date__c": "Contract_End__c",
         }
     }
+    assert run.config.sources["salesforce"].churn_config().method == "term_fields"
     [result] = _land(run, "opportunity")
     assert result.rows_landed > 0
     columns = [r[0] for r in query("describe raw.salesforce__opportunity")]

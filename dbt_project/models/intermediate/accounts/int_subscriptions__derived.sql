@@ -1,11 +1,41 @@
--- One row per subscription term: a Closed Won opportunity with start and end dates.
--- ARR = amount per 12 months of term; churn = the account's last term ended on or before
--- the as-of date with no later term (churned_date = that end date).
+-- One row per subscription term under the CRM's churn method (dbt var churn_methods,
+-- from cxloop.yaml `sources.<name>.churn`; docs/metrics.md): renewal opportunities (default),
+-- Opportunity term fields, or the Contract object. Every method gives the same columns, so
+-- what reads subscriptions does not care which one ran. ARR = annual value of the term;
+-- churn = the account's churned_date (set on every row of a churned account).
+{%- set method = var('churn_methods', {}).get('salesforce', {}).get('method', 'renewal_opportunities') %}
+{%- set models = {
+    'renewal_opportunities': 'int_renewal_subscriptions__sequenced',
+    'term_fields': 'int_term_subscriptions__annualized',
+    'contract': 'int_contract_subscriptions__priced',
+} %}
+{%- if method not in models %}
+    {{ exceptions.raise_compiler_error("var churn_methods.salesforce.method: " ~ method ~ " is not one of " ~ (models.keys() | join(', '))) }}
+{%- endif %}
 with
 
-opportunities as (
+-- each method's model is referenced (dbt sees every dependency); only the chosen one is read
+by_renewal_opportunities as (
 
-    select * from {{ ref('int_crm_opportunities__unioned') }}
+    select * from {{ ref('int_renewal_subscriptions__sequenced') }}
+
+),
+
+by_term_fields as (
+
+    select * from {{ ref('int_term_subscriptions__annualized') }}
+
+),
+
+by_contract as (
+
+    select * from {{ ref('int_contract_subscriptions__priced') }}
+
+),
+
+terms as (
+
+    select * from by_{{ method }}
 
 ),
 
@@ -15,32 +45,10 @@ as_of as (
 
 ),
 
-terms as (
-
-    select
-        opportunity_id as subscription_id,
-        account_id,
-        product,
-        subscription_start_date as term_start_date,
-        subscription_end_date as term_end_date,
-        {{ dbt.datediff('subscription_start_date', 'subscription_end_date', 'day') }} + 1 as term_days,
-        amount,
-        seats
-
-    from opportunities
-    where is_won
-        and account_id is not null
-        and subscription_start_date is not null
-        and subscription_end_date is not null
-        and subscription_end_date >= subscription_start_date
-
-),
-
-annualized as (
+sequenced as (
 
     select
         *,
-        amount * 12.0 / greatest(round(term_days / 30.4375), 1) as arr_amount,
         row_number() over (
             partition by account_id order by term_start_date, term_end_date, subscription_id
         ) as term_number,
@@ -54,27 +62,26 @@ annualized as (
 final as (
 
     select
-        annualized.subscription_id,
-        annualized.account_id,
-        annualized.product,
-        annualized.term_number,
-        annualized.term_start_date,
-        annualized.term_end_date,
-        annualized.term_days,
-        annualized.amount,
-        annualized.arr_amount,
-        annualized.seats,
-        annualized.account_first_start_date,
-        annualized.term_end_date = annualized.account_last_end_date as is_last_term,
-        annualized.account_last_end_date <= as_of.as_of_date as is_account_churned,
-        case
-            when annualized.account_last_end_date <= as_of.as_of_date
-                then annualized.account_last_end_date
-        end as account_churned_date,
-        annualized.term_start_date <= as_of.as_of_date
-            and annualized.term_end_date >= as_of.as_of_date as is_active_at_as_of
+        sequenced.subscription_id,
+        sequenced.account_id,
+        sequenced.product,
+        sequenced.term_number,
+        sequenced.term_start_date,
+        sequenced.term_end_date,
+        sequenced.renewal_date,
+        {{ dbt.datediff('sequenced.term_start_date', 'sequenced.term_end_date', 'day') }} + 1 as term_days,
+        sequenced.amount,
+        sequenced.arr_amount,
+        sequenced.seats,
+        sequenced.account_first_start_date,
+        sequenced.term_end_date = sequenced.account_last_end_date as is_last_term,
+        sequenced.account_churned_date is not null as is_account_churned,
+        sequenced.account_churned_date,
+        sequenced.is_renewal_overdue,
+        sequenced.term_start_date <= as_of.as_of_date
+            and sequenced.term_end_date >= as_of.as_of_date as is_active_at_as_of
 
-    from annualized
+    from sequenced
     cross join as_of
 
 )

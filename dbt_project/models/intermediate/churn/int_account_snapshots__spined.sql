@@ -72,7 +72,7 @@ active_terms as (
             partition by subscriptions.account_id, snapshot_dates.snapshot_date
             order by subscriptions.term_start_date desc, subscriptions.arr_amount desc
         ) as term_rank,
-        max(subscriptions.term_end_date) over (
+        max(subscriptions.renewal_date) over (
             partition by subscriptions.account_id, snapshot_dates.snapshot_date
         ) as renewal_date
 

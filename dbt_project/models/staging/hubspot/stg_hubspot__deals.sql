@@ -2,6 +2,11 @@
 -- id: the label and closed / won come from its pipeline's stage (stg_hubspot__deal_stages), the
 -- one join in this staging layer (docs/decisions.md).
 {%- set present = source_column_names('hubspot', 'deals') %}
+{#- dealtype as an open set, classified by cxloop.yaml's churn Type lists for this CRM
+    (sources.<name>.churn; default new business: newbusiness), as stg_salesforce__opportunities -#}
+{%- set churn = var('churn_methods', {}).get('hubspot', {}) -%}
+{%- set new_business_types = churn.get('new_business_types') or ['newbusiness'] -%}
+{%- set renewal_types = churn.get('renewal_types') -%}
 with
 
 source as (
@@ -68,6 +73,21 @@ staged as (
         latest.owner_user_id,
         latest.opportunity_name,
         latest.opportunity_type,
+        case
+            when lower(latest.opportunity_type) is null then null
+            else lower(latest.opportunity_type) in ({{ cx_string_list(new_business_types) }})
+        end as is_new_business,
+        case
+            when lower(latest.opportunity_type) is null then null
+            when lower(latest.opportunity_type) in ({{ cx_string_list(new_business_types) }}) then false
+            {%- if renewal_types is not none and renewal_types | length == 0 %}
+            else false
+            {%- elif renewal_types is not none %}
+            else lower(latest.opportunity_type) in ({{ cx_string_list(renewal_types) }})
+            {%- else %}
+            else true
+            {%- endif %}
+        end as is_renewal,
         -- a stage missing from the pipelines file (deleted since): its id, and the deal's own
         -- hs_is_closed / hs_is_closed_won
         coalesce(deal_stages.stage_label, latest.stage_id) as stage_name,
@@ -79,6 +99,7 @@ staged as (
         latest.close_date,
         cast(null as date) as subscription_start_date,
         cast(null as date) as subscription_end_date,
+        cast(null as {{ dbt.type_string() }}) as contract_id,
         latest.created_at,
         latest.last_modified_at,
         latest.is_deleted,

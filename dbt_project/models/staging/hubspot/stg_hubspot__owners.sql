@@ -24,6 +24,9 @@ renamed as (
             || coalesce({{ blank_to_null(column_or_null(present, 'lastName')) }}, '')
         ), '') as full_name,
         cast(null as {{ dbt.type_string() }}) as title,
+        -- HubSpot has no manager: escalation goes to the owner's primary team
+        -- (stg_hubspot__owner_teams, docs/decisions.md)
+        cast(null as {{ dbt.type_string() }}) as manager_user_id,
         -- archived (a deactivated user) is the only state HubSpot gives
         not coalesce({{ to_boolean(column_or_null(present, 'archived')) }}, false) as is_active,
         cast(null as {{ dbt.type_string() }}) as time_zone,
@@ -52,6 +55,7 @@ final as (
         last_name,
         full_name,
         title,
+        manager_user_id,
         is_active,
         time_zone,
         locale,

@@ -18,6 +18,7 @@ renamed as (
         {{ blank_to_null(column_or_null(present, 'LastName')) }} as last_name,
         {{ blank_to_null(column_or_null(present, 'Name')) }} as full_name,
         {{ blank_to_null(column_or_null(present, 'Title')) }} as title,
+        {{ blank_to_null(column_or_null(present, 'ManagerId')) }} as manager_user_id,
         coalesce({{ to_boolean(column_or_null(present, 'IsActive')) }}, false) as is_active,
         {{ blank_to_null(column_or_null(present, 'TimeZoneSidKey')) }} as time_zone,
         {{ blank_to_null(column_or_null(present, 'LocaleSidKey')) }} as locale,
