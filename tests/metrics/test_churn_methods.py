@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from cxloop.config import load_config
 from cxloop.build import run_dbt_build
+from cxloop.config import load_config
 from cxloop.flows.ingest import ingest as ingest_sources
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "standard_org"
