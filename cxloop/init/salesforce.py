@@ -40,13 +40,12 @@ def propose_churn(opportunity: Path | None, contract: Path | None) -> ChurnPropo
     notes = []
     if opportunity is not None:
         notes.append(
-            f"{opportunity.name} has no subscription term fields: this version's ingest "
-            f"requires {' and '.join(TERM_FIELDS)} (or a `columns` mapping) until the "
-            "renewal-opportunity and contract churn methods land"
+            f"{opportunity.name} has no subscription term fields: churn comes from the standard "
+            "objects (renewal opportunities, or Contract when exported); check the Opportunity "
+            "Type values against churn.new_business_types / renewal_types (docs/metrics.md)"
         )
     contract_header, _ = _read(contract)
     if {"StartDate", "EndDate"} <= set(contract_header):
-        notes.append(f"{contract.name}: this version does not read Contract yet")
         return ChurnProposal("contract", f"{contract.name} has StartDate and EndDate", notes=notes)
     why = "no term fields on Opportunity and no Contract export"
     return ChurnProposal("renewal_opportunities", why, notes=notes)

@@ -72,10 +72,8 @@ def _source(proposal: SourceProposal) -> list[str]:
     if proposal.churn:
         churn = proposal.churn
         lines += [
-            f"    # proposed churn method: {churn.method} ({_comment(churn.evidence)});",
-            "    # this version's cxloop.yaml has no churn key yet. Once it has, uncomment:",
-            "    # churn:",
-            f"    #   method: {churn.method}",
+            "    churn:  # who is a customer and who churned (docs/metrics.md)",
+            f"      method: {churn.method}  # {_comment(churn.evidence)}",
         ]
         if churn.columns:
             lines += ["    columns:  # our term field -> the org's own", "      opportunity:"]

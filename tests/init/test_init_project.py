@@ -93,12 +93,16 @@ def test_each_guess_carries_its_evidence_and_the_question_list(acme: Path) -> No
     assert "kind: relational  # an NPS survey with no interaction key; review" in text
 
 
-def test_a_standard_org_gets_renewal_opportunities_as_a_commented_proposal(acme: Path) -> None:
+def test_a_standard_org_gets_renewal_opportunities(acme: Path) -> None:
     result = init_project(acme)
     salesforce = next(s for s in result.sources if s.kind == "salesforce")
     assert salesforce.churn.method == "renewal_opportunities"
     text = (acme / "cxloop.yaml").read_text(encoding="utf-8")
-    assert "    # churn:\n    #   method: renewal_opportunities\n" in text
+    assert "    churn:  # who is a customer" in text
+    assert "      method: renewal_opportunities  # no term fields" in text
+    assert load_config(acme / "cxloop.yaml").sources["salesforce"].churn.method == (
+        "renewal_opportunities"
+    )
     assert any("no subscription term fields" in note for note in salesforce.notes)
     assert load_config(acme / "cxloop.yaml").sources["salesforce"].columns == {}
 
@@ -221,13 +225,14 @@ def test_the_demo_sources_give_the_demo_config(tmp_path: Path) -> None:
     def by_source(config: ProjectConfig) -> dict[str, dict]:
         return {
             name: {
-                **source.model_dump(exclude={"surveys"}),
+                **source.model_dump(exclude={"surveys", "churn"}),
                 "surveys": {s.survey_id: s.model_dump() for s in source.surveys},
             }
             for name, source in config.sources.items()
         }
 
     assert by_source(mine) == by_source(theirs)
+    assert mine.churn_methods() == theirs.churn_methods()  # the churn settings dbt gets
 
 
 def test_other_csvs_beside_the_survey_exports_are_flagged(acme: Path) -> None:
@@ -242,23 +247,23 @@ def test_other_csvs_beside_the_survey_exports_are_flagged(acme: Path) -> None:
 def test_the_proposed_config_ingests_the_exports(
     acme: Path, tmp_path: Path, prefect_harness: None
 ) -> None:
-    """Qualtrics, Zendesk and SendGrid land with the proposed file as it is written.
+    """Every system lands with the proposed file as it is written, the standard Salesforce org
+    (no term fields: churn from renewal opportunities) included."""
+    import csv
 
-    Salesforce is left out: this version's ingest rejects an Opportunity.csv without term
-    fields (the standard org of the fixture) until the renewal-opportunity method lands.
-    """
     import duckdb
-    import yaml
 
     from cxloop.flows.ingest import ingest as ingest_sources
 
     init_project(acme)
-    proposed = yaml.safe_load((acme / "cxloop.yaml").read_text(encoding="utf-8"))
-    del proposed["sources"]["salesforce"]
-    config = tmp_path / "without-salesforce.yaml"
-    config.write_text(yaml.safe_dump(proposed, allow_unicode=True), encoding="utf-8")
     warehouse = tmp_path / "cx.duckdb"
-    ingest_sources(acme, config, warehouse=warehouse, lake_dir=tmp_path / "lake")
+    report = ingest_sources(acme, acme / "cxloop.yaml", warehouse, tmp_path / "lake")
+    with (acme / "crm_export" / "Opportunity.csv").open(encoding="utf-8", newline="") as f:
+        opportunities = sum(1 for _ in csv.reader(f)) - 1
+    assert report["entities"]["salesforce.opportunity"]["read"] == opportunities > 0
+    assert report["totals"]["read"] == (
+        report["totals"]["landed"] + report["totals"]["quarantined"] + report["totals"]["duplicate"]
+    )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
