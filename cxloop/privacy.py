@@ -41,8 +41,8 @@ RULES: tuple[tuple[Treatment, tuple[str, ...]], ...] = (
 EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 # 13-19 digits, optionally grouped by spaces or hyphens (payment card numbers)
 CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-# 7-15 digits with the separators phone numbers are written with, optional + or 00 prefix
-PHONE = re.compile(r"(?<![\d+])(?:\+|00)?\d(?:[ ().\-\u00a0]{0,2}\d){6,14}(?!\d)")
+# 7-15 digits with the separators phone numbers are written with; a leading +, 00 or (
+PHONE = re.compile(r"(?<![\d+(])(?:\+|00|\()?\d(?:[ ().\-\u00a0]{0,2}\d){6,14}(?!\d)")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
