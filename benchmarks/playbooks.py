@@ -136,6 +136,7 @@ def bench_playbooks(rows: int) -> dict[str, object]:
                 renderer=TemplateRenderer(folder / "templates"),
                 channel=channel,
                 ctx=ctx,
+                gate_ok=True,
             )["detractor_followup"]
             seconds = time.perf_counter() - t0
             sent = con.execute(

@@ -1,7 +1,9 @@
 """The act stage: run the playbooks against the warehouse (plan, ledger, send), no Prefect.
 
-`plan_context` and `load_specs` come from cxloop.yaml; `run_playbooks` syncs suppressions from
-delivery events, runs the engine (cxloop.playbooks.engine) and closes the warehouse.
+`plan_context` and `load_specs` come from cxloop.yaml; `run_playbooks` reads the quality gate
+from the warehouse (cxloop.quality.gate: it refuses marts whose latest build no passing check
+covers), syncs suppressions from delivery events, runs the engine (cxloop.playbooks.engine) and
+closes the warehouse. No caller can say "the gate passed": it is read, never passed in.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cxloop.playbooks.plan import PlanContext
 from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
 from cxloop.playbooks.suppressions import confirm_unknown_from_events, sync_from_events
+from cxloop.quality.gate import gate_state, require_checked_marts
 from cxloop.warehouse import connect
 
 PLAYBOOKS_DIR = playbooks_dir()
@@ -61,15 +64,22 @@ def run_playbooks(
     *,
     channel: EmailChannel,
     ctx: PlanContext,
-    gate_ok: bool = True,
     dry_run: bool = False,
     after_send: AfterSend | None = None,
     mirrors: Sequence[Mirror] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Sync suppressions from delivery events, run the engine, close; errors name the file."""
+    """Check the gate, sync suppressions from delivery events, run the engine, close.
+
+    Raises MartsNotCheckedError (a QualityGateError naming the failed checks) before anything
+    is planned or sent when a playbook that requires the gate would read unchecked marts.
+    """
     templates = specs[0].file.parent / "templates" if specs else PLAYBOOKS_DIR / "templates"
     con = duckdb.connect(str(warehouse)) if dry_run else connect(warehouse)
     try:
+        if any(s.spec.guardrails.require_quality_gate for s in specs):
+            gate_ok = require_checked_marts(con, "act").passed
+        else:
+            gate_ok = gate_state(con).passed
         con.execute("begin transaction")
         synced = {"added": 0, "removed": 0, "unknown_confirmed_sent": 0}
         if gate_ok:

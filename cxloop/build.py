@@ -14,6 +14,7 @@ from typing import Any
 from cxloop.config import ProjectConfig
 from cxloop.dbt import DbtRun, dbt_vars, invoke_dbt, raise_for_failure
 from cxloop.quality import record_dbt_results
+from cxloop.quality.gate import built_datasets
 from cxloop.tables import ensure_warehouse
 from cxloop.warehouse import writer
 
@@ -71,6 +72,7 @@ def build_report(runs: list[DbtRun], identity: dict[str, Any] | None = None) -> 
         "failures": [f for run in runs for f in run.failures],
         "success": all(run.success for run in runs),
         "seconds": round(sum(run.seconds for run in runs), 2),
+        "datasets": built_datasets(runs),
     }
     if identity is not None:
         report["identity"] = identity

@@ -342,6 +342,7 @@ class PlaybookSettings(_Strict):
 
 class PublishSettings(_Strict):
     mask_personal_data: bool = True
+    show_csm_names: bool = Field(False, description="publish CSM names in clear (else hashed)")
     tables: list[str] | None = Field(None, description="marts to publish; default all")
 
 

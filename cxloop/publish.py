@@ -2,11 +2,15 @@
 
 BI tools never read the working warehouse (DuckDB takes one writer); they read
 `$CXLOOP_HOME/bi/cx.duckdb`, replaced in one rename, so a reader never sees a half-written one.
-Personal data is masked by default: a salted sha256 replaces it and still joins.
+It is written in DuckDB's v1.4.0 storage format, which the DuckDB 1.4 LTS inside BI tools'
+drivers opens (docs/bi.md). Only marts a passing check cleared are published (cxloop.quality.gate).
+Personal data is masked by default (cxloop.privacy decides what is personal): a salted sha256
+replaces identifiers and names and still joins; open text is redacted.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -15,23 +19,20 @@ from pathlib import Path
 import duckdb
 
 from cxloop.config import ProjectConfig
+from cxloop.privacy import classify, redact
+from cxloop.quality.gate import require_checked_marts
 from cxloop.settings import Paths
 from cxloop.warehouse import connect
 
+log = logging.getLogger("cxloop.publish")
+
 PUBLISHED_SCHEMAS = ("marts",)
 EXTRA_TABLES = (("ml", "churn_scores"),)
-PERSONAL_COLUMNS = frozenset(
-    {
-        "email",
-        "respondent_email",
-        "phone_e164",
-        "phone",
-        "first_name",
-        "last_name",
-        "full_name",
-        "recipient",
-        "email_normalized",
-    }
+# The oldest storage format DuckDB 2.0 writes that DuckDB 1.4 LTS (BI drivers) can open.
+STORAGE_VERSION = "v1.4.0"
+OPT_OUT_WARNING = (
+    "publish.mask_personal_data is false: e-mail addresses, phones, names and open text are "
+    "published in clear in the BI snapshot"
 )
 
 
@@ -60,29 +61,57 @@ def tables_to_publish(con: duckdb.DuckDBPyConnection, only: list[str] | None) ->
     return wanted
 
 
-def select_masked(con: duckdb.DuckDBPyConnection, schema: str, table: str, mask: bool) -> str:
-    """SQL selecting the table with personal columns replaced by a salted hash."""
-    cols = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
-            [schema, table],
-        ).fetchall()
-    ]
-    exprs = [
-        f'sha256(getvariable(\'cx_salt\') || cast("{c}" as varchar)) as "{c}"'
-        if mask and c in PERSONAL_COLUMNS
-        else f'"{c}"'
-        for c in cols
-    ]
+def column_expression(column: str, data_type: str, mask: bool, show_csm_names: bool) -> str:
+    """The select expression publishing one column (cxloop.privacy decides the treatment)."""
+    quoted = f'"{column}"'
+    treatment = classify(column) if mask else "keep"
+    if treatment == "staff_name" and show_csm_names:
+        treatment = "keep"
+    if treatment in ("hash", "staff_name"):
+        return f"sha256(getvariable('cx_salt') || cast({quoted} as varchar)) as {quoted}"
+    if treatment == "redact" and data_type.upper() == "VARCHAR":
+        return f"cx_redact({quoted}) as {quoted}"
+    return quoted
+
+
+def select_masked(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    mask: bool,
+    show_csm_names: bool = False,
+) -> str:
+    """SQL selecting the table with personal columns hashed and open text redacted."""
+    cols = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    exprs = [column_expression(c, t, mask, show_csm_names) for c, t in cols]
     return f'select {", ".join(exprs)} from {schema}."{table}"'
 
 
 def publish_snapshot(
-    warehouse: Path, bi_dir: Path, salt: str, *, mask: bool = True, only: list[str] | None = None
+    warehouse: Path,
+    bi_dir: Path,
+    salt: str,
+    *,
+    mask: bool = True,
+    show_csm_names: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, int]:
-    """Copy the marts to bi/cx.duckdb and bi/parquet/ atomically; returns rows per table."""
+    """Copy the checked marts to bi/cx.duckdb and bi/parquet/ atomically; rows per table.
+
+    Raises MartsNotCheckedError (nothing written, the previous snapshot stays) unless the
+    quality gate cleared the marts' latest build.
+    """
+    con = connect(warehouse)
+    try:
+        require_checked_marts(con, "publish")
+    except BaseException:
+        con.close()
+        raise
     bi_dir.mkdir(parents=True, exist_ok=True)
     target, tmp = bi_dir / "cx.duckdb", bi_dir / "cx.duckdb.tmp"
     parquet_dir, parquet_tmp = bi_dir / "parquet", bi_dir / "parquet.tmp"
@@ -91,13 +120,13 @@ def publish_snapshot(
     shutil.rmtree(parquet_tmp, ignore_errors=True)
     parquet_tmp.mkdir()
     counts: dict[str, int] = {}
-    con = connect(warehouse)
     try:
         con.execute("set variable cx_salt = ?", [salt])
-        con.execute(f"attach '{tmp}' as snap")
+        con.create_function("cx_redact", redact, ["VARCHAR"], "VARCHAR")
+        con.execute(f"attach '{tmp}' as snap (storage_version '{STORAGE_VERSION}')")
         for schema, table in tables_to_publish(con, only):
             con.execute(f"create schema if not exists snap.{schema}")
-            query = select_masked(con, schema, table, mask)
+            query = select_masked(con, schema, table, mask, show_csm_names)
             con.execute(f'create table snap.{schema}."{table}" as {query}')
             con.execute(
                 f'copy (select * from snap.{schema}."{table}") to '
@@ -118,13 +147,28 @@ def publish_snapshot(
     return counts
 
 
-def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, int]:
-    """Publish as cxloop.yaml's `publish` section says (masked, all marts by default)."""
+def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, object]:
+    """Publish as cxloop.yaml's `publish` section says (masked, all marts by default).
+
+    Returns rows per table, whether personal data was masked, the storage version, and the
+    warnings for the run summary (the masking opt-out is one).
+    """
     cfg = config.publish if config else None
-    return publish_snapshot(
+    mask = cfg.mask_personal_data if cfg else True
+    warnings = [] if mask else [OPT_OUT_WARNING]
+    for warning in warnings:
+        log.warning(warning)
+    counts = publish_snapshot(
         paths.warehouse,
         paths.bi,
         publish_salt(paths),
-        mask=cfg.mask_personal_data if cfg else True,
+        mask=mask,
+        show_csm_names=cfg.show_csm_names if cfg else False,
         only=cfg.tables if cfg else None,
     )
+    return {
+        "tables": counts,
+        "masked": mask,
+        "storage_version": STORAGE_VERSION,
+        "warnings": warnings,
+    }

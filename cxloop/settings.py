@@ -34,10 +34,34 @@ class Settings(BaseSettings):
     sendgrid_webhook_max_age_seconds: int = 300
     email_from: str = "cx-team@example.com"
     email_from_name: str = "Customer Experience Team"
+    warehouse_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Encryption at rest is unavailable with the DuckDB line cxloop pins (2.0.x writes "
+            "encrypted files only with its httpfs extension, not installable here): a key set "
+            "here stops every command instead of being silently ignored (docs/security.md)."
+        ),
+    )
 
     @cached_property
     def paths(self) -> Paths:
+        require_no_warehouse_key(self.warehouse_key is not None)
         return Paths(self.home.resolve())
+
+
+ENCRYPTION_UNAVAILABLE = (
+    "CXLOOP_WAREHOUSE_KEY is set, but encryption at rest is unavailable: DuckDB 2.0 writes "
+    "encrypted files only with its httpfs extension, which no package offers for 2.0 here; "
+    "unset it, or encrypt the disk CXLOOP_HOME is on (docs/security.md)"
+)
+
+
+def require_no_warehouse_key(key_set: bool) -> None:
+    """Refuse to run with a warehouse key: the data would not be encrypted as asked."""
+    if key_set:
+        from cxloop.errors import ConfigError
+
+        raise ConfigError(ENCRYPTION_UNAVAILABLE)
 
 
 class Paths:

@@ -108,6 +108,8 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
         console.print(actions)
     if report.get("score", {}).get("skipped"):
         console.print(f"No churn scores this run: {report['score']['skipped']}")
+    for warning in report.get("warnings") or []:
+        console.print(f"[yellow]Warning:[/] {warning}")
     if report.get("blocked"):
         console.print(f"[red]Blocked:[/] {report['blocked']}")
     timing = Table("stage", "seconds", title="Where the time went")

@@ -190,6 +190,33 @@ QUALITY_RESULTS = Table(
     ),
     "one row per GE expectation, dbt test or source freshness result",
 )
+BUILDS = Table(
+    "ops",
+    "builds",
+    (
+        C("build_id", "varchar", "primary key", "the build (or score) flow run id"),
+        C("started_at", "timestamp", "not null", "UTC"),
+        C("finished_at", "timestamp", "", "UTC; null while running or after a crash"),
+        C("status", "varchar", "not null", "running / succeeded / failed"),
+        C("selection", "varchar", "", "dbt selection, 'score' for a scoring run; null: all"),
+        C("datasets", "varchar[]", "", "schema.table it changed; null: unknown, so all"),
+    ),
+    "every change to what act and publish read: dbt builds and scoring runs (the gate's input)",
+)
+GATE_VERDICTS = Table(
+    "ops",
+    "gate_verdicts",
+    (
+        C("check_run_id", "varchar", "not null"),
+        C("checked_at", "timestamp", "not null", "UTC"),
+        C("stage", "varchar", "not null", "raw / marts"),
+        C("dataset", "varchar", "not null", "schema.table judged"),
+        C("build_id", "varchar", "", "the latest ops.builds row when checked: the state judged"),
+        C("passed", "boolean", "not null", "no critical check failed"),
+        C("failed_checks", "varchar[]", "", "the failed critical checks, as the check names them"),
+    ),
+    "one row per dataset and check run: the verdict act and publish read (cxloop.quality.gate)",
+)
 CHURN_SCORES = Table(
     "ml",
     "churn_scores",
@@ -254,7 +281,14 @@ PLAYBOOK_TABLES: tuple[Table, ...] = tuple(
 )
 
 # The tables every warehouse has from its first connection on.
-CORE_TABLES: tuple[Table, ...] = (QUARANTINE, INGEST_FILES, PIPELINE_RUNS, QUALITY_RESULTS)
+CORE_TABLES: tuple[Table, ...] = (
+    QUARANTINE,
+    INGEST_FILES,
+    PIPELINE_RUNS,
+    QUALITY_RESULTS,
+    BUILDS,
+    GATE_VERDICTS,
+)
 IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
 # Every Python-written table but the raw ones (those come from the source contracts).
 ALL_TABLES: tuple[Table, ...] = (*CORE_TABLES, CHURN_SCORES, *IDENTITY_TABLES, *PLAYBOOK_TABLES)

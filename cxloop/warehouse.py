@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from cxloop.settings import require_no_warehouse_key
 from cxloop.tables import CORE_TABLES, SCHEMAS, ensure_tables, ensure_warehouse
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file (creating its folder); writers get the schemas and ops tables."""
+    require_no_warehouse_key(bool(os.environ.get("CXLOOP_WAREHOUSE_KEY")))
     path = Path(path)
     if read_only:
         return duckdb.connect(str(path), read_only=True)

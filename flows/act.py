@@ -17,8 +17,11 @@ from cxloop.config import ProjectConfig, project_config
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.playbooks.plan import PlanContext
 from cxloop.playbooks.spec import LoadedPlaybook
+from cxloop.quality.gate import require_gate
 from cxloop.resources import email_channel, mirrors_for
 from cxloop.settings import get_settings
+
+gate_task = task(require_gate, name="quality-gate", cache_policy=NONE)
 
 
 @task(cache_policy=NONE)
@@ -26,7 +29,6 @@ def run_playbook_task(
     warehouse: Path,
     spec: LoadedPlaybook,
     ctx: PlanContext,
-    gate_ok: bool,
     dry_run: bool,
     project: ProjectConfig | None = None,
 ) -> dict[str, Any]:
@@ -38,7 +40,6 @@ def run_playbook_task(
         [spec],
         channel=channel,
         ctx=ctx,
-        gate_ok=gate_ok,
         dry_run=dry_run,
         mirrors=mirrors_for(project, settings.resources),
     )[spec.spec.name]
@@ -56,7 +57,6 @@ def run_playbook_task(
 def act(
     warehouse: str | None = None,
     dry_run: bool = False,
-    gate_ok: bool = True,
     playbooks: list[str] | None = None,
     now: datetime | None = None,
     config: str | None = None,
@@ -64,6 +64,8 @@ def act(
     """Run the playbooks holding the warehouse-writer slot; counts per playbook and status.
 
     `config` is the cxloop.yaml path (else found as usual); `now` pins the clock for tests.
+    The quality gate is read from the warehouse (ops.builds, ops.gate_verdicts): marts whose
+    latest build no passing marts check covers raise MartsNotCheckedError before any send.
     """
     settings = get_settings()
     project = project_config(config)
@@ -74,6 +76,6 @@ def act(
     email_channel(settings)
     mirrors_for(project, settings.resources)
     with warehouse_slot():
-        return {
-            s.spec.name: run_playbook_task(path, s, ctx, gate_ok, dry_run, project) for s in specs
-        }
+        if any(s.spec.guardrails.require_quality_gate for s in specs):
+            gate_task(path, "act")
+        return {s.spec.name: run_playbook_task(path, s, ctx, dry_run, project) for s in specs}

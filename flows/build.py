@@ -15,6 +15,7 @@ from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import DbtRun
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.identity import resolve_identities
+from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 
 
@@ -43,16 +44,21 @@ identity_task = task(resolve_identities, name="resolve-identities", cache_policy
 def build(config_path: str | None = None, select: str | None = None) -> dict[str, Any]:
     """Build with dbt in two phases around identity resolution, running all tests.
 
-    With `select`, one dbt build of that selection only (no identity step).
+    With `select`, one dbt build of that selection only (no identity step). The build and
+    what it changed are recorded in ops.builds: act and publish wait for a check of it.
     """
     config = project_config(config_path)
     paths = Settings().paths.ensure()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     args = (paths.warehouse, paths.home, config, run_id)
     with warehouse_slot():
-        if select:
-            return build_report([dbt_build_task("select", select, *args)])
-        phase_1 = dbt_build_task("identity", None, *args)
-        identity = identity_task(paths.warehouse, config.identity if config else None)
-        phase_3 = dbt_build_task("all", None, *args)
-    return build_report([phase_1, phase_3], identity)
+        with recorded_build(paths.warehouse, run_id, select) as changed:  # ops.builds
+            if select:
+                report = build_report([dbt_build_task("select", select, *args)])
+            else:
+                phase_1 = dbt_build_task("identity", None, *args)
+                identity = identity_task(paths.warehouse, config.identity if config else None)
+                phase_3 = dbt_build_task("all", None, *args)
+                report = build_report([phase_1, phase_3], identity)
+            changed.extend(report["datasets"])
+    return {**report, "build_id": run_id}

@@ -28,6 +28,7 @@ from cxloop.quality import (
     render_docs,
     require_warehouse,
 )
+from cxloop.quality.gate import record_verdicts
 from cxloop.settings import Settings
 
 check_family_task = task(
@@ -35,26 +36,35 @@ check_family_task = task(
 )
 check_freshness_task = task(check_freshness, name="source-freshness", cache_policy=NO_CACHE)
 record_results_task = task(record_results, name="record-quality-results", cache_policy=NO_CACHE)
+record_verdicts_task = task(record_verdicts, name="record-gate-verdicts", cache_policy=NO_CACHE)
 render_docs_task = task(render_docs, name="render-data-docs", cache_policy=NO_CACHE)
 
 
 @flow(name="check")
 def check(
-    stage: str = "marts", warehouse: str | None = None, config_path: str | None = None
+    stage: str = "marts",
+    warehouse: str | None = None,
+    config_path: str | None = None,
+    datasets: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check.
 
     At 'raw' and 'all', also dbt source freshness, with thresholds from cxloop.yaml
-    (`config_path`, else found as usual; default 48 hours).
+    (`config_path`, else found as usual; default 48 hours). `datasets` limits the check to
+    those (e.g. what a build just changed). Each dataset's verdict is stored against the
+    latest build (ops.gate_verdicts): act and publish read it.
     """
     paths = Settings().paths
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
     run_id = str(flow_run.get_id() or uuid.uuid4())
     report = CheckReport(run_id=run_id, stage=stage)
     for family in families_for(stage):
-        report.outcomes.append(check_family_task(family, warehouse_path, paths.gx, run_id))
+        report.outcomes.append(
+            check_family_task(family, warehouse_path, paths.gx, run_id, datasets)
+        )
     with warehouse_slot():
         report.rows_recorded = record_results_task(warehouse_path, report)
+        record_verdicts_task(warehouse_path, report)
     report.docs_index = render_docs_task(paths.gx)
     get_run_logger().info(report.log_line())
     freshness = []

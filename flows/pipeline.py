@@ -24,6 +24,7 @@ from cxloop.flows.publish import publish
 from cxloop.flows.score import score
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
+from cxloop.tables import CHURN_SCORES
 from cxloop.warehouse import writer
 
 
@@ -71,11 +72,6 @@ def pipeline(
                 report["build"] = build(str(cfg_path))
             with timer.stage("check_marts"):
                 report["check_marts"] = check(stage="marts")
-        except QualityGateError as exc:
-            report["status"] = "blocked"
-            report["blocked"] = str(exc)
-            logger.error("Quality gate failed; nothing acted on or published: %s", exc)
-        if report["status"] != "blocked":
             with timer.stage("score"):
                 try:
                     report["score"] = score(config_path=str(cfg_path))  # bands, horizon
@@ -85,12 +81,20 @@ def pipeline(
             if "skipped" not in report["score"]:  # scores reach the dims (written after build)
                 with timer.stage("build_scores"):
                     report["build_scores"] = build(str(cfg_path), select=SCORES_DOWNSTREAM)
+                with timer.stage("check_scores"):  # what scoring changed, checked before act
+                    changed = [CHURN_SCORES.qualified, *report["build_scores"]["datasets"]]
+                    report["check_scores"] = check(stage="marts", datasets=changed)
             with timer.stage("act"):
-                report["act"] = act(dry_run=dry_run, gate_ok=True, now=now, config=str(cfg_path))
+                report["act"] = act(dry_run=dry_run, now=now, config=str(cfg_path))
             if not dry_run:
                 with timer.stage("publish"):
                     report["publish"] = publish(str(cfg_path))
+                    report["warnings"] = report["publish"]["warnings"]
             report["status"] = "ok"
+        except QualityGateError as exc:
+            report["status"] = "blocked"
+            report["blocked"] = str(exc)
+            logger.error("Quality gate failed; nothing more acted on or published: %s", exc)
         report["durations"] = timer.seconds
         report["warehouse"] = warehouse_summary(paths.warehouse)
         record_run(paths.warehouse, report, started_at)

@@ -14,8 +14,11 @@ publish_task = task(publish_configured, name="publish-snapshot", cache_policy=NO
 
 
 @flow(name="publish")
-def publish(config_path: str | None = None) -> dict[str, int]:
-    """Publish the marts as a read-only snapshot for BI tools."""
+def publish(config_path: str | None = None) -> dict[str, object]:
+    """Publish the checked marts as a read-only, masked snapshot for BI tools (cxloop.publish).
+
+    Refuses (MartsNotCheckedError) unless a passing marts check covers their latest build.
+    """
     paths = Settings().paths.ensure()
     with warehouse_slot():
         return publish_task(paths, project_config(config_path))

@@ -6,10 +6,12 @@ again replaces that run's rows, in one transaction, so re-runs never duplicate.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from cxloop.churn.scoring import (
     load_model,
@@ -25,7 +27,9 @@ from cxloop.churn.training import resolve_paths
 from cxloop.config import project_config
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.flows.train import train as train_flow
+from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
+from cxloop.tables import CHURN_SCORES
 
 load_model_task = task(load_model, name="load-model", cache_policy=NO_CACHE)
 read_latest_task = task(read_latest_snapshots, name="read-latest-snapshots", cache_policy=NO_CACHE)
@@ -63,9 +67,13 @@ def score(
         require_training_allowed(train_if_missing, models_path)
         trained = train_flow(str(warehouse_path), str(models_path), risk.horizon_days)
         version = load_model_task(models_path)
+    run_id = str(flow_run.get_id() or uuid.uuid4())
     with warehouse_slot():
-        latest = read_latest_task(warehouse_path)
-        batch = score_task(version, latest, risk)
-        rows = score_rows(batch, version.version)
-        write_scores_task(warehouse_path, rows)
-    return {**summarize(version, batch, rows), "trained": trained}
+        # a scoring run changes ml.churn_scores: recorded like a build, checked before act
+        with recorded_build(warehouse_path, run_id, "score") as changed:
+            latest = read_latest_task(warehouse_path)
+            batch = score_task(version, latest, risk)
+            rows = score_rows(batch, version.version)
+            write_scores_task(warehouse_path, rows)
+            changed.append(CHURN_SCORES.qualified)
+    return {**summarize(version, batch, rows), "trained": trained, "build_id": run_id}

@@ -135,15 +135,21 @@ def read_dataset(warehouse_path: Path, dataset: str) -> pd.DataFrame | None:
 
 
 def check_family(
-    family: str, warehouse_path: Path, gx_dir: Path | None, run_id: str
+    family: str,
+    warehouse_path: Path,
+    gx_dir: Path | None,
+    run_id: str,
+    only: list[str] | None = None,
 ) -> FamilyOutcome:
-    """Validate every dataset of one family that exists in the warehouse."""
+    """Validate every dataset of one family that exists in the warehouse (or those in `only`)."""
     from cxloop.expectations.registry import datasets_in
     from cxloop.expectations.runner import runner_for
 
     runner = runner_for(gx_dir)
     outcome = FamilyOutcome(family=family, stage=stage_of(family))
     for dataset in datasets_in(family):
+        if only is not None and dataset not in only:
+            continue
         frame = read_dataset(warehouse_path, dataset)
         if frame is None:
             outcome.skipped.append(dataset)

@@ -6,9 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from cxloop.demo.generator import generate
+from cxloop.flows.act import act
 from cxloop.flows.pipeline import pipeline
+from cxloop.flows.publish import publish
+from cxloop.quality.gate import MartsNotCheckedError
 from cxloop.settings import Settings
 from cxloop.warehouse import connect
 
@@ -56,3 +60,9 @@ def test_a_failed_gate_sends_and_publishes_nothing(
     finally:
         con.close()
     assert runs == [("blocked",)] and failed_checks >= 1
+    # the next scheduled act and publish (no parameters) refuse too: nothing was built
+    with pytest.raises(MartsNotCheckedError, match="act refused: .*no build recorded"):
+        act()
+    with pytest.raises(MartsNotCheckedError, match="publish refused"):
+        publish()
+    assert not list(paths.outbox.glob("*.eml")) and not (paths.bi / "cx.duckdb").exists()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from gate_state import mark_checked
 
 from cxloop.publish import publish_snapshot
 
@@ -44,6 +45,7 @@ def test_reader_is_never_blocked_nor_sees_a_half_written_snapshot(
 ) -> None:
     warehouse = tmp_path / "cx.duckdb"
     shutil.copy(built_home / "warehouse" / "cx.duckdb", warehouse)
+    mark_checked(warehouse)  # what a passing `cxloop check --stage marts` records
     bi_dir = tmp_path / "bi"
     counts = publish_snapshot(warehouse, bi_dir, "salt")
     expected = {t: n for t, n in counts.items() if t.startswith("marts.mart_")}

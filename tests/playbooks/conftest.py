@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from gate_state import mark_checked
 
 from cxloop.playbooks.plan import PlanContext
 
@@ -71,8 +72,10 @@ RESPONSES = [
 ]
 
 
-def build_warehouse(path: Path, responses: list[tuple[Any, ...]] | None = None) -> Path:
-    """A real DuckDB file with tiny marts, tickets and churn scores."""
+def build_warehouse(
+    path: Path, responses: list[tuple[Any, ...]] | None = None, *, checked: bool = True
+) -> Path:
+    """A real DuckDB file with tiny marts, tickets and churn scores (cleared by the gate)."""
     con = duckdb.connect(str(path))
     con.execute(MARTS_DDL)
     con.executemany("insert into marts.dim_accounts values (?, ?, ?, ?, ?, ?)", ACCOUNTS)
@@ -95,6 +98,8 @@ def build_warehouse(path: Path, responses: list[tuple[Any, ...]] | None = None) 
         ],
     )
     con.close()
+    if checked:
+        mark_checked(path)
     return path
 
 

@@ -14,6 +14,7 @@ from cxloop.playbooks.channels import OutboxChannel
 from cxloop.playbooks.engine import run_playbooks
 from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import load_playbooks
+from cxloop.quality.gate import MartsNotCheckedError, recorded_build
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 
@@ -27,6 +28,7 @@ def digest_run(warehouse: Path, ctx, outbox: Path) -> dict:
             renderer=TemplateRenderer(ROOT / "templates"),
             channel=OutboxChannel(outbox, "cx@vendor.example", "CX"),
             ctx=ctx,
+            gate_ok=True,
         )["at_risk_alert"]
     finally:
         con.close()
@@ -96,5 +98,7 @@ def test_act_flow_runs_playbooks_into_the_outbox(warehouse, ctx, cx_home, monkey
     assert result["detractor_followup"]["sent"] == 7 and result["at_risk_alert"]["sent"] == 2
     texts = [m.get_body(("plain",)).get_content() for m in read(cx_home / "outbox").values()]
     assert len(texts) == 5 and all("Flow Test Street 9" in t for t in texts)
-    blocked = act(warehouse=str(warehouse), gate_ok=False, playbooks=["detractor_followup"])
-    assert set(blocked) == {"detractor_followup"} and blocked["detractor_followup"]["gate_blocked"]
+    with recorded_build(warehouse, "unchecked-build", None) as changed:
+        changed.append("marts.fct_survey_responses")  # rebuilt, not yet checked
+    with pytest.raises(MartsNotCheckedError, match="changed by build unchecked-build"):
+        act(warehouse=str(warehouse), playbooks=["detractor_followup"], now=ctx.now)

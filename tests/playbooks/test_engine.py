@@ -54,7 +54,7 @@ def run(
             renderer=TemplateRenderer(templates),
             channel=OutboxChannel(outbox, "cx@vendor.example", "CX Team"),
             ctx=ctx,
-            **kw,
+            **{"gate_ok": True, **kw},
         )
     finally:
         con.close()
@@ -126,18 +126,23 @@ def test_eml_is_a_proper_multipart_message(warehouse, ctx, tmp_path) -> None:
     assert not list(outbox.glob("*.tmp"))
 
 
+def ops_tables(warehouse: Path) -> list[tuple[str]]:
+    con = duckdb.connect(str(warehouse))
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_schema = 'ops' order by 1"
+    ).fetchall()
+    con.close()
+    return tables
+
+
 def test_dry_run_plans_and_writes_nothing(warehouse, ctx, tmp_path) -> None:
+    before = ops_tables(warehouse)  # the gate's state (tests/gate_state.py), no ledger
     result = run(warehouse, ctx, tmp_path / "outbox", dry_run=True)
     assert result["planned"] == 7 and result["sent"] == 0
     assert {a["recipient"] for a in result["plan"] if a["channel"] == "email"} >= {
         "ana@acme.example"
     }
-    con = duckdb.connect(str(warehouse))
-    tables = con.execute(
-        "select table_name from information_schema.tables where table_schema = 'ops'"
-    ).fetchall()
-    con.close()
-    assert tables == []
+    assert ops_tables(warehouse) == before and ("playbook_actions",) not in before
     assert not (tmp_path / "outbox").exists()
 
 

@@ -38,6 +38,7 @@ def send(
             renderer=TemplateRenderer(ROOT / "templates"),
             channel=channel,
             ctx=ctx,
+            gate_ok=True,
             **kw,
         )["detractor_followup"]
     finally:

@@ -1,0 +1,69 @@
+"""What is personal, decided in one place: column-name patterns, and open-text redaction.
+
+Every published column is classified by its name (`classify`): a person's identifiers and
+names are replaced by a salted hash (joins still work), a staff member's name likewise unless
+`publish.show_csm_names` is set, and open text has e-mails, card-like numbers and phone
+numbers replaced by `[email]`, `[card]`, `[phone]` in any script (`\\d` is any Unicode digit:
+Arabic-Indic and Persian digits too). A new mart column named like these is masked without
+anyone listing it.
+"""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from typing import Literal
+
+Treatment = Literal["hash", "staff_name", "redact", "keep"]
+
+# Order matters: the first matching rule decides (lower-case column names).
+RULES: tuple[tuple[Treatment, tuple[str, ...]], ...] = (
+    ("staff_name", ("csm_name", "owner_name", "assignee_name", "agent_name")),
+    (
+        "hash",
+        (
+            "*email*",
+            "*phone*",
+            "recipient*",
+            "first_name*",
+            "last_name*",
+            "full_name*",
+            "*_first_name",
+            "*_last_name",
+            "*_full_name",
+            "respondent_name",
+            "requester_name",
+        ),
+    ),
+    ("redact", ("open_text", "*comment*", "subject", "description", "*_text", "body")),
+)
+
+EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+# 13-19 digits, optionally grouped by spaces or hyphens (payment card numbers)
+CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+# 7-15 digits with the separators phone numbers are written with; a leading +, 00 or (
+PHONE = re.compile(r"(?<![\d+(])(?:\+|00|\()?\d(?:[ ().\-\u00a0]{0,2}\d){6,14}(?!\d)")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def classify(column: str) -> Treatment:
+    """How a published column named `column` is treated."""
+    name = column.lower()
+    for treatment, patterns in RULES:
+        if any(fnmatchcase(name, p) for p in patterns):
+            return treatment
+    return "keep"
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if ISO_DATE.fullmatch(text) else "[phone]"
+
+
+def redact(text: str | None) -> str | None:
+    """Open text with e-mail addresses, card-like numbers and phone numbers replaced."""
+    if text is None:
+        return None
+    text = EMAIL.sub("[email]", text)
+    text = CARD.sub("[card]", text)
+    return PHONE.sub(_phone, text)

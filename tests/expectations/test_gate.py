@@ -1,0 +1,166 @@
+"""The gate as stored state: act and publish read only marts a passing check cleared.
+
+Real DuckDB files with hand-made marts (conftest.mart_frames), the real GE check, the real
+flows called as their deployments call them (no parameters), and the CLI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cxloop.errors import QualityGateError
+from cxloop.flows.cli import app
+from cxloop.quality import CheckReport, check_family, families_for, record_results
+from cxloop.quality.gate import (
+    MartsNotCheckedError,
+    gate_state,
+    record_verdicts,
+    recorded_build,
+    require_gate,
+)
+from cxloop.settings import Settings
+from cxloop.warehouse import reader, table_exists, writer
+
+MARTS = ("marts.fct_survey_responses", "marts.mart_nps")
+
+
+def built(warehouse: Path, frames: dict[str, pd.DataFrame], *, fail: bool = False) -> str:
+    """Write the tables as a build does, recorded in ops.builds (a failed one when `fail`)."""
+    build_id = f"build-{uuid.uuid4().hex[:8]}"
+    with recorded_build(warehouse, build_id, None) as changed:
+        with writer(warehouse) as con:
+            for dataset, frame in frames.items():
+                con.register("frame", frame)
+                con.execute(f"create or replace table {dataset} as select * from frame")
+                con.unregister("frame")
+        if fail:
+            raise RuntimeError("dbt failed half-way")
+        changed.extend(frames)
+    return build_id
+
+
+def checked(warehouse: Path) -> CheckReport:
+    """The check flow's library steps: GE on the marts, results and verdicts recorded."""
+    report = CheckReport(run_id=f"check-{uuid.uuid4().hex[:8]}", stage="marts")
+    for family in families_for("marts"):
+        report.outcomes.append(check_family(family, warehouse, None, report.run_id))
+    record_results(warehouse, report)
+    record_verdicts(warehouse, report)
+    return report
+
+
+def problems(warehouse: Path) -> list[str]:
+    with reader(warehouse) as con:
+        return gate_state(con).problems
+
+
+def with_duplicate_response(good_frames) -> pd.DataFrame:
+    surveys = good_frames("marts.fct_survey_responses")
+    surveys.loc[2, "response_id"] = surveys.loc[0, "response_id"]
+    return surveys
+
+
+def test_the_gate_opens_only_for_a_checked_latest_build(tmp_path: Path, good_frames) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    with writer(warehouse):
+        pass
+    assert problems(warehouse) == ["no build recorded in ops.builds"]
+
+    first = built(warehouse, {d: good_frames(d) for d in MARTS})
+    assert problems(warehouse) == ["no marts check recorded in ops.gate_verdicts"]
+    assert checked(warehouse).passed
+    assert problems(warehouse) == []
+    assert require_gate(warehouse, "act") == {"build_id": first, "passed": True}
+
+    # a new build after the passing check: refused until checked
+    second = built(warehouse, {"marts.fct_survey_responses": with_duplicate_response(good_frames)})
+    assert problems(warehouse) == [
+        f"marts.fct_survey_responses changed by build {second} after its last check"
+    ]
+    report = checked(warehouse)
+    assert not report.passed
+    assert problems(warehouse) == [
+        "marts.fct_survey_responses failed expect_column_values_to_be_unique(response_id) "
+        f"(check {report.run_id})"
+    ]
+    with pytest.raises(MartsNotCheckedError, match=r"publish refused: the marts of build "):
+        require_gate(warehouse, "publish")
+
+    # fixed and checked: open again; a build that fails half-way closes it
+    built(warehouse, {"marts.fct_survey_responses": good_frames("marts.fct_survey_responses")})
+    assert checked(warehouse).passed and problems(warehouse) == []
+    with pytest.raises(RuntimeError):
+        built(warehouse, {"marts.mart_nps": good_frames("marts.mart_nps")}, fail=True)
+    with reader(warehouse) as con:
+        third, status, datasets = con.execute(
+            "select build_id, status, datasets from ops.builds order by started_at desc limit 1"
+        ).fetchone()
+    assert (status, datasets) == ("failed", None)  # unknown: everything may have changed
+    assert problems(warehouse)[0] == f"build {third} failed"
+    assert checked(warehouse).passed  # a check cannot clear a failed build
+    assert problems(warehouse) == [f"build {third} failed"]
+
+
+def test_a_scheduled_act_and_publish_refuse_marts_whose_check_failed(
+    cx_home: Path, prefect_harness: None, good_frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxloop.flows.act import act
+    from cxloop.flows.check import check
+    from cxloop.flows.publish import publish
+
+    monkeypatch.setenv("CXLOOP_CONFIG", str(cx_home / "missing.yaml"))  # defaults
+    paths = Settings().paths
+    playbook_marts = ("marts.dim_accounts", "marts.dim_customers", "marts.fct_tickets")
+    playbook_marts += ("ml.churn_scores",)
+    frames = {name: good_frames(name) for name in playbook_marts}
+    frames["marts.fct_survey_responses"] = with_duplicate_response(good_frames)
+    built(paths.warehouse, frames)
+    with pytest.raises(QualityGateError):
+        check(stage="marts")
+
+    # act-frequent and publish-nightly call the flows with no parameters
+    with pytest.raises(MartsNotCheckedError) as refused:
+        act()
+    message = str(refused.value)
+    assert message.startswith("act refused: the marts of build build-")
+    assert "marts.fct_survey_responses failed expect_column_values_to_be_unique(response_id)" in (
+        message
+    )
+    with pytest.raises(MartsNotCheckedError, match=r"^publish refused: .*response_id"):
+        publish()
+    assert not paths.outbox.exists() or not list(paths.outbox.iterdir())
+    assert not (paths.bi / "cx.duckdb").exists()
+    with reader(paths.warehouse) as con:  # nothing planned: not even the ledger was made
+        assert not table_exists(con, "ops", "playbook_actions")
+
+    # the CLI: one line naming the failed check, non-zero exit
+    for command in (["act"], ["publish"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code != 0, result.output
+        assert "expect_column_values_to_be_unique(response_id)" in result.output
+        assert "Traceback" not in result.output
+
+    # fixed by a new build: still refused until checked; then both proceed
+    built(
+        paths.warehouse,
+        {"marts.fct_survey_responses": good_frames("marts.fct_survey_responses")},
+    )
+    with pytest.raises(MartsNotCheckedError, match="after its last check"):
+        act()
+    assert check(stage="marts")["passed"]
+    counts = act()
+    assert set(counts) == {"detractor_followup", "at_risk_alert"}
+    assert not any(c["gate_blocked"] for c in counts.values())
+    published = publish()
+    assert published["tables"]["marts.fct_survey_responses"] == 3
+    con = duckdb.connect(str(paths.bi / "cx.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from marts.fct_survey_responses").fetchone() == (3,)
+    finally:
+        con.close()

@@ -1,0 +1,63 @@
+"""What is personal (cxloop.privacy): column rules and open-text redaction, worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxloop.privacy import classify, redact
+
+
+@pytest.mark.parametrize(
+    ("column", "treatment"),
+    [
+        ("email", "hash"),
+        ("email_as_recorded", "hash"),
+        ("respondent_email", "hash"),
+        ("csm_email", "hash"),
+        ("phone_e164", "hash"),
+        ("first_name", "hash"),
+        ("last_name", "hash"),
+        ("full_name", "hash"),
+        ("first_name_latin", "hash"),
+        ("csm_name", "staff_name"),
+        ("open_text", "redact"),
+        ("comment", "redact"),
+        ("account_name", "keep"),  # a company, not a person
+        ("csm_user_id", "keep"),
+        ("customer_id", "keep"),
+        ("nps_score", "keep"),
+    ],
+)
+def test_columns_are_classified_by_name(column: str, treatment: str) -> None:
+    assert classify(column) == treatment
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Call me on +49 30 1234567 or write to ana.silva@acme.example",
+            "Call me on [phone] or write to [email]",
+        ),
+        ("US number (415) 555-0132, thanks", "US number [phone], thanks"),
+        ("Charged twice on 4111 1111 1111 1111!", "Charged twice on [card]!"),
+        ("card 5500-0000-0000-0004 expired", "card [card] expired"),
+        # Persian digits, Persian text: "my number is 0912 345 6789"
+        ("شماره من ۰۹۱۲ ۳۴۵ ۶۷۸۹ است", "شماره من [phone] است"),
+        # Arabic-Indic digits: "call me 0501234567"
+        ("اتصل بي ٠٥٠١٢٣٤٥٦٧ من فضلك", "اتصل بي [phone] من فضلك"),
+        ("مراسلتي على omar@acme.example", "مراسلتي على [email]"),
+        # kept: dates, short numbers, prices, ordinary text
+        (
+            "Since 2024-06-05 ticket 4521 costs 99.90 EUR",
+            "Since 2024-06-05 ticket 4521 costs 99.90 EUR",
+        ),
+        ("Great support, thanks!", "Great support, thanks!"),
+    ],
+)
+def test_open_text_is_redacted_in_any_script(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_null_stays_null() -> None:
+    assert redact(None) is None

@@ -1,0 +1,259 @@
+"""The BI snapshot: private by default, and readable by the DuckDB 1.4 inside BI drivers.
+
+A hand-made warehouse with the marts' personal columns as dbt builds them (docs/architecture.md
+"Marts") and open text as customers type it; every needle below must be absent from every
+text value of every published table and Parquet file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from gate_state import mark_checked
+
+from cxloop.config import ProjectConfig
+from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
+from cxloop.settings import Paths
+
+CUSTOMERS = [
+    # customer_id, account_id, email_as_recorded, email, first, last, full, phone_e164, language
+    ("C1", "A1", "Ana.Silva@Acme.example", "ana.silva@acme.example", "Ana", "Silva",
+     "Ana Silva", "+4930123456", "pt"),
+    ("C2", "A1", "omar.hassan@acme.example", "omar.hassan@acme.example", "عمر", "حسن",
+     "عمر حسن", "+966501234567", "ar"),
+    ("C3", "A2", "SARA@globex.example", "sara@globex.example", "سارا", "رضایی",
+     "سارا رضایی", "+989121234567", "fa"),
+]  # fmt: skip
+CSMS = {"A1": ("U1", "Carla Mendes", "carla.mendes@vendor.example"),
+        "A2": ("U2", "Dan Okafor", "dan.okafor@vendor.example")}  # fmt: skip
+RESPONSES = [
+    ("R1", "C1", "A1", 3, "ana.silva@acme.example",
+     "Call me on +49 30 123456 or write to ana.silva@acme.example"),
+    ("R2", "C3", "A2", 5, "sara@globex.example", "شماره من ۰۹۱۲ ۱۲۳ ۴۵۶۷ است"),
+    ("R3", "C2", "A1", 6, "omar.hassan@acme.example",
+     "Refund to card 4111 1111 1111 1111 please, call ٠٥٠١٢٣٤٥٦٧"),
+    ("R4", "C1", "A1", 10, "ana.silva@acme.example", "Great support since 2024-06-05"),
+]  # fmt: skip
+NEEDLES = [
+    *(c[2] for c in CUSTOMERS),
+    *(c[3] for c in CUSTOMERS),
+    *(c[6] for c in CUSTOMERS),
+    *(c[7] for c in CUSTOMERS),
+    *(name for _, name, _ in CSMS.values()),
+    *(mail for _, _, mail in CSMS.values()),
+]
+# digits of every phone and card, whatever the script or the separators they were written with
+DIGIT_NEEDLES = ["30123456", "501234567", "9121234567", "4111111111111111"]
+
+
+def make_warehouse(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create schema ml")
+    con.execute(
+        "create table marts.dim_customers (customer_id varchar, account_id varchar, "
+        "email_as_recorded varchar, email varchar, first_name varchar, last_name varchar, "
+        "full_name varchar, phone_e164 varchar, language varchar, csm_user_id varchar, "
+        "csm_name varchar, csm_email varchar)"
+    )
+    con.executemany(
+        "insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*c, *CSMS[c[1]]) for c in CUSTOMERS],
+    )
+    con.execute(
+        "create table marts.dim_accounts (account_id varchar, account_name varchar, "
+        "domain varchar, csm_user_id varchar, csm_name varchar, csm_email varchar)"
+    )
+    con.executemany(
+        "insert into marts.dim_accounts values (?, ?, ?, ?, ?, ?)",
+        [("A1", "Acme & Sons", "acme.example", *CSMS["A1"]),
+         ("A2", "Globex", "globex.example", *CSMS["A2"])],
+    )  # fmt: skip
+    con.execute(
+        "create table marts.fct_survey_responses (response_id varchar, customer_id varchar, "
+        "account_id varchar, nps_score integer, respondent_email varchar, open_text varchar)"
+    )
+    con.executemany("insert into marts.fct_survey_responses values (?, ?, ?, ?, ?, ?)", RESPONSES)
+    con.execute(
+        "create table marts.mart_nps as select date '2024-06-05' as date_day, 'csm' as "
+        "segment_type, 'U1' as segment_value, 3 as responses, -66.7 as nps"
+    )
+    con.execute(
+        "create table ml.churn_scores as select 'A1' as account_id, 0.7 as churn_probability, "
+        '\'[{"feature": "tickets_open", "value": 3}]\' as top_drivers'
+    )
+    con.close()
+    mark_checked(path)
+    return path
+
+
+def text_values(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Every value of every column of a relation, as text (lists and JSON too)."""
+    rows = con.execute(f"select * from {relation}").fetchall()
+    return [str(v) for row in rows for v in row if v is not None]
+
+
+def digits(text: str) -> str:
+    """Only the digits, as ASCII (Persian and Arabic-Indic digits converted)."""
+    return "".join(str(int(ch)) for ch in text if ch.isdigit())
+
+
+def leaks(values: list[str]) -> list[str]:
+    found = [n for n in NEEDLES for v in values if n.lower() in v.lower()]
+    found += [n for n in DIGIT_NEEDLES for v in values if n in digits(v)]
+    return found
+
+
+def published_values(bi_dir: Path) -> dict[str, list[str]]:
+    """The text of every table of the DuckDB snapshot and of every Parquet file."""
+    out: dict[str, list[str]] = {}
+    con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+        for (table,) in tables:
+            out[f"cx.duckdb:{table}"] = text_values(con, table)
+    finally:
+        con.close()
+    mem = duckdb.connect()
+    for parquet in sorted((bi_dir / "parquet").glob("*.parquet")):
+        out[parquet.name] = text_values(mem, f"read_parquet('{parquet}')")
+    mem.close()
+    return out
+
+
+def test_the_snapshot_holds_no_personal_data_in_clear(tmp_path: Path) -> None:
+    warehouse = make_warehouse(tmp_path / "cx.duckdb")
+    bi_dir = tmp_path / "bi"
+    counts = publish_snapshot(warehouse, bi_dir, "pepper")
+    assert counts == {
+        "marts.dim_accounts": 2,
+        "marts.dim_customers": 3,
+        "marts.fct_survey_responses": 4,
+        "marts.mart_nps": 1,
+        "ml.churn_scores": 1,
+    }
+    values = published_values(bi_dir)
+    assert len(values) == 10  # 5 tables, twice
+    assert {where: leaks(v) for where, v in values.items() if leaks(v)} == {}
+    # what stays useful: company names, ids, scores, redacted text, joinable hashes
+    con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
+    try:
+        texts = dict(
+            con.execute("select response_id, open_text from marts.fct_survey_responses").fetchall()
+        )
+        joined = con.execute(
+            "select count(*) from marts.fct_survey_responses r "
+            "join marts.dim_customers c on c.email = r.respondent_email"
+        ).fetchone()
+        names = con.execute("select account_name, csm_name from marts.dim_accounts").fetchall()
+    finally:
+        con.close()
+    assert texts == {
+        "R1": "Call me on [phone] or write to [email]",
+        "R2": "شماره من [phone] است",
+        "R3": "Refund to card [card] please, call [phone]",
+        "R4": "Great support since 2024-06-05",
+    }
+    assert joined == (4,)  # the same salted hash of the same e-mail in both tables
+    assert {a for a, _ in names} == {"Acme & Sons", "Globex"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", csm) for _, csm in names)
+
+
+def test_csm_names_only_when_configured_and_the_opt_out_is_loud(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    warehouse = make_warehouse(tmp_path / "warehouse" / "cx.duckdb")
+    paths = Paths(home=tmp_path)
+    shown = ProjectConfig(sources={}, publish={"show_csm_names": True})
+    result = publish_configured(paths, shown)
+    assert result["masked"] is True and result["warnings"] == []
+    values = published_values(paths.bi)
+    found = {where: sorted(set(leaks(v))) for where, v in values.items() if leaks(v)}
+    assert found == {
+        "cx.duckdb:marts.dim_accounts": ["Carla Mendes", "Dan Okafor"],
+        "cx.duckdb:marts.dim_customers": ["Carla Mendes", "Dan Okafor"],
+        "marts.dim_accounts.parquet": ["Carla Mendes", "Dan Okafor"],
+        "marts.dim_customers.parquet": ["Carla Mendes", "Dan Okafor"],
+    }  # names only: the CSMs' e-mails stay hashed
+
+    opted_out = ProjectConfig(sources={}, publish={"mask_personal_data": False})
+    with caplog.at_level(logging.WARNING, logger="cxloop.publish"):
+        result = publish_configured(paths, opted_out)
+    assert result["masked"] is False and result["warnings"] == [OPT_OUT_WARNING]
+    assert OPT_OUT_WARNING in caplog.text
+    assert "ana.silva@acme.example" in values_of(paths.bi, "marts.dim_customers")
+    assert warehouse.exists()
+
+
+def values_of(bi_dir: Path, table: str) -> list[str]:
+    con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
+    try:
+        return text_values(con, table)
+    finally:
+        con.close()
+
+
+DUCKDB_14_VENV = Path(
+    os.environ.get("CXLOOP_DUCKDB14_VENV", Path.home() / ".cache" / "cxloop-tests" / "duckdb-1.4")
+)
+READ_EVERY_TABLE = r"""
+import json, sys
+import duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+tables = [t for (t,) in con.execute(
+    "select table_schema || '.' || table_name from information_schema.tables order by 1"
+).fetchall()]
+print(json.dumps({"version": duckdb.__version__,
+                  "rows": {t: len(con.execute(f"select * from {t}").fetchall()) for t in tables}}))
+"""
+
+
+@pytest.fixture(scope="session")
+def duckdb14_python() -> Path:
+    """A Python with duckdb 1.4.* (the LTS inside BI drivers), in a virtual env of its own."""
+    python = DUCKDB_14_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(DUCKDB_14_VENV)], check=True)
+    probe = subprocess.run(
+        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    if not probe.stdout.startswith("1.4."):
+        pip = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "duckdb==1.4.*"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if pip.returncode != 0:
+            lines = (pip.stderr or pip.stdout).strip().splitlines() or ["no output"]
+            pytest.skip(f"the package mirror has no duckdb==1.4.*: {lines[-1]}")
+    return python
+
+
+def test_duckdb_1_4_opens_the_snapshot_and_reads_every_table(
+    tmp_path: Path, duckdb14_python: Path
+) -> None:
+    counts = publish_snapshot(make_warehouse(tmp_path / "cx.duckdb"), tmp_path / "bi", "salt")
+    read = subprocess.run(
+        [str(duckdb14_python), "-c", READ_EVERY_TABLE, str(tmp_path / "bi" / "cx.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert read.returncode == 0, read.stderr
+    result = json.loads(read.stdout)
+    assert result["version"].startswith("1.4.")
+    assert result["rows"] == counts
+    assert STORAGE_VERSION == "v1.4.0"
