@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import KILLED, SendGridServer, kill_after, run_child, start_child
+from crashkit import KILLED, SendGridServer, kill_after, run_child, start_child
 
 LANGUAGES = ("en", "ar", "fa")
 PER_LANGUAGE = 6  # 6 recipients per language: three SendGrid requests per run

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import KILLED, kill_after, run_child, start_child
+from crashkit import KILLED, kill_after, run_child, start_child
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
