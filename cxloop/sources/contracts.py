@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from cxloop.errors import SourceError
 
@@ -74,27 +74,73 @@ def _iso(v: str) -> datetime:
     return datetime.fromisoformat(v.replace("Z", "+00:00"))
 
 
+# A moment more than this far ahead of the clock is no export's: a source's clock gone wrong,
+# or a typed date. A day covers every time zone (Qualtrics dates are local, without offset).
+FUTURE_TOLERANCE = timedelta(days=1)
+# Longer values are quarantined: no field we read is documented that long (Salesforce long text
+# areas stop at 131,072 characters), and one would blow up every model that reads it.
+MAX_FIELD_CHARS = 1_000_000
+
+
+def _not_future(parse: Callable[[str], datetime]) -> Callable[[str], bool]:
+    """Accepts a datetime that parses and is not after now + FUTURE_TOLERANCE."""
+
+    def check(v: str) -> bool:
+        moment = parse(v)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment <= datetime.now(UTC) + FUTURE_TOLERANCE
+
+    return check
+
+
+def _epoch_not_future(v: str) -> bool:
+    return int(v) <= (datetime.now(UTC) + FUTURE_TOLERANCE).timestamp()
+
+
 @dataclass(frozen=True)
 class FieldType:
-    """One kind of field value: the test its text must pass and what we say we expected."""
+    """One kind of field value: the test its text must pass and what we say we expected.
+
+    `plausible`, checked only on text that passes `accepts`, rejects well-formed values no
+    export can hold (a moment in the future), with its own words.
+    """
 
     expected: str
     accepts: Callable[[str], bool]
+    plausible: Callable[[str], bool] | None = None
+    implausible: str = ""
 
+
+_FUTURE = "in the future (more than a day after now)"
 
 FIELD_TYPES: dict[str, FieldType] = {
     "int64": FieldType("an integer id", _is_int_between(-(2**63), _INT64_MAX)),
-    "epoch": FieldType("Unix epoch seconds", _is_int_between(0, _INT64_MAX)),
+    "epoch": FieldType(
+        "Unix epoch seconds", _is_int_between(0, _INT64_MAX), _epoch_not_future, _FUTURE
+    ),
     "sfid": FieldType("a Salesforce id of 15 or 18 characters (valid checksum)", _is_sfid),
     "zendesk_datetime": FieldType(
+        "an ISO datetime like 2024-03-01T09:15:02Z",
+        _parses(_ZENDESK_DATETIME, _iso),
+        _not_future(_iso),
+        _FUTURE,
+    ),
+    # a moment that may lie ahead (a task ticket's due_at)
+    "zendesk_datetime_any": FieldType(
         "an ISO datetime like 2024-03-01T09:15:02Z", _parses(_ZENDESK_DATETIME, _iso)
     ),
     "salesforce_datetime": FieldType(
-        "an ISO datetime like 2024-03-27T22:52:16.000Z", _parses(_SALESFORCE_DATETIME, _iso)
+        "an ISO datetime like 2024-03-27T22:52:16.000Z",
+        _parses(_SALESFORCE_DATETIME, _iso),
+        _not_future(_iso),
+        _FUTURE,
     ),
     "qualtrics_datetime": FieldType(
         "a datetime like 2024-05-02 10:01:07",
         _parses(_QUALTRICS_DATETIME, datetime.fromisoformat),
+        _not_future(datetime.fromisoformat),
+        _FUTURE,
     ),
     "date": FieldType("a date like 2024-06-30", _parses(_DATE, date.fromisoformat)),
     "boolean": FieldType(
@@ -184,13 +230,30 @@ class EntityContract:
         for name, value in row.items():
             if not value:  # None or "": only `required` cares
                 continue
+            if len(value) > MAX_FIELD_CHARS or "\x00" in value:
+                found.append(_unstorable(name, value))
+                continue
             try:
                 field_type = checks[name]
             except KeyError:
                 field_type = checks[name] = self._check_of(name)
-            if field_type is not None and not field_type.accepts(value):
+            if field_type is None:
+                continue
+            if not field_type.accepts(value):
                 found.append(Violation(name, f"{name}: {value!r} is not {field_type.expected}"))
+            elif field_type.plausible is not None and not field_type.plausible(value):
+                found.append(Violation(name, f"{name}: {value!r} is {field_type.implausible}"))
         return found
+
+
+def _unstorable(name: str, value: str) -> Violation:
+    """A value no field of ours should hold: over MAX_FIELD_CHARS, or with a NUL character."""
+    if len(value) > MAX_FIELD_CHARS:
+        return Violation(
+            name, f"{name}: {len(value):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
+        )
+    at = value.index("\x00")
+    return Violation(name, f"{name}: a NUL character at position {at + 1} (binary data?)")
 
 
 _SALESFORCE_PATTERNS = (
@@ -204,6 +267,7 @@ _SALESFORCE_PATTERNS = (
 )
 _ZENDESK_PATTERNS = (
     (r"external_id", "text"),
+    (r"due_at", "zendesk_datetime_any"),
     (r"id|.+_id", "int64"),
     (r".+_at", "zendesk_datetime"),
 )
