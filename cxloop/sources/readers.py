@@ -104,7 +104,7 @@ def decode(data: bytes, file: str, encoding: str) -> str:
             if bom_codec == "utf-8-sig" and codec != "utf-8":
                 raise _declared_wrong(file, encoding, "starts with a UTF-8 byte-order mark")
             return _decode(data, file, bom_codec, bom_codec)
-    if codec not in ("utf-16", "utf-32") and data.count(0) * 4 > len(data):
+    if not codec.startswith(("utf-16", "utf-32")) and data.count(0) * 4 > len(data):
         line = data.count(b"\n", 0, data.index(0)) + 1
         raise SourceError(
             file,

@@ -70,6 +70,8 @@ MADE: dict[str, bytes] = {
     "qualtrics-utf16": codecs.BOM_UTF16_LE + NPS.decode("utf-8-sig").encode("utf-16-le"),
     # the same without a byte-order mark: NUL bytes between the characters
     "qualtrics-utf16-nobom": NPS.decode("utf-8-sig").encode("utf-16-le"),
+    # the Arabic CSAT export in UTF-8 (no mark) where cxloop.yaml declares cp1256
+    "qualtrics-utf8-as-cp1256": (BAD / "qualtrics" / "csat_after_ticket_bom.csv").read_bytes()[3:],
 }
 
 CASES: dict[str, Case] = {
@@ -93,6 +95,13 @@ CASES: dict[str, Case] = {
         "qualtrics/csat_after_ticket_bom.csv",
         error="qualtrics/csat_after_ticket_2.csv, row 1: cxloop.yaml declares encoding cp1256, "
         "but the file starts with a UTF-8 byte-order mark "
+        "(expected `encoding: utf-8` (or no `encoding:`) for a UTF-8 export)",
+    ),
+    "wrongly declared encoding: UTF-8 declared cp1256 (no mark)": Case(
+        "qualtrics/csat_after_ticket_3.csv",
+        "qualtrics-utf8-as-cp1256",
+        error="qualtrics/csat_after_ticket_3.csv, row 1: cxloop.yaml declares encoding cp1256, "
+        "but the file is valid UTF-8 with non-ASCII characters "
         "(expected `encoding: utf-8` (or no `encoding:`) for a UTF-8 export)",
     ),
     "wrongly declared encoding: Latin-1 bytes read as UTF-8": Case(
