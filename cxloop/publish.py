@@ -1,7 +1,8 @@
 """The publish stage: an atomic, read-only BI snapshot of the marts (DuckDB file + Parquet).
 
 BI tools never read the working warehouse (DuckDB takes one writer); they read
-`$CXLOOP_HOME/bi/cx.duckdb`, replaced in one rename, so a reader never sees a half-written one.
+`$CXLOOP_HOME/bi/cx.duckdb`, replaced in one rename, so a reader never sees a half-written one,
+and `bi/parquet/`, a link switched in one rename (`swap_parquet`).
 It is written in DuckDB's v1.4.0 storage format, which the DuckDB 1.4 LTS inside BI tools'
 drivers opens (docs/bi.md). Only marts a passing check cleared are published (cxloop.quality.gate).
 Personal data is masked by default (cxloop.privacy decides what is personal): a salted sha256
@@ -14,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -114,7 +116,7 @@ def publish_snapshot(
         raise
     bi_dir.mkdir(parents=True, exist_ok=True)
     target, tmp = bi_dir / "cx.duckdb", bi_dir / "cx.duckdb.tmp"
-    parquet_dir, parquet_tmp = bi_dir / "parquet", bi_dir / "parquet.tmp"
+    parquet_tmp = bi_dir / "parquet.tmp"
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(parquet_tmp, ignore_errors=True)
@@ -138,13 +140,34 @@ def publish_snapshot(
     finally:
         con.close()
     os.replace(tmp, target)
-    old = bi_dir / "parquet.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if parquet_dir.exists():
-        os.replace(parquet_dir, old)
-    os.replace(parquet_tmp, parquet_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_parquet(bi_dir, parquet_tmp)
     return counts
+
+
+def swap_parquet(bi_dir: Path, staged: Path) -> Path:
+    """Make `staged` the published `bi/parquet/` in one rename, never leaving it missing.
+
+    `bi/parquet` is a symbolic link to a versioned folder `bi/parquet-<time>`; the new version
+    is linked by renaming a new link over the old one (atomic), so a process killed at any
+    moment leaves one whole snapshot readable. The version it replaced is kept for readers
+    still on it; older ones (and a kill's orphan) are removed. Returns the new version folder.
+    """
+    link = bi_dir / "parquet"
+    version = bi_dir / f"parquet-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    os.replace(staged, version)
+    previous = Path(os.readlink(link)).name if link.is_symlink() else None
+    if link.is_dir() and not link.is_symlink():  # a folder from before the link: once
+        previous = f"{version.name}-before"
+        os.replace(link, bi_dir / previous)
+    new_link = bi_dir / "parquet.link.tmp"
+    new_link.unlink(missing_ok=True)
+    new_link.symlink_to(version.name, target_is_directory=True)
+    os.replace(new_link, link)
+    for old in bi_dir.glob("parquet-*"):
+        if old.name not in (version.name, previous):
+            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(bi_dir / "parquet.old", ignore_errors=True)  # the layout before the link
+    return version
 
 
 def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, object]:

@@ -69,7 +69,14 @@ class EmailChannel(Protocol):
     name: str
     batch_size: int
 
+    def batches(self, messages: Sequence[OutgoingEmail]) -> list[list[OutgoingEmail]]: ...
+
     def send(self, messages: Sequence[OutgoingEmail]) -> list[SendResult]: ...
+
+
+def chunks(messages: Sequence[OutgoingEmail], size: int) -> list[list[OutgoingEmail]]:
+    """The messages in order, `size` at a time."""
+    return [list(messages[i : i + size]) for i in range(0, len(messages), size)]
 
 
 class OutboxChannel:
@@ -82,6 +89,10 @@ class OutboxChannel:
         self.folder = Path(folder)
         self.email_from = email_from
         self.email_from_name = email_from_name
+
+    def batches(self, messages: Sequence[OutgoingEmail]) -> list[list[OutgoingEmail]]:
+        """`batch_size` files at a time: each is written whole or not at all."""
+        return chunks(messages, self.batch_size)
 
     def send(self, messages: Sequence[OutgoingEmail]) -> list[SendResult]:
         """Write each message atomically (temp name, then rename)."""
@@ -150,6 +161,18 @@ class SendGridChannel:
         self.email_from, self.email_from_name = email_from, email_from_name
         self.unsubscribe_group = unsubscribe_group
         self.max_attempts, self.max_delay, self.sleep = max_attempts, max_delay_seconds, sleep
+
+    def batches(self, messages: Sequence[OutgoingEmail]) -> list[list[OutgoingEmail]]:
+        """One batch per request: a group of identical content, at most 1,000 recipients.
+
+        The engine marks one batch `sending` at a time, so a crash leaves only the messages of
+        the one request in flight with an unknown outcome.
+        """
+        return [
+            batch
+            for group in group_by_content(messages)
+            for batch in chunks(group, SENDGRID_MAX_PERSONALIZATIONS)
+        ]
 
     def send(self, messages: Sequence[OutgoingEmail]) -> list[SendResult]:
         """One request per group of identical content, at most 1,000 recipients each."""

@@ -196,10 +196,13 @@ def _send_emails(
     after_send: AfterSend | None,
     counts: dict[str, Any],
 ) -> None:
-    """planned -> sending (commit) -> send -> sent/failed/unknown (commit), batch by batch."""
+    """planned -> sending (commit) -> send -> sent/failed/unknown (commit), batch by batch.
+
+    A batch is what the channel sends at once (SendGrid: one request), so a kill leaves in
+    `sending`, and then `unknown`, only the messages that may be in flight.
+    """
     todo = [_outgoing(playbook, i, p) for i, _, p in ledger.pending(con, playbook, "email")]
-    for start in range(0, len(todo), channel.batch_size):
-        batch = todo[start : start + channel.batch_size]
+    for batch in channel.batches(todo):
         with transaction(con):
             ledger.mark_sending(con, [m.action_id for m in batch], ctx.now_utc)
         results = channel.send(batch)

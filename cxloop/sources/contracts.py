@@ -7,9 +7,10 @@ first matching name pattern), and each type is one predicate plus the words for 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from cxloop.errors import SourceError
 
@@ -79,23 +80,86 @@ def _iso(v: str) -> datetime:
     return datetime.fromisoformat(v.replace("Z", "+00:00"))
 
 
+# A moment more than this far ahead of the clock is no export's: a source's clock gone wrong,
+# or a typed date. A day covers every time zone (Qualtrics dates are local, without offset).
+FUTURE_TOLERANCE = timedelta(days=1)
+# Longer values are quarantined: no field we read is documented that long (Salesforce long text
+# areas stop at 131,072 characters), and one would blow up every model that reads it.
+MAX_FIELD_CHARS = 1_000_000
+
+
+class _Horizon:
+    """now + FUTURE_TOLERANCE as epoch seconds and as `YYYY-MM-DDTHH:MM:SS` (UTC), kept a minute.
+
+    The checks below run on every datetime field of every row: a string comparison against a
+    cached horizon costs a tenth of parsing the value again.
+    """
+
+    def __init__(self) -> None:
+        self.computed_at = -1.0
+        self.epoch = 0.0
+        self.text = ""
+
+    def refresh(self) -> _Horizon:
+        now = time.time()
+        if now - self.computed_at > 60:
+            self.computed_at = now
+            self.epoch = now + FUTURE_TOLERANCE.total_seconds()
+            moment = datetime.fromtimestamp(self.epoch, UTC)
+            self.text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return self
+
+
+_HORIZON = _Horizon()
+
+
+def _not_future(v: str) -> bool:
+    """An ISO-like datetime (already checked) not after the horizon; offsets are within the day
+    of tolerance, so comparing the first 19 characters as text is enough."""
+    return v[:19].replace(" ", "T") <= _HORIZON.refresh().text
+
+
+def _epoch_not_future(v: str) -> bool:
+    return int(v) <= _HORIZON.refresh().epoch
+
+
 @dataclass(frozen=True)
 class FieldType:
-    """One kind of field value: the test its text must pass and what we say we expected."""
+    """One kind of field value: the test its text must pass and what we say we expected.
+
+    `plausible`, checked only on text that passes `accepts`, rejects well-formed values no
+    export can hold (a moment in the future), with its own words.
+    """
 
     expected: str
     accepts: Callable[[str], bool]
+    plausible: Callable[[str], bool] | None = None
+    implausible: str = ""
 
+
+_FUTURE = "in the future (more than a day after now)"
 
 FIELD_TYPES: dict[str, FieldType] = {
     "int64": FieldType("an integer id", _is_int_between(-(2**63), _INT64_MAX)),
-    "epoch": FieldType("Unix epoch seconds", _is_int_between(0, _INT64_MAX)),
+    "epoch": FieldType(
+        "Unix epoch seconds", _is_int_between(0, _INT64_MAX), _epoch_not_future, _FUTURE
+    ),
     "sfid": FieldType("a Salesforce id of 15 or 18 characters (valid checksum)", _is_sfid),
     "zendesk_datetime": FieldType(
+        "an ISO datetime like 2024-03-01T09:15:02Z",
+        _parses(_ZENDESK_DATETIME, _iso),
+        _not_future,
+        _FUTURE,
+    ),
+    # a moment that may lie ahead (a task ticket's due_at)
+    "zendesk_datetime_any": FieldType(
         "an ISO datetime like 2024-03-01T09:15:02Z", _parses(_ZENDESK_DATETIME, _iso)
     ),
     "salesforce_datetime": FieldType(
-        "an ISO datetime like 2024-03-27T22:52:16.000Z", _parses(_SALESFORCE_DATETIME, _iso)
+        "an ISO datetime like 2024-03-27T22:52:16.000Z",
+        _parses(_SALESFORCE_DATETIME, _iso),
+        _not_future,
+        _FUTURE,
     ),
     "iso_datetime": FieldType(
         "an ISO datetime with its offset, like 2024-05-02T10:01:30Z", _parses(_ISO_DATETIME, _iso)
@@ -103,6 +167,8 @@ FIELD_TYPES: dict[str, FieldType] = {
     "qualtrics_datetime": FieldType(
         "a datetime like 2024-05-02 10:01:07",
         _parses(_QUALTRICS_DATETIME, datetime.fromisoformat),
+        _not_future,
+        _FUTURE,
     ),
     "date": FieldType("a date like 2024-06-30", _parses(_DATE, date.fromisoformat)),
     "hubspot_id": FieldType(
@@ -199,16 +265,36 @@ class EntityContract:
             if not row.get(name)  # None or ""
         ]
         checks: dict[str, FieldType | None] = self._check_cache  # type: ignore[attr-defined]
+        # one pass over the row's text finds the rare NUL or huge value; fields only then
+        joined = "".join([v for v in row.values() if v])
+        suspect = len(joined) > MAX_FIELD_CHARS or "\x00" in joined
         for name, value in row.items():
             if not value:  # None or "": only `required` cares
+                continue
+            if suspect and (len(value) > MAX_FIELD_CHARS or "\x00" in value):
+                found.append(_unstorable(name, value))
                 continue
             try:
                 field_type = checks[name]
             except KeyError:
                 field_type = checks[name] = self._check_of(name)
-            if field_type is not None and not field_type.accepts(value):
+            if field_type is None:
+                continue
+            if not field_type.accepts(value):
                 found.append(Violation(name, f"{name}: {value!r} is not {field_type.expected}"))
+            elif field_type.plausible is not None and not field_type.plausible(value):
+                found.append(Violation(name, f"{name}: {value!r} is {field_type.implausible}"))
         return found
+
+
+def _unstorable(name: str, value: str) -> Violation:
+    """A value no field of ours should hold: over MAX_FIELD_CHARS, or with a NUL character."""
+    if len(value) > MAX_FIELD_CHARS:
+        return Violation(
+            name, f"{name}: {len(value):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
+        )
+    at = value.index("\x00")
+    return Violation(name, f"{name}: a NUL character at position {at + 1} (binary data?)")
 
 
 _SALESFORCE_PATTERNS = (
@@ -236,6 +322,7 @@ _HUBSPOT_PATTERNS = (
 )
 _ZENDESK_PATTERNS = (
     (r"external_id", "text"),
+    (r"due_at", "zendesk_datetime_any"),
     (r"id|.+_id", "int64"),
     (r".+_at", "zendesk_datetime"),
 )

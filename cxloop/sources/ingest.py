@@ -30,6 +30,7 @@ from cxloop.sources.landing import (
     prepare_batch,
 )
 from cxloop.sources.readers import file_sha256
+from cxloop.sources.recovery import recover_lake
 from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "skipped_files")
@@ -148,6 +149,7 @@ def _ingest_entity(
 ) -> list[LandResult]:
     source = run.config.sources[job.source_name]
     adapter = ADAPTERS[job.kind]
+    recover_lake(con, run.lake_dir, job.kind, job.entity)  # what a killed run left half done
     landed = landed_files(con, job.entity, job.kind)
     skipped: list[LandResult] = []
     batches: list[tuple[PreparedBatch, datetime]] = []

@@ -75,19 +75,92 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Byte-order marks name their encoding whatever cxloop.yaml says (UTF-32 first: its
+# little-endian mark starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Python's default (128 KiB) would stop a file at one long field; a long field is quarantined
+# by the contract (contracts.MAX_FIELD_CHARS) instead, naming its row and field.
+csv.field_size_limit(256 * 1024 * 1024)
+
+
 def decode(data: bytes, file: str, encoding: str) -> str:
-    """The file's text; a UTF-8 BOM is dropped; bad bytes raise SourceError with the line."""
+    """The file's text, from the encoding its byte-order mark names, else the declared one.
+
+    An empty file, UTF-16 without a mark, and a UTF-8 file declared as a single-byte encoding
+    (which would decode to silent mojibake) raise SourceError, as do bytes the encoding cannot
+    decode (naming the line, and for CSV the column of the header the byte is in).
+    """
+    if not data.strip():
+        raise SourceError(file, "empty file", row=1, expected="an export with a header or a body")
     codec = codecs.lookup(encoding).name
+    for bom, bom_codec in _BOMS:
+        if data.startswith(bom):
+            if bom_codec == "utf-8-sig" and codec != "utf-8":
+                raise _declared_wrong(file, encoding, "starts with a UTF-8 byte-order mark")
+            return _decode(data, file, bom_codec, bom_codec)
+    if not codec.startswith(("utf-16", "utf-32")) and data.count(0) * 4 > len(data):
+        line = data.count(b"\n", 0, data.index(0)) + 1
+        raise SourceError(
+            file,
+            f"NUL bytes between characters from line {line}: UTF-16 without a byte-order mark?",
+            row=line,
+            expected=f"text in {encoding}, or UTF-16 with its byte-order mark",
+        )
+    if codec != "utf-8" and not data.isascii() and _is_utf8(data):
+        raise _declared_wrong(file, encoding, "is valid UTF-8 with non-ASCII characters")
+    return _decode(data, file, "utf-8-sig" if codec == "utf-8" else encoding, encoding)
+
+
+def _is_utf8(data: bytes) -> bool:
     try:
-        return data.decode("utf-8-sig" if codec == "utf-8" else encoding)
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declared_wrong(file: str, encoding: str, evidence: str) -> SourceError:
+    return SourceError(
+        file,
+        f"cxloop.yaml declares encoding {encoding}, but the file {evidence}",
+        row=1,
+        expected="`encoding: utf-8` (or no `encoding:`) for a UTF-8 export",
+    )
+
+
+def _decode(data: bytes, file: str, codec: str, declared: str) -> str:
+    try:
+        return data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise SourceError(
             file,
             f"cannot decode byte 0x{data[exc.start]:02x} at line {line}",
             row=line,
-            expected=f"text in {encoding} (set `encoding:` in cxloop.yaml if the file is not)",
+            field=_csv_column_at(data, exc.start),
+            expected=f"text in {declared} (set `encoding:` in cxloop.yaml if the file is not)",
         ) from exc
+
+
+def _csv_column_at(data: bytes, offset: int) -> str | None:
+    """The header name of the CSV column a byte offset falls in (None if not a CSV line)."""
+    if data.lstrip()[:1] in (b"{", b"["):
+        return None
+    start = data.rfind(b"\n", 0, offset) + 1
+    prefix = data[start:offset].decode("utf-8", "replace")
+    header_line = data.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff")
+    try:
+        header = next(csv.reader([header_line]))
+        position = len(next(csv.reader([prefix + "x"]))) - 1
+    except (csv.Error, StopIteration):
+        return None
+    return header[position] if 0 <= position < len(header) else None
 
 
 def read_csv_records(text: str, file: str, delimiter: str = ",") -> Iterator[tuple[list[str], str]]:

@@ -171,17 +171,19 @@ def test_crash_between_send_and_record_leaves_unknown_and_nothing_is_resent(
 
     with pytest.raises(RuntimeError):
         send(warehouse, ctx, fake_sendgrid, after_send=crash)
-    assert len(fake_sendgrid.requests) == 3  # the batch went out (3 shapes), then the crash
+    # one request per shape (3), each marked sending on its own: the crash follows the first
+    assert len(fake_sendgrid.requests) == 1
     sent_ids = {
         p["custom_args"]["cxloop_action_id"]
         for b in fake_sendgrid.bodies()
         for p in b["personalizations"]
     }
     result = send(warehouse, ctx, fake_sendgrid)
-    assert result["unknown"] == 3 and set(result["unknown_action_ids"]) == sent_ids
+    assert result["unknown"] == 1 and set(result["unknown_action_ids"]) == sent_ids
+    assert result["sent"] == 2 + 4  # the two requests never made, and the callbacks
     assert len(fake_sendgrid.requests) == 3  # nothing resent
     statuses = sorted(r[1] for r in email_rows(warehouse).values())
-    assert statuses == ["suppressed", "unknown", "unknown", "unknown"]
+    assert statuses == ["sent", "sent", "suppressed", "unknown"]
     assert all("do not resend" in r[4] for r in email_rows(warehouse).values() if r[1] == "unknown")
     again = send(warehouse, ctx, fake_sendgrid)
     assert again["unknown"] == 0 and len(fake_sendgrid.requests) == 3  # reported once, left alone

@@ -6,7 +6,7 @@
     (sources.<name>.churn; default new business: newbusiness), as stg_salesforce__opportunities -#}
 {%- set churn = var('churn_methods', {}).get('hubspot', {}) -%}
 {%- set new_business_types = churn.get('new_business_types') or ['newbusiness'] -%}
-{%- set renewal_types = churn.get('renewal_types') -%}
+{%- set renewal_types = churn.get('renewal_types') %}
 with
 
 source as (
