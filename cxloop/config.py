@@ -160,12 +160,14 @@ class ChurnConfig(_Strict):
     def _types_do_not_overlap(self) -> ChurnConfig:
         if self.new_business_types is not None and not self.new_business_types:
             raise ValueError("new_business_types: name at least one Type, e.g. [New Customer]")
-        both = {t.lower() for t in self.new_business_types or []} & {
-            t.lower() for t in self.renewal_types or []
-        }
+        return self
+
+    def check_types_for(self, kind: str) -> None:
+        """No Type may be both new business and renewal (the CRM's default list counts)."""
+        new = self.new_business_types or DEFAULT_NEW_BUSINESS_TYPES.get(kind, [])
+        both = {t.lower() for t in new} & {t.lower() for t in self.renewal_types or []}
         if both:
             raise ValueError(f"{sorted(both)[0]!r} is in both new_business_types and renewal_types")
-        return self
 
 
 class SourceConfig(_Strict):
@@ -212,6 +214,8 @@ class SourceConfig(_Strict):
     def _churn_only_on_a_crm(self) -> SourceConfig:
         if self.churn is not None and self.kind not in CRM_KINDS:
             raise ValueError(f"churn: only a CRM source has one ({', '.join(CRM_KINDS)})")
+        if self.churn is not None:
+            self.churn.check_types_for(self.kind)
         return self
 
     def churn_config(self) -> ChurnConfig:

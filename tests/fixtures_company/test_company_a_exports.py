@@ -45,6 +45,7 @@ LANDED = {
     "zendesk.tickets": 4,
     "zendesk.users": 5,
     "zendesk.organizations": 3,
+    "salesforce.contract": 0,
     "zendesk.ticket_comments": 0,
     "zendesk.ticket_events": 0,
     "zendesk.satisfaction_ratings": 2,
