@@ -105,3 +105,19 @@
             and business_days.open_at < {{ end_column }}
     )
 {%- endmacro %}
+
+{# Which survey responses count (docs/metrics.md), for every survey source: a finished one, or a
+   partial one (is_partial) on a survey with include_partial (dbt var partial_response_surveys,
+   from cxloop.yaml) that has a score answered. Previews, tests and spam are each source's own. #}
+{% macro finished_or_counted_partial() -%}
+    {%- set partial_surveys = var('partial_response_surveys', []) -%}
+    (
+        not is_partial
+        {%- if partial_surveys %}
+        or (
+            survey_id in ({{ cx_string_list(partial_surveys) }})
+            and coalesce(nps_category, cast(csat_score as {{ dbt.type_string() }}), cast(ces_score as {{ dbt.type_string() }})) is not null
+        )
+        {%- endif %}
+    )
+{%- endmacro %}

@@ -122,22 +122,13 @@ categorized as (
 
 -- Which responses count (docs/metrics.md): never a preview, test or spam; a partial one only
 -- when its survey has include_partial (dbt var partial_response_surveys) and a score answered.
-{%- set partial_surveys = var('partial_response_surveys', []) %}
 
 counted as (
 
     select
         *,
         not is_test_or_spam
-            and (
-                not is_partial
-                {%- if partial_surveys %}
-                or (
-                    survey_id in ({% for survey in partial_surveys %}'{{ survey | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %})
-                    and coalesce(nps_category, cast(csat_score as {{ dbt.type_string() }}), cast(ces_score as {{ dbt.type_string() }})) is not null
-                )
-                {%- endif %}
-            ) as is_counted
+            and {{ finished_or_counted_partial() }} as is_counted
 
     from categorized
 
