@@ -2,6 +2,9 @@
 
 The checks are table-driven: a field gets a type from the contract (by exact name, then by the
 first matching name pattern), and each type is one predicate plus the words for what it expects.
+
+Over 400 lines on purpose: it is one table, every source's contracts and the field types they
+share; split per source, the shared types would be defined apart from their users.
 """
 
 from __future__ import annotations
