@@ -25,28 +25,13 @@ from pydantic import (
 )
 
 from cxloop.errors import ConfigError
-from cxloop.survey_mappings import CsvSurvey, TypeformForm
-
-SurveyField = Literal[
-    "nps",
-    "nps_group",
-    "csat",
-    "ces",
-    "open_text",
-    "ticket_id",
-    "touchpoint",
-    "channel",
-    "language",
-    "contact_id",
-    "account_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "full_name",
-]
-Measure = Literal["nps", "csat", "ces"]
-MEASURES: tuple[Measure, ...] = ("nps", "csat", "ces")
+from cxloop.survey_mappings import (
+    MEASURES,
+    CsvSurvey,
+    Measure,
+    SurveyField,
+    TypeformForm,
+)
 
 
 class _Strict(BaseModel):

@@ -6,16 +6,16 @@ cxloop.sources.typeform and cxloop.sources.survey_csv read them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SurveyKind = Literal["relational", "transactional", "in_the_moment"]
-# our fields a Typeform answer or hidden field, or a CSV column, can fill (config.SurveyField
-# without nps_group, which is Qualtrics's own column)
-MappedField = Literal[
+# our survey fields, in the order a person reads them (cxloop.yaml, cxloop init)
+SurveyField = Literal[
     "nps",
+    "nps_group",
     "csat",
     "ces",
     "open_text",
@@ -31,7 +31,11 @@ MappedField = Literal[
     "last_name",
     "full_name",
 ]
-MEASURES = ("nps", "csat", "ces")
+# the fields a Typeform answer or hidden field, or a CSV column, can fill: all but nps_group,
+# which is Qualtrics's own column
+MappedField = Literal[tuple(f for f in get_args(SurveyField) if f != "nps_group")]  # type: ignore[valid-type]
+Measure = Literal["nps", "csat", "ces"]
+MEASURES: tuple[Measure, ...] = ("nps", "csat", "ces")
 
 
 class _Strict(BaseModel):

@@ -6,30 +6,15 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import get_args
 
 from cxloop.init.layout import SourceProposal
 from cxloop.init.survey import Guess, SurveyProposal
+from cxloop.survey_mappings import SurveyField
 
 _BARE = re.compile(r"[A-Za-z][\w.-]*")
 _YAML_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n", "~"}
-_FIELD_ORDER = (
-    "nps",
-    "nps_group",
-    "csat",
-    "ces",
-    "open_text",
-    "ticket_id",
-    "touchpoint",
-    "channel",
-    "language",
-    "contact_id",
-    "account_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "full_name",
-)
+_FIELD_ORDER = get_args(SurveyField)
 
 
 def render_config(sources_dir: Path, proposals: list[SourceProposal]) -> str:
