@@ -121,3 +121,11 @@
         {%- endif %}
     )
 {%- endmacro %}
+
+{# The survey scales (docs/metrics.md), for every survey source: NPS 0-10, CSAT 1-5, CES 1-7;
+   a value outside its scale is no score. #}
+{% macro survey_scores() -%}
+        case when nps_score_raw between 0 and 10 then nps_score_raw end as nps_score,
+        case when csat_score_raw between 1 and 5 then csat_score_raw end as csat_score,
+        case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score
+{%- endmacro %}

@@ -96,9 +96,7 @@ scored as (
         responded_at,
         answers_json,
         _loaded_at,
-        case when nps_score_raw between 0 and 10 then nps_score_raw end as nps_score,
-        case when csat_score_raw between 1 and 5 then csat_score_raw end as csat_score,
-        case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score,
+        {{ survey_scores() }},
         -- Qualtrics Status: 1 preview, 2 test, 8 spam, 9 preview spam, 12 imported spam, 17 offline preview
         coalesce(response_status in ('1', '2', '8', '9', '12', '17', 'Survey Preview', 'Survey Test', 'Spam'), false)
             or coalesce(distribution_channel in ('preview', 'test'), false)

@@ -86,9 +86,7 @@ scored as (
         responded_at,
         answers_json,
         _loaded_at,
-        case when nps_score_raw between 0 and 10 then nps_score_raw end as nps_score,
-        case when csat_score_raw between 1 and 5 then csat_score_raw end as csat_score,
-        case when ces_score_raw between 1 and 7 then ces_score_raw end as ces_score,
+        {{ survey_scores() }},
         false as is_test_or_spam,  -- a generic export says nothing of tests; filter them out before
         not is_finished as is_partial
 
