@@ -56,3 +56,21 @@ def survey_sources(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES, target)
     write_webhooks(target)
     return target
+
+
+def ingest(folder: Path, tmp_path: Path) -> dict:
+    """The ingest flow on the survey fixture, into a warehouse and lake under tmp_path."""
+    from cxloop.flows.ingest import ingest as ingest_flow
+
+    return ingest_flow(folder, warehouse=tmp_path / "cx.duckdb", lake_dir=tmp_path / "lake")
+
+
+def rows(tmp_path: Path, sql: str) -> list[tuple]:
+    """One query against the warehouse `ingest` wrote."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "cx.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
-from survey_sources import SECRET, SECRET_ENV, survey_sources
+from survey_sources import SECRET, SECRET_ENV, ingest, rows, survey_sources
 
 from cxloop.config import load_config
 from cxloop.errors import ConfigError, SourceError
-from cxloop.flows.ingest import ingest as ingest_sources
 
 ONBOARDING = "survey_csv/onboarding_2024-05.csv"
 
@@ -23,18 +21,6 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     return survey_sources(tmp_path)
-
-
-def ingest(folder: Path, tmp_path: Path) -> dict:
-    return ingest_sources(folder, warehouse=tmp_path / "cx.duckdb", lake_dir=tmp_path / "lake")
-
-
-def rows(tmp_path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(tmp_path / "cx.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_columns_map_onto_our_fields_and_times_become_utc(folder: Path, tmp_path: Path) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
-from survey_sources import SECRET, SECRET_ENV, request_bytes, survey_sources
+from survey_sources import SECRET, SECRET_ENV, ingest, request_bytes, rows, survey_sources
 
 from cxloop.errors import SourceError
-from cxloop.flows.ingest import ingest as ingest_sources
 from cxloop.sources.webhook_requests import (
     MessageError,
     SignatureError,
@@ -32,18 +30,6 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     return survey_sources(tmp_path)
-
-
-def ingest(folder: Path, tmp_path: Path) -> dict:
-    return ingest_sources(folder, warehouse=tmp_path / "cx.duckdb", lake_dir=tmp_path / "lake")
-
-
-def rows(tmp_path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(tmp_path / "cx.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # --- the signature ------------------------------------------------------------------------
