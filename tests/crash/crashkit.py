@@ -67,6 +67,17 @@ def run_child(stage: str, *args: str, kill_at: str | None = None, env: dict | No
     return finish(start_child(stage, *args, kill_at=kill_at, env=env))
 
 
+def wait_for(proc: subprocess.Popen, event: threading.Event, timeout: float = 120) -> bool:
+    """Wait until `event` is set (True) or the child has exited without setting it (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if event.wait(timeout=0.02):
+            return True
+        if proc.poll() is not None:
+            return event.is_set()
+    raise AssertionError(f"the child neither sent nor exited within {timeout}s")
+
+
 def kill_after(proc: subprocess.Popen, seconds: float) -> ChildRun:
     """kill -9 the child after `seconds` (if it is still running), then collect it."""
     try:
@@ -87,6 +98,7 @@ class SendGridServer:
     hold_request: int | None = None  # this request (1-based) is held until `release` is set
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    request_seen: threading.Event = field(default_factory=threading.Event)  # set on each request
 
     def received(self) -> dict[str, int]:
         """Messages received per action id (the custom arg every message carries)."""
@@ -109,6 +121,7 @@ def sendgrid_server() -> Iterator[SendGridServer]:
             with lock:
                 state.requests += 1
                 number = state.requests
+                state.request_seen.set()
                 message_id = f"sg{next(ids):05d}"
                 for p in body["personalizations"]:
                     state.messages.append(
