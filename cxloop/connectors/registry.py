@@ -1,0 +1,8 @@
+"""The API connectors by source kind: add a module exporting CONNECTOR and one line here."""
+
+from __future__ import annotations
+
+from cxloop.connectors import zendesk
+from cxloop.connectors.base import Connector
+
+CONNECTORS: dict[str, Connector] = {c.kind: c for c in (zendesk.CONNECTOR,)}

@@ -1,0 +1,33 @@
+"""Fixtures of the connector tests: local vendor servers and a sources folder pointing at them.
+
+The servers (vendor_http.py, zendesk_api.py, ...) are plain modules beside this file so the
+benchmarks and other vendors' tests can reuse them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from vendor_http import VendorServer, serve
+from zendesk_api import ZendeskApp
+
+ZENDESK_ENV = {"TEST_ZENDESK_EMAIL": "admin@acme.example", "TEST_ZENDESK_TOKEN": "zd-token-123"}
+
+
+@pytest.fixture
+def zendesk_app() -> ZendeskApp:
+    return ZendeskApp(ZENDESK_ENV["TEST_ZENDESK_EMAIL"], ZENDESK_ENV["TEST_ZENDESK_TOKEN"])
+
+
+@pytest.fixture
+def zendesk_server(zendesk_app: ZendeskApp) -> Iterator[VendorServer]:
+    with serve(zendesk_app) as server:
+        yield server
+
+
+@pytest.fixture
+def zendesk_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in ZENDESK_ENV.items():
+        monkeypatch.setenv(key, value)
+    return ZENDESK_ENV
