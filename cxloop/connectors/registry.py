@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from cxloop.connectors import zendesk
+from cxloop.connectors import typeform, zendesk
 from cxloop.connectors.base import Connector
 
-CONNECTORS: dict[str, Connector] = {c.kind: c for c in (zendesk.CONNECTOR,)}
+CONNECTORS: dict[str, Connector] = {
+    connector.kind: connector
+    for connector in [
+        zendesk.CONNECTOR,
+        typeform.CONNECTOR,
+    ]
+}

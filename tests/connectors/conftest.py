@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from typeform_api import TypeformApp
 from vendor_http import VendorServer, serve
 from zendesk_api import ZendeskApp
 
@@ -31,3 +32,24 @@ def zendesk_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in ZENDESK_ENV.items():
         monkeypatch.setenv(key, value)
     return ZENDESK_ENV
+
+
+TYPEFORM_ENV = {"TEST_TYPEFORM_TOKEN": "tfp_test_token"}
+
+
+@pytest.fixture
+def typeform_app() -> TypeformApp:
+    return TypeformApp(TYPEFORM_ENV["TEST_TYPEFORM_TOKEN"])
+
+
+@pytest.fixture
+def typeform_server(typeform_app: TypeformApp) -> Iterator[VendorServer]:
+    with serve(typeform_app) as server:
+        yield server
+
+
+@pytest.fixture
+def typeform_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in TYPEFORM_ENV.items():
+        monkeypatch.setenv(key, value)
+    return TYPEFORM_ENV
