@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cxloop.connectors import typeform, zendesk
+from cxloop.connectors import qualtrics, typeform, zendesk
 from cxloop.connectors.base import Connector
 
 CONNECTORS: dict[str, Connector] = {
@@ -10,5 +10,6 @@ CONNECTORS: dict[str, Connector] = {
     for connector in [
         zendesk.CONNECTOR,
         typeform.CONNECTOR,
+        qualtrics.CONNECTOR,
     ]
 }

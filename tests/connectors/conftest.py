@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from qualtrics_api import QualtricsApp
 from typeform_api import TypeformApp
 from vendor_http import VendorServer, serve
 from zendesk_api import ZendeskApp
@@ -53,3 +54,24 @@ def typeform_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in TYPEFORM_ENV.items():
         monkeypatch.setenv(key, value)
     return TYPEFORM_ENV
+
+
+QUALTRICS_ENV = {"TEST_QUALTRICS_TOKEN": "qx-token-123"}
+
+
+@pytest.fixture
+def qualtrics_app() -> QualtricsApp:
+    return QualtricsApp(QUALTRICS_ENV["TEST_QUALTRICS_TOKEN"])
+
+
+@pytest.fixture
+def qualtrics_server(qualtrics_app: QualtricsApp) -> Iterator[VendorServer]:
+    with serve(qualtrics_app) as server:
+        yield server
+
+
+@pytest.fixture
+def qualtrics_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in QUALTRICS_ENV.items():
+        monkeypatch.setenv(key, value)
+    return QUALTRICS_ENV
