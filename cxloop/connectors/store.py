@@ -105,8 +105,9 @@ class PullStore:
     def stream(self, name: str, path_for: Callable[[int], str]) -> StreamState:
         """The stream's saved state, after removing what a killed pull left half-done."""
         state = self.streams.setdefault(name, StreamState())
-        for tmp in (self.folder / path_for(state.next_seq)).parent.glob(f".*{TMP_SUFFIX}"):
-            tmp.unlink(missing_ok=True)
+        for folder in ((self.folder / path_for(state.next_seq)).parent, self.dir):
+            for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+                tmp.unlink(missing_ok=True)
         orphan = self.folder / path_for(state.next_seq)
         if orphan.exists():
             orphan.unlink()
