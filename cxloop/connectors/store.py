@@ -108,10 +108,13 @@ class PullStore:
         for folder in ((self.folder / path_for(state.next_seq)).parent, self.dir):
             for tmp in folder.glob(f".*{TMP_SUFFIX}"):
                 tmp.unlink(missing_ok=True)
-        orphan = self.folder / path_for(state.next_seq)
-        if orphan.exists():
+        seq = state.next_seq
+        while (self.folder / path_for(seq)).exists():  # written, but the cursor was not saved
+            orphan = self.folder / path_for(seq)
             orphan.unlink()
             fsync_dir(orphan.parent)
+            seq += 1
+        if seq > state.next_seq:
             self._drop_manifest_lines(name, state.next_seq)
         return state
 
