@@ -8,12 +8,11 @@ local servers holding the same records (Salesforce files copied: its connector c
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 from pullkit import write_config, zendesk_source
 from qualtrics_api import QualtricsApp
@@ -29,27 +28,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 LATER = FIXTURES / "zendesk" / "tickets" / "page-002.json"
 
 
-@contextlib.contextmanager
-def home_env(home: Path, config: Path) -> Iterator[None]:
-    previous = {k: os.environ.get(k) for k in ("CXLOOP_HOME", "CXLOOP_CONFIG")}
-    os.environ.update(CXLOOP_HOME=str(home), CXLOOP_CONFIG=str(config))
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def build_marts(sources: Path, home: Path) -> dict[str, list[tuple]]:
+def build_marts(sources: Path, home: Path, env: pytest.MonkeyPatch) -> dict[str, list[tuple]]:
     """Ingest and build into `home`; every mart's rows, sorted."""
     from cxloop.flows.build import build
 
-    with home_env(home, sources / "cxloop.yaml"):
-        ingest_flow(sources, warehouse=home / "warehouse/cx.duckdb", lake_dir=home / "lake")
-        assert build()["success"]
+    env.setenv("CXLOOP_HOME", str(home))
+    env.setenv("CXLOOP_CONFIG", str(sources / "cxloop.yaml"))
+    ingest_flow(sources, warehouse=home / "warehouse/cx.duckdb", lake_dir=home / "lake")
+    assert build()["success"]
     marts: dict[str, list[tuple]] = {}
     with contextlib.closing(
         duckdb.connect(str(home / "warehouse/cx.duckdb"), read_only=True)
@@ -62,7 +48,7 @@ def build_marts(sources: Path, home: Path) -> dict[str, list[tuple]]:
 
 
 def test_pulled_and_hand_written_sources_build_the_same_marts(
-    tmp_path: Path, prefect_harness: None,
+    tmp_path: Path, prefect_harness: None, monkeypatch: pytest.MonkeyPatch,
     zendesk_app: ZendeskApp, zendesk_server: VendorServer, zendesk_env: dict,
     qualtrics_app: QualtricsApp, qualtrics_server: VendorServer, qualtrics_env: dict,
 ) -> None:  # fmt: skip
@@ -93,8 +79,8 @@ def test_pulled_and_hand_written_sources_build_the_same_marts(
         pull_source(pulled, name, config.sources[name])
     assert yaml.safe_load((pulled / "cxloop.yaml").read_text())["sources"]["zendesk"]["api"]
 
-    from_files = build_marts(by_files, tmp_path / "home-files")
-    from_pull = build_marts(pulled, tmp_path / "home-pulled")
+    from_files = build_marts(by_files, tmp_path / "home-files", monkeypatch)
+    from_pull = build_marts(pulled, tmp_path / "home-pulled", monkeypatch)
     assert {"fct_tickets", "mart_nps"} <= set(from_files)
     assert from_files["fct_tickets"] and from_files["mart_nps"]
     for mart, rows in from_files.items():
