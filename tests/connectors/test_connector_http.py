@@ -80,7 +80,6 @@ def test_since_replaces_the_cursor_and_config_errors_name_the_key(
     zendesk_server,
     zendesk_env,  # noqa: ANN001
 ) -> None:
-
     config = load_config(write_config(tmp_path, {
         "zendesk": zendesk_source(zendesk_server.url, entities=["organizations"]),
         "events": {"kind": "sendgrid", "path": "sendgrid", "api": {"base_url": "http://x"}},
