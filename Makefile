@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.churn --score --train
 	$(BIN)/python -m benchmarks.playbooks --rows 100000
 	$(BIN)/python -m benchmarks.identity --scale 10 --home var/bench/identity-scale10
+	$(BIN)/python -m benchmarks.pull_zendesk --tickets 100000
 
 clean:
 	rm -rf var dbt_project/target dbt_project/logs .pytest_cache

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from cxloop.api_config import ApiConfig
 from cxloop.errors import ConfigError
 from cxloop.survey_mappings import (
     MEASURES,
@@ -189,6 +190,10 @@ class SourceConfig(_Strict):
             "system names differently (Salesforce custom fields): "
             "{opportunity: {Subscription_Start_Date__c: Contract_Start__c}}."
         ),
+    )
+    api: ApiConfig | None = Field(
+        None,
+        description="How `cxloop pull` reaches this source's API (docs/connectors.md).",
     )
     churn: ChurnConfig | None = Field(
         None,

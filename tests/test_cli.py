@@ -21,6 +21,7 @@ COMMANDS = [
     ["run"],
     ["demo"],
     ["ingest"],
+    ["pull"],
     ["build"],
     ["check"],
     ["train"],
