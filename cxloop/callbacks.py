@@ -242,8 +242,8 @@ def _tagged(
         return None, f"{where}: no {prefix}<{what.replace(' ', '_')}> tag (closed without {what})"
     if values[0] not in allowed:
         return None, (
-            f"{where}: {prefix}{values[0]!r} is not a configured {what} (expected one of "
-            f"{', '.join(allowed)})"
+            f"{where}: '{prefix}{values[0]}': {values[0]!r} is not a configured {what} "
+            f"(expected one of {', '.join(allowed)}; closed without {what})"
         )
     return values[0], None
 
