@@ -18,7 +18,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_callbacks import add_users, create_tasks, query, step, task_of
+from test_callbacks import (
+    FRI_1500,
+    MON_1430,
+    WED_1400,
+    add_users,
+    create_tasks,
+    query,
+    step,
+    task_of,
+)
 from test_loop_closure import dbt_build
 from typer.testing import CliRunner
 
@@ -171,3 +180,32 @@ def test_solved_zendesk_tickets_close_callbacks_and_the_mart_counts_them(
     ids = con.execute("select callback_week_id from marts.mart_callbacks").fetchall()
     con.close()
     assert all("@" not in i[0] for i in ids)
+
+
+def test_the_act_flow_escalates_after_its_playbooks_on_a_pinned_clock(
+    warehouse: Path, cx_home: Path
+) -> None:
+    from cxloop.flows.act import act
+
+    add_users(warehouse)
+    cfg = cx_home / "cxloop.yaml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(
+        "sources: {}\nplaybooks: {enabled: [detractor_followup]}\n"
+        "callbacks: {escalation_email: cx-lead@vendor.example, max_escalation_level: 1}\n"
+    )
+    wednesday = act(warehouse=str(warehouse), now=WED_1400, config=str(cfg))
+    assert wednesday["detractor_followup"]["sent"] == 3 + 4
+    assert wednesday["callback_escalation"]["sent"] == 0
+    friday = act(warehouse=str(warehouse), now=FRI_1500, config=str(cfg))
+    assert friday["detractor_followup"]["sent"] == 0
+    assert friday["callback_escalation"]["callbacks"]["escalated"] == 4
+    assert friday["callback_escalation"]["sent"] == 2  # Mona (R1, R2), the fallback (R3, R4)
+    monday = act(warehouse=str(warehouse), now=MON_1430, config=str(cfg))
+    assert monday["callback_escalation"]["sent"] == 0  # max level 1: nothing more
+    sent = query(
+        warehouse,
+        "select recipient, json_array_length(payload->'$.item_keys') from ops.playbook_actions "
+        "where playbook = 'callback_escalation' order by recipient",
+    )
+    assert sent == [("cx-lead@vendor.example", 2), ("mona@vendor.example", 2)]
