@@ -102,6 +102,13 @@ def digests(outbox: Path, since: set[Path]) -> dict[str, str]:
     return found
 
 
+def escalation_round(warehouse: Path, outbox: Path, now: datetime) -> tuple[dict, dict]:
+    """The callbacks step at `now`, and the escalation e-mails it wrote (recipient -> text)."""
+    seen = set(outbox.glob("*.eml"))
+    result = step(warehouse, outbox, now)
+    return result, digests(outbox, seen)
+
+
 def test_a_callback_from_creation_through_escalation_to_closure(
     warehouse: Path, tmp_path: Path
 ) -> None:
@@ -136,10 +143,8 @@ def test_a_callback_from_creation_through_escalation_to_closure(
     assert before["escalated"] == 0 and before["escalation_digests"]["sent"] == 0
 
     # Friday 15:00, one hour late: level 1, one digest per manager
-    seen = set(outbox.glob("*.eml"))
-    late = step(warehouse, outbox, FRI_1500)
+    late, level1 = escalation_round(warehouse, outbox, FRI_1500)
     assert late["escalated"] == 4 and late["escalation_digests"]["sent"] == 2
-    level1 = digests(outbox, seen)
     assert set(level1) == {"mona@vendor.example", "cx-lead@vendor.example"}
     assert "2 callback tasks are past due" in level1["mona@vendor.example"]
     assert (
@@ -168,10 +173,8 @@ def test_a_callback_from_creation_through_escalation_to_closure(
             config=CONFIG.callbacks,
             now=MON_1300,
         )
-    seen = set(outbox.glob("*.eml"))
-    second = step(warehouse, outbox, MON_1430)
+    second, level2 = escalation_round(warehouse, outbox, MON_1430)
     assert second["escalated"] == 3 and second["escalation_digests"]["sent"] == 2
-    level2 = digests(outbox, seen)
     assert set(level2) == {"victor@vendor.example", "cx-lead@vendor.example"}
     assert "Escalation level 2." in level2["victor@vendor.example"]
     assert "2 callback tasks are past due" in level2["victor@vendor.example"]
