@@ -9,40 +9,50 @@ closes the warehouse. No caller can say "the gate passed": it is read, never pas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from cxloop.callbacks import close_from_zendesk, escalate_overdue
 from cxloop.config import ProjectConfig
+from cxloop.dbt import checked_business_hours
 from cxloop.errors import ConfigError
 from cxloop.package_data import playbooks_dir
 from cxloop.playbooks.channels import EmailChannel
 from cxloop.playbooks.engine import AfterSend
 from cxloop.playbooks.engine import run_playbooks as run_engine
+from cxloop.playbooks.ledger import ensure_tables as ledger_tables
 from cxloop.playbooks.notify import Mirror
 from cxloop.playbooks.plan import PlanContext
 from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import LoadedPlaybook, PlaybookError, load_playbooks
 from cxloop.playbooks.suppressions import confirm_unknown_from_events, sync_from_events
 from cxloop.quality.gate import gate_state, require_checked_marts
-from cxloop.warehouse import connect
+from cxloop.warehouse import connect, writer
 
 PLAYBOOKS_DIR = playbooks_dir()
+ESCALATION_PLAYBOOK = "callback_escalation"
 
 
 def plan_context(config: ProjectConfig | None, now: datetime | None = None) -> PlanContext:
     """Links, calendar and thresholds for this run, from cxloop.yaml (or its defaults)."""
     cfg = config or ProjectConfig(sources={})
+    hours = checked_business_hours(cfg.business_hours)
     return PlanContext(
         now=now or datetime.now(UTC),
         unsubscribe_url=cfg.playbooks.unsubscribe_url,
         postal_address=cfg.playbooks.postal_address,
         company=cfg.company,
         params={"high_threshold": cfg.risk_bands.high},
-        workdays=frozenset(cfg.business_hours.weekdays),
-        holidays=frozenset(cfg.business_hours.holidays),
+        workdays=frozenset(hours.weekdays),
+        holidays=frozenset(hours.holidays),
+        business_timezone=hours.timezone,
+        business_start=time.fromisoformat(hours.start),
+        business_end=time.fromisoformat(hours.end),
+        callback_queue=cfg.callbacks.queue,
     )
 
 
@@ -53,9 +63,11 @@ def load_specs(config: ProjectConfig | None, names: Sequence[str] | None) -> lis
         folder = Path(config.playbooks.folder)
     wanted = list(names) if names else (config.playbooks.enabled if config else None)
     try:
-        return load_playbooks(folder, wanted, templates_dir=folder / "templates")
+        loaded = load_playbooks(folder, wanted, templates_dir=folder / "templates")
     except PlaybookError as exc:
         raise ConfigError(str(exc)) from exc
+    # the escalation playbook runs in the callbacks step, after the others, unless named
+    return [lp for lp in loaded if wanted or lp.spec.name != ESCALATION_PLAYBOOK]
 
 
 def run_playbooks(
@@ -107,3 +119,38 @@ def run_playbooks(
         raise ConfigError(str(exc)) from exc
     finally:
         con.close()
+
+
+def run_callbacks(
+    warehouse: Path,
+    config: ProjectConfig | None,
+    *,
+    channel: EmailChannel,
+    ctx: PlanContext,
+    mirrors: Sequence[Mirror] = (),
+) -> dict[str, Any]:
+    """The step after the playbooks: close tasks whose Zendesk ticket was solved, escalate
+    overdue ones (events), then mail the escalation digests (the callback_escalation playbook).
+    """
+    settings = (config or ProjectConfig(sources={})).callbacks
+    with writer(warehouse) as con:
+        ledger_tables(con)
+        closed = close_from_zendesk(con, settings, ctx.now)
+        escalated = escalate_overdue(con, settings, ctx)
+    folder = PLAYBOOKS_DIR
+    if config and config.playbooks.folder:
+        custom = Path(config.playbooks.folder)
+        folder = custom if (custom / f"{ESCALATION_PLAYBOOK}.yaml").is_file() else folder
+    try:
+        spec = load_playbooks(folder, [ESCALATION_PLAYBOOK], templates_dir=folder / "templates")
+    except PlaybookError as exc:
+        raise ConfigError(str(exc)) from exc
+    step_ctx = replace(ctx, params={**ctx.params, "now_utc": ctx.now_utc})
+    mails = run_playbooks(warehouse, spec, channel=channel, ctx=step_ctx, mirrors=mirrors)
+    return {
+        "closed_from_zendesk": closed["closed"],
+        "zendesk_problems": closed["problems"],
+        "escalated": escalated["escalated"],
+        "no_escalation_recipient": escalated["no_recipient"],
+        "escalation_digests": mails[ESCALATION_PLAYBOOK],
+    }

@@ -338,6 +338,55 @@ class PlaybookSettings(_Strict):
     )
 
 
+class CallbacksConfig(_Strict):
+    """Callback tasks: who owns them without a CSM, closing vocabularies, escalation."""
+
+    queue: str | None = Field(
+        None, description="E-mail of the queue that owns a callback whose account has no CSM."
+    )
+    outcomes: list[str] = Field(
+        default_factory=lambda: ["resolved", "not_resolved", "no_answer", "declined"],
+        description="Outcomes a callback may be closed with (lower_snake).",
+    )
+    root_causes: list[str] = Field(
+        default_factory=lambda: [
+            "product_defect",
+            "support_experience",
+            "billing",
+            "onboarding",
+            "pricing",
+            "missing_feature",
+            "other",
+        ],
+        description="Root causes a callback may be closed with (lower_snake).",
+    )
+    escalation_email: str | None = Field(
+        None,
+        description=(
+            "Where an overdue callback escalates when the owner has no manager in the CRM "
+            "(Salesforce User.ManagerId) and no HubSpot team in team_managers."
+        ),
+    )
+    team_managers: dict[str, str] = Field(
+        default_factory=dict,
+        description="HubSpot owner team (name or id) -> the e-mail its overdue callbacks go to.",
+    )
+    escalate_again_after_business_hours: float = Field(
+        8, gt=0, description="Business hours after one escalation level before the next."
+    )
+    max_escalation_level: int = Field(
+        2, ge=0, le=5, description="1 = the owner's manager, 2 = that manager's manager; 0 = off."
+    )
+
+    @field_validator("outcomes", "root_causes")
+    @classmethod
+    def _snake_names(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if not x or not x.replace("_", "a").isalnum() or x != x.lower()]
+        if bad or not v:
+            raise ValueError(f"expected a non-empty list of lower_snake names, got {bad or v}")
+        return v
+
+
 class PublishSettings(_Strict):
     mask_personal_data: bool = True
     show_csm_names: bool = Field(False, description="publish CSM names in clear (else hashed)")
@@ -356,6 +405,7 @@ class ProjectConfig(_Strict):
     small_sample_size: int = 30
     health: HealthConfig = HealthConfig()
     playbooks: PlaybookSettings = PlaybookSettings()
+    callbacks: CallbacksConfig = CallbacksConfig()
     publish: PublishSettings = PublishSettings()
 
     def partial_response_surveys(self) -> list[str]:

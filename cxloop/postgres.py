@@ -28,6 +28,8 @@ PYTHON_TABLES = (
     ("intermediate", "identity_clusters"),
     ("ml", "churn_scores"),
     ("ops", "playbook_actions"),
+    ("ops", "callback_tasks"),
+    ("ops", "callback_events"),
     ("ops", "ingest_files"),  # read by source freshness (macros/freshness.sql)
 )
 

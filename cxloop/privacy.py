@@ -33,6 +33,7 @@ RULES: tuple[tuple[Treatment, tuple[str, ...]], ...] = (
             "*_full_name",
             "respondent_name",
             "requester_name",
+            "callback_week_id",  # a hash of the owner's e-mail and week: salted like one
         ),
     ),
     ("redact", ("open_text", "*comment*", "subject", "description", "*_text", "body")),

@@ -181,6 +181,16 @@ COLUMNS = {
         "nps_responses",
         "nps",
     ),
+    "marts.mart_callbacks": (
+        "callback_week_id",
+        "owner_email",
+        "week_start_date",
+        "opened",
+        "contacted",
+        "closed",
+        "closed_within_sla",
+        "escalated",
+    ),
     "ml.churn_scores": (
         "account_id",
         "scored_at",
@@ -545,6 +555,38 @@ def mentions_within_answers() -> DerivedCheck:
     )
 
 
+def mart_callbacks_checks() -> list[Expectation]:
+    return [
+        *key("callback_week_id"),
+        not_null("owner_email"),
+        not_null("week_start_date"),
+        *counts("opened", "contacted", "closed", "closed_within_sla", "escalated"),
+        between("closed_within_sla_pct", 0, 100),
+    ]
+
+
+def callback_counts_nest() -> DerivedCheck:
+    """closed_within_sla <= closed <= opened; contacted and escalated <= opened."""
+    names = ("opened", "contacted", "closed", "closed_within_sla", "escalated")
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        opened = _num(df, "opened")
+        cond = (
+            (_num(df, "closed_within_sla") <= _num(df, "closed"))
+            & (_num(df, "closed") <= opened)
+            & (_num(df, "contacted") <= opened)
+            & (_num(df, "escalated") <= opened)
+        )
+        return ok_where(cond, _all_present(df, *names))
+
+    return DerivedCheck(
+        "callback_counts_nest",
+        names,
+        rule,
+        "closed_within_sla <= closed <= opened; contacted, escalated <= opened",
+    )
+
+
 def _mart(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
     def build() -> list[Expectation]:
         return [table_has_columns(COLUMNS[name]), *checks()]
@@ -596,5 +638,6 @@ SPECS: tuple[DatasetSpec, ...] = (
     _mart("marts.mart_churn", mart_churn_checks),
     _mart("marts.mart_account_health", mart_account_health_checks),
     _mart("marts.mart_topics", mart_topics_checks, (mentions_within_answers(),)),
+    _mart("marts.mart_callbacks", mart_callbacks_checks, (callback_counts_nest(),)),
     _mart("ml.churn_scores", churn_scores_checks),
 )

@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from cxloop.act import load_specs, plan_context, run_playbooks
+from cxloop.act import ESCALATION_PLAYBOOK, load_specs, plan_context, run_callbacks, run_playbooks
 from cxloop.config import ProjectConfig, project_config
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.playbooks.plan import PlanContext
@@ -53,6 +53,25 @@ def run_playbook_task(
     return counts
 
 
+@task(cache_policy=NONE)
+def callbacks_task(
+    warehouse: Path, ctx: PlanContext, project: ProjectConfig | None = None
+) -> dict[str, Any]:
+    """Close callbacks solved in Zendesk, escalate overdue ones, mail the escalation digests."""
+    settings = get_settings()
+    result = run_callbacks(
+        warehouse,
+        project,
+        channel=email_channel(settings),
+        ctx=ctx,
+        mirrors=mirrors_for(project, settings.resources),
+    )
+    counts = result.pop("escalation_digests")
+    for problem in [*result["zendesk_problems"], *result["no_escalation_recipient"]]:
+        get_run_logger().warning("callbacks: %s", problem)
+    return {**counts, "callbacks": result}
+
+
 @flow(name="act")
 def act(
     warehouse: str | None = None,
@@ -78,4 +97,7 @@ def act(
     with warehouse_slot():
         if any(s.spec.guardrails.require_quality_gate for s in specs):
             gate_task(path, "act")
-        return {s.spec.name: run_playbook_task(path, s, ctx, dry_run, project) for s in specs}
+        counts = {s.spec.name: run_playbook_task(path, s, ctx, dry_run, project) for s in specs}
+        if not dry_run and not playbooks:  # the callbacks step, after the playbooks
+            counts[ESCALATION_PLAYBOOK] = callbacks_task(path, ctx, project)
+        return counts

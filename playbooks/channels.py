@@ -299,48 +299,50 @@ def group_by_content(messages: Sequence[OutgoingEmail]) -> list[list[OutgoingEma
     return list(groups.values())
 
 
+def callback_task_id(action_id: str) -> str:
+    """The task id of a callback action: a UUID5, so the same action makes the same task."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxloop-callback:{action_id}"))
+
+
 def write_callback_tasks(
     con: duckdb.DuckDBPyConnection,
     todo: Sequence[tuple[str, str | None, dict[str, Any]]],
     now: datetime,
 ) -> None:
-    """Create the open callback tasks of many actions (action_id, recipient, payload) at once."""
-    rows = [
-        [
-            str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxloop-callback:{action_id}")),
-            action_id,
-            payload.get("account_id"),
-            payload.get("customer_id"),
-            payload["assignee_email"],
-            payload["due_date"],
-            payload.get("reason"),
-            now,
-        ]
-        for action_id, _, payload in todo
-    ]
-    if not rows:
+    """Create the open callback tasks of many actions (action_id, recipient, payload) at once,
+    each with its `opened` event (ops.callback_events), in the caller's transaction."""
+    if not todo:
         return
-    names = [
-        "task_id",
-        "action_id",
-        "account_id",
-        "customer_id",
-        "assignee_email",
-        "due_date",
-        "reason",
-    ]
+    text_columns = {
+        "task_id": [callback_task_id(action_id) for action_id, _, _ in todo],
+        "action_id": [action_id for action_id, _, _ in todo],
+        **{
+            name: [payload.get(name) for _, _, payload in todo]
+            for name in ("account_id", "customer_id", "assignee_email", "due_date", "reason")
+        },
+        "due_at": [payload.get("due_at") for _, _, payload in todo],
+        "owner_source": [payload.get("owner_source", "csm") for _, _, payload in todo],
+    }
     frame = pa.table(
         {
-            **{n: pa.array([r[i] for r in rows], type=pa.string()) for i, n in enumerate(names)},
-            "created_at": pa.array([now] * len(rows), type=pa.timestamp("us")),
+            **{n: pa.array(v, type=pa.string()) for n, v in text_columns.items()},
+            "created_at": pa.array([now] * len(todo), type=pa.timestamp("us")),
         }
     )
     con.register("_new_callbacks", frame)
     try:
         con.execute(
-            "insert into ops.callback_tasks select task_id, action_id, account_id, customer_id, "
-            "assignee_email, cast(due_date as date), reason, created_at, 'open' "
-            "from _new_callbacks"
+            "insert into ops.callback_tasks (task_id, action_id, account_id, customer_id, "
+            "assignee_email, due_date, reason, created_at, status, due_at, owner_source) "
+            "select task_id, action_id, account_id, customer_id, assignee_email, "
+            "cast(due_date as date), reason, created_at, 'open', cast(due_at as timestamp), "
+            "owner_source from _new_callbacks"
+        )
+        con.execute(
+            "insert into ops.callback_events (event_id, task_id, event_type, status, "
+            "occurred_at, source, actor, recorded_at) "
+            "select task_id || ':opened', task_id, 'opened', 'open', created_at, 'act', "
+            "assignee_email, created_at from _new_callbacks"
         )
     finally:
         con.unregister("_new_callbacks")

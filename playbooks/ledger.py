@@ -88,7 +88,27 @@ TABLES: dict[str, tuple[str, tuple[ColumnSpec, ...]]] = {
             ("due_date", "date", "not null", ""),
             ("reason", "varchar", "", ""),
             ("created_at", "timestamp", "not null", ""),
-            ("status", "varchar", "not null", ""),
+            ("status", "varchar", "not null", "open/contacted/closed: the latest event's state"),
+            ("due_at", "timestamp", "", "UTC; created + the SLA in business hours"),
+            ("owner_source", "varchar", "", "csm (the account's CSM) / queue (callbacks.queue)"),
+        ),
+    ),
+    "ops.callback_events": (
+        "every state change of a callback task, appended, never updated (docs/playbooks.md)",
+        (
+            ("event_id", "varchar", "primary key", "uuid5 of task, event and level or moment"),
+            ("task_id", "varchar", "not null", ""),
+            ("event_type", "varchar", "not null", "opened/contacted/closed/escalated"),
+            ("status", "varchar", "not null", "the task's state after the event"),
+            ("occurred_at", "timestamp", "not null", "UTC"),
+            ("source", "varchar", "not null", "act / cli / zendesk"),
+            ("actor", "varchar", "", "who: an e-mail, or the Zendesk ticket id"),
+            ("outcome", "varchar", "", "closed: one of callbacks.outcomes"),
+            ("root_cause", "varchar", "", "closed: one of callbacks.root_causes"),
+            ("escalation_level", "integer", "", "escalated: 1 = owner's manager, 2 = theirs"),
+            ("escalated_to", "varchar", "", "escalated: the manager's e-mail"),
+            ("note", "varchar", "", ""),
+            ("recorded_at", "timestamp", "not null", "UTC, when cxloop wrote it"),
         ),
     ),
 }
@@ -152,6 +172,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists ops")
     for table in TABLES:
         con.execute(table_ddl(table))
+        for name, type_, constraint, _ in TABLES[table][1]:
+            if not constraint:  # a column added after release; an old table gains it
+                con.execute(f'alter table {table} add column if not exists "{name}" {type_}')
 
 
 def ensure_playbook_tables(con: duckdb.DuckDBPyConnection) -> None:

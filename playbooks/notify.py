@@ -143,7 +143,7 @@ class ZendeskTickets:
                 "subject": p.get("reason") or f"{action.playbook} callback",
                 "comment": {"body": "\n".join(lines), "public": False},
                 "type": "task",
-                "due_at": f"{p['due_date']}T17:00:00Z",
+                "due_at": _zendesk_due_at(p),
                 "priority": "normal",
                 "assignee_email": p["assignee_email"],
                 "external_id": action.action_id,
@@ -155,6 +155,13 @@ class ZendeskTickets:
         """Create the ticket; the Idempotency-Key makes a retried POST create it once."""
         headers = {**self.headers, "Idempotency-Key": action_id}
         return self.poster.post(action_id, self.url, payload, headers, _zendesk_ticket_id)
+
+
+def _zendesk_due_at(payload: dict[str, Any]) -> str:
+    """The task's due time in UTC (ISO 8601 with Z); 17:00 UTC of the due date for old rows."""
+    if payload.get("due_at"):
+        return str(payload["due_at"]).replace(" ", "T") + "Z"
+    return f"{payload['due_date']}T17:00:00Z"
 
 
 def _zendesk_ticket_id(raw: bytes) -> str | None:

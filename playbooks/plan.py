@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +42,10 @@ class PlanContext:
     params: dict[str, Any] = field(default_factory=dict)
     workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[date] = frozenset()
+    business_timezone: str = "UTC"
+    business_start: time = time(9, 0)
+    business_end: time = time(17, 0)
+    callback_queue: str | None = None  # owner of a callback when the row has no CSM
 
     @property
     def now_utc(self) -> datetime:
@@ -172,6 +176,34 @@ def add_business_days(
         if current.weekday() in workdays and current not in holidays:
             left -= 1
     return current
+
+
+def add_business_hours(start: datetime, hours: float, ctx: PlanContext) -> datetime:
+    """The moment `hours` of business time after `start` (aware), in UTC.
+
+    Business time runs from ctx.business_start to business_end on working days (not holidays),
+    in ctx.business_timezone; the clock starts at the next opening when `start` is outside it.
+    """
+    zone = ZoneInfo(ctx.business_timezone)
+    local = start.astimezone(zone)
+    left = timedelta(hours=hours)
+    day = local.date()
+    while True:
+        if day.weekday() in ctx.workdays and day not in ctx.holidays:
+            opens = datetime.combine(day, ctx.business_start, zone)
+            closes = datetime.combine(day, ctx.business_end, zone)
+            begin = max(opens, local)
+            if begin < closes:
+                if begin + left <= closes:
+                    return (begin + left).astimezone(UTC)
+                left -= closes - begin
+        day += timedelta(days=1)
+
+
+def business_day_hours(ctx: PlanContext) -> float:
+    """Hours in one business day (business_end - business_start)."""
+    minutes = (ctx.business_end.hour - ctx.business_start.hour) * 60
+    return (minutes + ctx.business_end.minute - ctx.business_start.minute) / 60
 
 
 def _address(value: Any) -> str | None:
@@ -372,19 +404,28 @@ def _callback(
 ) -> PlannedAction:
     action_id = ledger.action_id_for(action_key)
     assignee = _address(row.get(action.assignee_from))
+    owner_source = "csm"
+    if assignee is None and ctx.callback_queue:
+        assignee, owner_source = _address(ctx.callback_queue), "queue"
     planned = PlannedAction(action_id, playbook, action_key, "callback", assignee, "planned", {})
     if assignee is None:
         planned.status = "failed"
-        planned.error = f"column {action.assignee_from!r} is empty: no one to assign"
+        planned.error = (
+            f"column {action.assignee_from!r} is empty and no callbacks.queue is configured: "
+            "no one to assign"
+        )
         return planned
-    due = add_business_days(
-        ctx.now.astimezone(UTC).date(), action.due_in_business_days, ctx.workdays, ctx.holidays
-    )
+    hours = action.due_in_business_hours
+    if hours is None:
+        hours = action.due_in_business_days * business_day_hours(ctx)
+    due_at = add_business_hours(ctx.now, hours, ctx)
     planned.payload = {
         "assignee_email": assignee,
+        "owner_source": owner_source,
         "account_id": _text(row.get("account_id")),
         "customer_id": _text(row.get("customer_id")),
-        "due_date": due.isoformat(),
+        "due_date": due_at.astimezone(ZoneInfo(ctx.business_timezone)).date().isoformat(),
+        "due_at": due_at.replace(tzinfo=None).isoformat(sep=" "),
         "reason": action.reason.format(**row),
     }
     return planned

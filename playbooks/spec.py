@@ -78,6 +78,9 @@ class CallbackTaskAction(_Strict):
     type: Literal["callback_task"]
     assignee_from: Column
     due_in_business_days: int = Field(2, ge=0, le=60)
+    due_in_business_hours: float | None = Field(
+        None, gt=0, le=480, description="the SLA in business hours; wins over the days"
+    )
     reason: str = "Follow up"
 
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import typer
 
-from cxloop.flows.cli import churn, identity, init, pipeline, postgres, pull, stages, webhooks
+from cxloop.flows.cli import (
+    callbacks,
+    churn,
+    identity,
+    init,
+    pipeline,
+    postgres,
+    pull,
+    stages,
+    webhooks,
+)
 
 app = typer.Typer(
     help="cxloop: a customer-experience warehouse with closed-loop automation.\n\n"
@@ -28,6 +38,7 @@ app.add_typer(identity.app, name="identity")
 app.add_typer(churn.app, name="churn")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(postgres.app, name="postgres")
+app.add_typer(callbacks.app, name="callbacks")
 
 __all__ = ["app"]
 

@@ -583,6 +583,19 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "nps": [-66.67, 50.0],
             }
         ),
+        "marts.mart_callbacks": pd.DataFrame(
+            {
+                "callback_week_id": ["3f1c", "9a7e"],
+                "owner_email": ["carla@vendor.example", "queue@vendor.example"],
+                "week_start_date": [date(2024, 6, 3)] * 2,
+                "opened": [2, 1],
+                "contacted": [1, 0],
+                "closed": [2, 0],
+                "closed_within_sla": [1, 0],
+                "escalated": [1, 1],
+                "closed_within_sla_pct": [50.0, 0.0],
+            }
+        ),
         "ml.churn_scores": pd.DataFrame(
             {
                 "account_id": ["A1", "A2"],

@@ -188,3 +188,11 @@ def test_absent_optional_raw_column_is_not_applicable(good_frames: Frames) -> No
 def test_unknown_dataset_is_named() -> None:
     with pytest.raises(UnknownDatasetError, match="no expectation suite for 'marts.nope'"):
         spec_for("marts.nope")
+
+
+def test_callback_counts_that_do_not_nest_fail(good_frames: Frames) -> None:
+    frame = good_frames("marts.mart_callbacks")
+    frame.loc[1, "closed_within_sla"] = 1  # within SLA but never closed
+    result = validate("marts.mart_callbacks", frame)
+    assert result.critical_failed
+    assert failed(result) == {"expect_column_values_to_be_in_set(_check__callback_counts_nest)"}

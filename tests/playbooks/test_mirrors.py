@@ -128,7 +128,8 @@ def test_each_callback_task_opens_one_zendesk_ticket(warehouse, ctx, tmp_path, s
     con.close()
     ticket = tickets[r1_callback]
     assert ticket["assignee_email"] == "carla@vendor.example"
-    assert ticket["type"] == "task" and ticket["due_at"] == "2024-06-07T17:00:00Z"
+    # due: Wed 14:00 + 2 business days of 8 h (09-17 UTC) = Fri 14:00, the task's due_at
+    assert ticket["type"] == "task" and ticket["due_at"] == "2024-06-07T14:00:00Z"
     assert ticket["subject"] == "Detractor follow-up: NPS 3 from response R1"
     assert "Survey response: R1" in ticket["comment"]["body"] and not ticket["comment"]["public"]
     # a second run creates nothing new
