@@ -50,8 +50,15 @@ def api(url: str, path: str, body: dict | None = None, method: str | None = None
         headers={"Content-Type": "application/json"},
         method=method or ("POST" if body is not None else "GET"),
     )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
+    for attempt in range(6):  # SQLite behind a loaded server answers 503 when it is locked
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or attempt == 5:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cxloop.flows.cli import churn, identity, init, pipeline, postgres, stages, webhooks
+from cxloop.flows.cli import churn, identity, init, pipeline, postgres, serve, stages, webhooks
 
 app = typer.Typer(
     help="cxloop: a customer-experience warehouse with closed-loop automation.\n\n"
@@ -22,6 +22,7 @@ app = typer.Typer(
 for command in (*pipeline.COMMANDS, *stages.COMMANDS):
     app.command()(command)
 app.command("serve-webhooks")(webhooks.serve)
+app.command("serve")(serve.serve)
 app.command("init")(init.init)
 app.add_typer(identity.app, name="identity")
 app.add_typer(churn.app, name="churn")
