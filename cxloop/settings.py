@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         default=None, description="Your data center's API host, e.g. https://fra1.qualtrics.com."
     )
     qualtrics_api_token: SecretStr | None = Field(
-        default=None, description="X-API-TOKEN to fetch a notified response (Read Survey Responses)."
+        default=None, description="X-API-TOKEN to fetch a notified response."
     )
     qualtrics_webhook_token: SecretStr | None = Field(
         default=None,

@@ -78,8 +78,9 @@ def _routes(
     ]
     if not routes:
         raise ConfigError(
-            "nothing to receive: set CXLOOP_SENDGRID_WEBHOOK_PUBLIC_KEY, or configure a typeform "
-            "source (secret_env) or a qualtrics source with CXLOOP_QUALTRICS_WEBHOOK_TOKEN"
+            "CXLOOP_SENDGRID_WEBHOOK_PUBLIC_KEY is not set (SendGrid > Mail Settings > Signed "
+            "Event Webhook shows it), and no typeform source or qualtrics source with "
+            "CXLOOP_QUALTRICS_WEBHOOK_TOKEN is configured: nothing to receive"
         )
     return routes, actor, lines
 
