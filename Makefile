@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo serve test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cxloop demo --fresh --scale $(SCALE)
+
+# A Prefect server, a process worker (prefect.yaml deployed) and the webhook receivers, on
+# 127.0.0.1; Ctrl-C stops them. SOURCES is the folder of exports with its cxloop.yaml.
+SOURCES ?= var/demo/sources
+serve: $(STAMP)
+	CXLOOP_PROJECT_DIR=$(CURDIR) $(BIN)/cxloop serve --sources $(SOURCES)
 
 # DuckDB's bindings print nanobind "leaked ..." notes at interpreter exit, after pytest's
 # summary; they are noise (objects alive at shutdown), so they are dropped here.
@@ -42,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest --scale $(SCALE)
 	$(BIN)/python -m benchmarks.churn --score --train
 	$(BIN)/python -m benchmarks.playbooks --rows 100000
+	$(BIN)/python -m benchmarks.moment --responses 100
 	$(BIN)/python -m benchmarks.identity --scale 10 --home var/bench/identity-scale10
 	$(BIN)/python -m benchmarks.pull_zendesk --tickets 100000
 

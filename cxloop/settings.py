@@ -32,6 +32,20 @@ class Settings(BaseSettings):
         default=None, description="SendGrid's Event Webhook verification key (base64 DER)."
     )
     sendgrid_webhook_max_age_seconds: int = 300
+    survey_webhook_max_age_seconds: int = Field(
+        default=86400,
+        description="Refuse survey webhooks whose response was submitted longer ago (s).",
+    )
+    qualtrics_base_url: str | None = Field(
+        default=None, description="Your data center's API host, e.g. https://fra1.qualtrics.com."
+    )
+    qualtrics_api_token: SecretStr | None = Field(
+        default=None, description="X-API-TOKEN to fetch a notified response."
+    )
+    qualtrics_webhook_token: SecretStr | None = Field(
+        default=None,
+        description="The token in the event subscription's publicationUrl (?token=...).",
+    )
     email_from: str = "cx-team@example.com"
     email_from_name: str = "Customer Experience Team"
     warehouse_key: SecretStr | None = Field(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -148,6 +149,11 @@ class EventReceiver:
         return path
 
 
+Route = Callable[[Mapping[str, str], bytes, dict[str, str]], str]
+"""A POST handler: (headers, raw body, query parameters) -> the 200 answer's text, or raises
+WebhookRejected."""
+
+
 def make_server(
     receiver: EventReceiver,
     host: str = "127.0.0.1",
@@ -157,28 +163,46 @@ def make_server(
 ) -> ThreadingHTTPServer:
     """A ThreadingHTTPServer answering POST `path` (200 stored, 400/403/404/405/411/413)."""
 
+    def store(headers: Mapping[str, str], body: bytes, query: dict[str, str]) -> str:
+        return f"stored {receiver.receive(headers, body).name}"
+
+    return make_routes_server({path: store}, host, port, log, receiver.max_body_bytes)
+
+
+def make_routes_server(
+    routes: Mapping[str, Route],
+    host: str = "127.0.0.1",
+    port: int = 8085,
+    log: Callable[[str], None] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> ThreadingHTTPServer:
+    """One server for every receiver: POST to a route's path, else 404/405/411/413."""
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "cxloop-webhooks"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            route, _, query = self.path.partition("?")
             try:
-                body = self._body()
-                stored = receiver.receive(self.headers, body)
+                handler = routes.get(route)
+                if handler is None:
+                    raise WebhookRejected(
+                        HTTPStatus.NOT_FOUND, f"no such path (use {', '.join(routes)})"
+                    )
+                message = handler(self.headers, self._body(), dict(parse_qsl(query)))
             except WebhookRejected as exc:
                 self._answer(exc.status, exc.reason)
                 return
-            self._answer(HTTPStatus.OK, f"stored {stored.name}")
+            self._answer(HTTPStatus.OK, message)
 
         def do_GET(self) -> None:  # noqa: N802
-            self._answer(HTTPStatus.METHOD_NOT_ALLOWED, "POST SendGrid event batches here")
+            self._answer(HTTPStatus.METHOD_NOT_ALLOWED, f"POST to {', '.join(routes)}")
 
         def _body(self) -> bytes:
-            if self.path.split("?", 1)[0] != path:
-                raise WebhookRejected(HTTPStatus.NOT_FOUND, f"no such path (use {path})")
             length = self.headers.get("Content-Length")
             if length is None or not length.isdigit():
                 raise WebhookRejected(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
-            if int(length) > receiver.max_body_bytes:
+            if int(length) > max_body_bytes:
                 raise WebhookRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
             return self.rfile.read(int(length))
 
@@ -190,9 +214,11 @@ def make_server(
             self.end_headers()
             self.wfile.write(payload)
             if log is not None:
-                log(f"{self.command} {self.path} -> {status.value} {message}")
+                log(f"{self.command} {self.path.partition('?')[0]} -> {status.value} {message}")
 
         def log_message(self, *args: object) -> None:
             pass
 
-    return ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import time
 from collections.abc import Iterator
 
+from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
+from prefect.exceptions import MissingContextError
 
 WRITER_LIMIT = "warehouse-writer"
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
@@ -44,12 +47,24 @@ def warehouse_slot() -> Iterator[None]:
         yield
         return
     ensure_writer_limit()
+    log = _logger()
+    log.info("waiting for the %s slot", WRITER_LIMIT)
     with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=3600):
+        log.info("holding the %s slot", WRITER_LIMIT)
         token = _holding.set(True)
         try:
             yield
         finally:
             _holding.reset(token)
+            log.info("releasing the %s slot", WRITER_LIMIT)
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger (its lines reach the Prefect API), else a module logger."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("cxloop.flows.orchestration")
 
 
 class StageTimer:

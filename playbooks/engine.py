@@ -47,8 +47,12 @@ def run_playbooks(
     dry_run: bool = False,
     after_send: AfterSend | None = None,
     mirrors: Sequence[Mirror] = (),
+    source: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Counts per playbook and status; interrupted sends from earlier runs become unknown."""
+    """Counts per playbook and status; interrupted sends from earlier runs become unknown.
+
+    `source` replaces the playbooks' trigger table (the in-the-moment path's received rows).
+    """
     recovered: dict[str, list[str]] = {}
     if not dry_run:
         with transaction(con):
@@ -69,6 +73,7 @@ def run_playbooks(
             after_send=after_send,
             recovered=recovered.get(lp.spec.name, []),
             mirrors=mirrors,
+            source=source,
         )
         for lp in playbooks
     }
@@ -86,6 +91,7 @@ def run_playbook(
     after_send: AfterSend | None = None,
     recovered: Sequence[str] = (),
     mirrors: Sequence[Mirror] = (),
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Plan one playbook, write its plan, then carry out every planned action."""
     counts: dict[str, Any] = dict.fromkeys(STATUSES, 0)
@@ -94,7 +100,7 @@ def run_playbook(
     if loaded.spec.guardrails.require_quality_gate and not gate_ok:
         counts["gate_blocked"] = True
         return counts
-    plan = plan_playbook(con, loaded, renderer, ctx)
+    plan = plan_playbook(con, loaded, renderer, ctx, source)
     plan.actions += mirrored_actions(plan.actions, mirrors)
     for action in plan.actions:
         counts[action.status] += 1

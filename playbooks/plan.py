@@ -65,14 +65,23 @@ class Plan:
 
 
 def trigger_rows(
-    con: duckdb.DuckDBPyConnection, loaded: LoadedPlaybook, params: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedPlaybook,
+    params: dict[str, Any],
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows that call for action, as dicts; errors name the playbook file and key."""
+    """The rows that call for action, as dicts; errors name the playbook file and key.
+
+    `source` replaces `trigger.source` (same columns, e.g. a temporary table of responses
+    received by webhook); joins, `where` and everything after apply unchanged.
+    """
     trigger, file = loaded.spec.trigger, loaded.file
+    if source is not None and trigger.source is None:
+        raise PlaybookError(f"{file}: key 'trigger.source': needed to act on received rows")
     if trigger.query is not None:
         sql, key = f"select * from ({trigger.query}) as trigger_rows", "trigger.query"
     else:
-        sql, key = _source_sql(con, loaded), "trigger.where"
+        sql, key = _source_sql(con, loaded, source), "trigger.where"
     used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
     values = {**trigger.params, **{k: v for k, v in params.items() if k in trigger.params}}
     missing = used - set(values)
@@ -93,10 +102,13 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, file: object, key: str)
         raise PlaybookError(f"{file}: key '{key}': table {table} not found ({exc})") from exc
 
 
-def _source_sql(con: duckdb.DuckDBPyConnection, loaded: LoadedPlaybook) -> str:
+def _source_sql(
+    con: duckdb.DuckDBPyConnection, loaded: LoadedPlaybook, source: str | None = None
+) -> str:
     trigger, file = loaded.spec.trigger, loaded.file
     assert trigger.source is not None
-    have = set(_columns(con, trigger.source, file, "trigger.source"))
+    table = source or trigger.source
+    have = set(_columns(con, table, file, "trigger.source"))
     select, joins = ["t.*"], []
     for i, join in enumerate(trigger.joins):
         where = f"trigger.joins.{i}"
@@ -115,7 +127,7 @@ def _source_sql(con: duckdb.DuckDBPyConnection, loaded: LoadedPlaybook) -> str:
             select.append(f'j{i}."{col}"')
         cond = " and ".join(f't."{c}" = j{i}."{c}"' for c in join.using)
         joins.append(f"left join {join.table} as j{i} on {cond}")
-    inner = f"select {', '.join(select)} from {trigger.source} as t {' '.join(joins)}"
+    inner = f"select {', '.join(select)} from {table} as t {' '.join(joins)}"
     return f"select * from ({inner}) as trigger_rows where ({trigger.where or 'true'})"
 
 
@@ -259,9 +271,10 @@ def plan_playbook(
     loaded: LoadedPlaybook,
     renderer: TemplateRenderer,
     ctx: PlanContext,
+    source: str | None = None,
 ) -> Plan:
     """Decide this run's new actions for one playbook (keys already in the ledger are skipped)."""
-    rows = trigger_rows(con, loaded, ctx.params)
+    rows = trigger_rows(con, loaded, ctx.params, source)
     _check_columns(loaded, rows)
     known = ledger.known_keys(con, loaded.spec.name)
     guard = _Guard(con, loaded, ctx)

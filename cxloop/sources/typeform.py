@@ -70,7 +70,7 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     """Parse one request file or one Responses API page into response rows."""
     data = path.read_bytes()
     if path.suffix == ".http":
-        rows = [_webhook_row(data, rel, cfg)]
+        rows = [webhook_row(data, rel, cfg)]
     else:
         rows = _page_rows(data, path.parent.name, rel, cfg)
     return Batch(KIND, ENTITY, rel, file_sha256(data), contract_for(KIND, ENTITY), COLUMNS, rows)
@@ -89,7 +89,8 @@ def webhook_secret(cfg: SourceConfig, rel: str) -> str:
     return secret
 
 
-def _webhook_row(data: bytes, rel: str, cfg: SourceConfig) -> ParsedRow:
+def webhook_row(data: bytes, rel: str, cfg: SourceConfig) -> ParsedRow:
+    """One received request file as a response row (quarantined whole when it is not valid)."""
     original = data.decode("utf-8", errors="replace")
     secret = webhook_secret(cfg, rel)
     try:

@@ -17,6 +17,7 @@ from cxloop.flows.cli import (
     pipeline,
     postgres,
     pull,
+    serve,
     stages,
     webhooks,
 )
@@ -32,6 +33,7 @@ app = typer.Typer(
 for command in (*pipeline.COMMANDS, *stages.COMMANDS):
     app.command()(command)
 app.command("serve-webhooks")(webhooks.serve)
+app.command("serve")(serve.serve)
 app.command("init")(init.init)
 app.command("pull")(pull.pull)
 app.add_typer(identity.app, name="identity")

@@ -124,7 +124,7 @@ def test_a_scheduled_act_and_publish_refuse_marts_whose_check_failed(
     with pytest.raises(QualityGateError):
         check(stage="marts")
 
-    # act-frequent and publish-nightly call the flows with no parameters
+    # act-frequent (and `cxloop publish`) call the flows with no parameters
     with pytest.raises(MartsNotCheckedError) as refused:
         act()
     message = str(refused.value)

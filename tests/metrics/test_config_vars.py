@@ -89,7 +89,7 @@ def test_bad_sla_targets_name_the_key(sla: dict, message: str) -> None:
 def test_a_flow_run_alone_finds_cxloop_yaml_through_cxloop_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A deployment (build-nightly, check-nightly...) gets no config path: $CXLOOP_CONFIG."""
+    """A deployment (act-frequent, train-weekly...) gets no config path: $CXLOOP_CONFIG."""
     path = tmp_path / "cxloop.yaml"
     path.write_text(
         "sources: {crm: {kind: salesforce, path: sf, freshness_hours: 12}}\n"

@@ -1,0 +1,1 @@
+"""In-the-moment follow-up: survey responses received by webhook, acted on in seconds."""
