@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cxloop.connectors import salesforce, zendesk
+from cxloop.connectors import hubspot, salesforce, zendesk
 from cxloop.connectors.base import Connector
 
-CONNECTORS: dict[str, Connector] = {c.kind: c for c in (zendesk.CONNECTOR, salesforce.CONNECTOR)}
+CONNECTORS: dict[str, Connector] = {
+    c.kind: c for c in (zendesk.CONNECTOR, salesforce.CONNECTOR, hubspot.CONNECTOR)
+}
