@@ -39,13 +39,14 @@ OBJECT_TYPES = ("companies", "contacts", "deals")
 ENTITIES = (*OBJECT_TYPES, "owners", "deal_pipelines")
 MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate",
             "deals": "hs_lastmodifieddate"}  # fmt: skip
-# the properties staging reads (dbt_project/models/staging/hubspot); api.fields adds more
+# the properties staging reads and docs/ingest.md asks for (HubSpot); api.fields adds more
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    "companies": ("name", "domain", "website", "industry", "type", "phone", "country",
-                  "hubspot_owner_id", "createdate", "hs_lastmodifieddate"),
-    "contacts": ("email", "firstname", "lastname", "phone", "mobilephone", "jobtitle", "country",
-                 "hs_language", "hs_email_optout", "associatedcompanyid", "createdate",
-                 "lastmodifieddate"),
+    "companies": ("name", "domain", "website", "industry", "type", "annualrevenue",
+                  "numberofemployees", "phone", "country", "hubspot_owner_id", "createdate",
+                  "hs_lastmodifieddate"),
+    "contacts": ("email", "firstname", "lastname", "phone", "mobilephone", "jobtitle", "company",
+                 "country", "hs_language", "hs_email_optout", "associatedcompanyid",
+                 "hubspot_owner_id", "createdate", "lastmodifieddate"),
     "deals": ("dealname", "amount", "dealstage", "pipeline", "closedate", "dealtype",
               "hs_is_closed", "hs_is_closed_won", "hubspot_owner_id", "createdate",
               "hs_lastmodifieddate"),

@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +298,47 @@ def test_the_adapter_reads_the_export_file_then_the_pages_in_name_order(tmp_path
     found = find_files(folder, cfg)["user"]
     assert [p.relative_to(folder).as_posix() for p in found] == [
         "User.csv", "User/pull-00000001.csv", "User/pull-00000002.csv"]  # fmt: skip
+
+
+CHILD = """
+import sys
+from cxloop.config import load_config
+from cxloop.connectors.run import pull_source
+config = load_config(sys.argv[1] + "/cxloop.yaml")
+pull_source(sys.argv[1], "crm", config.sources["crm"])
+"""
+
+
+def test_a_killed_pull_resumes_with_nothing_missed_or_landed_twice(
+    tmp_path: Path, org: SalesforceApp, server: VendorServer, sf_env: dict
+) -> None:
+    """A real process kill while the second result page is being asked for."""
+    asked, release = threading.Event(), threading.Event()
+
+    def hold_the_second_page(request: Request) -> None:
+        if request.path.endswith("/results") and "locator" in request.query:
+            asked.set()
+            release.wait(30)
+
+    server.before = hold_the_second_page
+    write_config(tmp_path, {"crm": source(server.url, page_size=2, entities=["opportunity"])})
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)])
+    try:
+        assert asked.wait(60), "the child never asked for page 2"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(30) == -signal.SIGKILL
+    finally:
+        release.set()
+        child.kill()
+    assert [p.name for p in (tmp_path / "salesforce/Opportunity").iterdir()] == [
+        "pull-00000001.csv"]  # fmt: skip
+    server.before = None
+    server.requests.clear()
+    config = load_config(tmp_path / "cxloop.yaml")
+    pull_source(tmp_path, "crm", config.sources["crm"])
+    assert f"{DATA}/jobs/query" not in server.paths()  # the killed pull's job, resumed
+    ids = [r["Id"] for r in rows(tmp_path, "Opportunity")]
+    assert sorted(ids) == ["0065g00000LostIAAR", "0065g00000NewGlAAJ", "0065g00000RenwAAAR"]
+    manifest = (tmp_path / "salesforce/.cxloop-pull/manifest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["path"] for line in manifest] == [
+        "Opportunity/pull-00000001.csv", "Opportunity/pull-00000002.csv"]  # fmt: skip
