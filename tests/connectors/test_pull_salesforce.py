@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -342,3 +343,27 @@ def test_a_killed_pull_resumes_with_nothing_missed_or_landed_twice(
     manifest = (tmp_path / "salesforce/.cxloop-pull/manifest.jsonl").read_text().splitlines()
     assert [json.loads(line)["path"] for line in manifest] == [
         "Opportunity/pull-00000001.csv", "Opportunity/pull-00000002.csv"]  # fmt: skip
+
+
+def test_the_shared_source_fixture_pulls_to_the_same_raw_tables(
+    tmp_path: Path, sf_env: dict
+) -> None:
+    """tests/fixtures/sources/salesforce (the exports the e2e and marts tests build from, bad
+    rows included) served by the org and pulled: the raw tables and quarantine its files give.
+    A marts test can pull it in place of copying the files."""
+    shared = FIXTURES.parents[1] / "sources" / "salesforce"
+    app = SalesforceApp()
+    for sobject in OBJECTS:
+        app.put(sobject, *read_csv((shared / f"{sobject}.csv").read_text(encoding="utf-8")))
+    pulled = tmp_path / "pulled"
+    with serve(app) as running:
+        pull(pulled, running.url, page_size=2, fields={"account": ["Customer_Tier__c"]})
+    by_files = tmp_path / "files"
+    write_config(by_files, {"crm": {"kind": "salesforce", "path": "salesforce"}})
+    shutil.copytree(shared, by_files / "salesforce")
+    from_pull = ingest_raw(pulled, tmp_path / "home-pulled")
+    from_files = ingest_raw(by_files, tmp_path / "home-files")
+    assert from_files["ops.quarantine"]  # the fixture's bad rows, quarantined alike
+    assert set(from_pull) == set(from_files)
+    for table in from_files:
+        assert from_pull[table] == from_files[table], table
