@@ -367,3 +367,22 @@ def test_the_shared_source_fixture_pulls_to_the_same_raw_tables(
     assert set(from_pull) == set(from_files)
     for table in from_files:
         assert from_pull[table] == from_files[table], table
+
+
+def test_contract_is_pulled_when_the_churn_method_reads_it(
+    tmp_path: Path, org: SalesforceApp, server: VendorServer, sf_env: dict
+) -> None:
+    org.put("Contract", {
+        "Id": "8005g00000AcmeKAAR", "IsDeleted": "false", "CreatedDate": "2024-01-02T09:00:00.000Z",
+        "LastModifiedDate": "2024-01-02T09:00:00.000Z",
+        "SystemModstamp": "2024-01-02T09:00:00.000Z", "AccountId": "0015g00000AcmeAAAR",
+        "ContractNumber": "00000100", "Status": "Activated", "StatusCode": "Activated",
+        "StartDate": "2024-01-01", "EndDate": "2024-12-31", "ContractTerm": "12",
+        "ActivatedDate": "2024-01-02T09:00:00.000Z", "OwnerId": "0055g00000MariRAAR"})  # fmt: skip
+    pull(tmp_path / "default", server.url)
+    assert not (tmp_path / "default/salesforce/Contract").exists()
+    cfg = {**source(server.url), "churn": {"method": "contract"}}
+    config = load_config(write_config(tmp_path / "contract", {"crm": cfg}))
+    report = pull_source(tmp_path / "contract", "crm", config.sources["crm"])
+    assert report["streams"]["contract"]["records"] == 1
+    assert rows(tmp_path / "contract", "Contract")[0]["ContractTerm"] == "12"
