@@ -23,21 +23,24 @@ class ApiConfig(BaseModel):
         None,
         description=(
             "The API's root, e.g. https://acme.zendesk.com; default the vendor's (from "
-            "`subdomain` for Zendesk and Qualtrics). Tests point it at a local server."
+            "`subdomain` for Zendesk, Qualtrics and Salesforce). Tests point it at a local server."
         ),
     )
     subdomain: str | None = Field(
         None,
         description=(
             "zendesk: your subdomain (https://<subdomain>.zendesk.com); qualtrics: your "
-            "datacenter id (https://<id>.qualtrics.com)."
+            "datacenter id (https://<id>.qualtrics.com); salesforce: your My Domain "
+            "(https://<subdomain>.my.salesforce.com)."
         ),
     )
     credentials: dict[str, str] = Field(
         default_factory=dict,
         description=(
             "credential -> the environment variable holding it, or secret:<block> for a "
-            "Prefect Secret block: zendesk {email, token}, typeform {token}, qualtrics {token}."
+            "Prefect Secret block: zendesk {email, token}, typeform {token}, qualtrics {token}, "
+            "hubspot {token}, salesforce {client_id, client_secret} or {client_id, username, "
+            "private_key} (JWT bearer)."
         ),
     )
     start_date: date | None = Field(
@@ -54,7 +57,17 @@ class ApiConfig(BaseModel):
         None,
         description=(
             "zendesk: which of tickets, users, organizations, ticket_events, "
-            "satisfaction_ratings to pull; default all."
+            "satisfaction_ratings to pull; salesforce: of account, contact, opportunity, user, "
+            "contract; hubspot: of companies, contacts, deals, owners, deal_pipelines; default "
+            "all (salesforce: contract only with churn.method contract)."
+        ),
+    )
+    fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "salesforce: extra fields to select per object (account: [Segment__c]); hubspot: "
+            "extra properties per object type (companies: [plan]); beside the defaults that "
+            "staging reads (docs/connectors.md)."
         ),
     )
     timeout_seconds: float = Field(

@@ -52,6 +52,8 @@ class PullContext:
     since: datetime | None  # where to start when there is no cursor (None: everything)
 
 
+Resolve = Callable[[tuple[str, ...]], dict[str, str]]
+Authorize = Callable[[str, str, ApiConfig, Resolve], dict[str, str]]
 Fetcher = Callable[[PullContext, Stream, "dict[str, Any] | None"], Iterator[Page]]
 
 
@@ -67,3 +69,7 @@ class Connector:
     fetch: Fetcher
     check: Callable[[PullContext], str]  # one cheap call; says what it saw
     entities: tuple[str, ...] = ()  # what `api.entities` may name (empty: not selectable)
+    # auth headers from a token endpoint (OAuth), before the client opens: (source, base_url,
+    # api, resolve) -> headers, where resolve(roles) gives those credentials' values (a connector
+    # with several auth flows picks the roles by what api.credentials names); None: `headers`
+    authorize: Authorize | None = None

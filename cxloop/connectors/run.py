@@ -72,11 +72,17 @@ def open_client(
         raise ConfigError(
             f"key 'sources.{name}.api': no base_url and no subdomain (expected one of them)"
         )
-    creds = resolve_credentials(name, api, connector.credentials, load_secret)
+    if connector.authorize is not None:
+        headers = connector.authorize(
+            name, base_url, api, lambda roles: resolve_credentials(name, api, roles, load_secret)
+        )
+    else:
+        headers = connector.headers(resolve_credentials(name, api, connector.credentials,
+                                                        load_secret))  # fmt: skip
     client = ApiClient(
         source=name,
         base_url=base_url,
-        headers=connector.headers(creds),
+        headers=headers,
         timeout_seconds=api.timeout_seconds,
         max_retries=api.max_retries,
     )

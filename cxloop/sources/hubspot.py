@@ -9,7 +9,8 @@ Layout of a HubSpot source folder (docs/ingest.md, HubSpot):
   (values are text, "" for a cleared property), its own keys are kept beside them and
   `associations` is kept as JSON text.
 - `owners/*.json`: pages of `GET /crm/v3/owners` (`teams` kept as JSON text).
-- `pipelines/deals.json`: `GET /crm/v3/pipelines/deals` (`stages` kept as JSON text).
+- `pipelines/deals.json`: `GET /crm/v3/pipelines/deals` (`stages` kept as JSON text); the
+  answers `cxloop pull` lands are `pipelines/deals/*.json`, read after it in name order.
 
 Pages are read in file-name order. Any other folder, a page lying outside its folder or a
 pipelines file of another object is an error naming it: we would otherwise drop it unseen.
@@ -74,13 +75,20 @@ def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
         for child in sorted(pipelines.iterdir()):
             if child.name.startswith("."):
                 continue
+            if child.is_dir() and f"{child.name}.json" in PIPELINE_FILES:
+                continue  # pages of `cxloop pull`, read after the export file (below)
             if child.name not in PIPELINE_FILES:
                 raise SourceError(
                     str(child),
                     f"not a pipelines file we read ('{child.name}')",
-                    expected="pipelines/deals.json (GET /crm/v3/pipelines/deals)",
+                    expected="pipelines/deals.json or pipelines/deals/*.json "
+                    "(GET /crm/v3/pipelines/deals)",
                 )
             files[PIPELINE_FILES[child.name]].append(child)
+        for name, entity in PIPELINE_FILES.items():
+            pulled = pipelines / name.removesuffix(".json")
+            if pulled.is_dir():
+                files[entity].extend(sorted(p for p in pulled.glob("*.json") if p.is_file()))
     return files
 
 

@@ -1,5 +1,7 @@
 """Salesforce Bulk API 2.0 query results (CSV): Account, Contact, Opportunity, Contract, User.
 
+An object is one export file (`Account.csv`) and/or a folder of result pages
+(`Account/*.csv`, what `cxloop pull` writes, read in name order after the file).
 Every value arrives double-quoted, nulls are empty strings, datetimes look like
 `2024-03-27T22:52:16.000Z`. Reference ids that arrive in their 15-character form are
 normalized to 18 characters here so that every id in raw compares equal to what the API returns.
@@ -47,10 +49,7 @@ def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
             f"key 'columns.{unknown[0]}' of the {KIND} source at {cfg.path!r}: "
             f"not a Salesforce object we read (expected one of {', '.join(FILES)})"
         )
-    found = {
-        entity: [folder / name] if (folder / name).is_file() else []
-        for entity, name in FILES.items()
-    }
+    found = {entity: object_files(folder, name) for entity, name in FILES.items()}
     if cfg.churn_config().method == "contract" and not found["contract"]:
         raise SourceError(
             f"{cfg.path}/{FILES['contract']}",
@@ -61,6 +60,15 @@ def find_files(folder: Path, cfg: SourceConfig) -> dict[str, list[Path]]:
             ),
         )
     return found
+
+
+def object_files(folder: Path, name: str) -> list[Path]:
+    """`Account.csv` (an export), then `Account/*.csv` (pages of `cxloop pull`) by name."""
+    export = [folder / name] if (folder / name).is_file() else []
+    pages = folder / name.removesuffix(".csv")
+    return export + (
+        sorted(p for p in pages.glob("*.csv") if p.is_file()) if pages.is_dir() else []
+    )
 
 
 def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
