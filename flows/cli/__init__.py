@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from cxloop.flows.cli import churn, identity, init, pipeline, postgres, stages, webhooks
+from cxloop.flows.cli import churn, erase, identity, init, pipeline, postgres, stages, webhooks
 
 app = typer.Typer(
     help="cxloop: a customer-experience warehouse with closed-loop automation.\n\n"
@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for command in (*pipeline.COMMANDS, *stages.COMMANDS):
+for command in (*pipeline.COMMANDS, *stages.COMMANDS, *erase.COMMANDS):
     app.command()(command)
 app.command("serve-webhooks")(webhooks.serve)
 app.command("init")(init.init)
