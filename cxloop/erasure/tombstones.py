@@ -27,8 +27,12 @@ def erasure_salt() -> str:
 
 
 def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every tombstoned identifier hash (none when nobody was erased)."""
-    return [h for (h,) in con.execute("select identifier_hash from ops.tombstones").fetchall()]
+    """Every tombstoned identifier hash (none when nobody was erased, or no table yet)."""
+    try:
+        rows = con.execute("select identifier_hash from ops.tombstones").fetchall()
+    except duckdb.CatalogException:  # a connection made without cxloop.warehouse.connect
+        return []
+    return [h for (h,) in rows]
 
 
 @contextlib.contextmanager
