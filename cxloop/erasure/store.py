@@ -182,7 +182,8 @@ def residual_mentions(con: duckdb.DuckDBPyConnection, needles: list[str]) -> dic
     rows = con.execute(
         "select schema_name, table_name, column_name from duckdb_columns() "
         "where database_name = current_database() and data_type in ('VARCHAR', 'JSON') "
-        "and schema_name not in ('information_schema', 'pg_catalog')"
+        "and (schema_name, table_name) in (select (schema_name, table_name) from duckdb_tables() "
+        "where database_name = current_database())"  # tables: views only re-read them
     ).fetchall()
     found: dict[str, int] = {}
     for schema, table, column in rows:
