@@ -80,8 +80,11 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
     if ing:
         console.print(
             "Ingest: read {read:,}, landed {landed:,}, quarantined {quarantined:,}, "
-            "duplicate {duplicate:,}".format(
-                **{k: ing.get(k, 0) for k in ("read", "landed", "quarantined", "duplicate")}
+            "duplicate {duplicate:,}, erased {erased:,}".format(
+                **{
+                    k: ing.get(k, 0)
+                    for k in ("read", "landed", "quarantined", "duplicate", "erased")
+                }
             )
         )
     m = wh.get("metrics") or {}

@@ -156,8 +156,9 @@ INGEST_FILES = Table(
         C("loaded_at", "timestamp", "not null"),
         C("file_mtime", "timestamp", "", "the file's modification time when last seen"),
         C("last_delivered_at", "timestamp", "", "when these bytes last arrived"),
+        C("rows_erased", "bigint", "", "rows of erased people dropped (ops.tombstones)"),
     ),
-    "one row per landed file (a batch)",
+    "one row per landed file (a batch); read = landed + quarantined + duplicate + erased",
 )
 PIPELINE_RUNS = Table(
     "ops",
@@ -280,6 +281,30 @@ PLAYBOOK_TABLES: tuple[Table, ...] = tuple(
     _ledger_table(qualified, doc, columns) for qualified, (doc, columns) in ledger.TABLES.items()
 )
 
+ERASURES = Table(
+    "ops",
+    "erasures",
+    (
+        C("erasure_id", "varchar", "primary key"),
+        C("erased_at", "timestamp", "not null", "UTC"),
+        C("subject_hash", "varchar", "not null", "salted sha256 of what was asked (e-mail or id)"),
+        C("identifiers", "bigint", "not null", "how many identifiers were tombstoned"),
+        C("removed", "json", "not null", "rows (or files) removed per place, counts only"),
+    ),
+    "one row per erasure: a salted hash, the time and counts; never a clear identifier",
+)
+TOMBSTONES = Table(
+    "ops",
+    "tombstones",
+    (
+        C("identifier_hash", "varchar", "primary key", "salted sha256 of kind and value"),
+        C("kind", "varchar", "not null", "email, phone, zendesk_user, ... (cxloop.erasure)"),
+        C("erasure_id", "varchar", "not null"),
+    ),
+    "an erased person's identifiers, hashed: ingest drops rows that match (rows_erased)",
+)
+ERASURE_TABLES: tuple[Table, ...] = (ERASURES, TOMBSTONES)
+
 # The tables every warehouse has from its first connection on.
 CORE_TABLES: tuple[Table, ...] = (
     QUARANTINE,
@@ -288,10 +313,17 @@ CORE_TABLES: tuple[Table, ...] = (
     QUALITY_RESULTS,
     BUILDS,
     GATE_VERDICTS,
+    TOMBSTONES,
 )
 IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
 # Every Python-written table but the raw ones (those come from the source contracts).
-ALL_TABLES: tuple[Table, ...] = (*CORE_TABLES, CHURN_SCORES, *IDENTITY_TABLES, *PLAYBOOK_TABLES)
+ALL_TABLES: tuple[Table, ...] = (
+    *CORE_TABLES,
+    CHURN_SCORES,
+    *IDENTITY_TABLES,
+    *PLAYBOOK_TABLES,
+    ERASURES,
+)
 
 
 def raw_tables() -> tuple[Table, ...]:

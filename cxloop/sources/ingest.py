@@ -2,7 +2,8 @@
 
 `resolve_run` fills in the paths, `plan_ingest` finds one job per entity (`select_jobs` keeps
 the named sources), `ingest_entity` lands one job's new files, `entity_counts` and `build_report`
-make the run report (rows read = landed + quarantined + duplicate). The `ingest` flow runs one
+make the run report (rows read = landed + quarantined + duplicate + erased, the last being
+rows of erased people that their tombstones dropped: cxloop.erasure). The `ingest` flow runs one
 task per job; nothing here imports Prefect.
 """
 
@@ -33,7 +34,7 @@ from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
 from cxloop.warehouse import connect
 
-COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "skipped_files")
+COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ def entity_counts(results: list[LandResult]) -> dict[str, int]:
         "landed": sum(r.rows_landed for r in results),
         "quarantined": sum(r.rows_quarantined for r in results),
         "duplicate": sum(r.rows_duplicate for r in results),
+        "erased": sum(r.rows_erased for r in results),
         "skipped_files": sum(r.skipped for r in results),
     }
 

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxloop.erasure.tombstones import TombstoneFilter
 from cxloop.sources.readers import Batch, ParsedRow, RowValues
 from cxloop.tables import (
     INGEST_FILES,
@@ -41,7 +42,11 @@ _ARROW_TYPES = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "bigint
 
 @dataclass(frozen=True)
 class LandResult:
-    """What landing one file did; rows_read = rows_landed + rows_quarantined + rows_duplicate."""
+    """What landing one file did.
+
+    rows_read = rows_landed + rows_quarantined + rows_duplicate + rows_erased (rows of people
+    erased before, dropped by their tombstones: cxloop.erasure).
+    """
 
     batch_id: str
     source: str
@@ -52,6 +57,7 @@ class LandResult:
     rows_quarantined: int
     rows_duplicate: int
     skipped: bool = False
+    rows_erased: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-able form for reports."""
@@ -188,6 +194,7 @@ class _EntityState:
         self.columns = _existing_columns(con, source, entity)
         self.files = landed_files(con, entity, source)
         self.hashes = _present_hashes(con, self.table, candidates) if self.columns else set()
+        self.tombstones = TombstoneFilter.load(con)
 
 
 def land_batches(
@@ -226,7 +233,8 @@ def _land_prepared(
         return LandResult(
             batch.batch_id, batch.source, batch.entity, batch.source_file, 0, 0, 0, 0, True
         )
-    landed = [row for row in batch.unique if row[0] not in state.hashes]
+    unique, quarantined = _drop_erased(con, batch, state)
+    landed = [row for row in unique if row[0] not in state.hashes]
     con.execute("begin transaction")
     tmp_parquet: Path | None = None
     try:
@@ -235,7 +243,7 @@ def _land_prepared(
         if landed:
             _append_raw(con, state, frame)
             tmp_parquet = _write_parquet_tmp(frame, lake_dir, batch)
-        _insert_quarantine(con, batch, batch.quarantined, loaded_at)
+        _insert_quarantine(con, batch, quarantined, loaded_at)
         result = LandResult(
             batch.batch_id,
             batch.source,
@@ -243,8 +251,9 @@ def _land_prepared(
             batch.source_file,
             rows_read=batch.rows_read,
             rows_landed=len(landed),
-            rows_quarantined=len(batch.quarantined),
-            rows_duplicate=batch.in_file_duplicates + len(batch.unique) - len(landed),
+            rows_quarantined=len(quarantined),
+            rows_duplicate=batch.in_file_duplicates + len(unique) - len(landed),
+            rows_erased=len(batch.unique) - len(unique) + len(batch.quarantined) - len(quarantined),
         )
         _record_file(con, batch, result, loaded_at, file_mtime)
         con.execute("commit")
@@ -261,6 +270,20 @@ def _land_prepared(
     if tmp_parquet is not None:
         os.replace(tmp_parquet, tmp_parquet.with_suffix(""))
     return result
+
+
+def _drop_erased(
+    con: duckdb.DuckDBPyConnection, batch: PreparedBatch, state: _EntityState
+) -> tuple[list[GoodRow], list[_Quarantined]]:
+    """The file's good and quarantined rows without those of erased people (ops.tombstones)."""
+    tombstones = state.tombstones
+    if not tombstones:
+        return batch.unique, batch.quarantined
+    frame = _raw_frame(batch, batch.unique, datetime.now(UTC).replace(tzinfo=None))
+    erased = tombstones.matching_rows(con, f"{batch.source}__{batch.entity}", frame)
+    unique = [row for row in batch.unique if row[1] not in erased]
+    quarantined = [q for q in batch.quarantined if not tombstones.text_matches(q.original)]
+    return unique, quarantined
 
 
 def _validate(batch: Batch) -> tuple[list[ParsedRow], list[_Quarantined]]:
@@ -424,6 +447,7 @@ def _record_file(
                 "rows_landed": result.rows_landed,
                 "rows_quarantined": result.rows_quarantined,
                 "rows_duplicate": result.rows_duplicate,
+                "rows_erased": result.rows_erased,
                 "loaded_at": loaded_at,
                 "file_mtime": file_mtime,
                 "last_delivered_at": loaded_at,

@@ -12,6 +12,7 @@ import typer
 from cxloop.flows.cli import (
     callbacks,
     churn,
+    erase,
     identity,
     init,
     pipeline,
@@ -30,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for command in (*pipeline.COMMANDS, *stages.COMMANDS):
+for command in (*pipeline.COMMANDS, *stages.COMMANDS, *erase.COMMANDS):
     app.command()(command)
 app.command("serve-webhooks")(webhooks.serve)
 app.command("serve")(serve.serve)

@@ -39,7 +39,7 @@ def state(warehouse: Path, lake: Path, *, after_kill: bool) -> dict[str, tuple[i
             r[0]: r[1:]
             for r in con.execute(
                 "select batch_id, source, entity, rows_read, rows_landed, rows_quarantined, "
-                "rows_duplicate from ops.ingest_files"
+                "rows_duplicate, rows_erased from ops.ingest_files"
             ).fetchall()
         }
         raw: dict[str, int] = {}
@@ -57,8 +57,8 @@ def state(warehouse: Path, lake: Path, *, after_kill: bool) -> dict[str, tuple[i
         con.close()
     parquet = {p.name.removesuffix(".parquet"): p for p in lake.rglob("*.parquet")}
     tmp = {p.name.removesuffix(".parquet.tmp") for p in lake.rglob("*.parquet.tmp")}
-    for batch_id, (_, _, read, landed, quarantine, duplicate) in files.items():
-        assert read == landed + quarantine + duplicate, batch_id
+    for batch_id, (_, _, read, landed, quarantine, duplicate, erased) in files.items():
+        assert read == landed + quarantine + duplicate + erased, batch_id
         assert raw.get(batch_id, 0) == landed, batch_id
         assert quarantined.get(batch_id, 0) == quarantine, batch_id
         if landed and batch_id in parquet:

@@ -262,7 +262,10 @@ def test_the_proposed_config_ingests_the_exports(
         opportunities = sum(1 for _ in csv.reader(f)) - 1
     assert report["entities"]["salesforce.opportunity"]["read"] == opportunities > 0
     assert report["totals"]["read"] == (
-        report["totals"]["landed"] + report["totals"]["quarantined"] + report["totals"]["duplicate"]
+        report["totals"]["landed"]
+        + report["totals"]["quarantined"]
+        + report["totals"]["duplicate"]
+        + report["totals"]["erased"]
     )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

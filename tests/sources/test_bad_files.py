@@ -1,6 +1,7 @@
 """A corpus of bad files (tests/fixtures/bad/, the big and UTF-16 ones made here), each landed
 after the good fixtures: a one-line error naming file, row and field, or rows quarantined with
-the reason; per file read = landed + quarantined + duplicate; nothing landed before is lost.
+the reason; per file read = landed + quarantined + duplicate + erased; nothing landed before
+is lost.
 """
 
 from __future__ import annotations
@@ -264,11 +265,12 @@ def test_bad_file(name: str, sources: Path, tmp_path: Path) -> None:
     errors = ingest(sources, warehouse)
 
     assert before <= raw_hashes(warehouse), "rows landed before were lost"
-    for read, landed, quarantined, duplicate in query(
+    for read, landed, quarantined, duplicate, erased in query(
         warehouse,
-        "select rows_read, rows_landed, rows_quarantined, rows_duplicate from ops.ingest_files",
+        "select rows_read, rows_landed, rows_quarantined, rows_duplicate, rows_erased "
+        "from ops.ingest_files",
     ):
-        assert read == landed + quarantined + duplicate
+        assert read == landed + quarantined + duplicate + erased
     files = query(
         warehouse,
         "select rows_landed, rows_quarantined, rows_duplicate from ops.ingest_files "

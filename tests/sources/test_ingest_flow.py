@@ -25,6 +25,7 @@ def test_the_ingest_flow_lands_the_fixtures_and_surfaces_source_errors(
         "landed": 2,
         "quarantined": 3,
         "duplicate": 1,
+        "erased": 0,
         "skipped_files": 0,
     }
     assert report["entities"]["zendesk.users"] == {
@@ -33,6 +34,7 @@ def test_the_ingest_flow_lands_the_fixtures_and_surfaces_source_errors(
         "landed": 2,
         "quarantined": 1,
         "duplicate": 1,
+        "erased": 0,
         "skipped_files": 0,
     }
     assert report["entities"]["qualtrics.responses"] == {
@@ -41,6 +43,7 @@ def test_the_ingest_flow_lands_the_fixtures_and_surfaces_source_errors(
         "landed": 4,
         "quarantined": 3,
         "duplicate": 0,
+        "erased": 0,
         "skipped_files": 0,
     }
     assert report["totals"] == {
@@ -49,6 +52,7 @@ def test_the_ingest_flow_lands_the_fixtures_and_surfaces_source_errors(
         "landed": 21,
         "quarantined": 14,
         "duplicate": 2,
+        "erased": 0,
         "skipped_files": 0,
     }
     assert query("select count(*) from ops.quarantine") == [(14,)]

@@ -1,4 +1,5 @@
-"""Landing: idempotent re-runs, read = landed + quarantined + duplicate, Parquet, atomicity."""
+"""Landing: idempotent re-runs, read = landed + quarantined + duplicate + erased, Parquet,
+atomicity."""
 
 from __future__ import annotations
 
@@ -28,12 +29,15 @@ def test_every_entity_keeps_read_equal_landed_quarantined_duplicate(
 ) -> None:
     report = ingest()
     for counts in [*report["entities"].values(), report["totals"]]:
-        assert counts["read"] == counts["landed"] + counts["quarantined"] + counts["duplicate"]
+        assert counts["read"] == (
+            counts["landed"] + counts["quarantined"] + counts["duplicate"] + counts["erased"]
+        )
     files = query(
-        "select rows_read, rows_landed, rows_quarantined, rows_duplicate from ops.ingest_files"
+        "select rows_read, rows_landed, rows_quarantined, rows_duplicate, rows_erased "
+        "from ops.ingest_files"
     )
     assert len(files) == report["totals"]["files"] == 13
-    assert all(read == landed + bad + dup for read, landed, bad, dup in files)
+    assert all(read == landed + bad + dup + gone for read, landed, bad, dup, gone in files)
     assert query("select sum(rows_landed), sum(rows_quarantined) from ops.ingest_files") == [
         (report["totals"]["landed"], report["totals"]["quarantined"])
     ]
@@ -52,6 +56,7 @@ def test_landing_the_same_folder_twice_adds_nothing(
         "landed": 0,
         "quarantined": 0,
         "duplicate": 0,
+        "erased": 0,
         "skipped_files": 13,
     }
     assert first["totals"]["skipped_files"] == 0

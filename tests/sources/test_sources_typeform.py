@@ -84,7 +84,7 @@ def test_signed_requests_and_api_pages_land_the_mapped_fields(folder: Path, tmp_
     counts = report["entities"]["typeform.responses"]
     # 5 requests (3 good, 1 tampered, 1 unsigned) + 1 page of 3 items
     assert counts == {"files": 6, "read": 8, "landed": 6, "quarantined": 2, "duplicate": 0,
-                      "skipped_files": 0}  # fmt: skip
+                      "erased": 0, "skipped_files": 0}  # fmt: skip
     landed = rows(
         tmp_path,
         "select token, delivery, nps, csat, ces, open_text, email, ticket_id, survey_id, "

@@ -139,6 +139,7 @@ def test_a_good_signature_stores_the_exact_bytes_and_ingest_lands_them(
         "landed": 2,
         "quarantined": 0,
         "duplicate": 0,
+        "erased": 0,
         "skipped_files": 1,
     }
     con = duckdb.connect(str(wh))
