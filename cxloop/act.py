@@ -41,6 +41,7 @@ def plan_context(config: ProjectConfig | None, now: datetime | None = None) -> P
         postal_address=cfg.playbooks.postal_address,
         company=cfg.company,
         params={"high_threshold": cfg.risk_bands.high},
+        playbook_params=cfg.playbooks.params,
         workdays=frozenset(cfg.business_hours.weekdays),
         holidays=frozenset(cfg.business_hours.holidays),
     )
@@ -53,9 +54,26 @@ def load_specs(config: ProjectConfig | None, names: Sequence[str] | None) -> lis
         folder = Path(config.playbooks.folder)
     wanted = list(names) if names else (config.playbooks.enabled if config else None)
     try:
-        return load_playbooks(folder, wanted, templates_dir=folder / "templates")
+        specs = load_playbooks(folder, wanted, templates_dir=folder / "templates")
     except PlaybookError as exc:
         raise ConfigError(str(exc)) from exc
+    if config:
+        check_playbook_params(config, specs)
+    return specs
+
+
+def check_playbook_params(config: ProjectConfig, specs: Sequence[LoadedPlaybook]) -> None:
+    """Every `playbooks.params.<playbook>.<name>` names a parameter that playbook declares."""
+    declared = {s.spec.name: s.spec.trigger.params for s in specs}
+    for playbook, values in config.playbooks.params.items():
+        if playbook not in declared:
+            continue  # a playbook not run this time (or disabled): nothing to check against
+        for name in values:
+            if name not in declared[playbook]:
+                raise ConfigError(
+                    f"key 'playbooks.params.{playbook}.{name}': {playbook} has no parameter "
+                    f"{name!r} (it has: {', '.join(sorted(declared[playbook])) or 'none'})"
+                )
 
 
 def run_playbooks(

@@ -40,6 +40,7 @@ class PlanContext:
     postal_address: str = ""
     company: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    playbook_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[date] = frozenset()
 
@@ -47,6 +48,10 @@ class PlanContext:
     def now_utc(self) -> datetime:
         """Naive UTC, the form timestamps take in the warehouse."""
         return self.now.astimezone(UTC).replace(tzinfo=None)
+
+    def params_for(self, playbook: str) -> dict[str, Any]:
+        """The run's parameters for one playbook: global ones, then the playbook's own."""
+        return {**self.params, **self.playbook_params.get(playbook, {})}
 
 
 @dataclass
@@ -61,9 +66,15 @@ class Plan:
 
 
 def trigger_rows(
-    con: duckdb.DuckDBPyConnection, loaded: LoadedPlaybook, params: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedPlaybook,
+    params: dict[str, Any],
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows that call for action, as dicts; errors name the playbook file and key."""
+    """The rows that call for action, as dicts; errors name the playbook file and key.
+
+    `$now` in the SQL is the run's clock (naive UTC, like the warehouse's timestamps).
+    """
     trigger, file = loaded.spec.trigger, loaded.file
     if trigger.query is not None:
         sql, key = f"select * from ({trigger.query}) as trigger_rows", "trigger.query"
@@ -71,6 +82,8 @@ def trigger_rows(
         sql, key = _source_sql(con, loaded), "trigger.where"
     used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
     values = {**trigger.params, **{k: v for k, v in params.items() if k in trigger.params}}
+    if now is not None and "now" not in trigger.params:
+        values["now"] = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     missing = used - set(values)
     if missing:
         raise PlaybookError(f"{file}: key 'trigger.params': no value for {sorted(missing)}")
@@ -229,7 +242,7 @@ def plan_playbook(
     ctx: PlanContext,
 ) -> Plan:
     """Decide this run's new actions for one playbook (keys already in the ledger are skipped)."""
-    rows = trigger_rows(con, loaded, ctx.params)
+    rows = trigger_rows(con, loaded, ctx.params_for(loaded.spec.name), ctx.now)
     _check_columns(loaded, rows)
     known = ledger.known_keys(con, loaded.spec.name)
     guard = _Guard(con, loaded, ctx)
