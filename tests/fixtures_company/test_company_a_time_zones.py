@@ -24,8 +24,7 @@ EXPECTED = {
 
 def test_each_customer_gets_their_zone_and_where_it_came_from(company_a: BuiltCompany) -> None:
     rows = company_a.rows(
-        "select email, time_zone, time_zone_source from marts.dim_customers "
-        "where email is not null"
+        "select email, time_zone, time_zone_source from marts.dim_customers where email is not null"
     )
     got = {email: (zone, source) for email, zone, source in rows}
     assert {k: got.get(k) for k in EXPECTED} == EXPECTED
