@@ -102,6 +102,31 @@ TICKETS = [
     ),
 ]
 
+# top_drivers as scoring writes them: [{feature, value, contribution}], largest first
+A1_DRIVERS = (
+    '[{"feature": "tickets_90d", "value": 5, "contribution": 0.2}, '
+    '{"feature": "avg_first_reply_minutes_90d", "value": 270.0, "contribution": 0.1}, '
+    '{"feature": "nps_change", "value": -4, "contribution": 0.05}]'
+)
+CHURN_SCORES = [
+    (
+        "A1",
+        "2024-05-01 03:00",
+        0.30,
+        "medium",
+        '[{"feature": "tickets_90d", "value": 2, "contribution": 0.1}]',
+    ),
+    ("A1", "2024-06-01 03:00", 0.72, "high", A1_DRIVERS),
+    ("A2", "2024-05-01 03:00", 0.10, "low", "[]"),
+    (
+        "A2",
+        "2024-06-01 03:00",
+        0.35,
+        "medium",
+        '[{"feature": "days_to_renewal", "value": 45, "contribution": 0.12}]',
+    ),
+]
+
 
 def build_warehouse(
     path: Path, responses: list[tuple[Any, ...]] | None = None, *, checked: bool = True
@@ -123,12 +148,7 @@ def build_warehouse(
     )
     con.executemany(
         "insert into ml.churn_scores values (?, ?, 'v1', ?, ?, ?)",
-        [
-            ("A1", "2024-05-01 03:00", 0.30, "medium", '["tickets_open", "nps_change"]'),
-            ("A1", "2024-06-01 03:00", 0.72, "high", '["tickets_open", "nps_change"]'),
-            ("A2", "2024-05-01 03:00", 0.10, "low", '["tenure_days"]'),
-            ("A2", "2024-06-01 03:00", 0.35, "medium", '["days_to_renewal"]'),
-        ],
+        CHURN_SCORES,
     )
     con.close()
     if checked:
