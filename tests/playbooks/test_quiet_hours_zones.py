@@ -15,7 +15,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import build_warehouse
 from typer.testing import CliRunner
 
 from cxloop.errors import CxloopError
@@ -32,7 +31,7 @@ ANA, OMAR, SARA = "ana@acme.example", "omar@acme.example", "sara@globex.example"
 
 
 def zoned_warehouse(path: Path) -> Path:
-    build_warehouse(path)
+    """conftest.py's warehouse (the `warehouse` fixture) with the customers' zones set."""
     con = duckdb.connect(str(path))
     con.executemany(
         "update marts.dim_customers set time_zone = ? where customer_id = ?",
@@ -68,8 +67,10 @@ def emailed(warehouse: Path) -> set[str]:
     return {r[0] for r in rows}
 
 
-def test_los_angeles_wakes_an_hour_earlier_in_utc_after_the_dst_change(ctx, tmp_path) -> None:
-    warehouse = zoned_warehouse(tmp_path / "cx.duckdb")
+def test_los_angeles_wakes_an_hour_earlier_in_utc_after_the_dst_change(
+    warehouse, ctx, tmp_path
+) -> None:
+    warehouse = zoned_warehouse(warehouse)
     # Saturday 2024-03-09 15:30 UTC: LA 07:30 PST (quiet), Dubai 19:30, Tehran 19:00
     result = act_at(warehouse, ctx, datetime(2024, 3, 9, 15, 30, tzinfo=UTC), tmp_path / "o")
     assert emailed(warehouse) == {OMAR, SARA}
@@ -94,16 +95,16 @@ def test_los_angeles_wakes_an_hour_earlier_in_utc_after_the_dst_change(ctx, tmp_
     ],
 )
 def test_each_customer_is_mailed_in_their_own_waking_hours(
-    ctx, tmp_path, now: datetime, expected: set[str], deferred: int
+    warehouse, ctx, tmp_path, now: datetime, expected: set[str], deferred: int
 ) -> None:
-    warehouse = zoned_warehouse(tmp_path / "cx.duckdb")
+    warehouse = zoned_warehouse(warehouse)
     result = act_at(warehouse, ctx, now, tmp_path / "outbox")
     assert emailed(warehouse) == expected
     assert result["skipped"] == {"quiet_hours": deferred}
 
 
-def test_an_unknown_zone_falls_back_to_utc(ctx, tmp_path) -> None:
-    warehouse = zoned_warehouse(tmp_path / "cx.duckdb")
+def test_an_unknown_zone_falls_back_to_utc(warehouse, ctx, tmp_path) -> None:
+    warehouse = zoned_warehouse(warehouse)
     con = duckdb.connect(str(warehouse))
     con.execute("update marts.dim_customers set time_zone = null where customer_id = 'C1'")
     con.close()
