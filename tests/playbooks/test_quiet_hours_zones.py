@@ -9,6 +9,7 @@ time below is worked out by hand from those offsets.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,6 @@ from typer.testing import CliRunner
 from cxloop.errors import CxloopError
 from cxloop.flows.cli import app
 from cxloop.flows.cli.common import parse_now
-from cxloop.playbooks.channels import OutboxChannel
-from cxloop.playbooks.engine import run_playbooks
-from cxloop.playbooks.render import TemplateRenderer
-from cxloop.playbooks.spec import load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 ZONES = {"C1": "America/Los_Angeles", "C2": "Asia/Dubai", "C3": "Asia/Tehran"}
@@ -41,43 +38,32 @@ def zoned_warehouse(path: Path) -> Path:
     return path
 
 
-def act_at(warehouse: Path, ctx: Any, now: datetime, outbox: Path) -> dict[str, Any]:
-    con = duckdb.connect(str(warehouse))
-    try:
-        return run_playbooks(
-            con,
-            load_playbooks(ROOT, ["detractor_followup"]),
-            renderer=TemplateRenderer(ROOT / "templates"),
-            channel=OutboxChannel(outbox, "cx@vendor.example", "CX Team"),
-            ctx=dataclasses.replace(ctx, now=now),
-            gate_ok=True,
-        )["detractor_followup"]
-    finally:
-        con.close()
+@pytest.fixture
+def act_at(shipped, ctx, tmp_path) -> Callable[[Path, datetime], dict[str, Any]]:
+    """Run the shipped detractor_followup on a warehouse at a pinned moment."""
+    return lambda warehouse, now: shipped(
+        warehouse, "detractor_followup", dataclasses.replace(ctx, now=now), tmp_path / "outbox"
+    )
 
 
-def emailed(warehouse: Path) -> set[str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        rows = con.execute(
-            "select recipient from ops.playbook_actions where channel = 'email' and status = 'sent'"
-        ).fetchall()
-    finally:
-        con.close()
-    return {r[0] for r in rows}
+@pytest.fixture
+def emailed(rows) -> Callable[[Path], set[str]]:
+    """Who has been e-mailed (ledger rows sent)."""
+    sql = "select recipient from ops.playbook_actions where channel = 'email' and status = 'sent'"
+    return lambda warehouse: {r[0] for r in rows(warehouse, sql)}
 
 
 def test_los_angeles_wakes_an_hour_earlier_in_utc_after_the_dst_change(
-    warehouse, ctx, tmp_path
+    warehouse, act_at, emailed
 ) -> None:
     warehouse = zoned_warehouse(warehouse)
     # Saturday 2024-03-09 15:30 UTC: LA 07:30 PST (quiet), Dubai 19:30, Tehran 19:00
-    result = act_at(warehouse, ctx, datetime(2024, 3, 9, 15, 30, tzinfo=UTC), tmp_path / "o")
+    result = act_at(warehouse, datetime(2024, 3, 9, 15, 30, tzinfo=UTC))
     assert emailed(warehouse) == {OMAR, SARA}
     assert result["skipped"] == {"quiet_hours": 1}  # Ana; Olga is suppressed, not deferred
     assert result["suppressed"] == 1
     # Monday 2024-03-11 15:30 UTC, the same UTC time: LA 08:30 PDT (UTC-7), awake
-    result = act_at(warehouse, ctx, datetime(2024, 3, 11, 15, 30, tzinfo=UTC), tmp_path / "o")
+    result = act_at(warehouse, datetime(2024, 3, 11, 15, 30, tzinfo=UTC))
     assert emailed(warehouse) == {ANA, OMAR, SARA}
     assert result["skipped"] == {} and result["sent"] == 2  # Ana's e-mail and callback
 
@@ -95,21 +81,21 @@ def test_los_angeles_wakes_an_hour_earlier_in_utc_after_the_dst_change(
     ],
 )
 def test_each_customer_is_mailed_in_their_own_waking_hours(
-    warehouse, ctx, tmp_path, now: datetime, expected: set[str], deferred: int
+    warehouse, act_at, emailed, now: datetime, expected: set[str], deferred: int
 ) -> None:
     warehouse = zoned_warehouse(warehouse)
-    result = act_at(warehouse, ctx, now, tmp_path / "outbox")
+    result = act_at(warehouse, now)
     assert emailed(warehouse) == expected
     assert result["skipped"] == {"quiet_hours": deferred}
 
 
-def test_an_unknown_zone_falls_back_to_utc(warehouse, ctx, tmp_path) -> None:
+def test_an_unknown_zone_falls_back_to_utc(warehouse, act_at, emailed) -> None:
     warehouse = zoned_warehouse(warehouse)
     con = duckdb.connect(str(warehouse))
     con.execute("update marts.dim_customers set time_zone = null where customer_id = 'C1'")
     con.close()
     # 22:30 UTC: quiet in UTC (Ana); Dubai 02:30 and Tehran 02:00 quiet too
-    result = act_at(warehouse, ctx, datetime(2024, 6, 5, 22, 30, tzinfo=UTC), tmp_path / "o")
+    result = act_at(warehouse, datetime(2024, 6, 5, 22, 30, tzinfo=UTC))
     assert emailed(warehouse) == set() and result["skipped"] == {"quiet_hours": 3}
 
 

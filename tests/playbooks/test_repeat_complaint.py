@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,6 @@ import pytest
 from cxloop.act import check_playbook_params
 from cxloop.config import ProjectConfig
 from cxloop.errors import ConfigError
-from cxloop.playbooks.channels import OutboxChannel
-from cxloop.playbooks.engine import run_playbooks
-from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import load_playbooks
 
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
@@ -107,35 +106,28 @@ def add_tickets(warehouse: Path, rows: list[tuple[Any, ...]]) -> None:
     con.close()
 
 
-def act(warehouse: Path, ctx: Any, outbox: Path, now: datetime = NOW, **params: Any) -> dict:
-    con = duckdb.connect(str(warehouse))
-    try:
-        return run_playbooks(
-            con,
-            load_playbooks(ROOT, ["repeat_complaint"]),
-            renderer=TemplateRenderer(ROOT / "templates"),
-            channel=OutboxChannel(outbox, "cx@vendor.example", "CX"),
-            ctx=dataclasses.replace(
-                ctx, now=now, playbook_params={"repeat_complaint": params} if params else {}
-            ),
-            gate_ok=True,
-        )["repeat_complaint"]
-    finally:
-        con.close()
+@pytest.fixture
+def act(shipped, ctx) -> Callable[..., dict[str, Any]]:
+    """Run the shipped repeat_complaint, at NOW unless told, with config params if given."""
+
+    def run(warehouse: Path, outbox: Path, now: datetime = NOW, **params: Any) -> dict:
+        config = {"repeat_complaint": params} if params else {}
+        moment = dataclasses.replace(ctx, now=now, playbook_params=config)
+        return shipped(warehouse, "repeat_complaint", moment, outbox)
+
+    return run
 
 
-def item_keys(warehouse: Path) -> list[str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        rows = con.execute(
-            "select payload from ops.playbook_actions where playbook = 'repeat_complaint' "
-            "order by planned_at, action_key"
-        ).fetchall()
-    finally:
-        con.close()
-    import json
-
-    return [key for (payload,) in rows for key in json.loads(payload)["item_keys"]]
+@pytest.fixture
+def item_keys(rows) -> Callable[[Path], list[str]]:
+    """The item keys of every repeat_complaint digest, in planning order."""
+    sql = (
+        "select payload from ops.playbook_actions where playbook = 'repeat_complaint' "
+        "order by planned_at, action_key"
+    )
+    return lambda warehouse: [
+        key for (payload,) in rows(warehouse, sql) for key in json.loads(payload)["item_keys"]
+    ]
 
 
 def texts(outbox: Path) -> list[str]:
@@ -154,9 +146,9 @@ def tickets(warehouse: Path) -> Path:
 
 
 def test_three_tickets_in_fourteen_days_alert_the_csm_with_the_history(
-    tickets: Path, ctx, tmp_path
+    tickets: Path, act, item_keys, tmp_path
 ) -> None:
-    result = act(tickets, ctx, tmp_path / "outbox")
+    result = act(tickets, tmp_path / "outbox")
     # Ana: T10 05-20, T11 05-27, T1 05-30 -> 3 within [05-16, 05-30]: T1 crosses the line.
     # Omar: T21 and T22 only (T20 is 17 days before T21: [05-11, 05-25] holds T21 alone).
     # Paul: a run in January, none of it in the 7 days before 06-05.
@@ -175,14 +167,16 @@ def test_three_tickets_in_fourteen_days_alert_the_csm_with_the_history(
     assert "Next step: agree with support who owns the open tickets" in text
 
 
-def test_the_same_run_of_tickets_alerts_once_a_new_run_again(tickets: Path, ctx, tmp_path) -> None:
-    act(tickets, ctx, tmp_path / "outbox")
+def test_the_same_run_of_tickets_alerts_once_a_new_run_again(
+    tickets: Path, act, item_keys, tmp_path
+) -> None:
+    act(tickets, tmp_path / "outbox")
     # 06-05: a fifth ticket, 3 days after T12: the same run (within the 30-day cooldown)
     add_tickets(
         tickets,
         [("T13", "A1", "C1", "2024-06-05 10:00", None, "open", "high", "chat", None, True)],
     )
-    assert act(tickets, ctx, tmp_path / "outbox")["sent"] == 0
+    assert act(tickets, tmp_path / "outbox")["sent"] == 0
     # July: three more; T42 (07-25) qualifies 50 days after T13, the last qualifying ticket
     add_tickets(
         tickets,
@@ -193,26 +187,28 @@ def test_the_same_run_of_tickets_alerts_once_a_new_run_again(tickets: Path, ctx,
         ],
     )
     july = datetime(2024, 7, 26, 14, 0, tzinfo=UTC)
-    assert act(tickets, ctx, tmp_path / "outbox", now=july)["sent"] == 1
+    assert act(tickets, tmp_path / "outbox", now=july)["sent"] == 1
     assert item_keys(tickets) == [
         "repeat_complaint:customer:C1:T1",
         "repeat_complaint:customer:C1:T42",
     ]
 
 
-def test_n_m_and_scope_come_from_the_config(tickets: Path, ctx, tmp_path) -> None:
+def test_n_m_and_scope_come_from_the_config(tickets: Path, act, item_keys, tmp_path) -> None:
     # N = 2: Omar's T21 (05-25) and T22 (06-01) now count too; Ana crosses at T11 (05-27)
-    act(tickets, ctx, tmp_path / "a", min_tickets=2)
+    act(tickets, tmp_path / "a", min_tickets=2)
     assert sorted(item_keys(tickets)) == [
         "repeat_complaint:customer:C1:T11",
         "repeat_complaint:customer:C2:T22",
     ]
 
 
-def test_account_scope_counts_every_ticket_of_the_account(warehouse: Path, ctx, tmp_path) -> None:
+def test_account_scope_counts_every_ticket_of_the_account(
+    warehouse: Path, act, item_keys, tmp_path
+) -> None:
     # Acme (A1): Ana's T10 05-20, Omar's T21 05-25, Ana's T11 05-27 -> 3 within 14 days at T11
     add_tickets(warehouse, [ANA_TICKETS[0], OMAR_TICKETS[1], ANA_TICKETS[1]])
-    result = act(warehouse, ctx, tmp_path / "outbox", scope="account")
+    result = act(warehouse, tmp_path / "outbox", scope="account")
     assert result["sent"] == 1
     assert item_keys(warehouse) == ["repeat_complaint:account:A1:T11"]
     (text,) = texts(tmp_path / "outbox")
