@@ -108,8 +108,7 @@ def test_detractors_are_mailed_in_their_own_waking_hours(loop: dict) -> None:
             "and a.status = 'sent'"
         ).fetchall()
         known = con.execute(
-            "select avg(case when time_zone is not null then 1 else 0 end) "
-            "from marts.dim_customers"
+            "select avg(case when time_zone is not null then 1 else 0 end) from marts.dim_customers"
         ).fetchone()[0]
     finally:
         con.close()
