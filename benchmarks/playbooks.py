@@ -77,7 +77,7 @@ def build_warehouse(path: Path, rows: int) -> None:
     con.execute(
         f"""create table marts.dim_customers as select 'C' || i as customer_id,
             'A' || (i % 500) as account_id, 'Name' || i as first_name,
-            false as has_opted_out_of_email
+            false as has_opted_out_of_email, 'Europe/London' as time_zone
             from range({rows}) t(i)"""
     )
     now = NOW.replace(tzinfo=None)

@@ -47,6 +47,7 @@ def plan_context(config: ProjectConfig | None, now: datetime | None = None) -> P
         postal_address=cfg.playbooks.postal_address,
         company=cfg.company,
         params={"high_threshold": cfg.risk_bands.high},
+        playbook_params=cfg.playbooks.params,
         workdays=frozenset(hours.weekdays),
         holidays=frozenset(hours.holidays),
         business_timezone=hours.timezone,
@@ -66,8 +67,24 @@ def load_specs(config: ProjectConfig | None, names: Sequence[str] | None) -> lis
         loaded = load_playbooks(folder, wanted, templates_dir=folder / "templates")
     except PlaybookError as exc:
         raise ConfigError(str(exc)) from exc
+    if config:
+        check_playbook_params(config, loaded)
     # the escalation playbook runs in the callbacks step, after the others, unless named
     return [lp for lp in loaded if wanted or lp.spec.name != ESCALATION_PLAYBOOK]
+
+
+def check_playbook_params(config: ProjectConfig, specs: Sequence[LoadedPlaybook]) -> None:
+    """Every `playbooks.params.<playbook>.<name>` names a parameter that playbook declares."""
+    declared = {s.spec.name: s.spec.trigger.params for s in specs}
+    for playbook, values in config.playbooks.params.items():
+        if playbook not in declared:
+            continue  # a playbook not run this time (or disabled): nothing to check against
+        for name in values:
+            if name not in declared[playbook]:
+                raise ConfigError(
+                    f"key 'playbooks.params.{playbook}.{name}': {playbook} has no parameter "
+                    f"{name!r} (it has: {', '.join(sorted(declared[playbook])) or 'none'})"
+                )
 
 
 def run_playbooks(

@@ -304,8 +304,21 @@ class SlaConfig(_Strict):
 
 
 class RiskBands(_Strict):
+    """Churn risk bands: absolute probability thresholds, or shares of the scored accounts."""
+
+    mode: Literal["absolute", "relative"] = Field(
+        "absolute",
+        description=(
+            "absolute: `high` and `medium` are probabilities; relative: the `high_share` "
+            "accounts with the highest probability are high, the next up to `medium_share` medium."
+        ),
+    )
     high: float = Field(0.5, ge=0, le=1)
     medium: float = Field(0.25, ge=0, le=1)
+    high_share: float = Field(0.10, gt=0, le=1, description="relative mode: share that is high")
+    medium_share: float = Field(
+        0.25, gt=0, le=1, description="relative mode: share that is high or medium"
+    )
     drivers_min_probability: float = Field(
         0.2,
         ge=0,
@@ -316,6 +329,17 @@ class RiskBands(_Strict):
             "(0.2), so every alerted account shows its reasons."
         ),
     )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskBands:
+        if self.medium > self.high:
+            raise ValueError(f"medium ({self.medium}) must not be above high ({self.high})")
+        if self.medium_share < self.high_share:
+            raise ValueError(
+                f"medium_share ({self.medium_share}) counts the high accounts too: "
+                f"it must be at least high_share ({self.high_share})"
+            )
+        return self
 
 
 class ZendeskTicketSettings(_Strict):
@@ -335,6 +359,10 @@ class PlaybookSettings(_Strict):
     zendesk: ZendeskTicketSettings | None = None
     slack_webhook_url_env: str | None = Field(
         None, description="Env var holding a Slack incoming-webhook URL for CSM alerts."
+    )
+    params: dict[str, dict[str, float | int | str]] = Field(
+        default_factory=dict,
+        description="Per playbook, values for its trigger parameters (replacing the YAML's).",
     )
 
 

@@ -71,6 +71,8 @@ COLUMNS = {
         "salesforce_contact_id",
         "zendesk_user_id",
         "has_opted_out_of_email",
+        "time_zone",  # quiet hours of detractor_followup
+        "time_zone_source",
         "last_nps_score",
         "last_nps_at",
         "survey_responses",
@@ -434,7 +436,17 @@ def dim_customers_checks() -> list[Expectation]:
         matches("email", EMAIL),
         matches("phone_e164", r"\+[1-9][0-9]{6,14}"),
         matches("language", r"[a-z]{2}"),
+        in_set("time_zone_source", TIME_ZONE_SOURCES),
     ]
+
+
+TIME_ZONE_SOURCES = (
+    "zendesk_user",
+    "crm_contact_country",
+    "crm_account_country",
+    "survey_language",
+    "profile_language",
+)
 
 
 def open_within_total() -> DerivedCheck:

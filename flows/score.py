@@ -52,7 +52,9 @@ def score(
 
     Thresholds and horizon not given come from cxloop.yaml (`config_path`, else found as usual,
     e.g. $CXLOOP_CONFIG for a deployment), else its defaults (0.5, 0.25, 90 days, drivers at
-    0.2 and above). Accounts below `drivers_min_probability` get an empty list of drivers.
+    0.2 and above); with `risk_bands.mode: relative` there, the top shares of this run's
+    accounts, unless thresholds are given here. Accounts below `drivers_min_probability` get an
+    empty list of drivers (relative mode: every high and medium account gets drivers).
     """
     risk = risk_settings(
         project_config(config_path),

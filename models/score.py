@@ -71,6 +71,7 @@ class ScoredBatch:
     issues: CoercionReport
     driver_rows: int = 0  # rows at or above the drivers' probability floor
     drivers_method: str = ""  # Drivers.method: how their contributions were computed
+    thresholds: dict[str, float] | None = None  # the band thresholds used (relative: derived)
 
     def band_counts(self) -> dict[str, int]:
         """How many rows fell in each risk band (every band listed)."""
@@ -85,6 +86,32 @@ def risk_bands(probability: np.ndarray, high: float = 0.5, medium: float = 0.25)
             f"risk thresholds must satisfy 0 <= medium <= high <= 1, got {medium}, {high}"
         )
     return np.where(probability >= high, "high", np.where(probability >= medium, "medium", "low"))
+
+
+def relative_thresholds(
+    probability: np.ndarray, high_share: float, medium_share: float
+) -> tuple[float, float]:
+    """The (high, medium) probability thresholds that put the top shares in those bands.
+
+    High is the probability of the ceil(high_share x n)-th highest row (at least the first), so
+    that row and every row at or above it are high; ties at the line all go up, so a band can
+    hold a little more than its share. Medium likewise with medium_share (which counts the high
+    rows too). No rows: (1.0, 1.0).
+    """
+    if not 0 < high_share <= medium_share <= 1:
+        raise ValueError(
+            f"risk shares must satisfy 0 < high_share <= medium_share <= 1, "
+            f"got {high_share}, {medium_share}"
+        )
+    ranked = np.sort(np.asarray(probability, dtype=float))[::-1]
+    if ranked.size == 0:
+        return 1.0, 1.0
+
+    def line(share: float) -> float:
+        k = max(1, int(np.ceil(round(share * ranked.size, 9))))
+        return float(ranked[min(k, ranked.size) - 1])
+
+    return line(high_share), line(medium_share)
 
 
 def _feature_slices(pipeline: Any, spec: Any) -> dict[str, np.ndarray] | None:
@@ -483,11 +510,14 @@ def score_frame(
     medium: float = 0.25,
     top_n: int = 3,
     drivers_min_probability: float | None = None,
+    shares: tuple[float, float] | None = None,
 ) -> ScoredBatch:
     """Score every row; blanks, text in number columns and unseen categories are counted.
 
     Drivers for rows at or above `drivers_min_probability` (default `medium`: the high and
-    medium bands); the other rows get "[]".
+    medium bands); the other rows get "[]". With `shares` (high_share, medium_share) the bands
+    are relative: `high` and `medium` are replaced by `relative_thresholds` of this batch, and
+    every high and medium row gets its drivers whatever `drivers_min_probability` says.
     """
     floor = medium if drivers_min_probability is None else drivers_min_probability
     if not 0 <= floor <= 1:
@@ -497,6 +527,9 @@ def score_frame(
     require_columns(frame, [spec.entity_column], spec.source)
     features, issues = coerce_features(frame, spec, model.known_categories)
     features = features.reset_index(drop=True)
+    if shares is not None:  # one cheap pass for the lines, before the costly drivers
+        high, medium = relative_thresholds(model.predict_proba(features), *shares)
+        floor = min(floor, medium)
     work = len(features) * (len(spec.features) + 1)
     workers = 1 if work < SINGLE_THREAD_BELOW_ROWS else joblib.cpu_count()
     with thread_limit(work):  # for what runs inside sklearn: the checks, the reference path
@@ -510,4 +543,5 @@ def score_frame(
         issues=issues,
         driver_rows=len(drivers.rows),
         drivers_method=drivers.method,
+        thresholds={"high": float(high), "medium": float(medium)},
     )

@@ -40,6 +40,7 @@ class PlanContext:
     postal_address: str = ""
     company: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    playbook_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[date] = frozenset()
     business_timezone: str = "UTC"
@@ -51,6 +52,10 @@ class PlanContext:
     def now_utc(self) -> datetime:
         """Naive UTC, the form timestamps take in the warehouse."""
         return self.now.astimezone(UTC).replace(tzinfo=None)
+
+    def params_for(self, playbook: str) -> dict[str, Any]:
+        """The run's parameters for one playbook: global ones, then the playbook's own."""
+        return {**self.params, **self.playbook_params.get(playbook, {})}
 
 
 @dataclass
@@ -69,11 +74,13 @@ def trigger_rows(
     loaded: LoadedPlaybook,
     params: dict[str, Any],
     source: str | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The rows that call for action, as dicts; errors name the playbook file and key.
 
     `source` replaces `trigger.source` (same columns, e.g. a temporary table of responses
-    received by webhook); joins, `where` and everything after apply unchanged.
+    received by webhook); joins, `where` and everything after apply unchanged. `$now` in the
+    SQL is the run's clock (naive UTC, like the warehouse's timestamps).
     """
     trigger, file = loaded.spec.trigger, loaded.file
     if source is not None and trigger.source is None:
@@ -84,6 +91,8 @@ def trigger_rows(
         sql, key = _source_sql(con, loaded, source), "trigger.where"
     used = set(re.findall(r"\$([A-Za-z_]\w*)", sql))
     values = {**trigger.params, **{k: v for k, v in params.items() if k in trigger.params}}
+    if now is not None and "now" not in trigger.params:
+        values["now"] = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     missing = used - set(values)
     if missing:
         raise PlaybookError(f"{file}: key 'trigger.params': no value for {sorted(missing)}")
@@ -274,7 +283,7 @@ def plan_playbook(
     source: str | None = None,
 ) -> Plan:
     """Decide this run's new actions for one playbook (keys already in the ledger are skipped)."""
-    rows = trigger_rows(con, loaded, ctx.params, source)
+    rows = trigger_rows(con, loaded, ctx.params_for(loaded.spec.name), source, ctx.now)
     _check_columns(loaded, rows)
     known = ledger.known_keys(con, loaded.spec.name)
     guard = _Guard(con, loaded, ctx)

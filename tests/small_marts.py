@@ -21,12 +21,15 @@ create table marts.dim_accounts (
     csm_time_zone varchar, is_churned boolean);
 create table marts.dim_customers (
     customer_id varchar, account_id varchar, email varchar, first_name varchar,
-    full_name varchar, language varchar, has_opted_out_of_email boolean);
+    full_name varchar, language varchar, has_opted_out_of_email boolean, time_zone varchar);
 create table marts.fct_survey_responses (
     response_id varchar, customer_id varchar, account_id varchar, nps_score integer,
     nps_category varchar, language varchar, respondent_email varchar,
     responded_at timestamp, open_text varchar);
-create table marts.fct_tickets (ticket_id varchar, account_id varchar, is_open boolean);
+create table marts.fct_tickets (
+    ticket_id varchar, account_id varchar, customer_id varchar, created_at timestamp,
+    solved_at timestamp, status varchar, priority varchar, channel varchar,
+    satisfaction_score varchar, is_open boolean);
 create table ml.churn_scores (
     account_id varchar, scored_at timestamp, model_version varchar,
     churn_probability double, risk_band varchar, top_drivers varchar);
@@ -62,6 +65,59 @@ RESPONSES = [
     ("R0", "C5", "A2", 1, "detractor", "en", "paul@globex.example", "2024-01-01 12:00", "old"),
 ]
 
+TICKETS = [
+    ("T1", "A1", "C1", "2024-05-30 09:00", None, "open", "high", "email", None, True),
+    (
+        "T2",
+        "A1",
+        "C2",
+        "2024-04-02 10:00",
+        "2024-04-03 10:00",
+        "solved",
+        "normal",
+        "web",
+        "good",
+        False,
+    ),
+    (
+        "T3",
+        "A2",
+        "C5",
+        "2024-03-01 10:00",
+        "2024-03-02 10:00",
+        "closed",
+        "low",
+        "email",
+        None,
+        False,
+    ),
+]
+
+# top_drivers as scoring writes them: [{feature, value, contribution}], largest first
+A1_DRIVERS = (
+    '[{"feature": "tickets_90d", "value": 5, "contribution": 0.2}, '
+    '{"feature": "avg_first_reply_minutes_90d", "value": 270.0, "contribution": 0.1}, '
+    '{"feature": "nps_change", "value": -4, "contribution": 0.05}]'
+)
+CHURN_SCORES = [
+    (
+        "A1",
+        "2024-05-01 03:00",
+        0.30,
+        "medium",
+        '[{"feature": "tickets_90d", "value": 2, "contribution": 0.1}]',
+    ),
+    ("A1", "2024-06-01 03:00", 0.72, "high", A1_DRIVERS),
+    ("A2", "2024-05-01 03:00", 0.10, "low", "[]"),
+    (
+        "A2",
+        "2024-06-01 03:00",
+        0.35,
+        "medium",
+        '[{"feature": "days_to_renewal", "value": 45, "contribution": 0.12}]',
+    ),
+]
+
 
 def build_warehouse(
     path: Path, responses: list[tuple[Any, ...]] | None = None, *, checked: bool = True
@@ -70,23 +126,20 @@ def build_warehouse(
     con = duckdb.connect(str(path))
     con.execute(MARTS_DDL)
     con.executemany("insert into marts.dim_accounts values (?, ?, ?, ?, ?, ?)", ACCOUNTS)
-    con.executemany("insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?)", CUSTOMERS)
+    con.executemany(  # time zones unknown (null: the playbooks' default, UTC)
+        "insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?, null)", CUSTOMERS
+    )
     con.executemany(
         "insert into marts.fct_survey_responses values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         RESPONSES if responses is None else responses,
     )
     con.executemany(
-        "insert into marts.fct_tickets values (?, ?, ?)",
-        [("T1", "A1", True), ("T2", "A1", False), ("T3", "A2", False)],
+        "insert into marts.fct_tickets values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        TICKETS,
     )
     con.executemany(
         "insert into ml.churn_scores values (?, ?, 'v1', ?, ?, ?)",
-        [
-            ("A1", "2024-05-01 03:00", 0.30, "medium", '["tickets_open", "nps_change"]'),
-            ("A1", "2024-06-01 03:00", 0.72, "high", '["tickets_open", "nps_change"]'),
-            ("A2", "2024-05-01 03:00", 0.10, "low", '["tenure_days"]'),
-            ("A2", "2024-06-01 03:00", 0.35, "medium", '["days_to_renewal"]'),
-        ],
+        CHURN_SCORES,
     )
     con.close()
     if checked:

@@ -41,6 +41,9 @@ class RiskSettings:
     medium: float
     drivers_min_probability: float
     horizon_days: int
+    mode: str = "absolute"  # or "relative": the shares below replace high and medium
+    high_share: float = 0.10
+    medium_share: float = 0.25
 
 
 def risk_settings(
@@ -66,6 +69,10 @@ def risk_settings(
             else drivers_min_probability
         ),
         horizon_days=horizon if horizon_days is None else horizon_days,
+        # thresholds given to the flow are absolute by nature: they override a relative config
+        mode="absolute" if high is not None or medium is not None else bands.mode,
+        high_share=bands.high_share,
+        medium_share=bands.medium_share,
     )
 
 
@@ -111,6 +118,7 @@ def score_snapshots(version: ModelVersion, frame: pd.DataFrame, risk: RiskSettin
             high=risk.high,
             medium=risk.medium,
             drivers_min_probability=risk.drivers_min_probability,
+            shares=(risk.high_share, risk.medium_share) if risk.mode == "relative" else None,
         )
     except FeatureDataError as exc:
         raise ChurnModelError(f"cannot score with model {version.version}: {exc}") from exc
@@ -167,6 +175,7 @@ def summarize(version: ModelVersion, batch: ScoredBatch, rows: pd.DataFrame) -> 
         "scored_at": rows["scored_at"].iloc[0].isoformat(),
         "accounts_scored": len(rows),
         "risk_bands": batch.band_counts(),
+        "risk_band_thresholds": batch.thresholds,
         "drivers": {"accounts": batch.driver_rows, "method": batch.drivers_method},
         "input_issues": batch.issues.as_dict(),
     }

@@ -71,6 +71,9 @@ def project_config(term_fields: bool = False) -> dict:
     return {
         "version": 1,
         "company": "cxloop demo",
+        # at the demo's 4% churn rate few accounts reach an absolute 0.5: alert on the riskiest
+        # 5% instead, so each CSM's digest shows (docs/metrics.md "Churn risk bands")
+        "risk_bands": {"mode": "relative", "high_share": 0.05, "medium_share": 0.2},
         "sources": {
             "salesforce": {"kind": "salesforce", "path": "salesforce", "churn": churn},
             "zendesk": {"kind": "zendesk", "path": "zendesk"},

@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cxloop.demo.generator import generate
 from cxloop.errors import CxloopError
 from cxloop.settings import Paths
+
+# The demo's playbook clock: 14:00 UTC on Monday 2 November 2026, the first working day after
+# the demo data's as-of date (generate's 2026-11-01). It is within the 08:00-21:00 waking hours
+# of the demo's customers from Mexico City (08:00) and New York (09:00) to Dubai (18:00);
+# Singapore (22:00) and Sydney (01:00) are asleep, so their detractors wait (docs/playbooks.md).
+# Pinned so that `cxloop demo` at any hour shows the loop, and the same run twice acts the same.
+DEMO_CLOCK = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 
 
 def demo_outputs(paths: Paths) -> tuple[Path, ...]:

@@ -283,3 +283,22 @@
     from {{ relation }}
     order by {{ partition_by }}, {{ order_by }}
 {%- endmacro %}
+
+{#- The IANA time zone names this database knows, as a relation with a column `name`. -#}
+{% macro cx_time_zone_names() -%}
+    {{ return(adapter.dispatch('cx_time_zone_names', 'cxloop')()) }}
+{%- endmacro %}
+
+{% macro default__cx_time_zone_names() -%}
+    (select name from pg_timezone_names())
+{%- endmacro %}
+
+{% macro postgres__cx_time_zone_names() -%}
+    (select name from pg_timezone_names)
+{%- endmacro %}
+
+{#- A country as typed in a CRM ('United States', 'U.S.A.', 'DE') as the key of the
+    country_time_zones seed: lower case, trimmed, without dots. -#}
+{% macro cx_country_key(value) -%}
+    replace(lower(trim({{ value }})), '.', '')
+{%- endmacro %}

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +41,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="cxloop.yaml (default: <sources>/cxloop.yaml).")
 ]
+
+
+NowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Pin the playbooks' clock (quiet hours, cooldowns, due dates): an ISO 8601 "
+        "timestamp, e.g. 2026-11-02T14:00:00Z; without an offset it is UTC. Default: now.",
+    ),
+]
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """A --now value as an aware datetime (UTC when it has no offset), or None when not given."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CxloopError(
+            f"--now: expected an ISO 8601 timestamp such as 2026-11-02T14:00:00Z, got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def config_arg(config: Path | None) -> str | None:

@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 
 from cxloop.errors import CxloopError
-from cxloop.flows.cli.common import ConfigOpt, JsonOpt, config_arg, console, run_command
+from cxloop.flows.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    NowOpt,
+    config_arg,
+    console,
+    parse_now,
+    run_command,
+)
 
 
 def render_pipeline(report: dict[str, Any]) -> None:
@@ -44,20 +52,22 @@ def run(
     sources: Annotated[Path, typer.Option("--sources", help="Folder of source exports.")],
     config: ConfigOpt = None,
     dry_run: Annotated[bool, typer.Option(help="Plan playbook actions, send nothing.")] = False,
+    now: NowOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole pipeline (ingest, build, check, score, act, publish) on a sources folder.
 
-    Example: cxloop run --sources ./exports --json
+    Example: cxloop run --sources ./exports --json --now 2026-11-02T14:00:00Z
     """
     from cxloop.config import load_project
     from cxloop.flows.pipeline import pipeline
 
     def body() -> dict[str, Any]:
+        moment = parse_now(now)
         if not sources.is_dir():
             raise CxloopError(f"{sources}: sources folder not found")
         load_project(sources, config)  # fail fast on a bad cxloop.yaml, before Prefect starts
-        return pipeline(str(sources), config_arg(config), dry_run=dry_run)
+        return pipeline(str(sources), config_arg(config), dry_run=dry_run, now=moment)
 
     exit_for(run_command(body, as_json, render_pipeline))
 
@@ -74,14 +84,14 @@ def demo(
 
     Example: cxloop demo --scale 0.2 --fresh
     """
-    from cxloop.demo.workspace import demo_sources
+    from cxloop.demo.workspace import DEMO_CLOCK, demo_sources
     from cxloop.flows.pipeline import pipeline
     from cxloop.settings import Settings
 
     def body() -> dict[str, Any]:
         paths = Settings().paths
         out = demo_sources(paths, scale, seed, fresh=fresh, announce=console.print)
-        return pipeline(str(out))
+        return pipeline(str(out), now=DEMO_CLOCK)  # business hours, whatever the hour
 
     exit_for(run_command(body, as_json, render_pipeline))
 

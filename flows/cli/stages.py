@@ -12,7 +12,14 @@ from typing import Annotated, Any
 import typer
 
 from cxloop.errors import CxloopError
-from cxloop.flows.cli.common import ConfigOpt, JsonOpt, config_arg, run_command
+from cxloop.flows.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    NowOpt,
+    config_arg,
+    parse_now,
+    run_command,
+)
 
 
 def ingest(
@@ -87,15 +94,16 @@ def score(as_json: JsonOpt = False) -> None:
 
 def act(
     dry_run: Annotated[bool, typer.Option(help="Show the plan; write and send nothing.")] = False,
+    now: NowOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the playbooks: detractor follow-ups, callbacks, CSM at-risk alerts.
+    """Run the playbooks: detractor follow-ups, callbacks, CSM alerts.
 
-    Example: cxloop act --dry-run
+    Example: cxloop act --dry-run --now 2026-11-02T14:00:00Z
     """
     from cxloop.flows.act import act as act_flow
 
-    run_command(lambda: act_flow(dry_run=dry_run), as_json)
+    run_command(lambda: act_flow(dry_run=dry_run, now=parse_now(now)), as_json)
 
 
 def publish(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:

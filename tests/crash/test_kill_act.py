@@ -39,7 +39,7 @@ def build_warehouse(path: Path) -> Path:
             csm_name varchar, csm_email varchar, csm_time_zone varchar, is_churned boolean);
         create table marts.dim_customers (customer_id varchar, account_id varchar,
             email varchar, first_name varchar, full_name varchar, language varchar,
-            has_opted_out_of_email boolean);
+            has_opted_out_of_email boolean, time_zone varchar);
         create table marts.fct_survey_responses (response_id varchar, customer_id varchar,
             account_id varchar, nps_score integer, nps_category varchar, language varchar,
             respondent_email varchar, responded_at timestamp, open_text varchar);
@@ -56,7 +56,7 @@ def build_warehouse(path: Path) -> Path:
     """)
     for cid, email, language, opted_out in customers():
         con.execute(
-            "insert into marts.dim_customers values (?, 'A1', ?, 'Kim', 'Kim Doe', ?, ?)",
+            "insert into marts.dim_customers values (?, 'A1', ?, 'Kim', 'Kim Doe', ?, ?, null)",
             [cid, email, language, opted_out],
         )
         con.execute(

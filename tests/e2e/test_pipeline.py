@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
 from cxloop.demo.generator import generate
+from cxloop.demo.workspace import DEMO_CLOCK
 from cxloop.flows.pipeline import pipeline
 from cxloop.settings import Settings
 
 SCALE = 0.15  # ~300 accounts: enough churn history for the model's time split
-NOON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)  # outside quiet hours in UTC and MENA
+NOON = DEMO_CLOCK  # the demo's pinned clock: Monday 2026-11-02 14:00 UTC
 
 
 def table_counts(warehouse: Path) -> dict[str, int]:
@@ -93,6 +95,29 @@ def test_first_run_fills_every_layer(loop: dict) -> None:
     assert followup["sent"] > 0, f"no detractor follow-up e-mail was sent: {followup}"
     assert loop["eml_1"], "the outbox holds no e-mail"
     assert (loop["paths"].bi / "cx.duckdb").exists()
+
+
+def test_detractors_are_mailed_in_their_own_waking_hours(loop: dict) -> None:
+    """At the demo clock each e-mailed detractor's local time is 08:00-21:00; APAC waits."""
+    con = duckdb.connect(str(loop["paths"].warehouse), read_only=True)
+    try:
+        zones = con.execute(
+            "select distinct c.time_zone from ops.playbook_actions as a "
+            "join marts.dim_customers as c on c.email = a.recipient "
+            "where a.playbook = 'detractor_followup' and a.channel = 'email' "
+            "and a.status = 'sent'"
+        ).fetchall()
+        known = con.execute(
+            "select avg(case when time_zone is not null then 1 else 0 end) from marts.dim_customers"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    local = {z: NOON.astimezone(ZoneInfo(z or "UTC")).time() for (z,) in zones}
+    assert local and all(time(8) <= t < time(21) for t in local.values()), local
+    assert known > 0.9  # Zendesk users and CRM countries give most customers their zone
+    followup = loop["first"]["act"]["detractor_followup"]
+    assert followup["skipped"].get("quiet_hours", 0) > 0, followup  # Singapore and Sydney
+    assert loop["first"]["act"]["at_risk_alert"]["sent"] > 0  # the demo's relative bands
 
 
 def test_ledger_quarantine_and_snapshot(loop: dict) -> None:

@@ -420,6 +420,8 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "salesforce_contact_id": ["003Dp00000AbCdEIAZ", None],
                 "zendesk_user_id": [501, None],
                 "has_opted_out_of_email": [False, True],
+                "time_zone": ["Asia/Dubai", None],
+                "time_zone_source": ["zendesk_user", None],
                 "last_nps_score": [6, None],
                 "last_nps_at": [ts("2024-05-02 06:03:41"), None],
                 "survey_responses": [1, 0],

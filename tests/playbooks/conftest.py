@@ -5,21 +5,66 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from small_marts import NOW, build_warehouse
 
+from cxloop.playbooks.channels import OutboxChannel
+from cxloop.playbooks.engine import run_playbooks
 from cxloop.playbooks.plan import PlanContext
+from cxloop.playbooks.render import TemplateRenderer
+from cxloop.playbooks.spec import load_playbooks
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return build_warehouse(tmp_path / "cx.duckdb")
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "playbooks"
+
+
+def run_shipped(warehouse: Path, name: str, ctx: PlanContext, outbox: Path) -> dict[str, Any]:
+    """One shipped playbook through the real engine into an outbox; its counts."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        return run_playbooks(
+            con,
+            load_playbooks(SHIPPED, [name]),
+            renderer=TemplateRenderer(SHIPPED / "templates"),
+            channel=OutboxChannel(outbox, "cx@vendor.example", "CX Team"),
+            ctx=ctx,
+            gate_ok=True,
+        )[name]
+    finally:
+        con.close()
+
+
+def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of one read-only query."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def shipped() -> Callable[[Path, str, PlanContext, Path], dict[str, Any]]:
+    """run_shipped, for test modules (conftest.py is not importable by name)."""
+    return run_shipped
+
+
+@pytest.fixture
+def rows() -> Callable[[Path, str], list[tuple[Any, ...]]]:
+    """query, for test modules."""
+    return query
 
 
 @pytest.fixture

@@ -42,37 +42,70 @@ def read(outbox: Path) -> dict[str, email.message.EmailMessage]:
     return {m["To"]: m for m in msgs}
 
 
+def lines(msg: email.message.EmailMessage) -> list[str]:
+    return [line.strip() for line in msg.get_body(("plain",)).get_content().splitlines()]
+
+
 def test_one_digest_per_csm_with_each_account_once(warehouse, ctx, tmp_path) -> None:
-    high = dataclasses.replace(ctx, params={"high_threshold": 0.5})
-    result = digest_run(warehouse, high, tmp_path / "outbox")
+    result = digest_run(warehouse, ctx, tmp_path / "outbox")
     assert result["sent"] == 2
     msgs = read(tmp_path / "outbox")
     assert set(msgs) == {"carla@vendor.example", "dan@vendor.example"}
-    carla = msgs["carla@vendor.example"].get_body(("plain",)).get_content()
-    # A1: high (0.72, up from 0.30), one open ticket, last NPS 5 (R2 is A1's latest answer)
-    assert "Acme & Sons: churn probability 72% (+42 points" in carla
-    assert "Last NPS: 5. Open tickets: 1" in carla and "open tickets with support" in carla
-    dan = msgs["dan@vendor.example"].get_body(("plain",)).get_content()
-    assert "Globex: churn probability 35% (+25 points" in dan  # rose by >= 0.2
-    assert digest_run(warehouse, high, tmp_path / "outbox")["sent"] == 0
+    # A1: band medium (0.30, 05-01) -> high (0.72, 06-01); last NPS R2 (5, 06-04 11:00, no
+    # comment) is later than R1; T1 is its one open ticket; drivers as scoring wrote them
+    assert lines(msgs["carla@vendor.example"])[4:9] == [
+        "* Acme & Sons: churn probability 72%, crossed into high risk; "
+        "up 42 points since 2024-05-01, from 30% (medium)",
+        "Why: 5 support tickets in the last 90 days; support's first reply took 4.5 hours on "
+        "average (last 90 days); NPS changed by -4 points since the answer before",
+        "Last NPS: 5 on 2024-06-04",
+        "Open tickets: 1: #T1 (high, opened 2024-05-30)",
+        "Next step: go through the open tickets with support, then call your main contact "
+        "this week.",
+    ]
+    # A2: still medium, but 0.10 -> 0.35 is a rise of 0.25 >= rise_threshold 0.2; last NPS is
+    # Paul's 10 "Great" (R5); no open ticket (T3 closed); the driver is the renewal
+    assert lines(msgs["dan@vendor.example"])[4:9] == [
+        "* Globex: churn probability 35%, risk rose sharply; "
+        "up 25 points since 2024-05-01, from 10% (low)",
+        "Why: renewal due in 45 days",
+        'Last NPS: 10 on 2024-06-04, "Great"',
+        "Open tickets: 0",
+        "Next step: the renewal is close: book a renewal conversation now.",
+    ]
+    html = msgs["carla@vendor.example"].get_body(("html",)).get_content()
+    assert "#T1 (high, opened 2024-05-30)" in html and "4.5 hours" in html
+    assert digest_run(warehouse, ctx, tmp_path / "outbox")["sent"] == 0
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
 
 
-def test_high_threshold_from_config_changes_who_is_alerted(warehouse, ctx, tmp_path) -> None:
+def test_an_account_already_high_is_not_alerted_again_unless_it_worsens(
+    warehouse, ctx, tmp_path
+) -> None:
     con = duckdb.connect(str(warehouse))
-    con.execute("update ml.churn_scores set churn_probability = 0.3 where account_id = 'A2'")
-    con.execute(
-        "update ml.churn_scores set churn_probability = 0.7 "
+    con.execute(  # A1 was already high at the previous scoring (0.60 -> 0.72: +12 points)
+        "update ml.churn_scores set churn_probability = 0.6, risk_band = 'high' "
         "where account_id = 'A1' and scored_at < '2024-06-01'"
-    )  # no steep rise
+    )
     con.close()
-    strict = dataclasses.replace(ctx, params={"high_threshold": 0.8})
-    assert digest_run(warehouse, strict, tmp_path / "outbox")["sent"] == 0
-    assert (
-        digest_run(
-            warehouse, dataclasses.replace(ctx, params={"high_threshold": 0.7}), tmp_path / "outbox"
-        )["sent"]
-        == 1
+    digest_run(warehouse, ctx, tmp_path / "outbox")
+    assert set(read(tmp_path / "outbox")) == {"dan@vendor.example"}
+
+
+def test_the_band_scoring_wrote_decides_so_relative_bands_alert(warehouse, ctx, tmp_path) -> None:
+    con = duckdb.connect(str(warehouse))
+    # relative bands at a 4% base rate: 0.08 is in the top decile, so scoring wrote 'high'
+    con.execute(
+        "update ml.churn_scores set churn_probability = case when scored_at < '2024-06-01' "
+        "then 0.03 else 0.08 end, risk_band = case when scored_at < '2024-06-01' then 'low' "
+        "else 'high' end where account_id = 'A2'"
+    )
+    con.close()
+    digest_run(warehouse, ctx, tmp_path / "outbox")
+    dan = lines(read(tmp_path / "outbox")["dan@vendor.example"])
+    assert dan[4] == (
+        "* Globex: churn probability 8%, crossed into high risk; "
+        "up 5 points since 2024-05-01, from 3% (low)"
     )
 
 

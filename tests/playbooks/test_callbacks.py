@@ -232,7 +232,7 @@ def test_a_callback_from_creation_through_escalation_to_closure(
 
 
 def test_a_task_with_no_csm_goes_to_the_queue(tmp_path: Path) -> None:
-    from conftest import RESPONSES, build_warehouse
+    from small_marts import RESPONSES, build_warehouse
 
     warehouse = build_warehouse(tmp_path / "cx.duckdb", RESPONSES[2:3])  # R3: Dan's account
     con = duckdb.connect(str(warehouse))

@@ -24,11 +24,19 @@ DETRACTOR = {
 }
 ITEM = {
     "account_name": "Acme & Sons",
+    "alert_reason": "crossed_into_high",
     "churn_probability": 0.72,
     "probability_change": 0.42,
-    "top_drivers": "tickets_open",
+    "previous_probability": 0.30,
+    "previous_risk_band": "medium",
+    "previous_scored_date": "2024-05-01",
+    "top_drivers": "tickets 90d = 5",
+    "drivers": [{"feature": "tickets_90d", "value": "5"}],
     "last_nps_score": 5,
+    "last_nps_comment": "Slow <b>support</b>",
+    "last_nps_date": "2024-06-04",
     "open_tickets": 1,
+    "open_ticket_list": [{"ticket_id": "T1", "opened": "2024-05-30", "priority": "high"}],
 }
 DIGEST = {
     "items": [
@@ -36,9 +44,14 @@ DIGEST = {
         {
             **ITEM,
             "account_name": "Globex",
+            "alert_reason": "worsened",
             "probability_change": None,
+            "drivers": [],
             "last_nps_score": None,
+            "last_nps_comment": None,
+            "last_nps_date": None,
             "open_tickets": 0,
+            "open_ticket_list": [],
         },
     ],
     "recipient_name": "Carla",
@@ -65,7 +78,7 @@ def test_every_template_renders_in_every_locale(template: str, locale: str) -> N
         assert CASES[template]["postal_address"] in part
         assert "act-" in part  # the unsubscribe link carries the action id
     assert "Acme &amp; Sons" in msg.html and "Acme & Sons" in msg.text
-    if template == "detractor_followup":
+    if template == "detractor_followup" or (template == "at_risk_alert" and locale == "en"):
         assert "&lt;b&gt;support&lt;/b&gt;" in msg.html  # autoescaped
         assert "<b>support</b>" in msg.text
 

@@ -2,6 +2,10 @@
 -- Survivorship (profile fields: e-mail, names, phone, language): the Salesforce contact's
 -- value first, then the most recent record's (record_at, then source/record id), each field
 -- taking the first non-null valid value in that order.
+-- Time zone (time_zone, time_zone_source), the first known of: the Zendesk user's
+-- iana_time_zone (the person set it), the CRM contact's country, the account's billing country
+-- (country_time_zones seed: countries with one zone or a dominant one), the language of the
+-- customer's surveys, then of their CRM/Zendesk profile (language_time_zones seed).
 with
 
 identities as (
@@ -64,6 +68,24 @@ as_of as (
 
 ),
 
+country_zones as (
+
+    select * from {{ ref('country_time_zones') }}
+
+),
+
+language_zones as (
+
+    select * from {{ ref('language_time_zones') }}
+
+),
+
+known_zones as (
+
+    select name as time_zone from {{ cx_time_zone_names() }}
+
+),
+
 records as (
 
     select
@@ -74,6 +96,8 @@ records as (
         coalesce(contacts.created_at, zendesk_users.created_at, identities.record_at) as first_seen_at,
         zendesk_users.language as zendesk_language,
         zendesk_users.user_name as zendesk_name,
+        zendesk_zone.time_zone as zendesk_time_zone,
+        contact_country_zone.time_zone as contact_country_time_zone,
         row_number() over (
             partition by identities.customer_id
             order by
@@ -90,6 +114,10 @@ records as (
     left join zendesk_users
         on identities.source = 'zendesk'
         and cast(zendesk_users.user_id as varchar) = identities.source_record_id
+    left join known_zones as zendesk_zone
+        on zendesk_zone.time_zone = zendesk_users.iana_time_zone
+    left join country_zones as contact_country_zone
+        on contact_country_zone.country_key = {{ cx_country_key('contacts.mailing_country') }}
 
 ),
 
@@ -106,6 +134,8 @@ profiles as (
         {{ cx_first('zendesk_name', 'survivor_rank', 'zendesk_name is not null') }} as zendesk_name,
         {{ cx_first('coalesce(contact_phone_e164, phone_e164)', 'survivor_rank', 'coalesce(contact_phone_e164, phone_e164) is not null') }} as phone_e164,
         {{ cx_first('coalesce(contact_language, zendesk_language)', 'survivor_rank', 'coalesce(contact_language, zendesk_language) is not null') }} as record_language,
+        {{ cx_first('zendesk_time_zone', 'survivor_rank', 'zendesk_time_zone is not null') }} as zendesk_time_zone,
+        {{ cx_first('contact_country_time_zone', 'survivor_rank', 'contact_country_time_zone is not null') }} as contact_country_time_zone,
         min(case when source = 'salesforce' then source_record_id end) as salesforce_contact_id,
         min(case when source = 'zendesk' then {{ to_integer('source_record_id') }} end) as zendesk_user_id,
         count(*) as source_records,
@@ -214,6 +244,20 @@ final as (
         profiles.zendesk_user_id,
         profiles.source_records,
         profiles.has_opted_out_of_email,
+        coalesce(
+            profiles.zendesk_time_zone,
+            profiles.contact_country_time_zone,
+            account_country_zone.time_zone,
+            survey_language_zone.time_zone,
+            record_language_zone.time_zone
+        ) as time_zone,
+        case
+            when profiles.zendesk_time_zone is not null then 'zendesk_user'
+            when profiles.contact_country_time_zone is not null then 'crm_contact_country'
+            when account_country_zone.time_zone is not null then 'crm_account_country'
+            when survey_language_zone.time_zone is not null then 'survey_language'
+            when record_language_zone.time_zone is not null then 'profile_language'
+        end as time_zone_source,
         accounts.owner_user_id as csm_user_id,
         users.full_name as csm_name,
         users.email as csm_email,
@@ -262,6 +306,12 @@ final as (
         on last_touch.customer_id = profiles.customer_id
     left join churn_scores
         on churn_scores.account_id = profiles.account_id
+    left join country_zones as account_country_zone
+        on account_country_zone.country_key = {{ cx_country_key('accounts.billing_country') }}
+    left join language_zones as survey_language_zone
+        on survey_language_zone.language = survey_summary.survey_language
+    left join language_zones as record_language_zone
+        on record_language_zone.language = profiles.record_language
 
 )
 
