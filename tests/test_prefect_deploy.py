@@ -193,6 +193,19 @@ def slot_times(url: str, flow_run_id: str) -> dict[str, str]:
     return times
 
 
+def slot_order(worker_log: str, names: dict[str, str]) -> list[tuple[str, str]]:
+    """(run, holding|releasing) in the order the worker's log shows them."""
+    order = []
+    for line in worker_log.splitlines():
+        for run_name, run in names.items():
+            if f"'{run_name}'" not in line:
+                continue
+            for word in ("holding", "releasing"):
+                if SLOT_LINES[word] in line:
+                    order.append((run, word))
+    return order
+
+
 def wait_until(what: str, check, timeout: float, proc: subprocess.Popen | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -286,14 +299,18 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
         return found if all(len(t) == 3 for t in found.values()) else None
 
     with contextlib.suppress(AssertionError):
-        wait_until("the slot log lines", all_slot_lines, 120)  # shipped in batches; slow under load
+        wait_until("the slot log lines", all_slot_lines, 60)
     slots = {name: slot_times(url, rid) for name, rid in runs.items()}
-    assert all(len(t) == 3 for t in slots.values()), (
-        slots,
-        [line["message"] for rid in runs.values() for line in run_logs(url, rid)],
-    )
-    held = sorted((t["holding"], t["releasing"]) for t in slots.values())
-    assert held[0][1] <= held[1][0], held
+    if all(len(t) == 3 for t in slots.values()):
+        held = sorted((t["holding"], t["releasing"]) for t in slots.values())
+        assert held[0][1] <= held[1][0], held
+    else:
+        # Prefect drops a log batch the server answers 503 (its SQLite, on a loaded machine);
+        # the worker streams each run's output in the order it happens: read the order there
+        names = {api(url, f"/flow_runs/{rid}")["name"]: name for name, rid in runs.items()}
+        order = slot_order((tmp_path / "worker.log").read_text(errors="replace"), names)
+        assert len(order) == 4 and order[0][0] == order[1][0], (slots, order)
+        assert [word for _, word in order] == ["holding", "releasing"] * 2, order
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

@@ -27,7 +27,12 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_shipped_playbooks_load() -> None:
     loaded = {lp.spec.name: lp.spec for lp in load_playbooks(PLAYBOOKS)}
-    assert set(loaded) == {"detractor_followup", "at_risk_alert", "repeat_complaint"}
+    assert set(loaded) == {
+        "detractor_followup",
+        "at_risk_alert",
+        "repeat_complaint",
+        "callback_escalation",
+    }
     assert [a.type for a in loaded["detractor_followup"].actions] == ["email", "callback_task"]
     assert loaded["at_risk_alert"].actions[0].type == "csm_digest"
 
