@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,7 +10,15 @@ import typer
 from rich.console import Console
 
 from cxloop.errors import CxloopError
-from cxloop.flows.cli.common import ConfigOpt, JsonOpt, config_arg, console, run_command
+from cxloop.flows.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    config_arg,
+    console,
+    run_command,
+    stage_lines,
+    start_api_early,
+)
 
 
 def render_pipeline(report: dict[str, Any]) -> None:
@@ -40,24 +49,45 @@ def generate(
     run_command(lambda: gen(out, scale=scale, seed=seed), as_json)
 
 
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print Prefect's flow and task logs too.")
+]
+
+
+def run_quietly(
+    body: Callable[[], dict[str, Any]], verbose: bool, api_ready: Callable[[], None]
+) -> dict[str, Any]:
+    """Run the pipeline body with one line per stage; Prefect's logs to CXLOOP_HOME/logs."""
+    from cxloop.settings import Settings
+
+    with stage_lines(console, Settings().paths.logs, verbose, api_ready):
+        return body()
+
+
 def run(
     sources: Annotated[Path, typer.Option("--sources", help="Folder of source exports.")],
     config: ConfigOpt = None,
     dry_run: Annotated[bool, typer.Option(help="Plan playbook actions, send nothing.")] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the whole pipeline (ingest, build, check, score, act, publish) on a sources folder.
 
     Example: cxloop run --sources ./exports --json
     """
     from cxloop.config import load_project
-    from cxloop.flows.pipeline import pipeline
+    from cxloop.settings import Settings
 
     def body() -> dict[str, Any]:
         if not sources.is_dir():
             raise CxloopError(f"{sources}: sources folder not found")
         load_project(sources, config)  # fail fast on a bad cxloop.yaml, before Prefect starts
-        return pipeline(str(sources), config_arg(config), dry_run=dry_run)
+        api_ready = start_api_early(Settings().paths.logs, verbose)  # in the background
+        from cxloop.flows.pipeline import pipeline  # imported while the server starts
+
+        return run_quietly(
+            lambda: pipeline(str(sources), config_arg(config), dry_run=dry_run), verbose, api_ready
+        )
 
     exit_for(run_command(body, as_json, render_pipeline))
 
@@ -69,19 +99,28 @@ def demo(
         bool, typer.Option(help="Start over: delete this CXLOOP_HOME's warehouse and outputs.")
     ] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Generate the demo sources into $CXLOOP_HOME/demo/sources and run the pipeline on them.
 
     Example: cxloop demo --scale 0.2 --fresh
     """
     from cxloop.demo.workspace import demo_sources
-    from cxloop.flows.pipeline import pipeline
     from cxloop.settings import Settings
 
     def body() -> dict[str, Any]:
         paths = Settings().paths
-        out = demo_sources(paths, scale, seed, fresh=fresh, announce=console.print)
-        return pipeline(str(out))
+        started: list[Callable[[], None]] = []
+
+        def announce(message: str) -> None:  # generation begins: start the server beside it
+            started.append(start_api_early(paths.logs, verbose))
+            console.print(message)
+
+        out = demo_sources(paths, scale, seed, fresh=fresh, announce=announce)
+        api_ready = started[0] if started else start_api_early(paths.logs, verbose)
+        from cxloop.flows.pipeline import pipeline
+
+        return run_quietly(lambda: pipeline(str(out)), verbose, api_ready)
 
     exit_for(run_command(body, as_json, render_pipeline))
 
