@@ -96,6 +96,19 @@ def ledger_inputs(warehouse: Path) -> str:
     return fingerprint({"ledger": facts, "code": code_fingerprint()})
 
 
+def raw_table_inputs(warehouse: Path, config: ProjectConfig | None) -> dict[str, str]:
+    """Per non-empty raw table (`raw.<name>`): what its raw check reads (rows, config, code)."""
+    with reader(warehouse) as con:
+        raw = raw_facts(con)
+    shared = {"config": config_facts(config), "code": code_fingerprint()}
+    return {f"raw.{table}": fingerprint({"table": facts, **shared}) for table, facts in raw.items()}
+
+
+def changed_datasets(warehouse: Path, stage: str, inputs: dict[str, str]) -> list[str]:
+    """The datasets whose inputs differ from those `stage` last succeeded on (per dataset)."""
+    return sorted(d for d, fp in inputs.items() if not unchanged(warehouse, f"{stage}:{d}", fp))
+
+
 def latest_build_id(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> str | None:
     """The most recently started build that succeeded (and changed `dataset`, when given)."""
     if not table_exists(con, "ops", "builds"):
@@ -169,14 +182,20 @@ def unchanged(warehouse: Path, stage: str, inputs: str) -> bool:
 
 def record_inputs(warehouse: Path, stage: str, inputs: str, run_id: str) -> None:
     """Remember that `stage` succeeded on these inputs."""
+    record_many(warehouse, {stage: inputs}, run_id)
+
+
+def record_many(warehouse: Path, inputs: dict[str, str], run_id: str) -> None:
+    """Remember, in one transaction, the inputs each stage (key) succeeded on."""
+    now = utc_now()
+    rows = [
+        STAGE_INPUTS.row({"stage": stage, "inputs": fp, "run_id": run_id, "recorded_at": now})
+        for stage, fp in inputs.items()
+    ]
     with writer(warehouse) as con:
         ensure_tables(con, [STAGE_INPUTS])
-        con.execute(
-            STAGE_INPUTS.insert_sql,
-            STAGE_INPUTS.row(
-                {"stage": stage, "inputs": inputs, "run_id": run_id, "recorded_at": utc_now()}
-            ),
-        )
+        if rows:
+            con.executemany(STAGE_INPUTS.insert_sql, rows)
 
 
 def build_unchanged(warehouse: Path, inputs: str) -> bool:

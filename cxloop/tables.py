@@ -221,7 +221,12 @@ STAGE_INPUTS = Table(
     "ops",
     "stage_inputs",
     (
-        C("stage", "varchar", "not null", "check_raw / build / score / publish"),
+        C(
+            "stage",
+            "varchar",
+            "not null",
+            "check_raw:<raw table> / build / ledger / score / publish",
+        ),
         C("inputs", "varchar", "not null", "sha256 of what the stage read (cxloop.changes)"),
         C("run_id", "varchar", "", "the flow run that succeeded on these inputs"),
         C("recorded_at", "timestamp", "not null", "UTC"),

@@ -14,11 +14,14 @@ from prefect.runtime import flow_run
 from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM
 from cxloop.changes import (
     build_unchanged,
+    changed_datasets,
     current_model_version,
     gate_open,
     ledger_inputs,
     publish_inputs,
+    raw_table_inputs,
     record_inputs,
+    record_many,
     score_inputs,
     source_inputs,
     unchanged,
@@ -91,14 +94,19 @@ def pipeline(
             report["ingest"] = ingest(sources_dir, str(cfg_path))
         try:
             sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
-            with timer.stage("check_raw"):
-                if unchanged(wh, "check_raw", sources_in) and freshness_unchanged(
+            with timer.stage("check_raw"):  # only the raw tables that changed since passing
+                raw_in = raw_table_inputs(wh, config)
+                changed_raw = changed_datasets(wh, "check_raw", raw_in)
+                if not changed_raw and freshness_unchanged(
                     wh, freshness_hours(config) if config else {}, utc_now()
                 ):
                     skip(report, "check_raw", "no new raw data; sources still fresh")
-                else:
-                    report["check_raw"] = check(stage="raw", config_path=str(cfg_path))
-                    record_inputs(wh, "check_raw", sources_in, run_id)
+                else:  # with no table changed, only source freshness is checked
+                    report["check_raw"] = check(
+                        stage="raw", config_path=str(cfg_path), datasets=changed_raw
+                    )
+                    passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
+                    record_many(wh, passed, run_id)
             with timer.stage("build"):
                 ledger_only = False
                 if not build_unchanged(wh, sources_in):

@@ -10,8 +10,11 @@ import pytest
 
 from cxloop.changes import (
     build_unchanged,
+    changed_datasets,
     ledger_inputs,
+    raw_table_inputs,
     record_inputs,
+    record_many,
     source_inputs,
     unchanged,
 )
@@ -116,3 +119,23 @@ def test_a_warning_or_stale_source_is_always_checked_again(warehouse: Path) -> N
     checked = datetime(2026, 11, 2, 12)
     record_freshness(warehouse, checked, [("zendesk.tickets", "warn", 30.0)])
     assert not freshness_unchanged(warehouse, {}, checked)
+
+
+def test_raw_checks_are_due_only_for_the_tables_that_changed(warehouse: Path) -> None:
+    with writer(warehouse) as con:
+        con.execute(RAW_DDL.replace("salesforce__account", "salesforce__user"))
+        con.execute(
+            "insert into raw.salesforce__user values "
+            "('005A', 'b2', '2026-11-01 08:00:00', 'salesforce', 'u.csv', 1, ?)",
+            ["u" * 64],
+        )
+    inputs = raw_table_inputs(warehouse, None)
+    assert changed_datasets(warehouse, "check_raw", inputs) == [
+        "raw.salesforce__account",
+        "raw.salesforce__user",
+    ]
+    record_many(warehouse, {f"check_raw:{d}": fp for d, fp in inputs.items()}, "run-1")
+    assert changed_datasets(warehouse, "check_raw", inputs) == []
+    add_account(warehouse, "001B", "b" * 64)
+    inputs = raw_table_inputs(warehouse, None)
+    assert changed_datasets(warehouse, "check_raw", inputs) == ["raw.salesforce__account"]
