@@ -25,6 +25,8 @@ IDENTITY_PHASE_1 = "+int_person_records__unioned"
 BUILD = ("build", "--exclude-resource-type", "unit_test")
 # Everything downstream of ml.churn_scores: rebuilt after scoring (it follows the build).
 SCORES_DOWNSTREAM = "source:ml.churn_scores+"
+# Everything that reads the playbook ledger: rebuilt when the last run's sends changed it.
+LEDGER_DOWNSTREAM = "source:ops.playbook_actions+"
 
 
 def prepare_warehouse(warehouse: Path) -> list[str]:

@@ -170,6 +170,12 @@ def swap_parquet(bi_dir: Path, staged: Path) -> Path:
     return version
 
 
+def publish_warnings(config: ProjectConfig | None) -> list[str]:
+    """What the run summary must say about a publish under this config (the masking opt-out)."""
+    cfg = config.publish if config else None
+    return [] if (cfg.mask_personal_data if cfg else True) else [OPT_OUT_WARNING]
+
+
 def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, object]:
     """Publish as cxloop.yaml's `publish` section says (masked, all marts by default).
 
@@ -178,7 +184,7 @@ def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, 
     """
     cfg = config.publish if config else None
     mask = cfg.mask_personal_data if cfg else True
-    warnings = [] if mask else [OPT_OUT_WARNING]
+    warnings = publish_warnings(config)
     for warning in warnings:
         log.warning(warning)
     counts = publish_snapshot(

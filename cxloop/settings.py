@@ -92,6 +92,7 @@ class Paths:
         self.bi = home / "bi"
         self.reports = home / "reports"
         self.gx = home / "gx"
+        self.logs = home / "logs"  # cxloop.log: the CLI's Prefect flow and task logs
 
     def ensure(self) -> Paths:
         for p in (self.warehouse_dir, self.lake, self.outbox, self.models, self.bi, self.reports):

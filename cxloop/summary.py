@@ -109,8 +109,11 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
                     ),
                 )
         console.print(actions)
-    if report.get("score", {}).get("skipped"):
-        console.print(f"No churn scores this run: {report['score']['skipped']}")
+    score = report.get("score", {})
+    if score.get("skipped") and not score.get("unchanged"):
+        console.print(f"No churn scores this run: {score['skipped']}")
+    for stage, reason in (report.get("skipped") or {}).items():
+        console.print(f"Skipped {stage}: {reason}")
     for warning in report.get("warnings") or []:
         console.print(f"[yellow]Warning:[/] {warning}")
     if report.get("blocked"):

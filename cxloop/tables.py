@@ -218,6 +218,23 @@ GATE_VERDICTS = Table(
     ),
     "one row per dataset and check run: the verdict act and publish read (cxloop.quality.gate)",
 )
+STAGE_INPUTS = Table(
+    "ops",
+    "stage_inputs",
+    (
+        C(
+            "stage",
+            "varchar",
+            "not null",
+            "check_raw:<raw table> / build / ledger / score / publish",
+        ),
+        C("inputs", "varchar", "not null", "sha256 of what the stage read (cxloop.changes)"),
+        C("run_id", "varchar", "", "the flow run that succeeded on these inputs"),
+        C("recorded_at", "timestamp", "not null", "UTC"),
+    ),
+    "one row per stage success with the fingerprint of its inputs: the pipeline skips a stage "
+    "whose inputs are unchanged (cxloop.changes)",
+)
 CHURN_SCORES = Table(
     "ml",
     "churn_scores",
@@ -314,6 +331,7 @@ CORE_TABLES: tuple[Table, ...] = (
     BUILDS,
     GATE_VERDICTS,
     TOMBSTONES,
+    STAGE_INPUTS,
 )
 IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
 # Every Python-written table but the raw ones (those come from the source contracts).

@@ -6,7 +6,7 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
@@ -67,6 +67,22 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
         return logging.getLogger("cxloop.flows.orchestration")
 
 
+# Called with (stage, None) when a pipeline stage starts and (stage, seconds) when it ends: the
+# CLI's one line per stage. Registered in-process only (stage_listener); flows stay plain.
+StageListener = Callable[[str, float | None], None]
+_listeners: list[StageListener] = []
+
+
+@contextlib.contextmanager
+def stage_listener(listener: StageListener) -> Iterator[None]:
+    """Tell `listener` about every pipeline stage run in this process while the block runs."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
 class StageTimer:
     """Collects the wall-clock duration of each pipeline stage, for the run summary."""
 
@@ -76,7 +92,11 @@ class StageTimer:
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
+        for listener in list(_listeners):
+            listener(name, None)
         try:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 2)
+            for listener in list(_listeners):
+                listener(name, self.seconds[name])

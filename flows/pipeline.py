@@ -11,9 +11,24 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from cxloop.build import SCORES_DOWNSTREAM
+from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM
+from cxloop.changes import (
+    build_unchanged,
+    changed_datasets,
+    current_model_version,
+    gate_open,
+    ledger_inputs,
+    publish_inputs,
+    raw_table_inputs,
+    record_inputs,
+    record_many,
+    score_inputs,
+    source_inputs,
+    unchanged,
+)
 from cxloop.churn.training import ChurnModelError
-from cxloop.config import load_project
+from cxloop.config import load_project, project_config
+from cxloop.dbt import freshness_hours
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
@@ -22,10 +37,20 @@ from cxloop.flows.ingest import ingest
 from cxloop.flows.orchestration import StageTimer, warehouse_slot
 from cxloop.flows.publish import publish
 from cxloop.flows.score import score
+from cxloop.publish import publish_warnings
+from cxloop.quality.freshness import freshness_unchanged
+from cxloop.quality.results import utc_now
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
 from cxloop.warehouse import writer
+
+
+def skip(report: dict[str, Any], stage: str, reason: str) -> None:
+    """Say in the run summary that a stage had no new input and did not run."""
+    report[stage] = {"skipped": reason, "unchanged": True}
+    report.setdefault("skipped", {})[stage] = reason
+    get_run_logger().info("%s skipped: %s", stage, reason)
 
 
 def record_run(warehouse: Path, report: dict[str, Any], started_at: datetime) -> None:
@@ -62,34 +87,75 @@ def pipeline(
     run_id = str(flow_run.get_id() or uuid.uuid4())
     report: dict[str, Any] = {"run_id": run_id, "status": "running", "sources": sources_dir}
     timer = StageTimer()
+    config = project_config(str(cfg_path))
+    wh = paths.warehouse
     with warehouse_slot():
         with timer.stage("ingest"):
             report["ingest"] = ingest(sources_dir, str(cfg_path))
         try:
-            with timer.stage("check_raw"):
-                report["check_raw"] = check(stage="raw", config_path=str(cfg_path))
+            sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
+            with timer.stage("check_raw"):  # only the raw tables that changed since passing
+                raw_in = raw_table_inputs(wh, config)
+                changed_raw = changed_datasets(wh, "check_raw", raw_in)
+                if not changed_raw and freshness_unchanged(
+                    wh, freshness_hours(config) if config else {}, utc_now()
+                ):
+                    skip(report, "check_raw", "no new raw data; sources still fresh")
+                else:  # with no table changed, only source freshness is checked
+                    report["check_raw"] = check(
+                        stage="raw", config_path=str(cfg_path), datasets=changed_raw
+                    )
+                    passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
+                    record_many(wh, passed, run_id)
             with timer.stage("build"):
-                report["build"] = build(str(cfg_path))
+                ledger_only = False
+                if not build_unchanged(wh, sources_in):
+                    report["build"] = build(str(cfg_path))
+                    record_inputs(wh, "build", sources_in, report["build"]["build_id"])
+                    record_inputs(wh, "ledger", ledger_in, report["build"]["build_id"])
+                elif not unchanged(wh, "ledger", ledger_in):  # the last run's sends close the loop
+                    ledger_only = True
+                    report["build"] = build(str(cfg_path), select=LEDGER_DOWNSTREAM)
+                    record_inputs(wh, "ledger", ledger_in, report["build"]["build_id"])
+                else:
+                    skip(report, "build", "no new raw data, ledger or config since the last build")
             with timer.stage("check_marts"):
-                report["check_marts"] = check(stage="marts")
+                if "skipped" in report["build"] and gate_open(wh):
+                    skip(report, "check_marts", "marts unchanged since their passing check")
+                else:  # what the build changed (everything, after a full build)
+                    changed = report["build"]["datasets"] if ledger_only else None
+                    report["check_marts"] = check(stage="marts", datasets=changed)
             with timer.stage("score"):
-                try:
-                    report["score"] = score(config_path=str(cfg_path))  # bands, horizon
-                except ChurnModelError as exc:  # too little history: act on what we know
-                    report["score"] = {"skipped": str(exc)}
-                    logger.warning("No churn scores this run: %s", exc)
+                version = current_model_version(paths.models)
+                score_in = score_inputs(wh, version, config)
+                if version and unchanged(wh, "score", score_in):
+                    skip(report, "score", f"model {version} and features unchanged")
+                else:
+                    try:
+                        report["score"] = score(config_path=str(cfg_path))  # bands, horizon
+                    except ChurnModelError as exc:  # too little history: act on what we know
+                        report["score"] = {"skipped": str(exc)}
+                        logger.warning("No churn scores this run: %s", exc)
             if "skipped" not in report["score"]:  # scores reach the dims (written after build)
                 with timer.stage("build_scores"):
                     report["build_scores"] = build(str(cfg_path), select=SCORES_DOWNSTREAM)
                 with timer.stage("check_scores"):  # what scoring changed, checked before act
                     changed = [CHURN_SCORES.qualified, *report["build_scores"]["datasets"]]
                     report["check_scores"] = check(stage="marts", datasets=changed)
+                version = current_model_version(paths.models)
+                record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
             with timer.stage("act"):
                 report["act"] = act(dry_run=dry_run, now=now, config=str(cfg_path))
             if not dry_run:
                 with timer.stage("publish"):
-                    report["publish"] = publish(str(cfg_path))
-                    report["warnings"] = report["publish"]["warnings"]
+                    publish_in = publish_inputs(wh, config)
+                    if unchanged(wh, "publish", publish_in) and (paths.bi / "cx.duckdb").exists():
+                        skip(report, "publish", "marts unchanged since the last publish")
+                        report["warnings"] = publish_warnings(config)
+                    else:
+                        report["publish"] = publish(str(cfg_path))
+                        report["warnings"] = report["publish"]["warnings"]
+                        record_inputs(wh, "publish", publish_in, run_id)
             report["status"] = "ok"
         except QualityGateError as exc:
             report["status"] = "blocked"

@@ -152,3 +152,37 @@ def check_freshness(
     ]
     insert_rows(warehouse, freshness_rows(rows, run_id, utc_now()))
     return rows
+
+
+LAST_FRESHNESS_SQL = """
+select checked_at, json_extract_string(details, '$.source') as source,
+       json_extract_string(details, '$.status') as status,
+       try_cast(json_extract_string(details, '$.age_hours') as double) as age_hours
+from ops.quality_results
+where stage = 'freshness'
+  and run_id = (select run_id from ops.quality_results where stage = 'freshness'
+                order by checked_at desc limit 1)
+"""
+
+
+def freshness_unchanged(warehouse: Path, hours: dict[str, int], now: datetime) -> bool:
+    """True when no source's freshness status can have changed since the last check.
+
+    Used when nothing was landed since that check: a source's age only grows by the time
+    passed (a delivery makes it younger), so a source that passed stays passing until its age
+    reaches `warn_after` (half its `freshness_hours`, default 48, as the dbt sources say; at
+    least 1 hour). Any other status, or a bound not met, means: run the check again.
+    """
+    with reader(warehouse) as con:
+        rows = con.execute(LAST_FRESHNESS_SQL).fetchall()
+    if not rows:
+        return False
+    for checked_at, source, status, age_hours in rows:
+        if status == "empty":
+            continue  # nothing landed since, so still empty
+        kind = (source or "").split(".", 1)[0]
+        warn_hours = max(1, hours.get(kind, 48) // 2)
+        elapsed = (now - checked_at).total_seconds() / 3600
+        if status != "pass" or age_hours is None or age_hours + elapsed >= warn_hours:
+            return False
+    return True

@@ -1,4 +1,5 @@
-"""What the `cxloop` command groups share: console, offline defaults, options, run_command.
+"""What the `cxloop` command groups share: console, offline defaults, options, run_command,
+and the quiet terminal of `run` and `demo` (one line per stage; Prefect's logs to a file).
 
 Command-group modules import this module, never the app module (`cxloop.flows.cli`), so the
 app can import every group at its top without an import circle.
@@ -6,16 +7,20 @@ app can import every group at its top without an import circle.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cxloop.errors import CxloopError
 
@@ -96,3 +101,96 @@ def run_command(
     else:
         console.print_json(json.dumps(result, default=str))
     return result
+
+
+# The quiet terminal: Prefect's flow and task logs go to the Prefect API (the UI) and always to
+# $CXLOOP_HOME/logs/cxloop.log; on the terminal only with --verbose.
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s - %(message)s"
+
+
+def route_logs(log_dir: Path, verbose: bool) -> Path:
+    """Send every log record to `log_dir/cxloop.log`; silence the console unless `verbose`."""
+    import prefect  # noqa: F401  (configures Prefect's logging, which this then adjusts)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "cxloop.log"
+    root = logging.getLogger()
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    if not verbose:
+        for logger in (root, *(logging.getLogger(n) for n in ("uvicorn", "fastapi"))):
+            for handler in logger.handlers:
+                if isinstance(handler, PrefectConsoleHandler):
+                    handler.setLevel(logging.CRITICAL + 1)
+    return path
+
+
+@contextlib.contextmanager
+def stage_lines(
+    console: Console, log_dir: Path, verbose: bool, api_ready: Callable[[], None]
+) -> Iterator[None]:
+    """Show each pipeline stage as one progress line while the block runs the pipeline
+    (first a line for Prefect's temporary server, waited for by `api_ready`)."""
+    from cxloop.flows.orchestration import stage_listener
+
+    path = route_logs(log_dir, verbose)
+    columns = (
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description:<14}"),
+        BarColumn(bar_width=20),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=verbose) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_stage(stage: str, seconds: float | None) -> None:
+            if seconds is None:
+                tasks[stage] = progress.add_task(stage, total=1)
+            else:
+                progress.update(tasks[stage], completed=1)
+
+        with stage_listener(on_stage):
+            on_stage("prefect_api", None)
+            api_ready()
+            on_stage("prefect_api", 0.0)
+            yield
+    console.print(f"Logs: {path}", highlight=False)
+
+
+def start_api_early(log_dir: Path, verbose: bool) -> Callable[[], None]:
+    """Start Prefect's temporary server in the background (when no API is configured), so its
+    ~10 s start overlaps the CLI's imports and the demo's generation; returns `wait`.
+
+    The flows would start the same server (Prefect's ephemeral mode, one per process) on
+    their first API call; `wait` must run before that, since a server marked started is
+    not yet answering. Prefect itself is imported in the background thread too, and its logs
+    routed (`route_logs`) before the server says it starts.
+    """
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            route_logs(log_dir, verbose)
+            from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+            if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+                return
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+        except BaseException as exc:  # re-raised by wait(), in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=start, name="prefect-temporary-server", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return wait

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,8 @@ from cxloop.flows.cli.common import (
     console,
     parse_now,
     run_command,
+    stage_lines,
+    start_api_early,
 )
 
 
@@ -48,26 +51,49 @@ def generate(
     run_command(lambda: gen(out, scale=scale, seed=seed), as_json)
 
 
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print Prefect's flow and task logs too.")
+]
+
+
+def run_quietly(
+    body: Callable[[], dict[str, Any]], verbose: bool, api_ready: Callable[[], None]
+) -> dict[str, Any]:
+    """Run the pipeline body with one line per stage; Prefect's logs to CXLOOP_HOME/logs."""
+    from cxloop.settings import Settings
+
+    with stage_lines(console, Settings().paths.logs, verbose, api_ready):
+        return body()
+
+
 def run(
     sources: Annotated[Path, typer.Option("--sources", help="Folder of source exports.")],
     config: ConfigOpt = None,
     dry_run: Annotated[bool, typer.Option(help="Plan playbook actions, send nothing.")] = False,
     now: NowOpt = None,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Run the whole pipeline (ingest, build, check, score, act, publish) on a sources folder.
 
     Example: cxloop run --sources ./exports --json --now 2026-11-02T14:00:00Z
     """
     from cxloop.config import load_project
-    from cxloop.flows.pipeline import pipeline
+    from cxloop.settings import Settings
 
     def body() -> dict[str, Any]:
         moment = parse_now(now)
         if not sources.is_dir():
             raise CxloopError(f"{sources}: sources folder not found")
         load_project(sources, config)  # fail fast on a bad cxloop.yaml, before Prefect starts
-        return pipeline(str(sources), config_arg(config), dry_run=dry_run, now=moment)
+        api_ready = start_api_early(Settings().paths.logs, verbose)  # in the background
+        from cxloop.flows.pipeline import pipeline  # imported while the server starts
+
+        return run_quietly(
+            lambda: pipeline(str(sources), config_arg(config), dry_run=dry_run, now=moment),
+            verbose,
+            api_ready,
+        )
 
     exit_for(run_command(body, as_json, render_pipeline))
 
@@ -79,19 +105,29 @@ def demo(
         bool, typer.Option(help="Start over: delete this CXLOOP_HOME's warehouse and outputs.")
     ] = False,
     as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Generate the demo sources into $CXLOOP_HOME/demo/sources and run the pipeline on them.
 
     Example: cxloop demo --scale 0.2 --fresh
     """
     from cxloop.demo.workspace import DEMO_CLOCK, demo_sources
-    from cxloop.flows.pipeline import pipeline
     from cxloop.settings import Settings
 
     def body() -> dict[str, Any]:
         paths = Settings().paths
-        out = demo_sources(paths, scale, seed, fresh=fresh, announce=console.print)
-        return pipeline(str(out), now=DEMO_CLOCK)  # business hours, whatever the hour
+        started: list[Callable[[], None]] = []
+
+        def announce(message: str) -> None:  # generation begins: start the server beside it
+            started.append(start_api_early(paths.logs, verbose))
+            console.print(message)
+
+        out = demo_sources(paths, scale, seed, fresh=fresh, announce=announce)
+        # the demo's clock is business hours, whatever the hour (docs/playbooks.md)
+        api_ready = started[0] if started else start_api_early(paths.logs, verbose)
+        from cxloop.flows.pipeline import pipeline
+
+        return run_quietly(lambda: pipeline(str(out), now=DEMO_CLOCK), verbose, api_ready)
 
     exit_for(run_command(body, as_json, render_pipeline))
 

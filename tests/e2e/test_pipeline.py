@@ -1,4 +1,4 @@
-"""The whole loop at a small scale: generate, pipeline, and a second run that changes nothing."""
+"""The whole loop at a small scale: generate, pipeline, then two runs with nothing new."""
 
 from __future__ import annotations
 
@@ -49,10 +49,14 @@ def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dic
     second = pipeline(str(sources), now=NOON)
     counts_2 = table_counts(paths.warehouse)
     eml_2 = sorted(p.name for p in paths.outbox.glob("*.eml"))
+    third = pipeline(str(sources), now=NOON)
+    counts_3 = table_counts(paths.warehouse)
     yield {
         "paths": paths,
         "first": first,
         "second": second,
+        "third": third,
+        "counts_3": counts_3,
         "counts_1": counts_1,
         "counts_2": counts_2,
         "eml_1": eml_1,
@@ -177,3 +181,20 @@ def test_scores_reach_the_customer_360(loop: dict) -> None:
     finally:
         con.close()
     assert scored > 0 and accounts_scored > 0
+
+
+def test_runs_with_nothing_new_skip_what_has_no_new_input(loop: dict) -> None:
+    """Second run: only the first run's sends are new (what reads the ledger is rebuilt and
+    checked); third run: nothing is rebuilt, checked, scored or published, and act runs."""
+    second, third = loop["second"], loop["third"]
+    assert "build" not in loop["first"].get("skipped", {})
+    assert set(second["skipped"]) == {"check_raw", "score"}
+    rebuilt = set(second["build"]["datasets"])
+    assert {"marts.dim_customers", "marts.fct_touchpoints", "marts.mart_loop_closure"} <= rebuilt
+    assert "marts.fct_tickets" not in rebuilt and "ml.account_snapshots" not in rebuilt
+    assert second["check_marts"]["passed"] and second["check_marts"]["datasets_checked"] >= 1
+    assert third["status"] == "ok"
+    assert set(third["skipped"]) == {"check_raw", "build", "check_marts", "score", "publish"}
+    assert "build_scores" not in third and "check_scores" not in third
+    assert all(p["sent"] == 0 for p in third["act"].values() if isinstance(p, dict))
+    assert loop["counts_3"] == loop["counts_2"]

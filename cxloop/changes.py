@@ -1,0 +1,213 @@
+"""What changed since a stage last ran: fingerprints of each stage's inputs (ops.stage_inputs).
+
+The pipeline skips a stage whose inputs are what they were when it last succeeded (issue #12):
+a run with nothing new rebuilds no model and re-checks no table. A fingerprint is a sha256
+over a small JSON of facts read in milliseconds: per raw table its row count, newest landing
+and an order-free hash of its rows' `_content_hash`; cxloop.yaml; the code and dbt project that
+would run. A stage records its fingerprint only after it succeeded, so a failed or interrupted
+stage runs again. Nothing is copied: the facts are aggregates of tables already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cxloop.config import ProjectConfig
+from cxloop.models.registry import current_version
+from cxloop.package_data import package_dir
+from cxloop.quality.gate import gate_state, latest_build
+from cxloop.quality.results import utc_now
+from cxloop.tables import BUILDS, GATE_VERDICTS, STAGE_INPUTS, ensure_tables
+from cxloop.warehouse import reader, table_exists, writer
+
+# The packages whose files decide what a stage computes (a new release rebuilds).
+CODE_PACKAGES = ("cxloop", "cxloop.dbt_project", "cxloop.expectations", "cxloop.models")
+CODE_SUFFIXES = frozenset({".py", ".sql", ".yml", ".yaml", ".csv", ".md"})
+FEATURES = "ml.account_snapshots"  # what the churn model scores
+
+
+def fingerprint(facts: dict[str, Any]) -> str:
+    """sha256 of the facts as canonical JSON."""
+    text = json.dumps(facts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@cache
+def code_fingerprint() -> str:
+    """sha256 over the installed code, dbt project and suites (once per process)."""
+    digest = hashlib.sha256()
+    for name in CODE_PACKAGES:
+        root = package_dir(name)
+        for path in sorted(root.rglob("*")):
+            skip = {"target", "logs", "__pycache__", "dbt_packages"} & set(path.parts)
+            if path.suffix in CODE_SUFFIXES and path.is_file() and not skip:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def config_facts(config: ProjectConfig | None) -> Any:
+    """cxloop.yaml as data (None: the defaults)."""
+    return config.model_dump(mode="json") if config is not None else None
+
+
+def raw_facts(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """Per raw table: rows, newest `_loaded_at`, order-free hash of the rows' content hashes."""
+    tables = con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'raw' order by 1"
+    ).fetchall()
+    facts: dict[str, list[Any]] = {}
+    for (table,) in tables:
+        columns = {r[0] for r in con.execute(f'describe raw."{table}"').fetchall()}
+        if {"_loaded_at", "_content_hash"} <= columns:
+            sql = (
+                f'select count(*), max(_loaded_at), bit_xor(hash(_content_hash)) from raw."{table}"'
+            )
+        else:  # a table loaded by another tool: its size stands for its state
+            sql = f'select count(*), null, null from raw."{table}"'
+        row = con.execute(sql).fetchone()
+        if row and row[0]:  # an empty table (a system not landed yet) is the same as none
+            facts[table] = list(row)
+    return facts
+
+
+def source_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
+    """What the raw checks and the build read: the raw layer, cxloop.yaml and the code."""
+    with reader(warehouse) as con:
+        raw = raw_facts(con)
+    return fingerprint({"raw": raw, "config": config_facts(config), "code": code_fingerprint()})
+
+
+def ledger_inputs(warehouse: Path) -> str:
+    """What the marts read from the playbook ledger (sent e-mails become touchpoints)."""
+    with reader(warehouse) as con:
+        facts = (
+            con.execute("select count(*), max(updated_at) from ops.playbook_actions").fetchone()
+            if table_exists(con, "ops", "playbook_actions")
+            else None
+        )
+    return fingerprint({"ledger": facts, "code": code_fingerprint()})
+
+
+def raw_table_inputs(warehouse: Path, config: ProjectConfig | None) -> dict[str, str]:
+    """Per non-empty raw table (`raw.<name>`): what its raw check reads (rows, config, code)."""
+    with reader(warehouse) as con:
+        raw = raw_facts(con)
+    shared = {"config": config_facts(config), "code": code_fingerprint()}
+    return {f"raw.{table}": fingerprint({"table": facts, **shared}) for table, facts in raw.items()}
+
+
+def changed_datasets(warehouse: Path, stage: str, inputs: dict[str, str]) -> list[str]:
+    """The datasets whose inputs differ from those `stage` last succeeded on (per dataset)."""
+    return sorted(d for d, fp in inputs.items() if not unchanged(warehouse, f"{stage}:{d}", fp))
+
+
+def latest_build_id(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> str | None:
+    """The most recently started build that succeeded (and changed `dataset`, when given)."""
+    if not table_exists(con, "ops", "builds"):
+        return None
+    where = "status = 'succeeded'"
+    if dataset:
+        where += f" and (datasets is null or list_contains(datasets, '{dataset}'))"
+    row = con.execute(
+        f"select build_id from {BUILDS.qualified} where {where} order by started_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def current_model_version(models_dir: Path) -> str | None:
+    """The registered current churn model version (its name only; nothing is loaded)."""
+    return current_version(models_dir)
+
+
+def score_inputs(warehouse: Path, model_version: str | None, config: ProjectConfig | None) -> str:
+    """What scoring reads: the model version, the features' build, cxloop.yaml, the code."""
+    with reader(warehouse) as con:
+        features_build = latest_build_id(con, FEATURES)
+    return fingerprint(
+        {
+            "model": model_version,
+            "features_build": features_build,
+            "config": config_facts(config),
+            "code": code_fingerprint(),
+        }
+    )
+
+
+def publish_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
+    """What publishing reads: the latest change to the marts, their latest verdict, config."""
+    with reader(warehouse) as con:
+        build = latest_build_id(con)
+        checked = (
+            con.execute(
+                f"select max(checked_at) from {GATE_VERDICTS.qualified} where stage = 'marts'"
+            ).fetchone()
+            if table_exists(con, "ops", "gate_verdicts")
+            else None
+        )
+    return fingerprint(
+        {
+            "build": build,
+            "checked_at": checked[0] if checked else None,
+            "config": config_facts(config),
+            "code": code_fingerprint(),
+        }
+    )
+
+
+def last_inputs(warehouse: Path, stage: str) -> str | None:
+    """The fingerprint `stage` recorded when it last succeeded, or None."""
+    with reader(warehouse) as con:
+        if not table_exists(con, STAGE_INPUTS.schema, STAGE_INPUTS.name):
+            return None
+        row = con.execute(
+            f"select inputs from {STAGE_INPUTS.qualified} where stage = ? "
+            "order by recorded_at desc limit 1",
+            [stage],
+        ).fetchone()
+    return row[0] if row else None
+
+
+def unchanged(warehouse: Path, stage: str, inputs: str) -> bool:
+    """True when `stage` last succeeded on exactly these inputs (so it may be skipped)."""
+    return Path(warehouse).is_file() and last_inputs(warehouse, stage) == inputs
+
+
+def record_inputs(warehouse: Path, stage: str, inputs: str, run_id: str) -> None:
+    """Remember that `stage` succeeded on these inputs."""
+    record_many(warehouse, {stage: inputs}, run_id)
+
+
+def record_many(warehouse: Path, inputs: dict[str, str], run_id: str) -> None:
+    """Remember, in one transaction, the inputs each stage (key) succeeded on."""
+    now = utc_now()
+    rows = [
+        STAGE_INPUTS.row({"stage": stage, "inputs": fp, "run_id": run_id, "recorded_at": now})
+        for stage, fp in inputs.items()
+    ]
+    with writer(warehouse) as con:
+        ensure_tables(con, [STAGE_INPUTS])
+        if rows:
+            con.executemany(STAGE_INPUTS.insert_sql, rows)
+
+
+def build_unchanged(warehouse: Path, inputs: str) -> bool:
+    """The build may be skipped: it last succeeded on these inputs and no build failed since."""
+    if not unchanged(warehouse, "build", inputs):
+        return False
+    with reader(warehouse) as con:
+        latest = latest_build(con)
+    return latest is not None and latest[1] == "succeeded"
+
+
+def gate_open(warehouse: Path) -> bool:
+    """Every checked mart has a passing verdict on its latest state (nothing to re-check)."""
+    with reader(warehouse) as con:
+        return gate_state(con).passed

@@ -1,0 +1,141 @@
+"""Stage input fingerprints (cxloop.changes) and the freshness bound, on real DuckDB files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cxloop.changes import (
+    build_unchanged,
+    changed_datasets,
+    ledger_inputs,
+    raw_table_inputs,
+    record_inputs,
+    record_many,
+    source_inputs,
+    unchanged,
+)
+from cxloop.quality.freshness import freshness_unchanged
+from cxloop.quality.gate import finish_build, start_build
+from cxloop.warehouse import writer
+
+RAW_DDL = (
+    'create table raw.salesforce__account ("Id" varchar, _batch_id varchar, '
+    "_loaded_at timestamp, _source varchar, _source_file varchar, _row_number bigint, "
+    "_content_hash varchar)"
+)
+
+
+def add_account(warehouse: Path, account_id: str, content_hash: str) -> None:
+    with writer(warehouse) as con:
+        con.execute(
+            "insert into raw.salesforce__account values (?, 'b1', ?, 'salesforce', 'a.csv', 1, ?)",
+            [account_id, datetime(2026, 11, 1, 8), content_hash],
+        )
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "cx.duckdb"
+    with writer(path) as con:
+        con.execute(RAW_DDL)
+    add_account(path, "001A", "a" * 64)
+    return path
+
+
+def test_a_new_row_changes_the_inputs_and_an_empty_table_does_not(warehouse: Path) -> None:
+    before = source_inputs(warehouse, None)
+    assert source_inputs(warehouse, None) == before  # stable
+    with writer(warehouse) as con:  # a system not landed yet: an empty raw table
+        con.execute('create table raw.zendesk__users ("id" varchar, _loaded_at timestamp)')
+    assert source_inputs(warehouse, None) == before
+    add_account(warehouse, "001B", "b" * 64)
+    assert source_inputs(warehouse, None) != before
+
+
+def test_a_row_replaced_in_place_changes_the_inputs(warehouse: Path) -> None:
+    """Same count and newest landing, other content (e.g. an erasure that rewrote a row)."""
+    before = source_inputs(warehouse, None)
+    with writer(warehouse) as con:
+        con.execute("update raw.salesforce__account set _content_hash = ?", ["c" * 64])
+    assert source_inputs(warehouse, None) != before
+
+
+def test_a_stage_is_unchanged_only_after_it_succeeded_on_those_inputs(warehouse: Path) -> None:
+    inputs = source_inputs(warehouse, None)
+    assert not unchanged(warehouse, "build", inputs)
+    record_inputs(warehouse, "build", inputs, "run-1")
+    assert unchanged(warehouse, "build", inputs)
+    assert not unchanged(warehouse, "check_raw", inputs)  # per stage
+    # the build may be skipped only while the latest recorded build succeeded
+    start_build(warehouse, "b-1", None)
+    finish_build(warehouse, "b-1", ["marts.dim_accounts"], ok=True)
+    assert build_unchanged(warehouse, inputs)
+    start_build(warehouse, "b-2", None)
+    finish_build(warehouse, "b-2", None, ok=False)
+    assert not build_unchanged(warehouse, inputs)
+
+
+def test_the_ledger_fingerprint_follows_the_playbook_actions(warehouse: Path) -> None:
+    empty = ledger_inputs(warehouse)
+    with writer(warehouse) as con:
+        con.execute("create table ops.playbook_actions (action_id varchar, updated_at timestamp)")
+    assert ledger_inputs(warehouse) != empty  # (0 rows, null) vs no table at all
+    before = ledger_inputs(warehouse)
+    with writer(warehouse) as con:
+        con.execute("insert into ops.playbook_actions values ('a1', '2026-11-02 12:00:00')")
+    assert ledger_inputs(warehouse) != before
+
+
+def record_freshness(warehouse: Path, checked_at: datetime, rows: list[tuple]) -> None:
+    with writer(warehouse) as con:
+        for source, status, age in rows:
+            details = {"source": source, "status": status, "age_hours": age}
+            con.execute(
+                "insert into ops.quality_results values "
+                "('f1', ?, 'freshness', 'raw.x', 'source_freshness', 'delivered_at', "
+                "'warning', true, null, null, null, ?)",
+                [checked_at, json.dumps(details)],
+            )
+
+
+def test_freshness_is_unchanged_until_a_source_could_reach_warn_after(warehouse: Path) -> None:
+    checked = datetime(2026, 11, 2, 12)
+    assert not freshness_unchanged(warehouse, {}, checked)  # never checked
+    # zendesk 10 h old at the check; warn_after = 48 // 2 = 24 h: passing until 14 h later
+    record_freshness(
+        warehouse, checked, [("zendesk.tickets", "pass", 10.0), ("hubspot.deals", "empty", None)]
+    )
+    assert freshness_unchanged(warehouse, {}, checked + timedelta(hours=13, minutes=59))
+    assert not freshness_unchanged(warehouse, {}, checked + timedelta(hours=14))
+    # cxloop.yaml freshness_hours: zendesk 12 -> warn_after 6 h, already past at 10 h
+    assert not freshness_unchanged(warehouse, {"zendesk": 12}, checked)
+
+
+def test_a_warning_or_stale_source_is_always_checked_again(warehouse: Path) -> None:
+    checked = datetime(2026, 11, 2, 12)
+    record_freshness(warehouse, checked, [("zendesk.tickets", "warn", 30.0)])
+    assert not freshness_unchanged(warehouse, {}, checked)
+
+
+def test_raw_checks_are_due_only_for_the_tables_that_changed(warehouse: Path) -> None:
+    with writer(warehouse) as con:
+        con.execute(RAW_DDL.replace("salesforce__account", "salesforce__user"))
+        con.execute(
+            "insert into raw.salesforce__user values "
+            "('005A', 'b2', '2026-11-01 08:00:00', 'salesforce', 'u.csv', 1, ?)",
+            ["u" * 64],
+        )
+    inputs = raw_table_inputs(warehouse, None)
+    assert changed_datasets(warehouse, "check_raw", inputs) == [
+        "raw.salesforce__account",
+        "raw.salesforce__user",
+    ]
+    record_many(warehouse, {f"check_raw:{d}": fp for d, fp in inputs.items()}, "run-1")
+    assert changed_datasets(warehouse, "check_raw", inputs) == []
+    add_account(warehouse, "001B", "b" * 64)
+    inputs = raw_table_inputs(warehouse, None)
+    assert changed_datasets(warehouse, "check_raw", inputs) == ["raw.salesforce__account"]

@@ -1,0 +1,71 @@
+"""The quiet terminal of `cxloop run`/`demo`: stage lines from StageTimer, logs to a file."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from cxloop.flows.cli.common import route_logs, stage_lines
+from cxloop.flows.orchestration import StageTimer, stage_listener
+
+
+def test_a_listener_hears_each_stage_start_and_end() -> None:
+    heard: list[tuple[str, float | None]] = []
+    timer = StageTimer()
+    with stage_listener(lambda stage, seconds: heard.append((stage, seconds))):
+        with timer.stage("ingest"):
+            pass
+    with timer.stage("act"):  # after the block: no longer told
+        pass
+    assert [h[0] for h in heard] == ["ingest", "ingest"]
+    assert heard[0][1] is None and heard[1][1] == timer.seconds["ingest"]
+
+
+def test_prefect_logs_go_to_the_file_not_the_console(tmp_path: Path) -> None:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    root = logging.getLogger()
+    console = PrefectConsoleHandler()  # as Prefect's logging.yml puts on the root logger
+    root.addHandler(console)
+    path = route_logs(tmp_path / "logs", verbose=False)
+    try:
+        logging.getLogger("prefect.task_runs").warning("task said hello")  # tests log at WARNING
+        for handler in root.handlers:
+            handler.flush()
+        assert "task said hello" in path.read_text()
+        assert console.level > logging.CRITICAL
+        assert route_logs(tmp_path / "logs", verbose=False) == path  # one file handler only
+        assert sum(getattr(h, "baseFilename", None) == str(path) for h in root.handlers) == 1
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, "baseFilename", None) == str(path):
+                root.removeHandler(handler)
+                handler.close()
+        root.removeHandler(console)
+
+
+def test_one_line_per_stage(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=False)
+    waited: list[bool] = []
+    root = logging.getLogger()
+    try:
+        with stage_lines(console, tmp_path / "logs", False, lambda: waited.append(True)):
+            timer = StageTimer()
+            for stage in ("ingest", "build"):
+                with timer.stage(stage):
+                    pass
+    finally:
+        for handler in list(root.handlers):
+            if getattr(handler, "baseFilename", "").startswith(str(tmp_path)):
+                root.removeHandler(handler)
+                handler.close()
+            elif type(handler).__name__ == "PrefectConsoleHandler":
+                handler.setLevel(logging.NOTSET)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert waited == [True]
+    assert [line.split()[1] for line in lines[:3]] == ["prefect_api", "ingest", "build"]
+    assert lines[3].startswith("Logs: ")
