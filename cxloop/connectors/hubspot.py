@@ -13,6 +13,11 @@
   never returns them), owners (`GET /crm/v3/owners`, active and archived) and the deal
   pipelines (`GET /crm/v3/pipelines/deals`) have no change filter: each run lists them whole
   and lands the listing only when it differs from the last one landed (its sha256).
+- deal -> company associations (search answers carry none): after the deals, for each deal
+  page landed since the stream's cursor, `POST /crm/v4/associations/deals/companies/batch/read`
+  with that page's deal ids; the answer lands as `deal_companies/pull-<n>.json` and the cursor
+  is the deal page's number. A deal without a company is in the answer's `errors`
+  (`NO_ASSOCIATIONS_FOUND`), which the adapter reads as "no company" too.
 Pages land as the adapter reads them (docs/ingest.md, HubSpot): `<type>/pull-<n>.json`,
 `<type>/archived-pull-<n>.json`, `owners/...`, `pipelines/deals/pull-<n>.json`.
 """
@@ -54,6 +59,8 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 SEARCH_PAGE_MAX = 200
 LIST_PAGE_MAX = 100
 SEARCH_RESULTS_MAX = 10_000  # HubSpot answers 400 past this many results of one search
+ASSOCIATIONS = "/crm/v4/associations/deals/companies/batch/read"
+NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # the error of an id with no association (207)
 
 
 def base_url(api: ApiConfig) -> str:
@@ -72,6 +79,9 @@ def streams(cfg: SourceConfig) -> list[Stream]:
         found.append(Stream(f"{kind}_archived", kind, _pages(f"{kind}/archived-pull"),
                             {"list": f"/crm/v3/objects/{kind}", "archived": True,
                              "properties": kind}))  # fmt: skip
+    # after the deals: the companies of the deals just landed (selected with `deals`)
+    found.append(Stream("deal_companies", "deals", _pages("deal_companies/pull"),
+                        {"associations": "deals"}))  # fmt: skip
     found.append(Stream("owners", "owners", _pages("owners/pull"), {"list": "/crm/v3/owners"}))
     found.append(Stream("owners_archived", "owners", _pages("owners/archived-pull"),
                         {"list": "/crm/v3/owners", "archived": True}))  # fmt: skip
@@ -92,6 +102,8 @@ def properties(cfg: SourceConfig, kind: str) -> list[str]:
 def fetch(ctx: PullContext, stream: Stream, cursor: dict[str, Any] | None) -> Iterator[Page]:
     if "search" in stream.options:
         return _search(ctx, stream.options["search"], cursor)
+    if "associations" in stream.options:
+        return _deal_companies(ctx, cursor)
     return _listing(ctx, stream, cursor)
 
 
@@ -133,6 +145,47 @@ def _search(ctx: PullContext, kind: str, cursor: dict[str, Any] | None) -> Itera
                     "millisecond); a search cannot page past that many",
                 )
         yield Page(response.content, len(results), {"since": since, "after": after})
+
+
+def _deal_companies(ctx: PullContext, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    """The companies of the deals on each deal page landed after the cursor's page number."""
+    assert ctx.folder is not None
+    done = int((cursor or {}).get("deals_seq", 0))
+    for deals_page in sorted((ctx.folder / "deals").glob("pull-*.json")):
+        seq = int(deals_page.stem.removeprefix("pull-"))
+        if seq <= done:
+            continue
+        landed = json.loads(deals_page.read_bytes())
+        ids = list(dict.fromkeys(str(r["id"]) for r in landed.get("results") or []
+                                 if isinstance(r, dict) and r.get("id")))  # fmt: skip
+        if not ids:
+            yield Page(None, 0, {"deals_seq": seq})
+            continue
+        inputs = [{"id": deal_id} for deal_id in ids]
+        response = ctx.client.request("POST", ASSOCIATIONS, json={"inputs": inputs})
+        answer = _object(ctx, ASSOCIATIONS, response)
+        results = page_results(ctx, ASSOCIATIONS, answer)
+        without = _without_companies(ctx, answer)
+        yield Page(response.content, len(results) + len(without), {"deals_seq": seq})
+
+
+def _without_companies(ctx: PullContext, answer: dict) -> list[str]:
+    """The deal ids the answer's errors say have no company; any other error stops the pull."""
+    ids: list[str] = []
+    for err in answer.get("errors") or []:
+        kind = (
+            str(err.get("subCategory") or err.get("category") or "")
+            if isinstance(err, dict)
+            else ""
+        )
+        if not kind.endswith(NO_ASSOCIATIONS):
+            raise ApiError(
+                ctx.client.url(ASSOCIATIONS),
+                f"the answer has the error {kind or repr(err)[:60]} (expected results, or "
+                f"{NO_ASSOCIATIONS} for a deal without a company)",
+            )
+        ids.extend(str(i) for i in (err.get("context") or {}).get("fromObjectId") or [])
+    return ids
 
 
 def _listing(ctx: PullContext, stream: Stream, cursor: dict[str, Any] | None) -> Iterator[Page]:

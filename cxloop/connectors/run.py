@@ -110,8 +110,8 @@ def pull_source(
     api = cfg.api
     assert api is not None
     start = since or _start_of(api)
-    ctx = PullContext(name, cfg, api, client, start)
     folder = Path(sources_dir) / cfg.path
+    ctx = PullContext(name, cfg, api, client, start, folder)
     report: dict[str, Any] = {"streams": {}}
     started = time.perf_counter()
     with client, PullStore.locked(folder) as store:
