@@ -9,10 +9,11 @@ Layout of a HubSpot source folder (docs/ingest.md, HubSpot):
   (values are text, "" for a cleared property), its own keys are kept beside them and
   `associations` is kept as JSON text.
 - `owners/*.json`: pages of `GET /crm/v3/owners` (`teams` kept as JSON text).
-- `deal_companies/*.json`: answers of `POST /crm/v4/associations/deals/companies/batch/read`
-  (what `cxloop pull` lands for each deal page: the search answers carry no associations). One
-  row per deal: `from_id`, `to` (the `[{toObjectId, associationTypes}]` list as JSON text) and
-  `completed_at` (the answer's `completedAt`: which answer is newer); a deal listed in the
+- `deal_companies/*.json`, `contact_companies/*.json`: answers of `POST
+  /crm/v4/associations/<deals|contacts>/companies/batch/read` (what `cxloop pull` lands for
+  each deal or contact page: the search answers carry no associations). One row per object:
+  `from_id`, `to` (the `[{toObjectId, associationTypes}]` list as JSON text) and
+  `completed_at` (the answer's `completedAt`: which answer is newer); an object listed in the
   answer's `errors` as `NO_ASSOCIATIONS_FOUND` is a row with `to` = `[]` (no company now).
 - `pipelines/deals.json`: `GET /crm/v3/pipelines/deals` (`stages` kept as JSON text); the
   answers `cxloop pull` lands are `pipelines/deals/*.json`, read after it in name order.
@@ -41,13 +42,14 @@ from cxloop.sources.readers import (
 
 KIND = "hubspot"
 OBJECT_FOLDERS = ("companies", "contacts", "deals")
-ASSOCIATION_FOLDERS = ("deal_companies",)
+ASSOCIATION_FOLDERS = ("contact_companies", "deal_companies")
 PAGE_FOLDERS = (*OBJECT_FOLDERS, "owners", *ASSOCIATION_FOLDERS)
 NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"
 PIPELINE_FILES = {"deals.json": "deal_pipelines"}
 ENTITIES = (*PAGE_FOLDERS, *PIPELINE_FILES.values())
 EXPECTED_LAYOUT = (
-    "folders companies/, contacts/, deals/, owners/, deal_companies/ of API pages and "
+    "folders companies/, contacts/, deals/, owners/, contact_companies/, deal_companies/ of API "
+    "pages and "
     "pipelines/deals.json"
 )
 EXPECTED_PAGE = 'a HubSpot CRM v3 page like {"results": [...], "paging": {"next": {"after": ...}}}'

@@ -10,11 +10,12 @@ HubSpot).
   Offsets are taken at each request: a record updated while a client pages moves to the end.
 - GET /crm/v3/objects/<type>?archived=true&limit=&after=&properties=: the archived records.
 - GET /crm/v3/owners?limit=&after=&archived=: owners. GET /crm/v3/pipelines/deals.
-- POST /crm/v4/associations/deals/companies/batch/read `{"inputs": [{"id"}]}`: per deal with
-  companies `{"from": {"id"}, "to": [{"toObjectId", "associationTypes": [{"category",
-  "typeId", "label"}]}]}` (deal_to_company is HUBSPOT_DEFINED type 5 "Primary", the unlabeled
-  one type 341); a deal without one is an error `crm.associations.NO_ASSOCIATIONS_FOUND` with
-  `context.fromObjectId`, and the answer is then HTTP 207 Multi-Status. The associations come
+- POST /crm/v4/associations/{deals,contacts}/companies/batch/read `{"inputs": [{"id"}]}`: per
+  object with companies `{"from": {"id"}, "to": [{"toObjectId", "associationTypes":
+  [{"category", "typeId", "label"}]}]}` (deal_to_company is HUBSPOT_DEFINED type 5 "Primary",
+  unlabeled 341; contact_to_company type 1 "Primary", unlabeled 279); an object without one
+  is an error `crm.associations.NO_ASSOCIATIONS_FOUND` with `context.fromObjectId`, and the
+  answer is then HTTP 207 Multi-Status. The associations come
   from the records' v3 `associations.companies.results` (what a list export with
   `associations=companies` carries); search and listings never return them.
 - Results carry `id`, `properties` (the requested ones, null when unset), `createdAt`,
@@ -46,6 +47,8 @@ def error(status: int, category: str, message: str) -> Reply:
 V4_TYPES = {
     "deal_to_company": {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
     "deal_to_company_unlabeled": {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None},
+    "contact_to_company": {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"},
+    "contact_to_company_unlabeled": {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None},
 }
 OPERATORS = {"GTE": int.__ge__, "GT": int.__gt__, "EQ": int.__eq__, "LT": int.__lt__,
              "LTE": int.__le__}  # fmt: skip
@@ -70,8 +73,12 @@ class HubSpotApp:
         if request.header("Authorization") != f"Bearer {self.token}":
             return error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
         parts = request.path.strip("/").split("/")
-        if request.path == "/crm/v4/associations/deals/companies/batch/read":
-            return self._deal_companies(json.loads(request.body or b"{}"))
+        if parts[:3] == ["crm", "v4", "associations"] and parts[4:] == [
+            "companies",
+            "batch",
+            "read",
+        ]:
+            return self._companies(parts[3], json.loads(request.body or b"{}"))
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) == 5 and parts[4] == "search":
             return self._search(parts[3], json.loads(request.body or b"{}"))
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) == 4:
@@ -112,12 +119,12 @@ class HubSpotApp:
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return Reply.json(answer)
 
-    def _deal_companies(self, body: dict) -> Reply:
+    def _companies(self, kind: str, body: dict) -> Reply:
         self.association_reads.append(body)
         results, errors = [], []
         for entry in body.get("inputs") or []:
-            deal = self.objects.get("deals", {}).get(str(entry["id"]))
-            listed = ((deal or {}).get("associations") or {}).get("companies") or {}
+            record = self.objects.get(kind, {}).get(str(entry["id"]))
+            listed = ((record or {}).get("associations") or {}).get("companies") or {}
             to: dict[str, list[dict]] = {}
             for link in listed.get("results") or []:
                 to.setdefault(link["id"], []).append(V4_TYPES[link["type"]])
@@ -128,7 +135,7 @@ class HubSpotApp:
             else:
                 errors.append({"status": "error", "category": "VALIDATION_ERROR",
                                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                               "message": f"No company is associated with deal {entry['id']}.",
+                               "message": f"No company is associated with {entry['id']}.",
                                "context": {"fromObjectId": [str(entry["id"])]}})  # fmt: skip
         answer: dict = {"status": "COMPLETE", "results": results,
                         "startedAt": self.clock(), "completedAt": self.clock()}  # fmt: skip

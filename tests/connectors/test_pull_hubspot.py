@@ -216,11 +216,12 @@ def test_pull_then_ingest_equals_the_hand_written_pages(
     from_files = ingest_raw(by_files, tmp_path / "home-files")
     assert {"hubspot__companies", "hubspot__contacts", "hubspot__deals", "hubspot__owners",
             "hubspot__deal_pipelines"} <= set(from_files)  # fmt: skip
-    # the pull also lands the deals' association answers: these deals have no company (the
-    # marts test pulls deals with companies, tests/connectors/test_pull_marts.py)
-    associations = from_pull.pop("hubspot__deal_companies")
-    assert {row for row in associations if "[]" not in row} == set()
-    assert {i for row in associations for i in row} >= {"7001", "7002", "7003"}
+    # the pull also lands the association answers: these deals and contacts have no company
+    # (the marts test pulls some with companies, tests/connectors/test_pull_marts.py)
+    for table, ids in (("deal", {"7001", "7002", "7003"}), ("contact", {"51", "52", "53"})):
+        associations = from_pull.pop(f"hubspot__{table}_companies")
+        assert {row for row in associations if "[]" not in row} == set()
+        assert {i for row in associations for i in row} >= ids
     assert set(from_pull) == set(from_files)
     for table in from_files:
         assert from_pull[table] == from_files[table], table
@@ -255,7 +256,7 @@ def test_deal_companies_come_from_the_v4_association_read_of_each_deal_page(
             {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]  # fmt: skip
     assert [e["context"]["fromObjectId"] for e in second["errors"]] == [["7004"], ["7006"]]
     state = json.loads((tmp_path / "hubspot/.cxloop-pull/state.json").read_text())["streams"]
-    assert state["deal_companies"]["cursor"] == {"deals_seq": 2}
+    assert state["deal_companies"]["cursor"] == {"page_seq": 2}
 
     # the next run reads the companies of the new deal page only (7006 again, the window's start)
     crm.association_reads.clear()
@@ -280,7 +281,7 @@ def test_an_association_error_other_than_no_company_stops_the_pull(
 ) -> None:
     refused = {"status": "COMPLETE", "results": [],
                "errors": [{"status": "error", "category": "MISSING_SCOPES"}]}  # fmt: skip
-    crm._deal_companies = lambda body: Reply.json(refused, 207)  # type: ignore[method-assign]
+    crm._companies = lambda kind, body: Reply.json(refused, 207)  # type: ignore[method-assign]
     with pytest.raises(ApiError) as err:
         pull(tmp_path, server.url, entities=["deals"])
     assert str(err.value).startswith(
