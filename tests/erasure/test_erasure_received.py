@@ -124,3 +124,21 @@ def test_a_typeform_request_is_found_by_its_text_when_the_secret_is_not_set(
     removed = received.rewrite_received(config, tmp_path, {email_hash: "email"}, SALT)
     assert removed == {"received.typeform.requests": 1}
     assert not ana.exists() and bo.exists()
+
+
+def test_a_pulled_hubspot_contact_company_link_is_the_contacts() -> None:
+    import duckdb
+    import pyarrow as pa
+
+    from cxloop.erasure.identifiers import row_match_sql
+    from cxloop.erasure.tombstones import registered_hashes
+
+    con = duckdb.connect()
+    links = pa.table({"from_id": ["51", "52"], "to": ['[{"toObjectId": 9001}]', "[]"],
+                      "completed_at": ["2024-08-01T00:00:00.001Z"] * 2})  # fmt: skip
+    con.register("links", links)
+    hashes = {identifier_hash(SALT, "hubspot_contact", "51"): "hubspot_contact"}
+    with registered_hashes(con, hashes, SALT):
+        predicate = row_match_sql("hubspot__contact_companies", links.column_names)
+        found = con.execute(f"select from_id from links where {predicate}").fetchall()
+    assert found == [("51",)]
