@@ -83,7 +83,8 @@ def streams(cfg: SourceConfig) -> list[Stream]:
                              "properties": kind}))  # fmt: skip
     # after the deals and contacts: the companies of those just landed (selected with them)
     for kind, name in ASSOCIATED.items():
-        found.append(Stream(name, kind, _pages(f"{name}/pull"), {"associations": kind}))
+        found.append(Stream(name, kind, _pages(f"{name}/pull"),
+                            {"associations": kind, "follows_pages": True}))  # fmt: skip
     found.append(Stream("owners", "owners", _pages("owners/pull"), {"list": "/crm/v3/owners"}))
     found.append(Stream("owners_archived", "owners", _pages("owners/archived-pull"),
                         {"list": "/crm/v3/owners", "archived": True}))  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -263,12 +264,19 @@ def test_deal_companies_come_from_the_v4_association_read_of_each_deal_page(
     pull(tmp_path, server.url, page_size=4, entities=["deals"])
     assert crm.association_reads == [{"inputs": [{"id": "7006"}]}]
 
+    # a backfill searches from the start again, and reads the companies of those pages only
+    crm.association_reads.clear()
+    config = load_config(tmp_path / "cxloop.yaml")
+    pull_source(tmp_path, "crm", config.sources["crm"], since=datetime(2024, 1, 1, tzinfo=UTC))
+    # from 2024-01-01: 7005, 7002, 7003, 7004 | 7004, 7006; pages 4 and 5 after the cursor (3)
+    assert [r["inputs"][0]["id"] for r in crm.association_reads] == ["7005", "7004"]
+
     # the adapter: one row per deal, `[]` for a deal without a company
     from cxloop.sources.hubspot import find_files, read_file
 
     cfg = load_config(tmp_path / "cxloop.yaml").sources["crm"]
     pages = find_files(tmp_path / "hubspot", cfg)["deal_companies"]
-    assert [p.name for p in pages] == [f"pull-0000000{n}.json" for n in (1, 2, 3)]
+    assert [p.name for p in pages] == [f"pull-0000000{n}.json" for n in (1, 2, 3, 4, 5)]
     batch = read_file("deal_companies", pages[1], "deal_companies/pull-00000002.json", cfg)
     rows = [(r.values["from_id"], json.loads(r.values["to"])) for r in batch.rows]
     assert [(i, [c["toObjectId"] for c in to]) for i, to in rows] == [
