@@ -126,19 +126,23 @@ def _remove_ledger(
             [*actions, *emails],
         ).fetchall()
     ]
-    removed = {
+    theirs = f"action_id in ({acts}) or customer_id in ({ids})"
+    removed: dict[str, int] = {}
+    if "callback_events" in ops:  # a task's history goes with it (stg_ops__callback_events)
+        removed["ops.callback_events"] = _delete(
+            con,
+            "ops.callback_events",
+            f"task_id in (select task_id from ops.callback_tasks where {theirs})",
+            [*actions, *customers],
+        )
+    removed |= {
         "ops.outbox": _delete(
             con,
             "ops.outbox",
             f"action_id in ({acts}) or lower(trim(recipient)) in ({mails})",
             [*actions, *emails],
         ),
-        "ops.callback_tasks": _delete(
-            con,
-            "ops.callback_tasks",
-            f"action_id in ({acts}) or customer_id in ({ids})",
-            [*actions, *customers],
-        ),
+        "ops.callback_tasks": _delete(con, "ops.callback_tasks", theirs, [*actions, *customers]),
         "ops.playbook_actions": _delete(
             con,
             "ops.playbook_actions",
