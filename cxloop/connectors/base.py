@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from cxloop.api_config import ApiConfig
@@ -50,6 +51,7 @@ class PullContext:
     api: ApiConfig
     client: ApiClient
     since: datetime | None  # where to start when there is no cursor (None: everything)
+    folder: Path | None = None  # the source's folder: a stream may read pages landed before it
 
 
 Resolve = Callable[[tuple[str, ...]], dict[str, str]]

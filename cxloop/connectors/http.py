@@ -4,7 +4,9 @@
   else the backoff; 429s do not use up the retry budget (up to `max_rate_limited` in a row).
 - 5xx, timeouts and dropped connections: retried `max_retries` times with exponential backoff
   (1, 2, 4, ... seconds, capped at 30, with jitter).
-- 401, 403, 404: `ApiAuthError`, one line naming the endpoint, the status and what to check.
+- 401, 403, 404: `ApiAuthError`, one line naming the endpoint, the status, the vendor's error
+  code when the body has one (Salesforce `REQUEST_LIMIT_EXCEEDED`, HubSpot `MISSING_SCOPES`,
+  ...; the code only, never the message) and what to check.
 - Other 4xx: `ApiRequestError` with the start of the vendor's message (a connector may catch
   it, e.g. an expired cursor).
 Credentials travel only in headers set on the client; URLs, errors and logs never hold them.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +41,16 @@ AUTH_HINTS = {
     "docs/connectors.md lists",
     404: "check sources.{source}.api.base_url / subdomain and the ids in cxloop.yaml",
 }
+# a vendor's error code that says more than its status
+CODE_HINTS = {
+    "REQUEST_LIMIT_EXCEEDED": "the org's API request limit is used up: wait for it to reset "
+    "(Setup > Company Information shows the limit and usage)",
+}
+# where each vendor puts its error code: Salesforce [{"errorCode"}], HubSpot {"category",
+# "subCategory"}, Typeform {"code"}, Qualtrics {"meta": {"error": {"errorCode"}}}, Zendesk and
+# OAuth {"error": "..."}
+CODE_KEYS = ("errorCode", "category", "subCategory", "code", "error")
+CODE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{1,63}")
 
 
 class ApiError(CxloopError):
@@ -170,9 +183,23 @@ class ApiClient:
                 self._retry_or_raise(endpoint, failures, f"HTTP {status}", status)
                 continue
             if status in AUTH_HINTS:
-                hint = AUTH_HINTS[status].format(source=self.source)
-                raise ApiAuthError(endpoint, f"HTTP {status} ({hint})", status)
+                code = self.vendor_error_code(response)
+                hint = CODE_HINTS.get(code or "") or AUTH_HINTS[status].format(source=self.source)
+                what = f"HTTP {status} {code}" if code else f"HTTP {status}"
+                raise ApiAuthError(endpoint, f"{what} ({hint})", status)
             raise ApiRequestError(endpoint, status, _detail(response))
+
+    def vendor_error_code(self, response: httpx.Response) -> str | None:
+        """The vendor's error code in an error body (an identifier only, never the message,
+        and never a value of our auth headers), or None."""
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        code = _error_code(body)
+        if code is None or any(code in value for value in self.headers.values()):
+            return None
+        return code
 
     def _retry_or_raise(self, endpoint: str, failures: int, what: str, status: int | None) -> None:
         if failures > self.max_retries:
@@ -219,6 +246,25 @@ def _endpoint(url: str) -> str:
     """host + path of a URL: what an error names (no query: it may hold cursors, not secrets)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _error_code(body: object, depth: int = 0) -> str | None:
+    """The first identifier-like value under a known code key, looking into the first item of
+    a list and into `meta` / `error` objects (two levels at most)."""
+    if isinstance(body, list):
+        return _error_code(body[0], depth) if body and depth < 3 else None
+    if not isinstance(body, dict):
+        return None
+    for key in CODE_KEYS:
+        value = body.get(key)
+        if isinstance(value, str) and CODE_PATTERN.fullmatch(value):
+            return value
+    for key in ("meta", "error", "errors"):
+        if isinstance(body.get(key), (dict, list)) and depth < 3:
+            found = _error_code(body[key], depth + 1)
+            if found:
+                return found
+    return None
 
 
 def _detail(response: httpx.Response, limit: int = 200) -> str:

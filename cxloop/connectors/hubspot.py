@@ -13,6 +13,12 @@
   never returns them), owners (`GET /crm/v3/owners`, active and archived) and the deal
   pipelines (`GET /crm/v3/pipelines/deals`) have no change filter: each run lists them whole
   and lands the listing only when it differs from the last one landed (its sha256).
+- deal -> company and contact -> company associations (search answers carry none): after the
+  deals (contacts), for each page of them landed since the stream's cursor, `POST
+  /crm/v4/associations/<deals|contacts>/companies/batch/read` with that page's ids; the answer
+  lands as `<deal|contact>_companies/pull-<n>.json` and the cursor is that page's number. An
+  object without a company is in the answer's `errors` (`NO_ASSOCIATIONS_FOUND`), which the
+  adapter reads as "no company" too.
 Pages land as the adapter reads them (docs/ingest.md, HubSpot): `<type>/pull-<n>.json`,
 `<type>/archived-pull-<n>.json`, `owners/...`, `pipelines/deals/pull-<n>.json`.
 """
@@ -54,6 +60,9 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
 SEARCH_PAGE_MAX = 200
 LIST_PAGE_MAX = 100
 SEARCH_RESULTS_MAX = 10_000  # HubSpot answers 400 past this many results of one search
+ASSOCIATIONS = "/crm/v4/associations/{}/companies/batch/read"
+ASSOCIATED = {"contacts": "contact_companies", "deals": "deal_companies"}  # read per page
+NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"  # the error of an id with no association (207)
 
 
 def base_url(api: ApiConfig) -> str:
@@ -72,6 +81,10 @@ def streams(cfg: SourceConfig) -> list[Stream]:
         found.append(Stream(f"{kind}_archived", kind, _pages(f"{kind}/archived-pull"),
                             {"list": f"/crm/v3/objects/{kind}", "archived": True,
                              "properties": kind}))  # fmt: skip
+    # after the deals and contacts: the companies of those just landed (selected with them)
+    for kind, name in ASSOCIATED.items():
+        found.append(Stream(name, kind, _pages(f"{name}/pull"),
+                            {"associations": kind, "follows_pages": True}))  # fmt: skip
     found.append(Stream("owners", "owners", _pages("owners/pull"), {"list": "/crm/v3/owners"}))
     found.append(Stream("owners_archived", "owners", _pages("owners/archived-pull"),
                         {"list": "/crm/v3/owners", "archived": True}))  # fmt: skip
@@ -92,6 +105,8 @@ def properties(cfg: SourceConfig, kind: str) -> list[str]:
 def fetch(ctx: PullContext, stream: Stream, cursor: dict[str, Any] | None) -> Iterator[Page]:
     if "search" in stream.options:
         return _search(ctx, stream.options["search"], cursor)
+    if "associations" in stream.options:
+        return _companies(ctx, stream.options["associations"], cursor)
     return _listing(ctx, stream, cursor)
 
 
@@ -133,6 +148,47 @@ def _search(ctx: PullContext, kind: str, cursor: dict[str, Any] | None) -> Itera
                     "millisecond); a search cannot page past that many",
                 )
         yield Page(response.content, len(results), {"since": since, "after": after})
+
+
+def _companies(ctx: PullContext, kind: str, cursor: dict[str, Any] | None) -> Iterator[Page]:
+    """The companies of the objects on each page of `kind` landed after the cursor's page."""
+    assert ctx.folder is not None
+    path = ASSOCIATIONS.format(kind)
+    done = int((cursor or {}).get("page_seq", 0))
+    for landed_page in sorted((ctx.folder / kind).glob("pull-*.json")):
+        seq = int(landed_page.stem.removeprefix("pull-"))
+        if seq <= done:
+            continue
+        landed = json.loads(landed_page.read_bytes())
+        ids = list(dict.fromkeys(str(r["id"]) for r in landed.get("results") or []
+                                 if isinstance(r, dict) and r.get("id")))  # fmt: skip
+        if not ids:
+            yield Page(None, 0, {"page_seq": seq})
+            continue
+        response = ctx.client.request("POST", path, json={"inputs": [{"id": i} for i in ids]})
+        answer = _object(ctx, path, response)
+        results = page_results(ctx, path, answer)
+        without = _without_companies(ctx, path, answer)
+        yield Page(response.content, len(results) + len(without), {"page_seq": seq})
+
+
+def _without_companies(ctx: PullContext, path: str, answer: dict) -> list[str]:
+    """The ids the answer's errors say have no company; any other error stops the pull."""
+    ids: list[str] = []
+    for err in answer.get("errors") or []:
+        kind = (
+            str(err.get("subCategory") or err.get("category") or "")
+            if isinstance(err, dict)
+            else ""
+        )
+        if not kind.endswith(NO_ASSOCIATIONS):
+            raise ApiError(
+                ctx.client.url(path),
+                f"the answer has the error {kind or repr(err)[:60]} (expected results, or "
+                f"{NO_ASSOCIATIONS} for an object without a company)",
+            )
+        ids.extend(str(i) for i in (err.get("context") or {}).get("fromObjectId") or [])
+    return ids
 
 
 def _listing(ctx: PullContext, stream: Stream, cursor: dict[str, Any] | None) -> Iterator[Page]:

@@ -110,8 +110,8 @@ def pull_source(
     api = cfg.api
     assert api is not None
     start = since or _start_of(api)
-    ctx = PullContext(name, cfg, api, client, start)
     folder = Path(sources_dir) / cfg.path
+    ctx = PullContext(name, cfg, api, client, start, folder)
     report: dict[str, Any] = {"streams": {}}
     started = time.perf_counter()
     with client, PullStore.locked(folder) as store:
@@ -136,7 +136,10 @@ def _pull_stream(
     since: datetime | None,
 ) -> dict[str, Any]:
     state = store.stream(stream.name, stream.path_for)
-    cursor = None if since is not None else state.cursor
+    # a stream that follows another's landed pages (HubSpot associations) keeps its cursor on
+    # a backfill: the pages the backfill lands come after it anyway
+    backfill = since is not None and not stream.options.get("follows_pages")
+    cursor = None if backfill else state.cursor
     pages = records = 0
     started = time.perf_counter()
     for page in connector.fetch(ctx, stream, cursor):

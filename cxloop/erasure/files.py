@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from cxloop.erasure.identifiers import row_match_sql
 from cxloop.erasure.tombstones import registered_hashes
@@ -204,3 +205,23 @@ def _page_items(body: object) -> list:
         if lists:
             return max(lists, key=len)
     return []
+
+
+def matching_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list) -> set[int]:
+    """Row numbers of parsed rows (`ParsedRow`) that belong to the person."""
+    records = [{**row.values, "_row_number": row.row_number} for row in rows if row.values]
+    if not records:
+        return set()
+    names = list(dict.fromkeys(k for r in records for k in r))
+    frame = pa.Table.from_pylist(
+        records,
+        schema=pa.schema([(n, pa.int64() if n == "_row_number" else pa.string()) for n in names]),
+    )
+    con.register("_pulled_rows", frame)
+    try:
+        found = con.execute(
+            "select _row_number from _pulled_rows where " + row_match_sql(table, names)
+        ).fetchall()
+    finally:
+        con.unregister("_pulled_rows")
+    return {int(n) for (n,) in found}

@@ -33,6 +33,8 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
         "phone": "phone",
         "mobilephone": "phone",
     },
+    # the contact's company links `cxloop pull` lands (v4 association answers)
+    "hubspot__contact_companies": {"from_id": "hubspot_contact"},
     "zendesk__users": {"id": "zendesk_user", "email": "email", "phone": "phone"},
     "zendesk__tickets": {"id": "zendesk_ticket", "requester_id": "zendesk_user"},
     "zendesk__ticket_events": {"ticket_id": "zendesk_ticket"},

@@ -1,8 +1,9 @@
 """The steps of an erasure, as the `erase` flow runs them (flows/erase.py).
 
 1. `remove_person`: resolve the person, delete them from the warehouse (raw, quarantine,
-   identity, ledger, ops), write their tombstones, drop their rows from the lake and from the
-   files `cxloop pull` wrote, delete their outbox messages.
+   identity, ledger, ops), write their tombstones, drop their rows from the lake, from the
+   files `cxloop pull` wrote and from those `cxloop serve-webhooks` wrote (received.py),
+   delete their outbox messages.
 2. the flow rebuilds the marts (the `build` flow), checks them and republishes the snapshot.
 3. `finish`: remove older snapshot versions, scrub every other file under CXLOOP_HOME, write
    the erasure log, rewrite the warehouse file, and search it for anything left.
@@ -21,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from cxloop.config import ProjectConfig
-from cxloop.erasure import files, store
-from cxloop.erasure.identifiers import identifier_hash, row_match_sql
+from cxloop.erasure import files, received, store
+from cxloop.erasure.identifiers import identifier_hash
 from cxloop.erasure.subject import Subject, resolve
 from cxloop.erasure.tombstones import erasure_salt, registered_hashes
 from cxloop.errors import CxloopError
@@ -95,6 +95,7 @@ def remove_person(
         erasure.removed["outbox files"] = gone
     if config is not None and sources_dir is not None:
         erasure.removed.update(rewrite_pulled(config, sources_dir, hashes, salt))
+        erasure.removed.update(received.rewrite_received(config, sources_dir, hashes, salt))
     return erasure
 
 
@@ -122,7 +123,7 @@ def rewrite_pulled(
                         batch = adapter.read_file(
                             entity, path, path.relative_to(sources_dir).as_posix(), source
                         )
-                        drop = _matching_rows(con, f"{source.kind}__{entity}", batch.rows)
+                        drop = files.matching_rows(con, f"{source.kind}__{entity}", batch.rows)
                         n = files.rewrite_pulled_file(
                             path, drop, _header_rows(path, len(batch.rows))
                         )
@@ -132,26 +133,6 @@ def rewrite_pulled(
     finally:
         con.close()
     return removed
-
-
-def _matching_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list) -> set[int]:
-    """Row numbers of parsed rows (`ParsedRow`) that belong to the person."""
-    records = [{**row.values, "_row_number": row.row_number} for row in rows if row.values]
-    if not records:
-        return set()
-    names = list(dict.fromkeys(k for r in records for k in r))
-    frame = pa.Table.from_pylist(
-        records,
-        schema=pa.schema([(n, pa.int64() if n == "_row_number" else pa.string()) for n in names]),
-    )
-    con.register("_pulled_rows", frame)
-    try:
-        found = con.execute(
-            "select _row_number from _pulled_rows where " + row_match_sql(table, names)
-        ).fetchall()
-    finally:
-        con.unregister("_pulled_rows")
-    return {int(n) for (n,) in found}
 
 
 def _header_rows(path: Path, data_rows: int) -> int:

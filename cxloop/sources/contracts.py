@@ -462,6 +462,20 @@ CONTRACTS: dict[tuple[str, str], EntityContract] = {
         ),
         EntityContract(
             "hubspot",
+            "contact_companies",
+            columns=("from_id", "to", "completed_at"),
+            required=("from_id", "to"),
+            types={"from_id": "hubspot_id", "completed_at": "hubspot_datetime"},
+        ),
+        EntityContract(
+            "hubspot",
+            "deal_companies",
+            columns=("from_id", "to", "completed_at"),
+            required=("from_id", "to"),
+            types={"from_id": "hubspot_id", "completed_at": "hubspot_datetime"},
+        ),
+        EntityContract(
+            "hubspot",
             "owners",
             required=("id",),
             types={"userId": "integer", "userIdIncludingInactive": "integer"},

@@ -9,6 +9,12 @@ Layout of a HubSpot source folder (docs/ingest.md, HubSpot):
   (values are text, "" for a cleared property), its own keys are kept beside them and
   `associations` is kept as JSON text.
 - `owners/*.json`: pages of `GET /crm/v3/owners` (`teams` kept as JSON text).
+- `deal_companies/*.json`, `contact_companies/*.json`: answers of `POST
+  /crm/v4/associations/<deals|contacts>/companies/batch/read` (what `cxloop pull` lands for
+  each deal or contact page: the search answers carry no associations). One row per object:
+  `from_id`, `to` (the `[{toObjectId, associationTypes}]` list as JSON text) and
+  `completed_at` (the answer's `completedAt`: which answer is newer); an object listed in the
+  answer's `errors` as `NO_ASSOCIATIONS_FOUND` is a row with `to` = `[]` (no company now).
 - `pipelines/deals.json`: `GET /crm/v3/pipelines/deals` (`stages` kept as JSON text); the
   answers `cxloop pull` lands are `pipelines/deals/*.json`, read after it in name order.
 
@@ -18,6 +24,7 @@ pipelines file of another object is an error naming it: we would otherwise drop 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cxloop.config import SourceConfig
@@ -35,11 +42,15 @@ from cxloop.sources.readers import (
 
 KIND = "hubspot"
 OBJECT_FOLDERS = ("companies", "contacts", "deals")
-PAGE_FOLDERS = (*OBJECT_FOLDERS, "owners")
+ASSOCIATION_FOLDERS = ("contact_companies", "deal_companies")
+PAGE_FOLDERS = (*OBJECT_FOLDERS, "owners", *ASSOCIATION_FOLDERS)
+NO_ASSOCIATIONS = "NO_ASSOCIATIONS_FOUND"
 PIPELINE_FILES = {"deals.json": "deal_pipelines"}
 ENTITIES = (*PAGE_FOLDERS, *PIPELINE_FILES.values())
 EXPECTED_LAYOUT = (
-    "folders companies/, contacts/, deals/, owners/ of API pages and pipelines/deals.json"
+    "folders companies/, contacts/, deals/, owners/, contact_companies/, deal_companies/ of API "
+    "pages and "
+    "pipelines/deals.json"
 )
 EXPECTED_PAGE = 'a HubSpot CRM v3 page like {"results": [...], "paging": {"next": {"after": ...}}}'
 
@@ -98,6 +109,8 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     results = page_results(load_json(data, rel, EXPECTED_PAGE), rel)
     if entity in OBJECT_FOLDERS:
         return _object_batch(entity, rel, data, results)
+    if entity in ASSOCIATION_FOLDERS:
+        return _association_batch(entity, rel, data, json.loads(data))
     return json_object_batch(KIND, entity, rel, data, results, "result")
 
 
@@ -125,6 +138,39 @@ def _object_batch(entity: str, rel: str, data: bytes, results: list[object]) -> 
         columns.update(dict.fromkeys(row.values))
     contract = contract_for(KIND, entity)
     return Batch(KIND, entity, rel, file_sha256(data), contract, list(columns), rows)
+
+
+def _association_batch(entity: str, rel: str, data: bytes, page: dict) -> Batch:
+    """A v4 batch-read answer: one row per `from` object, and one per id it has none for."""
+    completed = page.get("completedAt")
+    rows: list[ParsedRow] = []
+    for number, item in enumerate(page["results"], start=1):
+        source = item.get("from") if isinstance(item, dict) else None
+        if not isinstance(source, dict) or not isinstance(item.get("to"), list):
+            reason = f"result: {str(item)[:60]!r} (expected {{from: {{id}}, to: [...]}})"
+            rows.append(ParsedRow(number, {}, problem=Violation("from", reason), record=item))
+            continue
+        values = {"from_id": source.get("id"), "to": item["to"], "completed_at": completed}
+        rows.append(ParsedRow(number, json_row_values(values), record=item))
+    for err in page.get("errors") or []:
+        kind = (
+            str(err.get("subCategory") or err.get("category") or "")
+            if isinstance(err, dict)
+            else ""
+        )
+        if not kind.endswith(NO_ASSOCIATIONS):
+            raise SourceError(
+                rel,
+                f"the answer has the error {kind or str(err)[:60]!r}",
+                field="errors",
+                expected=f"results, or {NO_ASSOCIATIONS} errors for objects without one",
+            )
+        for from_id in (err.get("context") or {}).get("fromObjectId") or []:
+            values = {"from_id": from_id, "to": [], "completed_at": completed}
+            rows.append(ParsedRow(len(rows) + 1, json_row_values(values), record=err))
+    contract = contract_for(KIND, entity)
+    columns = ["from_id", "to", "completed_at"]
+    return Batch(KIND, entity, rel, file_sha256(data), contract, columns, rows)
 
 
 def _object_row(number: int, item: object, rel: str) -> ParsedRow:

@@ -10,6 +10,14 @@ HubSpot).
   Offsets are taken at each request: a record updated while a client pages moves to the end.
 - GET /crm/v3/objects/<type>?archived=true&limit=&after=&properties=: the archived records.
 - GET /crm/v3/owners?limit=&after=&archived=: owners. GET /crm/v3/pipelines/deals.
+- POST /crm/v4/associations/{deals,contacts}/companies/batch/read `{"inputs": [{"id"}]}`: per
+  object with companies `{"from": {"id"}, "to": [{"toObjectId", "associationTypes":
+  [{"category", "typeId", "label"}]}]}` (deal_to_company is HUBSPOT_DEFINED type 5 "Primary",
+  unlabeled 341; contact_to_company type 1 "Primary", unlabeled 279); an object without one
+  is an error `crm.associations.NO_ASSOCIATIONS_FOUND` with `context.fromObjectId`, and the
+  answer is then HTTP 207 Multi-Status. The associations come
+  from the records' v3 `associations.companies.results` (what a list export with
+  `associations=companies` carries); search and listings never return them.
 - Results carry `id`, `properties` (the requested ones, null when unset), `createdAt`,
   `updatedAt`, `archived` (and `archivedAt`). `Authorization: Bearer <token>`, else 401.
 """
@@ -36,6 +44,12 @@ def error(status: int, category: str, message: str) -> Reply:
                        "correlationId": "4f3c-test"}, status)  # fmt: skip
 
 
+V4_TYPES = {
+    "deal_to_company": {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
+    "deal_to_company_unlabeled": {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None},
+    "contact_to_company": {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"},
+    "contact_to_company_unlabeled": {"category": "HUBSPOT_DEFINED", "typeId": 279, "label": None},
+}
 OPERATORS = {"GTE": int.__ge__, "GT": int.__gt__, "EQ": int.__eq__, "LT": int.__lt__,
              "LTE": int.__le__}  # fmt: skip
 
@@ -48,6 +62,8 @@ class HubSpotApp:
     owners: list[dict] = field(default_factory=list)
     pipelines: list[dict] = field(default_factory=list)
     searches: list[dict] = field(default_factory=list)  # the bodies received
+    association_reads: list[dict] = field(default_factory=list)
+    ticks: int = 0
 
     def put(self, kind: str, *records: dict) -> None:
         for record in records:
@@ -57,6 +73,12 @@ class HubSpotApp:
         if request.header("Authorization") != f"Bearer {self.token}":
             return error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
         parts = request.path.strip("/").split("/")
+        if parts[:3] == ["crm", "v4", "associations"] and parts[4:] == [
+            "companies",
+            "batch",
+            "read",
+        ]:
+            return self._companies(parts[3], json.loads(request.body or b"{}"))
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) == 5 and parts[4] == "search":
             return self._search(parts[3], json.loads(request.body or b"{}"))
         if parts[:3] == ["crm", "v3", "objects"] and len(parts) == 4:
@@ -97,6 +119,35 @@ class HubSpotApp:
             answer["paging"] = {"next": {"after": str(offset + limit)}}
         return Reply.json(answer)
 
+    def _companies(self, kind: str, body: dict) -> Reply:
+        self.association_reads.append(body)
+        results, errors = [], []
+        for entry in body.get("inputs") or []:
+            record = self.objects.get(kind, {}).get(str(entry["id"]))
+            listed = ((record or {}).get("associations") or {}).get("companies") or {}
+            to: dict[str, list[dict]] = {}
+            for link in listed.get("results") or []:
+                to.setdefault(link["id"], []).append(V4_TYPES[link["type"]])
+            if to:
+                results.append({"from": {"id": str(entry["id"])}, "to": [
+                    {"toObjectId": int(cid), "associationTypes": types}
+                    for cid, types in to.items()]})  # fmt: skip
+            else:
+                errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                               "message": f"No company is associated with {entry['id']}.",
+                               "context": {"fromObjectId": [str(entry["id"])]}})  # fmt: skip
+        answer: dict = {"status": "COMPLETE", "results": results,
+                        "startedAt": self.clock(), "completedAt": self.clock()}  # fmt: skip
+        if errors:
+            answer.update(numErrors=len(errors), errors=errors)
+        return Reply.json(answer, 207 if errors else 200)
+
+    def clock(self) -> str:
+        """A new instant per call (answers are observations; a later one is newer)."""
+        self.ticks += 1
+        return f"2024-08-01T00:00:{self.ticks // 1000:02d}.{self.ticks % 1000:03d}Z"
+
     def _listing(self, request: Request, items: list[dict]) -> Reply:
         limit = int(request.query.get("limit", 10))
         offset = int(request.query.get("after") or 0)
@@ -109,8 +160,10 @@ class HubSpotApp:
 
 
 def _with(record: dict, wanted: list[str]) -> dict:
-    """The record with the requested properties (null when unset) and the ones always sent."""
+    """The record with the requested properties (null when unset) and the ones always sent;
+    no associations (search and listings without `associations=` return none)."""
     props = record["properties"]
     always = ("hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate")
     names = [n for n in wanted if n] + [n for n in always if n in props]
-    return {**record, "properties": {n: props.get(n) for n in sorted(set(names))}}
+    own = {key: value for key, value in record.items() if key != "associations"}
+    return {**own, "properties": {n: props.get(n) for n in sorted(set(names))}}

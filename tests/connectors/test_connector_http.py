@@ -11,7 +11,13 @@ from pullkit import write_config, zendesk_source
 from vendor_http import Reply, Request, serve
 
 from cxloop.config import load_config
-from cxloop.connectors.http import ApiClient, ApiError, ApiRequestError, retry_after_seconds
+from cxloop.connectors.http import (
+    ApiAuthError,
+    ApiClient,
+    ApiError,
+    ApiRequestError,
+    retry_after_seconds,
+)
 from cxloop.connectors.run import pull_source
 from cxloop.errors import ConfigError
 
@@ -95,3 +101,28 @@ def test_since_replaces_the_cursor_and_config_errors_name_the_key(
         pull_source(tmp_path, "events", config.sources["events"])
     with pytest.raises(ConfigError, match=r"sources.bad.api.entities': macros not pulled"):
         pull_source(tmp_path, "bad", config.sources["bad"])
+
+
+def test_a_403_names_the_vendors_error_code_never_its_message_or_a_secret() -> None:
+    # Salesforce's answer when the org's daily API requests are used up (REST API errors are
+    # a JSON array of {message, errorCode})
+    limit = b'[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
+    with serve(lambda r: Reply(403, limit)) as server:
+        api, _ = client(server.url)
+        with pytest.raises(ApiAuthError) as err:
+            api.get_json("/services/data/v62.0/jobs/query")
+    line = str(err.value)
+    endpoint = f"GET {server.url}/services/data/v62.0/jobs/query"
+    assert line.startswith(f"{endpoint}: HTTP 403 REQUEST_LIMIT_EXCEEDED (the org's API request")
+    assert "\n" not in line and "TotalRequests" not in line
+    # HubSpot's scope error: the category; Qualtrics' nested code; a body echoing the token
+    scopes = b'{"status":"error","message":"missing scopes","category":"MISSING_SCOPES"}'
+    nested = b'{"meta":{"httpStatus":"403 - Forbidden","error":{"errorCode":"AUTH_403"}}}'
+    echoed = b'{"error":"s3cret"}'
+    for body, shown in ((scopes, "HTTP 403 MISSING_SCOPES ("), (nested, "HTTP 403 AUTH_403 ("),
+                        (echoed, "HTTP 403 (check that")):  # fmt: skip
+        with serve(lambda r, body=body: Reply(403, body)) as server:
+            api, _ = client(server.url)
+            with pytest.raises(ApiAuthError) as err:
+                api.get_json("/x")
+        assert shown in str(err.value) and "s3cret" not in str(err.value)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hubspot_api import HubSpotApp
 from pullkit import ingest_raw, write_config
-from vendor_http import Request, VendorServer, serve
+from vendor_http import Reply, Request, VendorServer, serve
 
 from cxloop.config import load_config
 from cxloop.connectors import hubspot
@@ -216,6 +217,93 @@ def test_pull_then_ingest_equals_the_hand_written_pages(
     from_files = ingest_raw(by_files, tmp_path / "home-files")
     assert {"hubspot__companies", "hubspot__contacts", "hubspot__deals", "hubspot__owners",
             "hubspot__deal_pipelines"} <= set(from_files)  # fmt: skip
+    # the pull also lands the association answers: these deals and contacts have no company
+    # (the marts test pulls some with companies, tests/connectors/test_pull_marts.py)
+    for table, ids in (("deal", {"7001", "7002", "7003"}), ("contact", {"51", "52", "53"})):
+        associations = from_pull.pop(f"hubspot__{table}_companies")
+        assert {row for row in associations if "[]" not in row} == set()
+        assert {i for row in associations for i in row} >= ids
     assert set(from_pull) == set(from_files)
     for table in from_files:
         assert from_pull[table] == from_files[table], table
+
+
+SOURCES = Path(__file__).resolve().parents[1] / "fixtures" / "sources" / "hubspot"
+
+
+def test_deal_companies_come_from_the_v4_association_read_of_each_deal_page(
+    tmp_path: Path, crm: HubSpotApp, server: VendorServer, token: str
+) -> None:
+    """The deals of the sources fixture carry v3 `associations`; search strips them, and the
+    association stream asks for each landed deal page's companies."""
+    crm.objects["deals"] = {}
+    crm.put("deals", *results_of(SOURCES / "deals" / "page-001.json"))
+    report = pull(tmp_path, server.url, page_size=4, entities=["deals"])
+    # by hs_lastmodifieddate: 7001, 7005, 7002, 7003 | then from 7003's: 7003, 7004, 7006
+    assert landed(tmp_path, "deals") == [["7001", "7005", "7002", "7003"], ["7003", "7004", "7006"]]
+    assert all("associations" not in r for p in landed_pages(tmp_path, "deals") for r in p)
+    assert crm.association_reads == [
+        {"inputs": [{"id": "7001"}, {"id": "7005"}, {"id": "7002"}, {"id": "7003"}]},
+        {"inputs": [{"id": "7003"}, {"id": "7004"}, {"id": "7006"}]},
+    ]
+    assert report["streams"]["deal_companies"] == {**report["streams"]["deal_companies"],
+                                                   "pages": 2, "records": 7}  # fmt: skip
+    second = json.loads((tmp_path / "hubspot/deal_companies/pull-00000002.json").read_text())
+    assert second["results"][0]["to"] == [
+        {"toObjectId": 9003, "associationTypes": [
+            {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]},
+        {"toObjectId": 9002, "associationTypes": [
+            {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
+            {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]  # fmt: skip
+    assert [e["context"]["fromObjectId"] for e in second["errors"]] == [["7004"], ["7006"]]
+    state = json.loads((tmp_path / "hubspot/.cxloop-pull/state.json").read_text())["streams"]
+    assert state["deal_companies"]["cursor"] == {"page_seq": 2}
+
+    # the next run reads the companies of the new deal page only (7006 again, the window's start)
+    crm.association_reads.clear()
+    pull(tmp_path, server.url, page_size=4, entities=["deals"])
+    assert crm.association_reads == [{"inputs": [{"id": "7006"}]}]
+
+    # a backfill searches from the start again, and reads the companies of those pages only
+    crm.association_reads.clear()
+    config = load_config(tmp_path / "cxloop.yaml")
+    pull_source(tmp_path, "crm", config.sources["crm"], since=datetime(2024, 1, 1, tzinfo=UTC))
+    # from 2024-01-01: 7005, 7002, 7003, 7004 | 7004, 7006; pages 4 and 5 after the cursor (3)
+    assert [r["inputs"][0]["id"] for r in crm.association_reads] == ["7005", "7004"]
+
+    # the adapter: one row per deal, `[]` for a deal without a company
+    from cxloop.sources.hubspot import find_files, read_file
+
+    cfg = load_config(tmp_path / "cxloop.yaml").sources["crm"]
+    pages = find_files(tmp_path / "hubspot", cfg)["deal_companies"]
+    assert [p.name for p in pages] == [f"pull-0000000{n}.json" for n in (1, 2, 3, 4, 5)]
+    batch = read_file("deal_companies", pages[1], "deal_companies/pull-00000002.json", cfg)
+    rows = [(r.values["from_id"], json.loads(r.values["to"])) for r in batch.rows]
+    assert [(i, [c["toObjectId"] for c in to]) for i, to in rows] == [
+        ("7003", [9003, 9002]), ("7004", []), ("7006", [])]  # fmt: skip
+    assert {r.values["completed_at"] for r in batch.rows} == {second["completedAt"]}
+
+
+def test_an_association_error_other_than_no_company_stops_the_pull(
+    tmp_path: Path, crm: HubSpotApp, server: VendorServer, token: str
+) -> None:
+    refused = {"status": "COMPLETE", "results": [],
+               "errors": [{"status": "error", "category": "MISSING_SCOPES"}]}  # fmt: skip
+    crm._companies = lambda kind, body: Reply.json(refused, 207)  # type: ignore[method-assign]
+    with pytest.raises(ApiError) as err:
+        pull(tmp_path, server.url, entities=["deals"])
+    assert str(err.value).startswith(
+        f"{server.url}/crm/v4/associations/deals/companies/batch/read: the answer has the error "
+        "MISSING_SCOPES"
+    )
+    state = json.loads((tmp_path / "hubspot/.cxloop-pull/state.json").read_text())["streams"]
+    assert "deal_companies" not in state or state["deal_companies"]["cursor"] is None
+
+
+def results_of(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["results"]
+
+
+def landed_pages(sources: Path, kind: str) -> list[list[dict]]:
+    pages = sorted((sources / "hubspot" / kind).glob("pull-*.json"))
+    return [json.loads(p.read_text())["results"] for p in pages]

@@ -17,11 +17,22 @@ associated_company as (
 
 ),
 
+-- for a contact without either (the search answers `cxloop pull` lands): the company of the v4
+-- association answers
+contact_companies as (
+
+    select * from {{ ref('stg_hubspot__contact_companies') }}
+
+),
+
 renamed as (
 
     select
         {{ hubspot_id('source.id') }} as contact_id,
-        {{ hubspot_id('coalesce(' ~ blank_to_null(column_or_null(present, 'associatedcompanyid')) ~ ', associated_company.company_id)') }} as account_id,
+        coalesce(
+            {{ hubspot_id('coalesce(' ~ blank_to_null(column_or_null(present, 'associatedcompanyid')) ~ ', associated_company.company_id)') }},
+            contact_companies.account_id
+        ) as account_id,
         {{ blank_to_null(column_or_null(present, 'firstname')) }} as first_name,
         {{ blank_to_null(column_or_null(present, 'lastname')) }} as last_name,
         {{ blank_to_null(column_or_null(present, 'email')) }} as email,
@@ -42,6 +53,8 @@ renamed as (
     from source
     left join associated_company
         on source._content_hash = associated_company._content_hash
+    left join contact_companies
+        on {{ hubspot_id('source.id') }} = contact_companies.contact_id
 
 ),
 

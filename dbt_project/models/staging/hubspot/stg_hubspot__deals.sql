@@ -1,6 +1,7 @@
 -- HubSpot deals in the columns of stg_salesforce__opportunities. A deal carries only its stage
 -- id: the label and closed / won come from its pipeline's stage (stg_hubspot__deal_stages), the
--- one join in this staging layer (docs/decisions.md).
+-- one join in this staging layer (docs/decisions.md), besides the deal's company from the pulled
+-- association answers (stg_hubspot__deal_companies) when the deal row has no `associations`.
 {%- set present = source_column_names('hubspot', 'deals') %}
 {#- dealtype as an open set, classified by cxloop.yaml's churn Type lists for this CRM
     (sources.<name>.churn; default new business: newbusiness), as stg_salesforce__opportunities -#}
@@ -28,11 +29,21 @@ associated_company as (
 
 ),
 
+-- for a deal without `associations` (the search answers `cxloop pull` lands): the company of
+-- the v4 association answers
+deal_companies as (
+
+    select * from {{ ref('stg_hubspot__deal_companies') }}
+
+),
+
 renamed as (
 
     select
         {{ hubspot_id('source.id') }} as opportunity_id,
-        {{ hubspot_id('associated_company.company_id') }} as account_id,
+        coalesce(
+            {{ hubspot_id('associated_company.company_id') }}, deal_companies.account_id
+        ) as account_id,
         {{ hubspot_id(column_or_null(present, 'hubspot_owner_id')) }} as owner_user_id,
         {{ blank_to_null(column_or_null(present, 'dealname')) }} as opportunity_name,
         -- HubSpot's value as it is (newbusiness, existingbusiness, a portal's own)
@@ -56,6 +67,8 @@ renamed as (
     from source
     left join associated_company
         on source._content_hash = associated_company._content_hash
+    left join deal_companies
+        on {{ hubspot_id('source.id') }} = deal_companies.opportunity_id
 
 ),
 
