@@ -60,7 +60,7 @@ TOUCHES = [
     ("c2", "2026-09-24 09:00", "ticket_opened"),
     ("c6", "2026-08-20 08:00", "agent_reply"),  # 43 days before: outside the 30-day window
     ("c6", "2026-09-30 08:00", "opportunity_change"),
-    ("c1", "2026-10-06 10:00", "ticket_opened"),  # after the answer: not before it
+    ("c1", "2026-10-06 10:00", "playbook_email"),  # after the answer: not before it
 ]
 LOOP = [
     # playbook, response_month, detractors, followed_up, loops_closed, avg hours,
