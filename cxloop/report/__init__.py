@@ -60,4 +60,5 @@ def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[s
         "path": str(target),
         "as_of": data.as_of,
         "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in sections(data)},
+        "problems": data.problems,
     }

@@ -38,6 +38,11 @@ class ReportData:
     at_risk: pd.DataFrame = field(default_factory=pd.DataFrame)
     clv_by_csm: pd.DataFrame = field(default_factory=pd.DataFrame)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    problems: list[str] = field(default_factory=list)
+
+
+class UnreadableTableError(Exception):
+    """A section's table exists but lacks what the report reads (built by an older version)."""
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -52,7 +57,10 @@ def query(con: duckdb.DuckDBPyConnection, tables: list[str], sql: str, params=No
     """The query's frame, or an empty one when any of `tables` (schema.table) is missing."""
     if not all(has_table(con, *name.split(".")) for name in tables):
         return pd.DataFrame()
-    return con.execute(sql, params or []).df()
+    try:
+        return con.execute(sql, params or []).df()
+    except duckdb.Error as exc:  # a table from before a column existed: rebuild the marts
+        raise UnreadableTableError(f"{', '.join(tables)}: {str(exc).splitlines()[0]}") from exc
 
 
 MONTHLY_SQL = {
@@ -334,20 +342,31 @@ def as_of(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def read_report_data(con: duckdb.DuckDBPyConnection, show_csm_names: bool = False) -> ReportData:
-    """Every section's data from one connection."""
-    trends, significant = survey_trends(con)
-    topic_frame, topic_source = topics(con)
+    """Every section's data from one connection; an unreadable table leaves its part empty and
+    is named in `problems` (shown on the page), never a stack trace."""
+    problems: list[str] = []
+
+    def attempt(read, *args, default=None):  # noqa: ANN001, ANN202
+        try:
+            return read(con, *args)
+        except UnreadableTableError as exc:
+            problems.append(str(exc))
+            return pd.DataFrame() if default is None else default
+
+    trends, significant = attempt(survey_trends, default=(pd.DataFrame(), pd.DataFrame()))
+    topic_frame, topic_source = attempt(topics, default=(pd.DataFrame(), ""))
     return ReportData(
-        as_of=as_of(con),
+        as_of=attempt(as_of, default="") or None,
         trends=trends,
         significant=significant,
-        journey=journey(con),
+        journey=attempt(journey),
         topics=topic_frame,
         topic_source=topic_source,
-        sentiment=detractor_sentiment(con),
-        comments=example_comments(con),
-        loop=loop_closure(con),
-        at_risk=at_risk_accounts(con, show_csm_names),
-        clv_by_csm=clv_by_csm(con, show_csm_names),
-        drivers=experience_drivers(con),
+        sentiment=attempt(detractor_sentiment),
+        comments=attempt(example_comments),
+        loop=attempt(loop_closure),
+        at_risk=attempt(at_risk_accounts, show_csm_names),
+        clv_by_csm=attempt(clv_by_csm, show_csm_names),
+        drivers=attempt(experience_drivers),
+        problems=problems,
     )

@@ -38,6 +38,7 @@ blockquote.comment { border-inline-start: 4px solid #c53030; margin: 0.5rem 0;
 blockquote.comment[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Sans Arabic", serif; }
 .comment-meta { font-size: 0.75rem; color: #718096; display: block; direction: ltr; }
 .note { font-size: 0.8rem; color: #4a5568; }
+.problems { background: #fffaf0; border: 1px solid #dd6b20; padding: 0.4rem 0.8rem; }
 @page { size: A4; margin: 14mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; } nav { display: none; }
@@ -51,6 +52,9 @@ blockquote.comment[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Sans Ara
 <h1>{{ company }}: customer experience report</h1>
 <p class="meta">Data as of {{ as_of or "unknown (no data yet)" }} - written {{ written_at }}.
 Margins of error are 95%; definitions in docs/metrics.md.</p>
+{% if problems %}<div class="problems" data-problems="{{ problems|length }}"><p>Some tables
+could not be read (rebuild the marts with this version: <code>cxloop build</code>); their
+parts are empty:</p><ul>{% for p in problems %}<li>{{ p }}</li>{% endfor %}</ul></div>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.id }}">{{ s.title }}</a>{% endfor %}</nav>
 </header>
 {% for s in sections %}
@@ -299,4 +303,5 @@ def render_page(data: ReportData, company: str, written_at: str) -> str:
         written_at=written_at,
         sections=sections(data),
         no_data=NO_DATA,
+        problems=data.problems,
     )

@@ -157,3 +157,15 @@ def test_the_cli_writes_the_page(cx_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (cx_home / "reports" / "cx-report.html").is_file()
     assert '"trends": "no data yet"' in result.output
+
+
+def test_a_table_from_an_older_build_is_named_not_a_stack_trace(hand_warehouse: Path) -> None:
+    con = duckdb.connect(str(hand_warehouse))
+    con.execute("alter table marts.dim_accounts drop column clv_at_risk_amount")
+    con.close()
+    result = write_cx_report(Settings().paths, None)
+    html = Path(result["path"]).read_text(encoding="utf-8")
+    [problem] = result["problems"]  # the at-risk list; CLV per CSM reads mart_clv_at_risk
+    assert problem.startswith("marts.dim_accounts: ") and "clv_at_risk_amount" in problem
+    assert 'data-problems="1"' in html and 'data-plot="clv-at-risk"' in html
+    assert result["sections"]["trends"] == "ok"
