@@ -36,7 +36,8 @@ td.num { text-align: end; font-variant-numeric: tabular-nums; }
 blockquote.comment { border-inline-start: 4px solid #c53030; margin: 0.5rem 0;
   padding: 0.3rem 0.8rem; background: #fff5f5; unicode-bidi: isolate; }
 blockquote.comment[dir="rtl"] { font-family: "Noto Naskh Arabic", "Noto Sans Arabic", serif; }
-.comment-meta { font-size: 0.75rem; color: #718096; display: block; direction: ltr; }
+.comment-meta { font-size: 0.75rem; color: #718096; display: block; direction: ltr;
+  text-align: start; font-family: "Noto Sans", "DejaVu Sans", sans-serif; }
 .note { font-size: 0.8rem; color: #4a5568; }
 .problems { background: #fffaf0; border: 1px solid #dd6b20; padding: 0.4rem 0.8rem; }
 @page { size: A4; margin: 14mm; }
@@ -147,7 +148,8 @@ def comment_html(row: pd.Series) -> str:
     language = str(row["language"]).lower()
     direction = "rtl" if language.split("-")[0] in RTL_LANGUAGES else "auto"
     sentiment = "" if pd.isna(row["sentiment_label"]) else f", sentiment {row['sentiment_label']}"
-    meta = f"NPS {int(row['nps_score'])}, {row['responded_date']}, {language}{sentiment}"
+    day = pd.Timestamp(row["responded_date"]).strftime("%Y-%m-%d")
+    meta = f"NPS {int(row['nps_score'])}, {day}, {language}{sentiment}"
     return (
         f'<blockquote class="comment" lang="{escape(language)}" dir="{direction}">'
         f"{escape(row['open_text'])}"

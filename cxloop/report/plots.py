@@ -116,7 +116,12 @@ def journey_chart(journey: pd.DataFrame) -> str | None:
     )
 
 
-def topics_chart(topics: pd.DataFrame, source: str) -> str | None:
+def topics_chart(
+    topics: pd.DataFrame,
+    source: str,
+    title: str = "Topics that move NPS",
+    xlabel: str = "NPS impact (NPS naming the topic - NPS of the rest), 95% interval",
+) -> str | None:
     """Topic NPS impact with its 95% interval (mart_drivers), else detractor/promoter counts."""
     if topics.empty:
         return None
@@ -140,8 +145,8 @@ def topics_chart(topics: pd.DataFrame, source: str) -> str | None:
         ax.axvline(0, color=GREY, lw=0.8)
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
-        ax.set_xlabel("NPS impact (NPS naming the topic - NPS of the rest), 95% interval")
-        ax.set_title("Topics that move NPS", loc="left")
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, loc="left")
         return svg(fig)
     return hbar_pair(
         labels,
@@ -228,6 +233,9 @@ def drivers_chart(drivers: pd.DataFrame) -> str | None:
     """NPS impact of touchpoints and ticket experiences with their 95% intervals."""
     if drivers.empty:
         return None
-    renamed = drivers.rename(columns={"driver": "topic"})
-    chart = topics_chart(renamed, "mart_drivers")
-    return chart.replace("Topics that move NPS", "Experiences that move NPS") if chart else None
+    return topics_chart(
+        drivers.rename(columns={"driver": "topic"}),
+        "mart_drivers",
+        "Experiences that move NPS",
+        "NPS impact (NPS with the experience - NPS without), 95% interval",
+    )

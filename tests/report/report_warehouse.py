@@ -8,6 +8,19 @@ from pathlib import Path
 import duckdb
 
 SCHEMAS = ("intermediate", "marts", "ml")
+# what the page shows for this warehouse: every section and every plot
+SECTIONS = ("trends", "journey", "voice", "loop", "at-risk")
+PLOTS = (
+    "nps-trend",
+    "csat-trend",
+    "ces-trend",
+    "journey",
+    "topics",
+    "sentiment",
+    "loop-closure",
+    "clv-at-risk",
+    "experience-drivers",
+)
 
 # (date_day, segment_type, segment_value, responses, promoters, detractors)
 NPS = [

@@ -16,20 +16,7 @@ from cxloop.report.data import read_report_data
 from cxloop.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_warehouse import write_report_warehouse  # noqa: E402
-
-SECTIONS = ("trends", "journey", "voice", "loop", "at-risk")
-PLOTS = (
-    "nps-trend",
-    "csat-trend",
-    "ces-trend",
-    "journey",
-    "topics",
-    "sentiment",
-    "loop-closure",
-    "clv-at-risk",
-    "experience-drivers",
-)
+from report_warehouse import PLOTS, SECTIONS, write_report_warehouse  # noqa: E402
 
 
 @pytest.fixture
