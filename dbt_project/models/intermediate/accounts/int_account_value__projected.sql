@@ -163,7 +163,8 @@ final as (
         end as clv_predicted_amount,
         case
             when accounts.arr_amount = 0 then 0
-            else {{ cx_round('projected.clv_if_retained_amount - projected.clv_predicted_amount', 2) }}
+            -- the difference of the rounded amounts: at risk + predicted = if retained, to the cent
+            else {{ cx_round(cx_round('projected.clv_if_retained_amount', 2) ~ ' - ' ~ cx_round('projected.clv_predicted_amount', 2), 2) }}
         end as clv_at_risk_amount
 
     from accounts
