@@ -9,8 +9,16 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup, escape
 
-from cxloop.report import plots
 from cxloop.report.data import JOURNEY_DAYS, ReportData
+from cxloop.report.plots import (
+    clv_chart,
+    drivers_chart,
+    journey_chart,
+    loop_chart,
+    sentiment_chart,
+    topics_chart,
+    trend_chart,
+)
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ku", "yi", "dv", "sd", "ug"})
 NO_DATA = "No data yet"
@@ -102,7 +110,7 @@ def render_table(frame: pd.DataFrame, columns: dict[str, str], numbers: dict[str
 
 def trends_section(data: ReportData) -> str:
     charts = "".join(
-        figure(f"{m}-trend", plots.trend_chart(data.trends, m), caption)
+        figure(f"{m}-trend", trend_chart(data.trends, m), caption)
         for m, caption in (
             ("nps", "Band and bars: 95% margin of error of each month's NPS."),
             ("csat", "CSAT = % of answers 4-5 on 1-5."),
@@ -138,7 +146,7 @@ def trends_section(data: ReportData) -> str:
 def journey_section(data: ReportData) -> str:
     return figure(
         "journey",
-        plots.journey_chart(data.journey),
+        journey_chart(data.journey),
         f"Share of detractor and promoter answers with each kind of touchpoint in the "
         f"{JOURNEY_DAYS} days before the answer (the same customer).",
     )
@@ -163,8 +171,8 @@ def voice_section(data: ReportData) -> str:
         caption = "Learned and keyword topics (mart_drivers): NPS impact with its 95% interval."
     else:
         caption = "Keyword topics (mart_topics); learned topics appear once mart_drivers is built."
-    parts.append(figure("topics", plots.topics_chart(data.topics, data.topic_source), caption))
-    sentiment = plots.sentiment_chart(data.sentiment)
+    parts.append(figure("topics", topics_chart(data.topics, data.topic_source), caption))
+    sentiment = sentiment_chart(data.sentiment)
     if sentiment:
         parts.append(figure("sentiment", sentiment, "Sentiment per answer (ml.text_sentiment)."))
     else:
@@ -194,7 +202,7 @@ def loop_section(data: ReportData) -> str:
     )
     return summary + figure(
         "loop-closure",
-        plots.loop_chart(loop),
+        loop_chart(loop),
         "Closed = followed up and delivered. NPS change: the next answer's score minus the "
         "detractor's, followed up against not (mart_loop_closure).",
     )
@@ -204,7 +212,7 @@ def at_risk_section(data: ReportData) -> str:
     parts = [
         figure(
             "clv-at-risk",
-            plots.clv_chart(data.clv_by_csm),
+            clv_chart(data.clv_by_csm),
             "CLV at risk = discounted revenue over the CLV horizon if retained, minus the "
             "expected revenue under the churn model's survival (docs/metrics.md).",
         )
@@ -233,7 +241,7 @@ def at_risk_section(data: ReportData) -> str:
             )
             + "</div>"
         )
-    drivers = plots.drivers_chart(data.drivers)
+    drivers = drivers_chart(data.drivers)
     if drivers:
         parts.append(
             figure(
