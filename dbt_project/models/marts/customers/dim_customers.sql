@@ -82,7 +82,7 @@ language_zones as (
 
 known_zones as (
 
-    select name as time_zone from {{ cx_time_zone_names() }}
+    select name as time_zone from {{ cx_time_zone_names() }} as zone_names
 
 ),
 
