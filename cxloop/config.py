@@ -279,6 +279,16 @@ class HealthConfig(_Strict):
         return v
 
 
+class ClvConfig(_Strict):
+    """Customer lifetime value (docs/metrics.md): expected revenue over horizon_periods periods."""
+
+    period_days: int = Field(90, ge=1, le=366, description="Length of one period in days.")
+    horizon_periods: int = Field(12, ge=1, le=120, description="Periods projected ahead.")
+    annual_discount_rate: float = Field(
+        0.1, ge=0, le=1, description="Yearly discount rate of future revenue (0.1 = 10%)."
+    )
+
+
 class IdentityConfig(_Strict):
     match_threshold: float = Field(0.9, ge=0, le=1)
     max_cluster_size: int = Field(25, ge=2)
@@ -432,6 +442,7 @@ class ProjectConfig(_Strict):
     churn_horizon_days: int = 90
     small_sample_size: int = 30
     health: HealthConfig = HealthConfig()
+    clv: ClvConfig = ClvConfig()
     playbooks: PlaybookSettings = PlaybookSettings()
     callbacks: CallbacksConfig = CallbacksConfig()
     publish: PublishSettings = PublishSettings()

@@ -246,6 +246,9 @@ def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
         "sla_first_reply_business_minutes": config.sla.first_reply_business_minutes,
         "partial_response_surveys": config.partial_response_surveys(),
         "churn_methods": config.churn_methods(),
+        "clv_period_days": config.clv.period_days,
+        "clv_horizon_periods": config.clv.horizon_periods,
+        "clv_annual_discount_rate": config.clv.annual_discount_rate,
     }
 
 

@@ -23,6 +23,7 @@ import duckdb
 from cxloop.config import ProjectConfig
 from cxloop.privacy import classify, redact
 from cxloop.quality.gate import require_checked_marts
+from cxloop.report import write_cx_report
 from cxloop.settings import Paths
 from cxloop.warehouse import connect
 
@@ -200,4 +201,16 @@ def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, 
         "masked": mask,
         "storage_version": STORAGE_VERSION,
         "warnings": warnings,
+        "report": refresh_report(paths, config, warnings),
     }
+
+
+def refresh_report(paths: Paths, config: ProjectConfig | None, warnings: list[str]) -> str | None:
+    """Rewrite the CX report (docs/report.md) after a snapshot; a failure is a warning, since
+    the snapshot is already published."""
+    try:
+        return write_cx_report(paths, config)["path"]
+    except Exception as exc:  # noqa: BLE001 - the report must never undo a good publish
+        log.exception("the CX report was not refreshed")
+        warnings.append(f"the CX report was not refreshed: {exc}")
+        return None

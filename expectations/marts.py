@@ -58,6 +58,9 @@ COLUMNS = {
         "tenure_days",
         "is_churned",
         "churned_date",
+        "clv_historical_amount",
+        "clv_predicted_amount",
+        "clv_at_risk_amount",
     ),
     "marts.dim_customers": (
         "customer_id",
@@ -174,6 +177,15 @@ COLUMNS = {
         "revenue_score",
         "engagement_score",
         "churn_probability",
+    ),
+    "marts.mart_clv_at_risk": (
+        "segment_type",
+        "segment_value",
+        "accounts",
+        "scored_accounts",
+        "clv_predicted_amount",
+        "clv_if_retained_amount",
+        "clv_at_risk_amount",
     ),
     "marts.mart_topics": (
         "month_start_date",
@@ -408,6 +420,7 @@ def dim_accounts_checks() -> list[Expectation]:
         not_null("account_name", WARNING),
         not_null("is_churned"),
         *counts("arr_amount", "seats", "tenure_days"),
+        *counts("clv_historical_amount", "clv_predicted_amount", "clv_at_risk_amount"),
         matches("csm_email", EMAIL),
     ]
 
@@ -542,6 +555,42 @@ def mart_account_health_checks() -> list[Expectation]:
     ]
 
 
+def mart_clv_at_risk_checks() -> list[Expectation]:
+    return [
+        not_null("segment_type"),
+        not_null("segment_value"),
+        unique_together(("segment_type", "segment_value")),
+        in_set("segment_type", ("all", "csm", "region", "plan"), CRITICAL),
+        *counts("accounts", "scored_accounts", "clv_predicted_amount", "clv_at_risk_amount"),
+    ]
+
+
+def at_risk_within_value() -> DerivedCheck:
+    """Where every account is scored, CLV at risk + predicted value = value if retained (each
+    account's three amounts are rounded to the cent, so up to a cent each)."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        total = _num(df, "clv_at_risk_amount") + _num(df, "clv_predicted_amount")
+        gap = (total - _num(df, "clv_if_retained_amount")).abs()
+        close = gap <= 0.0101 * _num(df, "accounts") + 1e-6
+        cols = ("clv_at_risk_amount", "clv_predicted_amount", "clv_if_retained_amount")
+        all_scored = _num(df, "scored_accounts") == _num(df, "accounts")
+        return ok_where(close, _all_present(df, *cols) & all_scored)
+
+    return DerivedCheck(
+        "at_risk_plus_predicted_is_retained",
+        (
+            "clv_at_risk_amount",
+            "clv_predicted_amount",
+            "clv_if_retained_amount",
+            "accounts",
+            "scored_accounts",
+        ),
+        rule,
+        "clv_at_risk_amount + clv_predicted_amount = clv_if_retained_amount",
+    )
+
+
 def mart_topics_checks() -> list[Expectation]:
     return [
         not_null("month_start_date"),
@@ -651,5 +700,6 @@ SPECS: tuple[DatasetSpec, ...] = (
     _mart("marts.mart_account_health", mart_account_health_checks),
     _mart("marts.mart_topics", mart_topics_checks, (mentions_within_answers(),)),
     _mart("marts.mart_callbacks", mart_callbacks_checks, (callback_counts_nest(),)),
+    _mart("marts.mart_clv_at_risk", mart_clv_at_risk_checks, (at_risk_within_value(),)),
     _mart("ml.churn_scores", churn_scores_checks),
 )

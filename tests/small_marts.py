@@ -18,7 +18,7 @@ create schema if not exists ml;
 create schema if not exists ops;
 create table marts.dim_accounts (
     account_id varchar, account_name varchar, csm_name varchar, csm_email varchar,
-    csm_time_zone varchar, is_churned boolean);
+    csm_time_zone varchar, is_churned boolean, clv_at_risk_amount double);
 create table marts.dim_customers (
     customer_id varchar, account_id varchar, email varchar, first_name varchar,
     full_name varchar, language varchar, has_opted_out_of_email boolean, time_zone varchar);
@@ -125,7 +125,7 @@ def build_warehouse(
     """A real DuckDB file with tiny marts, tickets and churn scores (cleared by the gate)."""
     con = duckdb.connect(str(path))
     con.execute(MARTS_DDL)
-    con.executemany("insert into marts.dim_accounts values (?, ?, ?, ?, ?, ?)", ACCOUNTS)
+    con.executemany("insert into marts.dim_accounts values (?, ?, ?, ?, ?, ?, null)", ACCOUNTS)
     con.executemany(  # time zones unknown (null: the playbooks' default, UTC)
         "insert into marts.dim_customers values (?, ?, ?, ?, ?, ?, ?, null)", CUSTOMERS
     )

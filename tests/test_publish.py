@@ -177,6 +177,8 @@ def test_csm_names_only_when_configured_and_the_opt_out_is_loud(
     shown = ProjectConfig(sources={}, publish={"show_csm_names": True})
     result = publish_configured(paths, shown)
     assert result["masked"] is True and result["warnings"] == []
+    assert result["report"] == str(paths.reports / "cx-report.html")  # publish refreshes it
+    assert Path(result["report"]).is_file()
     values = published_values(paths.bi)
     found = {where: sorted(set(leaks(v))) for where, v in values.items() if leaks(v)}
     assert found == {

@@ -18,6 +18,7 @@ from cxloop.flows.cli import (
     pipeline,
     postgres,
     pull,
+    report,
     serve,
     stages,
     webhooks,
@@ -37,6 +38,7 @@ app.command("serve-webhooks")(webhooks.serve)
 app.command("serve")(serve.serve)
 app.command("init")(init.init)
 app.command("pull")(pull.pull)
+app.command("report")(report.report)
 app.add_typer(identity.app, name="identity")
 app.add_typer(churn.app, name="churn")
 app.add_typer(webhooks.app, name="webhooks")

@@ -36,7 +36,8 @@ def build_warehouse(path: Path) -> Path:
     con.execute("""
         create schema marts; create schema ml; create schema ops;
         create table marts.dim_accounts (account_id varchar, account_name varchar,
-            csm_name varchar, csm_email varchar, csm_time_zone varchar, is_churned boolean);
+            csm_name varchar, csm_email varchar, csm_time_zone varchar, is_churned boolean,
+            clv_at_risk_amount double);
         create table marts.dim_customers (customer_id varchar, account_id varchar,
             email varchar, first_name varchar, full_name varchar, language varchar,
             has_opted_out_of_email boolean, time_zone varchar);
@@ -50,7 +51,7 @@ def build_warehouse(path: Path) -> Path:
         create table ops.suppressions (email varchar, reason varchar, source varchar,
             created_at timestamp);
         insert into marts.dim_accounts values
-            ('A1', 'Acme', 'Carla CSM', 'carla@vendor.example', 'Europe/Berlin', false);
+            ('A1', 'Acme', 'Carla CSM', 'carla@vendor.example', 'Europe/Berlin', false, null);
         insert into ops.suppressions values
             ('person02@example.com', 'unsubscribe', 'test', '2024-01-01');
     """)

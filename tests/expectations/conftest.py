@@ -405,6 +405,9 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "tenure_days": [900, 365],
                 "is_churned": [False, True],
                 "churned_date": [None, ts("2024-01-31")],
+                "clv_historical_amount": [30500.0, 6016.44],
+                "clv_predicted_amount": [None, 0.0],  # A1 not scored yet; A2 churned
+                "clv_at_risk_amount": [None, 0.0],
             }
         ),
         "marts.dim_customers": pd.DataFrame(
@@ -573,6 +576,17 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "revenue_score": [70.0, 0.0],
                 "engagement_score": [100.0, 0.0],
                 "churn_probability": [0.2, None],
+            }
+        ),
+        "marts.mart_clv_at_risk": pd.DataFrame(
+            {  # docs/metrics.md's worked example: A (scored) and C (not) in region EMEA
+                "segment_type": ["all", "region", "csm"],
+                "segment_value": ["all", "EMEA", "U1"],
+                "accounts": [2, 2, 1],
+                "scored_accounts": [1, 1, 1],
+                "clv_predicted_amount": [6633.95, 6633.95, 6633.95],
+                "clv_if_retained_amount": [14559.89, 14559.89, 11164.13],
+                "clv_at_risk_amount": [4530.18, 4530.18, 4530.18],
             }
         ),
         "marts.mart_topics": pd.DataFrame(

@@ -196,3 +196,13 @@ def test_callback_counts_that_do_not_nest_fail(good_frames: Frames) -> None:
     result = validate("marts.mart_callbacks", frame)
     assert result.critical_failed
     assert failed(result) == {"expect_column_values_to_be_in_set(_check__callback_counts_nest)"}
+
+
+def test_clv_at_risk_that_does_not_add_up_fails(good_frames: Frames) -> None:
+    frame = good_frames("marts.mart_clv_at_risk")
+    frame.loc[2, "clv_at_risk_amount"] = 5000.0  # the CSM's 1 scored account: 4530.18
+    result = validate("marts.mart_clv_at_risk", frame)
+    assert "at_risk_plus_predicted_is_retained" in " ".join(failed(result))
+    frame.loc[2, "clv_at_risk_amount"] = 4530.18
+    frame.loc[0, "clv_at_risk_amount"] = 1.0  # 'all' has an unscored account: not compared
+    assert validate("marts.mart_clv_at_risk", frame).success

@@ -47,29 +47,36 @@ def lines(msg: email.message.EmailMessage) -> list[str]:
 
 
 def test_one_digest_per_csm_with_each_account_once(warehouse, ctx, tmp_path) -> None:
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "update marts.dim_accounts set clv_at_risk_amount = 4530.18 where account_id = 'A1'"
+    )
+    con.close()
     result = digest_run(warehouse, ctx, tmp_path / "outbox")
     assert result["sent"] == 2
     msgs = read(tmp_path / "outbox")
     assert set(msgs) == {"carla@vendor.example", "dan@vendor.example"}
     # A1: band medium (0.30, 05-01) -> high (0.72, 06-01); last NPS R2 (5, 06-04 11:00, no
     # comment) is later than R1; T1 is its one open ticket; drivers as scoring wrote them
-    assert lines(msgs["carla@vendor.example"])[4:9] == [
+    assert lines(msgs["carla@vendor.example"])[4:10] == [
         "* Acme & Sons: churn probability 72%, crossed into high risk; "
         "up 42 points since 2024-05-01, from 30% (medium)",
         "Why: 5 support tickets in the last 90 days; support's first reply took 4.5 hours on "
         "average (last 90 days); NPS changed by -4 points since the answer before",
         "Last NPS: 5 on 2024-06-04",
+        "CLV at risk: 4530 (discounted revenue the churn risk takes away)",
         "Open tickets: 1: #T1 (high, opened 2024-05-30)",
         "Next step: go through the open tickets with support, then call your main contact "
         "this week.",
     ]
     # A2: still medium, but 0.10 -> 0.35 is a rise of 0.25 >= rise_threshold 0.2; last NPS is
     # Paul's 10 "Great" (R5); no open ticket (T3 closed); the driver is the renewal
-    assert lines(msgs["dan@vendor.example"])[4:9] == [
+    assert lines(msgs["dan@vendor.example"])[4:10] == [
         "* Globex: churn probability 35%, risk rose sharply; "
         "up 25 points since 2024-05-01, from 10% (low)",
         "Why: renewal due in 45 days",
         'Last NPS: 10 on 2024-06-04, "Great"',
+        "CLV at risk: not computed yet",
         "Open tickets: 0",
         "Next step: the renewal is close: book a renewal conversation now.",
     ]

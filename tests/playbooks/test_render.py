@@ -37,6 +37,7 @@ ITEM = {
     "last_nps_date": "2024-06-04",
     "open_tickets": 1,
     "open_ticket_list": [{"ticket_id": "T1", "opened": "2024-05-30", "priority": "high"}],
+    "clv_at_risk_amount": 4530.0,
 }
 DIGEST = {
     "items": [
@@ -52,6 +53,7 @@ DIGEST = {
             "last_nps_date": None,
             "open_tickets": 0,
             "open_ticket_list": [],
+            "clv_at_risk_amount": None,
         },
     ],
     "recipient_name": "Carla",
@@ -78,6 +80,8 @@ def test_every_template_renders_in_every_locale(template: str, locale: str) -> N
         assert CASES[template]["postal_address"] in part
         assert "act-" in part  # the unsubscribe link carries the action id
     assert "Acme &amp; Sons" in msg.html and "Acme & Sons" in msg.text
+    if template == "at_risk_alert":  # the CLV at risk of each account (docs/metrics.md)
+        assert all("4530" in part and "CLV" in part for part in (msg.text, msg.html))
     if template == "detractor_followup" or (template == "at_risk_alert" and locale == "en"):
         assert "&lt;b&gt;support&lt;/b&gt;" in msg.html  # autoescaped
         assert "<b>support</b>" in msg.text

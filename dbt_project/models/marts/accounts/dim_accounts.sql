@@ -30,6 +30,13 @@ churn_scores as (
 
 ),
 
+-- ARR and seats now (the latest-started term active at the as-of date) and the account's value
+account_value as (
+
+    select * from {{ ref('int_account_value__projected') }}
+
+),
+
 subscription_summary as (
 
     select
@@ -41,22 +48,6 @@ subscription_summary as (
 
     from subscriptions
     group by account_id
-
-),
-
--- ARR and seats now: the latest-started term active at the as-of date (terms replace each other).
-current_terms as (
-
-    select
-        account_id,
-        arr_amount,
-        seats,
-        row_number() over (
-            partition by account_id order by term_start_date desc, arr_amount desc
-        ) as term_rank
-
-    from subscriptions
-    where is_active_at_as_of
 
 ),
 
@@ -79,14 +70,8 @@ final as (
         accounts.created_at,
         subscription_summary.first_subscription_start_date,
         subscription_summary.current_subscription_end_date,
-        case
-            when current_terms.account_id is not null then current_terms.arr_amount
-            when subscription_summary.account_id is not null then 0
-        end as arr_amount,
-        case
-            when current_terms.account_id is not null then current_terms.seats
-            when subscription_summary.account_id is not null then 0
-        end as seats,
+        account_value.arr_amount,
+        account_value.seats,
         {{ dbt.datediff(
             'subscription_summary.first_subscription_start_date',
             'coalesce(subscription_summary.churned_date, as_of.as_of_date)',
@@ -99,7 +84,12 @@ final as (
         churn_scores.top_drivers as churn_top_drivers,
         churn_scores.previous_probability as churn_previous_probability,
         churn_scores.model_version as churn_model_version,
-        churn_scores.scored_at as churn_scored_at
+        churn_scores.scored_at as churn_scored_at,
+        account_value.clv_historical_amount,
+        account_value.clv_predicted_amount,
+        account_value.clv_historical_amount + account_value.clv_predicted_amount as clv_amount,
+        account_value.clv_if_retained_amount,
+        account_value.clv_at_risk_amount
 
     from accounts
     cross join as_of
@@ -109,9 +99,8 @@ final as (
         on subscription_summary.account_id = accounts.account_id
     left join churn_scores
         on churn_scores.account_id = accounts.account_id
-    left join current_terms
-        on current_terms.account_id = accounts.account_id
-        and current_terms.term_rank = 1
+    left join account_value
+        on account_value.account_id = accounts.account_id
 
 )
 

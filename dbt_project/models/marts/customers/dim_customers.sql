@@ -82,7 +82,7 @@ language_zones as (
 
 known_zones as (
 
-    select name as time_zone from {{ cx_time_zone_names() }}
+    select name as time_zone from {{ cx_time_zone_names() }} as zone_names
 
 ),
 
@@ -224,6 +224,13 @@ churn_scores as (
 
 ),
 
+-- the account's lifetime value (a B2B customer's value is its account's)
+account_value as (
+
+    select * from {{ ref('int_account_value__projected') }}
+
+),
+
 final as (
 
     select
@@ -282,7 +289,11 @@ final as (
         coalesce(last_touch.touchpoints, 0) as touchpoints,
         churn_scores.churn_probability as account_churn_probability,
         churn_scores.risk_band as account_churn_risk_band,
-        churn_scores.scored_at as account_churn_scored_at
+        churn_scores.scored_at as account_churn_scored_at,
+        account_value.clv_historical_amount as account_clv_historical_amount,
+        account_value.clv_predicted_amount as account_clv_predicted_amount,
+        account_value.clv_historical_amount + account_value.clv_predicted_amount as account_clv_amount,
+        account_value.clv_at_risk_amount as account_clv_at_risk_amount
 
     from profiles
     cross join as_of
@@ -312,6 +323,8 @@ final as (
         on survey_language_zone.language = survey_summary.survey_language
     left join language_zones as record_language_zone
         on record_language_zone.language = profiles.record_language
+    left join account_value
+        on account_value.account_id = profiles.account_id
 
 )
 
