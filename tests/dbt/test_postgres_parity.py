@@ -43,6 +43,7 @@ KEYS = {
     "marts.mart_churn": ("month_start_date", "cohort"),
     "marts.mart_account_health": ("account_id",),
     "marts.mart_clv_at_risk": ("segment_type", "segment_value"),
+    "marts.mart_callbacks": ("owner_email", "week_start_date"),
     "marts.mart_topics": ("month_start_date", "topic"),
     "marts.mart_loop_closure": ("playbook", "response_month"),
     "ml.account_snapshots": ("snapshot_id",),
