@@ -85,14 +85,33 @@ def source_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
     return fingerprint({"raw": raw, "config": config_facts(config), "code": code_fingerprint()})
 
 
+# What the marts read from the ops tables the playbooks and callbacks write: per table, the
+# columns whose change a mart shows. Each is summarised as rows and an order-free hash of the
+# rows (bit_xor of per-row hashes), so a status-only change under a pinned clock (`--now`, the
+# demo's clock) still changes the fingerprint, as an updated `updated_at` alone would not.
+LEDGER_FACTS = {
+    "playbook_actions": ("action_id", "status", "updated_at"),
+    "callback_tasks": ("task_id", "status", "due_at", "assignee_email", "owner_source"),
+    "callback_events": ("event_id", "status", "occurred_at"),
+}
+
+
+def ledger_table_facts(con: duckdb.DuckDBPyConnection, table: str) -> list[Any] | None:
+    """Rows and an order-free hash of the ledger columns of ops.`table`; None: no table."""
+    if not table_exists(con, "ops", table):
+        return None
+    parts = " || '|' || ".join(f"coalesce({c}::varchar, '')" for c in LEDGER_FACTS[table])
+    row = con.execute(f"select count(*), bit_xor(hash({parts})) from ops.{table}").fetchone()
+    return list(row) if row else None
+
+
 def ledger_inputs(warehouse: Path) -> str:
-    """What the marts read from the playbook ledger (sent e-mails become touchpoints)."""
+    """What the marts read from the playbook ledger and the callback tables.
+
+    Sent e-mails become touchpoints; callback tasks and their events feed mart_callbacks.
+    """
     with reader(warehouse) as con:
-        facts = (
-            con.execute("select count(*), max(updated_at) from ops.playbook_actions").fetchone()
-            if table_exists(con, "ops", "playbook_actions")
-            else None
-        )
+        facts = {table: ledger_table_facts(con, table) for table in LEDGER_FACTS}
     return fingerprint({"ledger": facts, "code": code_fingerprint()})
 
 
