@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,18 @@ from cxloop.quality.results import utc_now
 from cxloop.tables import BUILDS, GATE_VERDICTS, STAGE_INPUTS, ensure_tables
 from cxloop.warehouse import reader, table_exists, writer
 
-# The packages whose files decide what a stage computes (a new release rebuilds).
-CODE_PACKAGES = ("cxloop", "cxloop.dbt_project", "cxloop.expectations", "cxloop.models")
+# The packages whose files decide what a stage computes (a new release rebuilds). In an
+# editable install cxloop.flows and cxloop.playbooks are folders outside cxloop/.
+CODE_PACKAGES = (
+    "cxloop",
+    "cxloop.flows",
+    "cxloop.playbooks",
+    "cxloop.dbt_project",
+    "cxloop.expectations",
+    "cxloop.models",
+)
+# The distributions whose version decides what dbt builds (a dbt or DuckDB upgrade rebuilds).
+CODE_DISTRIBUTIONS = ("dbt-core", "dbt-duckdb", "duckdb")
 CODE_SUFFIXES = frozenset({".py", ".sql", ".yml", ".yaml", ".csv", ".md"})
 FEATURES = "ml.account_snapshots"  # what the churn model scores
 
@@ -38,10 +49,23 @@ def fingerprint(facts: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def distribution_version(name: str) -> str:
+    """The installed version of a distribution, or "" when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 @cache
 def code_fingerprint() -> str:
-    """sha256 over the installed code, dbt project and suites (once per process)."""
+    """sha256 over the installed code, flows, dbt project, suites and dbt/DuckDB versions.
+
+    Computed once per process.
+    """
     digest = hashlib.sha256()
+    for name in CODE_DISTRIBUTIONS:
+        digest.update(f"{name}=={distribution_version(name)}\n".encode())
     for name in CODE_PACKAGES:
         root = package_dir(name)
         for path in sorted(root.rglob("*")):

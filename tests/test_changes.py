@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cxloop import changes
 from cxloop.build import LEDGER_DOWNSTREAM
 from cxloop.changes import (
     build_unchanged,
@@ -146,6 +147,25 @@ def test_the_ledger_selection_rebuilds_what_reads_the_callback_tables() -> None:
     ).read_text()
     for table in ("playbook_actions", "callback_tasks", "callback_events"):
         assert f"- name: {table}" in declared
+
+
+def test_the_code_fingerprint_covers_the_flows_and_the_dbt_and_duckdb_versions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert "cxloop.flows" in changes.CODE_PACKAGES
+    before = changes.code_fingerprint()
+    changes.code_fingerprint.cache_clear()
+    real = changes.distribution_version
+    monkeypatch.setattr(
+        changes,
+        "distribution_version",
+        lambda name: "0.0.0-other" if name == "dbt-duckdb" else real(name),
+    )
+    try:
+        assert changes.code_fingerprint() != before
+    finally:
+        changes.code_fingerprint.cache_clear()
+    assert all(real(name) for name in ("dbt-core", "dbt-duckdb", "duckdb"))
 
 
 def record_freshness(warehouse: Path, checked_at: datetime, rows: list[tuple]) -> None:
