@@ -33,7 +33,7 @@ from cxloop.connectors.store import PullStore
 from cxloop.erasure import files, received, store
 from cxloop.erasure.identifiers import identifier_hash
 from cxloop.erasure.subject import Subject, resolve
-from cxloop.erasure.tombstones import erasure_salt, registered_hashes
+from cxloop.erasure.tombstones import check_salt, erasure_salt, registered_hashes
 from cxloop.errors import ConfigError, CxloopError
 from cxloop.settings import Paths
 from cxloop.warehouse import connect
@@ -104,6 +104,7 @@ def remove_person(paths: Paths, key: str) -> Erasure:
     erasure_id = str(uuid.uuid4())
     con = connect(paths.warehouse)
     try:
+        check_salt(con, salt)  # before resolving: another salt finds no one by e-mail hash
         if kind == "email-sha256":
             subject = resolve(con, salt, email_hash=value)
             subject_hash = value
