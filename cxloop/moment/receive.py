@@ -8,7 +8,8 @@
   (form-encoded or JSON: Topic, Status, SurveyID, ResponseID, CompletedDate) authenticated by
   the token of its publicationUrl; the response itself is fetched from the Qualtrics API
   (`GET /API/v3/surveys/{surveyId}/responses/{responseId}`) and kept as
-  `<qualtrics path>/events/<ResponseID>.json`. It reaches raw through the normal export.
+  `<qualtrics path>/events/<SurveyID>-<ResponseID>.json`. It reaches raw through the normal
+  export.
 
 A replayed event (same Typeform event_id, same Qualtrics ResponseID) finds its file and is
 ignored. Nothing here opens the warehouse: the actor (cxloop.moment.act) does, in batches.
