@@ -9,7 +9,6 @@ closes the warehouse. No caller can say "the gate passed": it is read, never pas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -69,8 +68,8 @@ def load_specs(config: ProjectConfig | None, names: Sequence[str] | None) -> lis
         raise ConfigError(str(exc)) from exc
     if config:
         check_playbook_params(config, loaded)
-    # the escalation playbook runs in the callbacks step, after the others, unless named
-    return [lp for lp in loaded if wanted or lp.spec.name != ESCALATION_PLAYBOOK]
+    # the escalation playbook runs only in the callbacks step, after the others, even if named
+    return [lp for lp in loaded if lp.spec.name != ESCALATION_PLAYBOOK]
 
 
 def check_playbook_params(config: ProjectConfig, specs: Sequence[LoadedPlaybook]) -> None:
@@ -162,8 +161,7 @@ def run_callbacks(
         spec = load_playbooks(folder, [ESCALATION_PLAYBOOK], templates_dir=folder / "templates")
     except PlaybookError as exc:
         raise ConfigError(str(exc)) from exc
-    step_ctx = replace(ctx, params={**ctx.params, "now_utc": ctx.now_utc})
-    mails = run_playbooks(warehouse, spec, channel=channel, ctx=step_ctx, mirrors=mirrors)
+    mails = run_playbooks(warehouse, spec, channel=channel, ctx=ctx, mirrors=mirrors)
     return {
         "closed_from_zendesk": closed["closed"],
         "zendesk_problems": closed["problems"],

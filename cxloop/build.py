@@ -25,8 +25,11 @@ IDENTITY_PHASE_1 = "+int_person_records__unioned"
 BUILD = ("build", "--exclude-resource-type", "unit_test")
 # Everything downstream of ml.churn_scores: rebuilt after scoring (it follows the build).
 SCORES_DOWNSTREAM = "source:ml.churn_scores+"
-# Everything that reads the playbook ledger: rebuilt when the last run's sends changed it.
-LEDGER_DOWNSTREAM = "source:ops.playbook_actions+"
+# Everything that reads the playbook ledger or the callback tables: rebuilt when the last
+# run's sends, a callback command, a Zendesk closure or an escalation changed them.
+LEDGER_DOWNSTREAM = (
+    "source:ops.playbook_actions+ source:ops.callback_tasks+ source:ops.callback_events+"
+)
 
 
 def prepare_warehouse(warehouse: Path) -> list[str]:

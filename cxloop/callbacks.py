@@ -357,8 +357,16 @@ def task_queue(
     overdue: bool = False,
     include_closed: bool = False,
 ) -> list[dict[str, Any]]:
-    """A CSM's (or everyone's) tasks, most urgent first, with their escalation level."""
-    ledger.ensure_tables(con)
+    """A CSM's (or everyone's) tasks, most urgent first, with their escalation level.
+
+    Reads only (the connection may be read-only): no callback tables yet means no tasks.
+    """
+    present = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'ops' and table_name in ('callback_tasks', 'callback_events')"
+    ).fetchone()
+    if not present or present[0] < 2:
+        return []
     cursor = con.execute(
         """select tasks.task_id, tasks.status, tasks.assignee_email as owner, tasks.owner_source,
                   tasks.account_id, tasks.customer_id, tasks.reason, tasks.created_at,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,18 @@ from cxloop.quality.results import utc_now
 from cxloop.tables import BUILDS, GATE_VERDICTS, STAGE_INPUTS, ensure_tables
 from cxloop.warehouse import reader, table_exists, writer
 
-# The packages whose files decide what a stage computes (a new release rebuilds).
-CODE_PACKAGES = ("cxloop", "cxloop.dbt_project", "cxloop.expectations", "cxloop.models")
+# The packages whose files decide what a stage computes (a new release rebuilds). In an
+# editable install cxloop.flows and cxloop.playbooks are folders outside cxloop/.
+CODE_PACKAGES = (
+    "cxloop",
+    "cxloop.flows",
+    "cxloop.playbooks",
+    "cxloop.dbt_project",
+    "cxloop.expectations",
+    "cxloop.models",
+)
+# The distributions whose version decides what dbt builds (a dbt or DuckDB upgrade rebuilds).
+CODE_DISTRIBUTIONS = ("dbt-core", "dbt-duckdb", "duckdb")
 CODE_SUFFIXES = frozenset({".py", ".sql", ".yml", ".yaml", ".csv", ".md"})
 FEATURES = "ml.account_snapshots"  # what the churn model scores
 
@@ -38,10 +49,23 @@ def fingerprint(facts: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def distribution_version(name: str) -> str:
+    """The installed version of a distribution, or "" when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 @cache
 def code_fingerprint() -> str:
-    """sha256 over the installed code, dbt project and suites (once per process)."""
+    """sha256 over the installed code, flows, dbt project, suites and dbt/DuckDB versions.
+
+    Computed once per process.
+    """
     digest = hashlib.sha256()
+    for name in CODE_DISTRIBUTIONS:
+        digest.update(f"{name}=={distribution_version(name)}\n".encode())
     for name in CODE_PACKAGES:
         root = package_dir(name)
         for path in sorted(root.rglob("*")):
@@ -85,14 +109,33 @@ def source_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
     return fingerprint({"raw": raw, "config": config_facts(config), "code": code_fingerprint()})
 
 
+# What the marts read from the ops tables the playbooks and callbacks write: per table, the
+# columns whose change a mart shows. Each is summarised as rows and an order-free hash of the
+# rows (bit_xor of per-row hashes), so a status-only change under a pinned clock (`--now`, the
+# demo's clock) still changes the fingerprint, as an updated `updated_at` alone would not.
+LEDGER_FACTS = {
+    "playbook_actions": ("action_id", "status", "updated_at"),
+    "callback_tasks": ("task_id", "status", "due_at", "assignee_email", "owner_source"),
+    "callback_events": ("event_id", "status", "occurred_at"),
+}
+
+
+def ledger_table_facts(con: duckdb.DuckDBPyConnection, table: str) -> list[Any] | None:
+    """Rows and an order-free hash of the ledger columns of ops.`table`; None: no table."""
+    if not table_exists(con, "ops", table):
+        return None
+    parts = " || '|' || ".join(f"coalesce({c}::varchar, '')" for c in LEDGER_FACTS[table])
+    row = con.execute(f"select count(*), bit_xor(hash({parts})) from ops.{table}").fetchone()
+    return list(row) if row else None
+
+
 def ledger_inputs(warehouse: Path) -> str:
-    """What the marts read from the playbook ledger (sent e-mails become touchpoints)."""
+    """What the marts read from the playbook ledger and the callback tables.
+
+    Sent e-mails become touchpoints; callback tasks and their events feed mart_callbacks.
+    """
     with reader(warehouse) as con:
-        facts = (
-            con.execute("select count(*), max(updated_at) from ops.playbook_actions").fetchone()
-            if table_exists(con, "ops", "playbook_actions")
-            else None
-        )
+        facts = {table: ledger_table_facts(con, table) for table in LEDGER_FACTS}
     return fingerprint({"ledger": facts, "code": code_fingerprint()})
 
 

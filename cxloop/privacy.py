@@ -16,8 +16,19 @@ from typing import Literal
 
 Treatment = Literal["hash", "staff_name", "redact", "keep"]
 
+# Columns about a person published in clear on purpose, each with the reason (docs/security.md
+# "Masking"). They come first in RULES, so a broader pattern added later does not change them
+# without this list being edited.
+KEPT_BY_DECISION: dict[str, str] = {
+    "time_zone": "an IANA zone (e.g. Europe/Berlin): shared by millions, mostly inferred from "
+    "country or language; BI needs it for local-hour analyses (quiet hours, send times)",
+    "time_zone_source": "which source gave the zone (zendesk, contact_country, ...): no value "
+    "of the person",
+}
+
 # Order matters: the first matching rule decides (lower-case column names).
 RULES: tuple[tuple[Treatment, tuple[str, ...]], ...] = (
+    ("keep", tuple(KEPT_BY_DECISION)),
     ("staff_name", ("csm_name", "owner_name", "assignee_name", "agent_name")),
     (
         "hash",

@@ -320,7 +320,21 @@ TOMBSTONES = Table(
     ),
     "an erased person's identifiers, hashed: ingest drops rows that match (rows_erased)",
 )
-ERASURE_TABLES: tuple[Table, ...] = (ERASURES, TOMBSTONES)
+TOMBSTONE_SALT = Table(
+    "ops",
+    "tombstone_salt",
+    (
+        C(
+            "salt_sha256",
+            "varchar",
+            "not null",
+            "sha256 of the salt the tombstones use; not the salt",
+        ),
+        C("recorded_at", "timestamp", "not null", "UTC"),
+    ),
+    "one row: which salt the tombstones were hashed with (ingest and erase refuse another)",
+)
+ERASURE_TABLES: tuple[Table, ...] = (ERASURES, TOMBSTONES, TOMBSTONE_SALT)
 
 # The tables every warehouse has from its first connection on.
 CORE_TABLES: tuple[Table, ...] = (
@@ -341,6 +355,7 @@ ALL_TABLES: tuple[Table, ...] = (
     *IDENTITY_TABLES,
     *PLAYBOOK_TABLES,
     ERASURES,
+    TOMBSTONE_SALT,
 )
 
 

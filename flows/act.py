@@ -98,6 +98,7 @@ def act(
         if any(s.spec.guardrails.require_quality_gate for s in specs):
             gate_task(path, "act")
         counts = {s.spec.name: run_playbook_task(path, s, ctx, dry_run, project) for s in specs}
-        if not dry_run and not playbooks:  # the callbacks step, after the playbooks
+        # the callbacks step, after the playbooks (the only place the escalation digests run)
+        if not dry_run and (not playbooks or ESCALATION_PLAYBOOK in playbooks):
             counts[ESCALATION_PLAYBOOK] = callbacks_task(path, ctx, project)
         return counts

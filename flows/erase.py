@@ -6,14 +6,13 @@ e-mail address: Prefect keeps flow parameters in its database.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from cxloop.config import project_config
-from cxloop.erasure.run import finish, remove_person
+from cxloop.erasure.run import ErasureError, finish, remove_files, remove_person, sources_folder
 from cxloop.errors import QualityGateError
 from cxloop.flows.build import build
 from cxloop.flows.check import check
@@ -22,6 +21,7 @@ from cxloop.flows.publish import publish
 from cxloop.settings import Settings
 
 remove_task = task(remove_person, name="erase-person", cache_policy=NO_CACHE)
+files_task = task(remove_files, name="erase-files", cache_policy=NO_CACHE)
 finish_task = task(finish, name="erase-files-and-compact", cache_policy=NO_CACHE)
 
 
@@ -30,22 +30,34 @@ def erase(
     subject: str, sources_dir: str | None = None, config_path: str | None = None
 ) -> dict[str, Any]:
     """Erase a person (docs/erasure.md): warehouse, lake, pulled files, outbox, then rebuild the
-    marts, check them, republish the snapshot, scrub other files and rewrite the warehouse."""
+    marts, check them, republish the snapshot, scrub other files and rewrite the warehouse.
+
+    Once the person is out of the warehouse, the last step (`finish`: snapshot withdrawn or
+    republished, files scrubbed, warehouse compacted, erasure logged) always runs; when a step
+    before it failed, the flow then fails too, and running it again completes the erasure.
+    """
     logger = get_run_logger()
     paths = Settings().paths.ensure()
     config = project_config(config_path)
-    sources = (
-        Path(sources_dir) if sources_dir else (Path(config_path).parent if config_path else None)
-    )
+    sources = sources_folder(sources_dir, config_path, config)  # refuses before removing
     with warehouse_slot():
-        erasure = remove_task(paths, subject, config, sources)
+        erasure = remove_task(paths, subject)
         logger.info("Erasure %s: %d places changed", erasure.erasure_id, len(erasure.removed))
-        build(config_path)
+        published = False
         try:
-            check(stage="marts", config_path=config_path)
-            publish(config_path)
-            published = True
-        except QualityGateError as exc:
-            logger.warning("Snapshot withdrawn, not republished: %s", exc)
-            published = False
+            files_task(paths, erasure, config, sources)
+            build(config_path)
+            try:
+                check(stage="marts", config_path=config_path)
+                publish(config_path)
+                published = True
+            except QualityGateError as exc:
+                logger.warning("Snapshot withdrawn, not republished: %s", exc)
+        except Exception as exc:
+            finish_task(paths, erasure, False)  # snapshot withdrawn, files scrubbed, logged
+            raise ErasureError(
+                f"erase: the person is out of the warehouse and the snapshot was withdrawn, "
+                f"but the erasure did not complete ({type(exc).__name__}: {exc}); "
+                "run the same erase again once the cause is fixed"
+            ) from exc
         return finish_task(paths, erasure, published)

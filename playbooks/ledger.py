@@ -96,7 +96,12 @@ TABLES: dict[str, tuple[str, tuple[ColumnSpec, ...]]] = {
     "ops.callback_events": (
         "every state change of a callback task, appended, never updated (docs/playbooks.md)",
         (
-            ("event_id", "varchar", "primary key", "uuid5 of task, event and level or moment"),
+            (
+                "event_id",
+                "varchar",
+                "primary key",
+                "<task_id>:opened / :contacted:<ISO time> / :closed / :escalated:<level>",
+            ),
             ("task_id", "varchar", "not null", ""),
             ("event_type", "varchar", "not null", "opened/contacted/closed/escalated"),
             ("status", "varchar", "not null", "the task's state after the event"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cxloop import changes
+from cxloop.build import LEDGER_DOWNSTREAM
 from cxloop.changes import (
     build_unchanged,
     changed_datasets,
@@ -18,6 +20,7 @@ from cxloop.changes import (
     source_inputs,
     unchanged,
 )
+from cxloop.playbooks import ledger
 from cxloop.quality.freshness import freshness_unchanged
 from cxloop.quality.gate import finish_build, start_build
 from cxloop.warehouse import writer
@@ -82,12 +85,87 @@ def test_a_stage_is_unchanged_only_after_it_succeeded_on_those_inputs(warehouse:
 def test_the_ledger_fingerprint_follows_the_playbook_actions(warehouse: Path) -> None:
     empty = ledger_inputs(warehouse)
     with writer(warehouse) as con:
-        con.execute("create table ops.playbook_actions (action_id varchar, updated_at timestamp)")
+        con.execute(
+            "create table ops.playbook_actions "
+            "(action_id varchar, status varchar, updated_at timestamp)"
+        )
     assert ledger_inputs(warehouse) != empty  # (0 rows, null) vs no table at all
     before = ledger_inputs(warehouse)
     with writer(warehouse) as con:
-        con.execute("insert into ops.playbook_actions values ('a1', '2026-11-02 12:00:00')")
+        con.execute("insert into ops.playbook_actions values ('a1', 'planned', '2026-11-02 12:00')")
     assert ledger_inputs(warehouse) != before
+
+
+def test_a_status_only_change_under_a_pinned_clock_changes_the_ledger(warehouse: Path) -> None:
+    """`--now` pins updated_at: same count, same newest updated_at, another status."""
+    with writer(warehouse) as con:
+        ledger.ensure_tables(con)
+        con.execute(
+            "insert into ops.playbook_actions (action_id, playbook, action_key, channel, status, "
+            "attempts, planned_at, updated_at) values ('a1', 'p', 'k1', 'email', 'planned', 0, "
+            "'2026-11-02 12:00', '2026-11-02 12:00')"
+        )
+    before = ledger_inputs(warehouse)
+    with writer(warehouse) as con:
+        con.execute("update ops.playbook_actions set status = 'sent'")
+    assert ledger_inputs(warehouse) != before
+
+
+def test_callback_tasks_and_events_change_the_ledger_fingerprint(warehouse: Path) -> None:
+    """mart_callbacks reads them: `cxloop callbacks`, Zendesk closures and escalations."""
+    with writer(warehouse) as con:
+        ledger.ensure_tables(con)
+        con.execute(
+            "insert into ops.callback_tasks (task_id, action_id, assignee_email, due_date, "
+            "created_at, status) values ('t1', 'a1', 'csm@example.com', '2026-11-03', "
+            "'2026-11-02 12:00', 'open')"
+        )
+    opened = ledger_inputs(warehouse)
+    with writer(warehouse) as con:  # the clock is pinned: only the status moves
+        con.execute("update ops.callback_tasks set status = 'contacted'")
+    contacted = ledger_inputs(warehouse)
+    assert contacted != opened
+    with writer(warehouse) as con:
+        con.execute(
+            "insert into ops.callback_events (event_id, task_id, event_type, status, "
+            "occurred_at, source, recorded_at) values ('t1:contacted:2026-11-02T12:00:00', "
+            "'t1', 'contacted', 'contacted', '2026-11-02 12:00', 'cli', '2026-11-02 12:00')"
+        )
+    assert ledger_inputs(warehouse) != contacted
+    assert ledger_inputs(warehouse) == ledger_inputs(warehouse)  # stable
+
+
+def test_the_ledger_selection_rebuilds_what_reads_the_callback_tables() -> None:
+    sources = set(LEDGER_DOWNSTREAM.split())
+    assert sources == {
+        "source:ops.playbook_actions+",
+        "source:ops.callback_tasks+",
+        "source:ops.callback_events+",
+    }
+    declared = (
+        Path(__file__).parents[1] / "dbt_project/models/staging/ops/_ops__sources.yml"
+    ).read_text()
+    for table in ("playbook_actions", "callback_tasks", "callback_events"):
+        assert f"- name: {table}" in declared
+
+
+def test_the_code_fingerprint_covers_the_flows_and_the_dbt_and_duckdb_versions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert "cxloop.flows" in changes.CODE_PACKAGES
+    before = changes.code_fingerprint()
+    changes.code_fingerprint.cache_clear()
+    real = changes.distribution_version
+    monkeypatch.setattr(
+        changes,
+        "distribution_version",
+        lambda name: "0.0.0-other" if name == "dbt-duckdb" else real(name),
+    )
+    try:
+        assert changes.code_fingerprint() != before
+    finally:
+        changes.code_fingerprint.cache_clear()
+    assert all(real(name) for name in ("dbt-core", "dbt-duckdb", "duckdb"))
 
 
 def record_freshness(warehouse: Path, checked_at: datetime, rows: list[tuple]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cxloop.privacy import classify, redact
+from cxloop.privacy import KEPT_BY_DECISION, RULES, classify, redact
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,15 @@ from cxloop.privacy import classify, redact
 )
 def test_columns_are_classified_by_name(column: str, treatment: str) -> None:
     assert classify(column) == treatment
+
+
+def test_the_time_zone_is_kept_in_clear_by_a_recorded_decision() -> None:
+    """dim_customers.time_zone(_source): published in clear on purpose, with a reason, and a
+    broader rule added later would not mask them silently (docs/security.md "Masking")."""
+    assert set(KEPT_BY_DECISION) >= {"time_zone", "time_zone_source"}
+    assert all(reason for reason in KEPT_BY_DECISION.values())
+    assert classify("time_zone") == classify("time_zone_source") == "keep"
+    assert RULES[0] == ("keep", tuple(KEPT_BY_DECISION))
 
 
 @pytest.mark.parametrize(

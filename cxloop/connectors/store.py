@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,19 +88,28 @@ class PullStore:
 
     @classmethod
     @contextlib.contextmanager
-    def locked(cls, folder: Path) -> Iterator[PullStore]:
-        """The store, holding the folder's pull lock (a second pull fails at once)."""
+    def locked(cls, folder: Path, wait_seconds: float = 0.0) -> Iterator[PullStore]:
+        """The store, holding the folder's pull lock.
+
+        A second pull fails at once; with `wait_seconds` (an erasure rewriting pulled files)
+        it waits that long for the running one to finish, then fails.
+        """
         lock_dir = Path(folder) / STATE_DIR
         lock_dir.mkdir(parents=True, exist_ok=True)
         with open(lock_dir / LOCK_FILE, "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SourceError(
-                    str(lock_dir / LOCK_FILE),
-                    "another pull of this source is running",
-                    expected="one pull per source folder at a time",
-                ) from None
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise SourceError(
+                            str(lock_dir / LOCK_FILE),
+                            "another pull of this source is running",
+                            expected="one pull per source folder at a time",
+                        ) from None
+                    time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             yield cls(folder)
 
     def stream(self, name: str, path_for: Callable[[int], str]) -> StreamState:

@@ -1,12 +1,17 @@
 """The steps of an erasure, as the `erase` flow runs them (flows/erase.py).
 
+0. `sources_folder`: the sources folder whose pulled and received files are cleaned (given,
+   else the folder of cxloop.yaml), found before anything is removed.
 1. `remove_person`: resolve the person, delete them from the warehouse (raw, quarantine,
-   identity, ledger, ops), write their tombstones, drop their rows from the lake, from the
-   files `cxloop pull` wrote and from those `cxloop serve-webhooks` wrote (received.py),
+   identity, ledger, ops) and write their tombstones, in one transaction.
+2. `remove_files`: drop their rows from the lake, from the files `cxloop pull` wrote (holding
+   each source's pull lock) and from those `cxloop serve-webhooks` wrote (received.py), and
    delete their outbox messages.
-2. the flow rebuilds the marts (the `build` flow), checks them and republishes the snapshot.
-3. `finish`: remove older snapshot versions, scrub every other file under CXLOOP_HOME, write
-   the erasure log, rewrite the warehouse file, and search it for anything left.
+3. the flow rebuilds the marts (the `build` flow), checks them and republishes the snapshot.
+4. `finish`, always, also when step 2 or 3 failed (then the snapshot is withdrawn): remove
+   older snapshot versions, scrub every other file under CXLOOP_HOME, write the erasure log,
+   rewrite the warehouse file, and search it for anything left. A failed erasure run again
+   finds the person in `marts.dim_customers` (raw and identity are already gone) and completes.
 
 The clear identifiers live only in memory between the steps (`Erasure`); the flow's parameter
 is a salted hash or a customer id, and logs and the report hold counts only.
@@ -23,12 +28,13 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.config import ProjectConfig
+from cxloop.config import ProjectConfig, find_config
+from cxloop.connectors.store import PullStore
 from cxloop.erasure import files, received, store
 from cxloop.erasure.identifiers import identifier_hash
 from cxloop.erasure.subject import Subject, resolve
-from cxloop.erasure.tombstones import erasure_salt, registered_hashes
-from cxloop.errors import CxloopError
+from cxloop.erasure.tombstones import check_salt, erasure_salt, registered_hashes
+from cxloop.errors import ConfigError, CxloopError
 from cxloop.settings import Paths
 from cxloop.warehouse import connect
 
@@ -56,25 +62,58 @@ class Erasure:
     subject_hash: str
     subject: Subject
     removed: dict[str, int] = field(default_factory=dict)
+    scanned: list[str] = field(default_factory=list)  # the file areas searched, for the report
+    outbox_paths: list[str] = field(default_factory=list)
 
 
-def remove_person(
-    paths: Paths, key: str, config: ProjectConfig | None, sources_dir: Path | None
-) -> Erasure:
+# How long an erasure waits for a running `cxloop pull` of a source to finish.
+PULL_LOCK_WAIT_SECONDS = 900.0
+
+
+def sources_folder(
+    sources_dir: str | Path | None, config_path: str | Path | None, config: ProjectConfig | None
+) -> Path | None:
+    """Step 0: the folder the configured sources' paths are relative to (see the docstring).
+
+    Given (`--sources`), else the folder of the cxloop.yaml in use (as `cxloop run` finds it at
+    `<sources>/cxloop.yaml`). None only when no cxloop.yaml configures a source (no pulled or
+    received files can exist). Raises ErasureError rather than skip pulled files silently.
+    """
+    if config is None or not config.sources:
+        return Path(sources_dir) if sources_dir else None
+    if sources_dir:
+        folder = Path(sources_dir)
+    else:
+        try:
+            folder = find_config(explicit=Path(config_path) if config_path else None).parent
+        except ConfigError:
+            folder = None
+    if folder is None or not any((folder / s.path).is_dir() for s in config.sources.values()):
+        where = f"under {folder}" if folder is not None else "(no cxloop.yaml found)"
+        raise ErasureError(
+            f"erase: no source folder of cxloop.yaml {where}; give --sources FOLDER (the "
+            "folder `cxloop run --sources` reads) so pulled and received files are cleaned"
+        )
+    return folder
+
+
+def remove_person(paths: Paths, key: str) -> Erasure:
     """Step 1 (see the module docstring); raises ErasureError when nothing matches at all."""
     salt = erasure_salt()
     kind, _, value = key.partition(":")
     erasure_id = str(uuid.uuid4())
     con = connect(paths.warehouse)
     try:
+        check_salt(con, salt)  # before resolving: another salt finds no one by e-mail hash
         if kind == "email-sha256":
             subject = resolve(con, salt, email_hash=value)
             subject_hash = value
         elif kind == "customer":
             subject = resolve(con, salt, customer_id=value)
-            if not subject.records:
+            if not (subject.records or subject.emails or subject.ids):
                 raise ErasureError(
-                    f"erase: no customer '{value}' in intermediate.identity_clusters"
+                    f"erase: no customer '{value}' in intermediate.identity_clusters "
+                    "or marts.dim_customers"
                 )
             subject_hash = identifier_hash(salt, "customer", value) or ""
         else:
@@ -86,16 +125,28 @@ def remove_person(
         con.execute("commit")
     finally:
         con.close()
-    erasure = Erasure(erasure_id, subject_hash, subject, removed)
-    hashes = subject.hashes(salt)
+    return Erasure(erasure_id, subject_hash, subject, removed, outbox_paths=outbox_paths)
+
+
+def remove_files(
+    paths: Paths, erasure: Erasure, config: ProjectConfig | None, sources_dir: Path | None
+) -> Erasure:
+    """Step 2 (see the module docstring); `erasure.scanned` names every file area searched."""
+    salt = erasure_salt()
+    hashes = erasure.subject.hashes(salt)
     for entity, n in files.rewrite_lake(paths.lake, hashes, salt).items():
         erasure.removed[f"lake.{entity}"] = n
-    gone = files.remove_outbox_files(paths.outbox, outbox_paths, subject.needles())
+    erasure.scanned.append(f"lake {paths.lake}")
+    gone = files.remove_outbox_files(paths.outbox, erasure.outbox_paths, erasure.subject.needles())
     if gone:
         erasure.removed["outbox files"] = gone
-    if config is not None and sources_dir is not None:
+    erasure.scanned.append(f"outbox {paths.outbox}")
+    if config is not None and config.sources and sources_dir is not None:
         erasure.removed.update(rewrite_pulled(config, sources_dir, hashes, salt))
         erasure.removed.update(received.rewrite_received(config, sources_dir, hashes, salt))
+        erasure.scanned.append(f"pulled and received files under {sources_dir}")
+    else:
+        erasure.scanned.append("pulled and received files: none (no source in cxloop.yaml)")
     return erasure
 
 
@@ -115,21 +166,24 @@ def rewrite_pulled(
             for name, source in config.sources.items():
                 adapter = ADAPTERS.get(source.kind)
                 folder = Path(sources_dir) / source.path
-                pulled = {p.resolve() for p in files.pulled_files(folder)}
-                if adapter is None or not pulled:
+                if adapter is None or not files.pulled_files(folder):
                     continue
-                for entity, paths in adapter.find_files(folder, source).items():
-                    for path in (p for p in paths if p.resolve() in pulled):
-                        batch = adapter.read_file(
-                            entity, path, path.relative_to(sources_dir).as_posix(), source
-                        )
-                        drop = files.matching_rows(con, f"{source.kind}__{entity}", batch.rows)
-                        n = files.rewrite_pulled_file(
-                            path, drop, _header_rows(path, len(batch.rows))
-                        )
-                        if n:
-                            key = f"pulled.{name}.{entity}"
-                            removed[key] = removed.get(key, 0) + n
+                # a pull writing this folder now would race the rewrite: wait for it
+                with PullStore.locked(folder, wait_seconds=PULL_LOCK_WAIT_SECONDS):
+                    pulled = {p.resolve() for p in files.pulled_files(folder)}
+                    for entity, paths in adapter.find_files(folder, source).items():
+                        for path in (p for p in paths if p.resolve() in pulled):
+                            batch = adapter.read_file(
+                                entity, path, path.relative_to(sources_dir).as_posix(), source
+                            )
+                            table = f"{source.kind}__{entity}"
+                            drop = files.matching_rows(con, table, batch.rows)
+                            n = files.rewrite_pulled_file(
+                                path, drop, _header_rows(path, len(batch.rows))
+                            )
+                            if n:
+                                key = f"pulled.{name}.{entity}"
+                                removed[key] = removed.get(key, 0) + n
     finally:
         con.close()
     return removed
@@ -168,7 +222,10 @@ def finish(paths: Paths, erasure: Erasure, published: bool) -> dict[str, object]
         "identifiers": len(subject.identifiers()),
         "customers": len(subject.customer_ids),
         "removed": dict(sorted(removed.items())),
-        "snapshot": "republished" if published else "withdrawn (the marts' check did not pass)",
+        "snapshot": "republished"
+        if published
+        else "withdrawn (not rebuilt, checked and published)",
+        "scanned": [*erasure.scanned, f"every other file under {paths.home}"],
         "warehouse_bytes": size,
         "residual": residual,
     }

@@ -19,11 +19,11 @@ import duckdb
 
 from cxloop.erasure.identifiers import row_match_sql
 from cxloop.erasure.subject import Subject, _in, _tables
-from cxloop.erasure.tombstones import registered_hashes
-from cxloop.tables import ERASURES, TOMBSTONES, ensure_tables
+from cxloop.erasure.tombstones import record_salt, registered_hashes
+from cxloop.tables import ERASURES, TOMBSTONE_SALT, TOMBSTONES, ensure_tables
 
 # ops tables never swept for mentions: they hold hashes, counts, ids and file names only
-_NOT_SWEPT = {"tombstones", "erasures", "ingest_files", "builds", "gate_verdicts"}
+_NOT_SWEPT = {"tombstones", "tombstone_salt", "erasures", "ingest_files", "builds", "gate_verdicts"}
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> int:
@@ -58,7 +58,8 @@ def remove_from_warehouse(
     Returns rows removed per table, and the outbox files of the removed messages (to delete).
     The caller commits.
     """
-    ensure_tables(con, (ERASURES, TOMBSTONES))
+    ensure_tables(con, (ERASURES, TOMBSTONES, TOMBSTONE_SALT))
+    record_salt(con, salt)  # refuses a salt other than the tombstones'
     hashes = subject.hashes(salt)
     con.executemany(
         "insert into ops.tombstones values (?, ?, ?) on conflict do nothing",

@@ -5,6 +5,8 @@ in clear: Prefect stores flow parameters) or a customer id: the identity tables
 (`intermediate.identity_clusters`, `marts.dim_customers`) give the customer's source records,
 and the raw rows those records and e-mails match give the rest (their tickets, the phones and
 names as recorded). An e-mail that matches no customer still finds every raw row carrying it.
+When raw and identity no longer hold the person (an erasure whose rebuild failed, run again),
+`marts.dim_customers` (by e-mail or customer_id) still names them, so the re-run completes.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ def emails_by_hash(con: duckdb.DuckDBPyConnection, email_hash: str, salt: str) -
     ]
     if _exists(con, "intermediate", "identity_clusters"):
         sources.append(("intermediate.identity_clusters", ["email_normalized"]))
+    customers = _tables(con, "marts").get("dim_customers", [])
+    if {"email", "email_as_recorded"} & set(customers):
+        columns = [c for c in ("email", "email_as_recorded") if c in customers]
+        sources.append(("marts.dim_customers", columns))
     for relation, columns in sources:
         if not columns:
             continue
@@ -166,7 +172,14 @@ def _from_identity(con: duckdb.DuckDBPyConnection, subject: Subject) -> None:
             if phone:
                 subject.phone_texts.add(phone)
                 subject.phones |= phone_variants(phone, phone)
-    if _exists(con, "marts", "dim_customers"):
+    if _exists(con, "marts", "dim_customers"):  # also when identity no longer holds them
+        marks, emails = _in(subject.emails)
+        rows = con.execute(
+            "select distinct customer_id from marts.dim_customers "
+            f"where lower(trim(email)) in ({marks}) or lower(trim(email_as_recorded)) in ({marks})",
+            [*emails, *emails],
+        ).fetchall()
+        subject.customer_ids |= {c for (c,) in rows if c}
         ids, customers = _in(subject.customer_ids)
         for email, recorded, phone, contact_id, zendesk_id in con.execute(
             "select email, email_as_recorded, phone_e164, salesforce_contact_id, zendesk_user_id "

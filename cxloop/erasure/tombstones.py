@@ -5,17 +5,28 @@ Ingest asks `TombstoneFilter.load` once per entity; with no tombstones (the usua
 costs one query and filters nothing. Otherwise a file's rows that match (`row_match_sql`) and
 its quarantined rows whose text holds an erased e-mail are dropped before anything lands, and
 counted as `erased`: read = landed + quarantined + duplicate + erased.
+
+The hashes are salted with the publish salt (`CXLOOP_PUBLISH_SALT`, else `bi/.salt`). A shell
+with another salt would silently match nothing, so `ops.tombstone_salt` keeps the sha256 of the
+salt (never the salt) and ingest and erase refuse a different one (`check_salt`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
 
 from cxloop.erasure.identifiers import emails_in, identifier_hash, row_match_sql, set_salt
+from cxloop.errors import CxloopError
+
+
+class TombstoneSaltError(CxloopError):
+    """The current salt is not the one the tombstones were hashed with."""
 
 
 def erasure_salt() -> str:
@@ -24,6 +35,42 @@ def erasure_salt() -> str:
     from cxloop.settings import Settings
 
     return publish_salt(Settings().paths)
+
+
+def salt_fingerprint(salt: str) -> str:
+    """sha256 of the salt: safe to store, enough to tell two salts apart."""
+    return hashlib.sha256(salt.encode()).hexdigest()
+
+
+def recorded_salt(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The salt fingerprint the tombstones were made with (None: none recorded yet)."""
+    try:
+        row = con.execute("select salt_sha256 from ops.tombstone_salt limit 1").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def check_salt(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    """Raise TombstoneSaltError when the tombstones were hashed with another salt."""
+    recorded, current = recorded_salt(con), salt_fingerprint(salt)
+    if recorded is not None and recorded != current:
+        raise TombstoneSaltError(
+            f"ops.tombstone_salt: the tombstones were hashed with another salt (sha256 "
+            f"{recorded[:12]}...) than this one (sha256 {current[:12]}..., from "
+            "CXLOOP_PUBLISH_SALT, else bi/.salt under CXLOOP_HOME); use the salt they were "
+            "made with"
+        )
+
+
+def record_salt(con: duckdb.DuckDBPyConnection, salt: str) -> None:
+    """Remember the salt's fingerprint with the tombstones (once; check_salt guards changes)."""
+    check_salt(con, salt)
+    if recorded_salt(con) is None:
+        con.execute(
+            "insert into ops.tombstone_salt values (?, ?)",
+            [salt_fingerprint(salt), datetime.now(UTC).replace(tzinfo=None)],
+        )
 
 
 def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -57,7 +104,11 @@ class TombstoneFilter:
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> TombstoneFilter:
         hashes = tombstone_hashes(con)
-        return cls(hashes, erasure_salt() if hashes else None)
+        if not hashes:
+            return cls(hashes, None)
+        salt = erasure_salt()
+        check_salt(con, salt)  # another salt would match nothing: refuse, never land them
+        return cls(hashes, salt)
 
     def __bool__(self) -> bool:
         return bool(self.hashes)

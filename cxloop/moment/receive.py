@@ -8,7 +8,8 @@
   (form-encoded or JSON: Topic, Status, SurveyID, ResponseID, CompletedDate) authenticated by
   the token of its publicationUrl; the response itself is fetched from the Qualtrics API
   (`GET /API/v3/surveys/{surveyId}/responses/{responseId}`) and kept as
-  `<qualtrics path>/events/<ResponseID>.json`. It reaches raw through the normal export.
+  `<qualtrics path>/events/<SurveyID>-<ResponseID>.json`. It reaches raw through the normal
+  export.
 
 A replayed event (same Typeform event_id, same Qualtrics ResponseID) finds its file and is
 ignored. Nothing here opens the warehouse: the actor (cxloop.moment.act) does, in batches.
@@ -21,9 +22,7 @@ import json
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ from http import HTTPStatus
 from pathlib import Path
 
 from cxloop.config import ProjectConfig, SourceConfig, SurveyMapping
+from cxloop.connectors import qualtrics as qualtrics_api
+from cxloop.connectors.http import ApiClient, ApiError
 from cxloop.errors import ConfigError
 from cxloop.sources import typeform
 from cxloop.sources.contracts import contract_for
@@ -191,8 +192,20 @@ class QualtricsReceiver:
     max_age_seconds: int = 86400
     clock: Callable[[], float] = time.time
     timeout: float = 10
+    sleep: Callable[[float], None] = time.sleep  # between retries (tests record it)
 
     def __post_init__(self) -> None:
+        # the connectors' HTTP layer: Retry-After on 429, bounded retries of 5xx and dropped
+        # connections, host pinning, vendor error codes; few retries, a request is waiting
+        self._api = ApiClient(
+            "qualtrics",
+            self.base_url,
+            qualtrics_api.headers({"token": self.api_token}),
+            timeout_seconds=self.timeout,
+            max_retries=2,
+            max_rate_limited=2,
+            sleep=self.sleep,
+        )
         self.events = self.folder / "events"
         self.events.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -241,23 +254,11 @@ class QualtricsReceiver:
 
     def fetch(self, survey_id: str, response_id: str) -> dict:
         """`GET /API/v3/surveys/{surveyId}/responses/{responseId}` -> its `result` object."""
-        url = f"{self.base_url.rstrip('/')}/API/v3/surveys/{survey_id}/responses/{response_id}"
         endpoint = f"GET /API/v3/surveys/{survey_id}/responses/{response_id}"
-        request = urllib.request.Request(url, headers={"X-API-TOKEN": self.api_token})
-        for attempt in range(3):
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                    data = json.loads(answer.read())
-                break
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 and exc.code != 429 or attempt == 2:
-                    raise WebhookRejected(
-                        HTTPStatus.BAD_GATEWAY, f"{endpoint}: HTTP {exc.code}"
-                    ) from exc
-            except (OSError, json.JSONDecodeError) as exc:
-                if attempt == 2:
-                    raise WebhookRejected(HTTPStatus.BAD_GATEWAY, f"{endpoint}: {exc}") from exc
-            time.sleep(2**attempt)
+        try:
+            data = self._api.get_json(f"API/v3/surveys/{survey_id}/responses/{response_id}")
+        except ApiError as exc:
+            raise WebhookRejected(HTTPStatus.BAD_GATEWAY, str(exc)) from exc
         result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(result, dict) or not isinstance(result.get("values"), dict):
             raise WebhookRejected(HTTPStatus.BAD_GATEWAY, f"{endpoint}: no result.values object")

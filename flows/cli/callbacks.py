@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cxloop.flows.cli.common import ConfigOpt, JsonOpt, console, run_command
+from cxloop.flows.cli.common import ConfigOpt, JsonOpt, console, parse_now, run_command
 
 app = typer.Typer(help="Callback tasks: list, contacted, close.", no_args_is_help=True)
 
@@ -17,35 +20,94 @@ WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="DuckDB file (default: CXLOOP_HOME's).")
 ]
 NowOpt = Annotated[
-    datetime | None,
-    typer.Option("--now", help="The time to record or judge lateness at, UTC (default: now)."),
+    str | None,
+    typer.Option(
+        "--now",
+        help="The time to record or judge lateness at: ISO 8601, e.g. 2026-11-02T14:00:00Z; "
+        "without an offset it is UTC (default: now).",
+    ),
 ]
+# How long a command waits while a run holds the warehouse (DuckDB allows one writing process).
+LOCK_WAIT_SECONDS = 120.0
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A short note kept with the event.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who did it (an e-mail).")]
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    return now.replace(tzinfo=UTC) if now.tzinfo is None else now
+def _now(now: str | None) -> datetime:
+    return parse_now(now) or datetime.now(UTC)
 
 
-def _write(warehouse: Path | None, fn: Any) -> Any:
-    """Run fn(con) in one committed transaction on the warehouse (a one-line error if busy)."""
+def _warehouse(warehouse: Path | None) -> Path:
+    from cxloop.errors import CxloopError
+    from cxloop.settings import Settings
+
+    path = Path(warehouse or Settings().paths.warehouse)
+    if not path.exists():
+        raise CxloopError(f"{path}: no warehouse yet (run `cxloop run` first)")
+    return path
+
+
+def _open(path: Path, read_only: bool) -> Any:
+    """Connect, retrying while another process holds DuckDB's lock; a one-line error after."""
     import duckdb
 
     from cxloop.errors import CxloopError
-    from cxloop.settings import Settings
-    from cxloop.warehouse import writer
+    from cxloop.warehouse import connect
 
-    path = warehouse or Settings().paths.warehouse
-    if not Path(path).exists():
-        raise CxloopError(f"{path}: no warehouse yet (run `cxloop run` first)")
+    deadline, delay = time.monotonic() + LOCK_WAIT_SECONDS, 0.2
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True) if read_only else connect(path)
+        except duckdb.IOException as exc:
+            if time.monotonic() >= deadline:
+                raise CxloopError(
+                    f"{path}: the warehouse is busy (a run holds it) after waiting "
+                    f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done: {exc}"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+@contextlib.contextmanager
+def _writer_slot() -> Iterator[None]:
+    """The Prefect `warehouse-writer` slot when a Prefect server is configured (scheduled flows
+    queue on it, as the in-the-moment actor does); without one no scheduled flow runs."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        yield
+        return
+    from cxloop.flows.orchestration import warehouse_slot
+
+    with warehouse_slot():
+        yield
+
+
+def _read(warehouse: Path | None, fn: Any) -> Any:
+    """Run fn(con) on a read-only connection."""
+    con = _open(_warehouse(warehouse), read_only=True)
     try:
-        with writer(path) as con:
-            return fn(con)
-    except duckdb.IOException as exc:
-        raise CxloopError(f"{path}: the warehouse is busy (another run holds it): {exc}") from None
+        return fn(con)
+    finally:
+        con.close()
+
+
+def _write(warehouse: Path | None, fn: Any) -> Any:
+    """Run fn(con) in one committed transaction, holding the writer slot (see _writer_slot)."""
+    path = _warehouse(warehouse)
+    with _writer_slot():
+        con = _open(path, read_only=False)
+        try:
+            con.execute("begin transaction")
+            result = fn(con)
+            con.execute("commit")
+            return result
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.execute("rollback")
+            raise
+        finally:
+            con.close()
 
 
 @app.command("list")
@@ -66,7 +128,7 @@ def list_(
     from cxloop.callbacks import task_queue
 
     def body() -> list[dict[str, Any]]:
-        return _write(
+        return _read(
             warehouse, lambda con: task_queue(con, _now(now), owner, overdue, include_closed=closed)
         )
 

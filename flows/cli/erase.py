@@ -19,7 +19,11 @@ def erase(
     ] = None,
     sources: Annotated[
         Path | None,
-        typer.Option("--sources", help="Sources folder (files `cxloop pull` wrote are cleaned)."),
+        typer.Option(
+            "--sources",
+            help="Sources folder (files `cxloop pull` and the webhooks wrote are cleaned); "
+            "default: the folder of cxloop.yaml.",
+        ),
     ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

@@ -16,8 +16,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.act import plan_context, run_callbacks, run_playbooks
-from cxloop.callbacks import CallbackError, close_task, mark_contacted, task_queue
+from cxloop.act import load_specs, plan_context, run_callbacks, run_playbooks
+from cxloop.callbacks import (
+    CallbackError,
+    close_task,
+    escalate_overdue,
+    mark_contacted,
+    task_queue,
+)
 from cxloop.config import CallbacksConfig, ProjectConfig
 from cxloop.playbooks.channels import OutboxChannel
 from cxloop.playbooks.ledger import action_id_for
@@ -247,4 +253,31 @@ def test_a_task_with_no_csm_goes_to_the_queue(tmp_path: Path) -> None:
     )
     assert query(warehouse, "select assignee_email, owner_source from ops.callback_tasks") == [
         ("cx-queue@vendor.example", "queue")
+    ]
+
+
+def test_the_escalation_digest_uses_the_runs_clock_however_it_is_run(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """`$now` comes from the run's clock: no 1970 default, also outside the callbacks step."""
+    add_users(warehouse)
+    outbox = tmp_path / "outbox"
+    create_tasks(warehouse, outbox)
+    with duckdb.connect(str(warehouse)) as con:  # Friday 15:00: one hour late, level 1
+        assert escalate_overdue(con, CONFIG.callbacks, plan_context(CONFIG, FRI_1500))["escalated"]
+    seen = set(outbox.glob("*.eml"))
+    sent = run_playbooks(
+        warehouse,
+        load_playbooks(REPO / "playbooks", ["callback_escalation"]),
+        channel=OutboxChannel(outbox, "cx@vendor.example", "CX"),
+        ctx=plan_context(CONFIG, FRI_1500),
+    )["callback_escalation"]
+    assert sent["sent"] == 2
+    assert "1.0 hours overdue" in digests(outbox, seen)["cx-lead@vendor.example"]
+    # the main playbook loop never runs it, even when named: only the callbacks step does
+    assert load_specs(CONFIG, ["callback_escalation"]) == []
+    assert [s.spec.name for s in load_specs(CONFIG, None)] == [
+        "at_risk_alert",
+        "detractor_followup",
+        "repeat_complaint",
     ]

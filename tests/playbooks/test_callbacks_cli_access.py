@@ -1,0 +1,93 @@
+"""`cxloop callbacks` on a hand-made warehouse: `--now` in ISO 8601 with Z or an offset, `list`
+opens read-only, and a write waits while another process holds DuckDB's lock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_callbacks import create_tasks, task_of
+from typer.testing import CliRunner
+
+from cxloop.flows.cli import app
+from cxloop.flows.cli import callbacks as callbacks_cli
+
+HOLD = (
+    "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+    "print('held', flush=True); time.sleep(float(sys.argv[2])); con.close()"
+)
+
+
+def hold_lock(warehouse: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(warehouse), str(seconds)], stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"held"
+    return proc
+
+
+def test_now_takes_z_and_offsets(warehouse: Path, tmp_path: Path) -> None:
+    create_tasks(warehouse, tmp_path / "outbox")  # due Friday 2024-06-07 14:00 UTC
+    base = ["--warehouse", str(warehouse), "--json"]
+    for now, overdue in (
+        ("2024-06-07T13:59:00Z", 0),
+        ("2024-06-07T16:30:00+02:00", 4),  # 14:30 UTC
+        ("2024-06-07T14:30", 4),  # no offset: UTC
+    ):
+        result = CliRunner().invoke(app, ["callbacks", "list", "--overdue", "--now", now, *base])
+        assert result.exit_code == 0, result.output
+        assert len(json.loads(result.output)) == overdue, now
+    bad = CliRunner().invoke(app, ["callbacks", "list", "--now", "friday", *base])
+    assert bad.exit_code == 1
+    assert "--now: expected an ISO 8601 timestamp" in bad.output
+
+
+def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    duckdb.connect(str(warehouse)).close()  # a warehouse with no callback tables yet
+    result = CliRunner().invoke(app, ["callbacks", "list", "--warehouse", str(warehouse), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == []
+    with duckdb.connect(str(warehouse)) as con:  # nothing was created
+        assert con.execute("select count(*) from duckdb_tables()").fetchone() == (0,)
+    # while a run holds the warehouse (DuckDB: no reader beside another process's writer), it
+    # waits, then says so in one line
+    monkeypatch.setattr(callbacks_cli, "LOCK_WAIT_SECONDS", 0.5)
+    proc = hold_lock(warehouse, 30)
+    try:
+        busy = CliRunner().invoke(app, ["callbacks", "list", "--warehouse", str(warehouse)])
+    finally:
+        proc.kill()
+        proc.wait()
+    assert busy.exit_code == 1
+    assert "the warehouse is busy (a run holds it) after waiting" in " ".join(busy.output.split())
+
+
+def test_a_write_waits_for_the_lock_then_records(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    create_tasks(warehouse, tmp_path / "outbox")
+    r1 = task_of(warehouse, "R1")
+    proc = hold_lock(warehouse, 1.5)  # a run holds the warehouse for 1.5 s
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["callbacks", "contacted", r1[:8], "--warehouse", str(warehouse),
+             "--now", "2024-06-06T10:00:00Z"],
+        )  # fmt: skip
+    finally:
+        proc.wait()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 1.0  # it waited instead of failing
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute(
+            "select status, occurred_at from ops.callback_events where event_type = 'contacted'"
+        ).fetchall() == [("contacted", datetime(2024, 6, 6, 10, 0))]
