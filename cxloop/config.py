@@ -432,6 +432,12 @@ class VoiceConfig(_Strict):
     driver_window_days: int = Field(
         90, ge=1, le=730, description="a touch or ticket this many days before an answer drives it"
     )
+    min_train_answers: int = Field(
+        30, ge=2, description="labelled answers a language needs to train the sentiment model"
+    )
+    min_test_answers: int = Field(
+        10, ge=1, description="held-out answers a language needs to be judged, and then served"
+    )
 
 
 class PublishSettings(_Strict):

@@ -62,7 +62,9 @@ def voice(
     run_id = str(flow_run.get_id() or uuid.uuid4())
     with warehouse_slot():
         texts = languages_task(read_texts_task(warehouse_path))
-        state = train_task(texts, models_path)
+        state = train_task(
+            texts, models_path, settings.min_train_answers, settings.min_test_answers
+        )
         with recorded_build(warehouse_path, run_id, "voice") as changed:
             rows = score_task(texts, state)
             write_sentiment_task(warehouse_path, rows)

@@ -6,7 +6,8 @@ they were written, whole days) are held out; the model fits on the earlier ones 
 on the later ones, per language. We score with that same model (no refit), so the held-out
 accuracy describes the model that scores. A language is served by the model only when it had
 at least `MIN_TRAIN_PER_LANGUAGE` training answers (`MIN_PER_CLASS` of each class) and at
-least `MIN_TEST_PER_LANGUAGE` held-out answers to judge it on; the others are reported as
+least `MIN_TEST_PER_LANGUAGE` held-out answers to judge it on (cxloop.yaml `voice` can lower
+both); the others are reported as
 having too little data. Character n-grams (`char_wb`, 2-5) serve Arabic, Persian and any
 other script without a tokenizer.
 """
@@ -126,7 +127,9 @@ def accuracy(pipeline: Pipeline, rows: pd.DataFrame) -> float:
     return float(np.mean(predicted.astype(int) == rows["label"].to_numpy()))
 
 
-def _language_report(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _language_report(
+    train: pd.DataFrame, test: pd.DataFrame, min_train: int, min_test: int
+) -> dict[str, dict[str, Any]]:
     """Per language: training and held-out counts, and whether it has enough for a model."""
     report: dict[str, dict[str, Any]] = {}
     languages = sorted(set(train["language"].dropna()) | set(test["language"].dropna()))
@@ -135,9 +138,9 @@ def _language_report(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict[
         te = test[test["language"] == language]
         per_class = tr["label"].value_counts()
         enough = (
-            len(tr) >= MIN_TRAIN_PER_LANGUAGE
+            len(tr) >= min_train
             and min(per_class.get(0, 0), per_class.get(1, 0)) >= MIN_PER_CLASS
-            and len(te) >= MIN_TEST_PER_LANGUAGE
+            and len(te) >= min_test
         )
         report[language] = {
             "n_train": int(len(tr)),
@@ -156,9 +159,14 @@ def _language_report(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict[
 
 
 def train_sentiment_model(
-    frame: pd.DataFrame, random_state: int = RANDOM_STATE
+    frame: pd.DataFrame,
+    min_train: int = MIN_TRAIN_PER_LANGUAGE,
+    min_test: int = MIN_TEST_PER_LANGUAGE,
+    random_state: int = RANDOM_STATE,
 ) -> SentimentTrainResult:
-    """Fit on the earlier answers, judge on the later ones, per language (module docstring)."""
+    """Fit on the earlier answers, judge on the later ones, per language (module docstring).
+
+    A language is served when it has `min_train` training and `min_test` held-out answers."""
     rows = labelled(frame)
     digest = fingerprint(rows)
     cut = split_by_time(rows) if len(rows) else None
@@ -166,7 +174,7 @@ def train_sentiment_model(
         window = {"labelled": int(len(rows)), "reason": "labelled answers span fewer than 2 days"}
         return SentimentTrainResult(None, [], {}, window, rows.iloc[0:0], digest)
     train, test = rows[rows["written_at"] < cut], rows[rows["written_at"] >= cut]
-    per_language = _language_report(train, test)
+    per_language = _language_report(train, test, min_train, min_test)
     served = [lang for lang, r in per_language.items() if r["status"] == "model"]
     window = {
         "train_from": train["written_at"].min().isoformat(),

@@ -2,7 +2,8 @@
 
 Deterministic (a fixed seed), run once per distinct text. langdetect confuses short Persian
 with Arabic; a text it calls Arabic that has letters only Persian uses (پ چ ژ گ, Persian yeh
-or keheh) and none only Arabic uses (ة ي ك) is Persian. Text with no letters (numbers,
+or keheh) or the zero-width non-joiner of Persian orthography, and none of the letters only
+Arabic uses (ة ي ك), is Persian. Text with no letters (numbers,
 emoji) has no language (None).
 """
 
@@ -15,7 +16,7 @@ from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 
 SEED = 0
-PERSIAN_ONLY = re.compile("[پچژگیک]")
+PERSIAN_ONLY = re.compile("[پچژگیک\u200c]")
 ARABIC_ONLY = re.compile("[ةيك]")
 LETTER = re.compile(r"[^\W\d_]")
 # langdetect names a few languages with a region; ISO 639-1 is the part before it

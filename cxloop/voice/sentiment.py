@@ -19,6 +19,8 @@ import pandas as pd
 from cxloop.errors import CxloopError
 from cxloop.models.registry import ModelVersion
 from cxloop.models.sentiment import (
+    MIN_TEST_PER_LANGUAGE,
+    MIN_TRAIN_PER_LANGUAGE,
     fingerprint,
     labelled,
     model_scores,
@@ -78,7 +80,12 @@ def with_languages(texts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def train_or_reuse(texts: pd.DataFrame, models_dir: Path) -> SentimentModelState:
+def train_or_reuse(
+    texts: pd.DataFrame,
+    models_dir: Path,
+    min_train: int = MIN_TRAIN_PER_LANGUAGE,
+    min_test: int = MIN_TEST_PER_LANGUAGE,
+) -> SentimentModelState:
     """The current model, retrained first when the labelled answers changed since it was fit.
 
     A new version is registered and becomes current unless the current one does better on
@@ -89,7 +96,7 @@ def train_or_reuse(texts: pd.DataFrame, models_dir: Path) -> SentimentModelState
     if current is not None and len(rows):
         if current.metadata.get("training_data_sha256") == fingerprint(rows):
             return SentimentModelState(current, list(current.metadata.get("languages", [])))
-    result = train_sentiment_model(texts)
+    result = train_sentiment_model(texts, min_train, min_test)
     training: dict[str, Any] = {
         "labelled_answers": int(len(rows)),
         "window": result.window,
