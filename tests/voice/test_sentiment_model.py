@@ -71,7 +71,8 @@ def test_model_labels_texts_it_never_saw_in_each_language(trained) -> None:
 def test_vader_prior_on_english() -> None:
     english = labelled_texts().query("language == 'en'")
     scores = lexicon_scores(english["text"])
-    right = sum((s > 0) == (label == "positive") for s, label in zip(scores, english["label"]))
+    labels = english["label"]
+    right = sum((s > 0) == (lab == "positive") for s, lab in zip(scores, labels, strict=True))
     assert right >= 9
     assert lexicon_label(0.0) == "neutral" and lexicon_label(-0.5) == "negative"
 
@@ -79,7 +80,7 @@ def test_vader_prior_on_english() -> None:
 def test_language_detection_on_the_hand_labelled_texts() -> None:
     texts = labelled_texts()
     detected = detect_languages(texts["text"])
-    assert sum(d == lang for d, lang in zip(detected, texts["language"])) >= 35
+    assert sum(d == lang for d, lang in zip(detected, texts["language"], strict=True)) >= 35
     assert detect_language("12345 !!") is None and detect_language("") is None
 
 
