@@ -212,12 +212,20 @@ population as (
 
 ),
 
+-- every driver, also a topic no NPS answer names (only ticket comments, or no NPS answers)
+drivers as (
+
+    select 'topic' as driver_kind, driver, method from topic_list
+    union all
+    select distinct driver_kind, driver, method from population where driver_kind <> 'topic'
+
+),
+
 counted as (
 
     select
         driver_kind,
         driver,
-        method,
         count(case when is_exposed then 1 end) as n_with,
         count(case when is_exposed and nps_category = 'promoter' then 1 end) as promoters_with,
         count(case when is_exposed and nps_category = 'detractor' then 1 end) as detractors_with,
@@ -226,7 +234,7 @@ counted as (
         count(case when not is_exposed and nps_category = 'detractor' then 1 end) as detractors_without
 
     from population
-    group by driver_kind, driver, method
+    group by driver_kind, driver
 
 ),
 
@@ -259,10 +267,30 @@ churn as (
 
 ),
 
+counted_drivers as (
+
+    select
+        drivers.driver_kind,
+        drivers.driver,
+        drivers.method,
+        coalesce(counted.n_with, 0) as n_with,
+        coalesce(counted.promoters_with, 0) as promoters_with,
+        coalesce(counted.detractors_with, 0) as detractors_with,
+        coalesce(counted.n_without, 0) as n_without,
+        coalesce(counted.promoters_without, 0) as promoters_without,
+        coalesce(counted.detractors_without, 0) as detractors_without
+
+    from drivers
+    left join counted
+        on counted.driver_kind = drivers.driver_kind
+        and counted.driver = drivers.driver
+
+),
+
 measured as (
 
     select
-        counted.*,
+        counted_drivers.*,
         {{ nps('promoters_with', 'detractors_with', 'n_with') }} as nps_with_raw,
         {{ nps('promoters_without', 'detractors_without', 'n_without') }} as nps_without_raw,
         -- variance of one NPS estimate in proportion units, (p + d - (p - d)^2) / n, with the
@@ -272,7 +300,7 @@ measured as (
         {{ nps_difference_variance('promoters_without', 'detractors_without', 'n_without') }}
             as variance_without
 
-    from counted
+    from counted_drivers
 
 ),
 
