@@ -22,6 +22,7 @@ from cxloop.models.sentiment import (
     sentiment_label,
     train_sentiment_model,
 )
+from cxloop.summary import voice_line
 from cxloop.voice.language import detect_language, detect_languages
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
 from cxloop.voice.sentiment import (
@@ -137,3 +138,6 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     assert report["too_little_data"] == []
     # the four added answers are the latest Persian ones: held out, beside the 8 before
     assert "| fa | 24 (12 / 12) | 12 |" in report_markdown(report)
+    line = voice_line(report)  # the run summary's line
+    assert line.startswith("Sentiment: 36 texts (model 36)") and "fa " in line
+    assert line.endswith("too little data for a model: none")
