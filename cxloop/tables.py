@@ -265,6 +265,7 @@ TEXT_SENTIMENT = Table(
         C("sentiment_label", "varchar", "", "negative / neutral / positive; null for method none"),
         C("method", "varchar", "not null", "model / lexicon / none"),
         C("model_version", "varchar", "", "the sentiment model version (method model)"),
+        C("text_sha256", "varchar", "", "of the text scored: an unchanged text keeps its language"),
         C("scored_at", "timestamp", "not null", "UTC"),
     ),
     "sentiment of every open-text answer and customer ticket comment (docs/voice.md)",

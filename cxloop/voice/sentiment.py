@@ -8,6 +8,7 @@ the latest scoring of every text: a run replaces it whole, in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,14 +71,36 @@ def read_texts(warehouse: Path) -> pd.DataFrame:
                 f"{warehouse}: no table {'.'.join(TEXTS)} (expected the dbt model; "
                 "run `cxloop build` first)"
             )
-        return con.execute("select * from ml.voice_texts order by text_id").df()
+        previous = table_exists(con, TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name)
+        sql = (
+            "select v.*, s.text_sha256 as previous_sha256, s.language as previous_language "
+            f"from ml.voice_texts v left join {TEXT_SENTIMENT.sql_name} s using (text_id) "
+            "order by v.text_id"
+            if previous
+            else "select *, null as previous_sha256, null as previous_language "
+            "from ml.voice_texts order by text_id"
+        )
+        return con.execute(sql).df()
 
 
 def with_languages(texts: pd.DataFrame) -> pd.DataFrame:
-    """The texts with `language`: detected from the text itself (ISO 639-1)."""
+    """The texts with `language` (ISO 639-1) detected from the text itself, and `text_sha256`.
+
+    A text scored before and unchanged since (same sha256) keeps the language detected then,
+    so a run detects only new and edited texts (langdetect takes milliseconds a text)."""
     out = texts.copy()
-    out["language"] = detect_languages(out["text"].astype(str).tolist()) if len(out) else []
-    return out
+    out["text_sha256"] = [hashlib.sha256(str(t).encode()).hexdigest() for t in out["text"]]
+    known = (
+        out["previous_sha256"].eq(out["text_sha256"])
+        if "previous_sha256" in out
+        else pd.Series(False, index=out.index)
+    )
+    out["language"] = out["previous_language"] if "previous_language" in out else None
+    fresh = ~known
+    if fresh.any():
+        out.loc[fresh, "language"] = detect_languages(out.loc[fresh, "text"].astype(str).tolist())
+    out["language"] = out["language"].astype(object).where(out["language"].notna(), None)
+    return out.drop(columns=["previous_sha256", "previous_language"], errors="ignore")
 
 
 def train_or_reuse(
@@ -122,6 +145,7 @@ def score_texts(texts: pd.DataFrame, state: SentimentModelState) -> pd.DataFrame
         ["text_id", "text_kind", "source_id", "customer_id", "account_id", "written_at"]
     ].copy()
     out["language"] = texts["language"]
+    out["text_sha256"] = texts["text_sha256"] if "text_sha256" in texts else None
     out["sentiment_score"] = float("nan")
     out["sentiment_label"] = None
     out["method"] = "none"
