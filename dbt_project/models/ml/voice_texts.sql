@@ -1,7 +1,8 @@
 -- Every piece of customer text the voice stage reads (docs/voice.md): one row per open-text
 -- survey answer and per public ticket comment written by a customer (a Zendesk user who never
--- was an agent or admin). text_id is '<text_kind>:<source_id>'. Survey answers carry their
--- score; ticket comments carry none (the sentiment model trained on survey text scores them).
+-- was an agent or admin) on a ticket of fct_tickets (not deleted). text_id is
+-- '<text_kind>:<source_id>'. Survey answers carry their score; ticket comments carry none
+-- (the sentiment model trained on survey text scores them).
 with
 
 responses as (
@@ -79,10 +80,11 @@ comment_texts as (
     inner join users
         on users.user_id = comments.author_id
         and not users.has_been_agent
+    -- only tickets that count (fct_tickets: a deleted ticket's comments are not feedback)
+    inner join tickets
+        on tickets.ticket_id = comments.ticket_id
     left join identity_map
         on identity_map.source_record_id = cast(comments.author_id as {{ dbt.type_string() }})
-    left join tickets
-        on tickets.ticket_id = comments.ticket_id
 
 ),
 
