@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxloop.errors import SourceError
 from cxloop.models.textnorm import normalize_text
 from cxloop.models.topics import learn_topics
 from cxloop.package_data import dbt_project_dir
@@ -39,17 +40,27 @@ class KeywordPattern:
 
 
 def keyword_patterns(path: Path | None = None) -> list[KeywordPattern]:
-    """The seed's patterns, normalized like the text (the dbt seed is the one list)."""
+    """The seed's patterns, normalized like the text (the dbt seed is the one list); a row
+    without a topic or with a pattern that is not a regular expression is named."""
     seed = path or dbt_project_dir() / "seeds" / "topic_keywords.csv"
+    patterns = []
     with open(seed, encoding="utf-8", newline="") as handle:
-        return [
-            KeywordPattern(
-                row["topic"],
-                row["language"].strip().lower(),
-                re.compile(normalize_text(row["pattern"])),
-            )
-            for row in csv.DictReader(handle)
-        ]
+        for row_number, row in enumerate(csv.DictReader(handle), start=2):  # 1: the header
+            if not (row.get("topic") or "").strip():
+                raise SourceError(str(seed), "no topic", row=row_number, field="topic")
+            try:
+                pattern = re.compile(normalize_text(row.get("pattern") or ""))
+            except re.error as exc:
+                raise SourceError(
+                    str(seed),
+                    f"bad pattern ({exc})",
+                    row=row_number,
+                    field="pattern",
+                    expected="a regular expression",
+                ) from exc
+            language = (row.get("language") or "").strip().lower()
+            patterns.append(KeywordPattern(row["topic"].strip(), language, pattern))
+    return patterns
 
 
 def keyword_topics(texts: pd.DataFrame, patterns: list[KeywordPattern]) -> dict[str, list[str]]:

@@ -8,8 +8,10 @@ say "receipt" (no keyword), 12 Arabic texts about training sessions (all match o
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from voice_fixtures import FIXTURES, labelled_texts
 
+from cxloop.errors import SourceError
 from cxloop.voice.topics import (
     cluster_names,
     keyword_patterns,
@@ -62,3 +64,13 @@ def test_cluster_names() -> None:
         "learned: app / mobile / android",
         "learned: a / b / c",
     ]
+
+
+def test_a_bad_keyword_row_is_named(tmp_path) -> None:
+    seed = tmp_path / "topic_keywords.csv"
+    seed.write_text(
+        "topic,language,pattern,description\nbilling,en,invoice,x\nslow,en,(waited,y\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceError, match=r"topic_keywords.csv, row 3, field 'pattern': bad"):
+        keyword_patterns(seed)
