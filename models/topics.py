@@ -1,9 +1,10 @@
 """Learned topics: NMF over word TF-IDF of the normalized texts, in any language.
 
-Each text goes to its strongest component when that component holds at least `MIN_SHARE` of
-the text's topic weight and explains at least `MIN_STRENGTH` of it (the length of the text's
-TF-IDF vector the component reconstructs, 0..1: the text's weight); a component is described
-by its top terms. Fixed random_state and
+Learned on all the texts, or on a fixed random sample of `MAX_FIT_TEXTS` when there are more
+(the cost stays bounded); every text is then assigned. A text goes to its strongest component
+when that component holds at least `MIN_SHARE` of the text's topic weight and explains at least
+`MIN_STRENGTH` of it (the length of the text's TF-IDF vector the component reconstructs, 0..1:
+the text's weight); a component is described by its top terms. Fixed random_state and
 `nndsvda` initialisation, so the same texts give the same topics.
 """
 
@@ -22,6 +23,7 @@ MIN_DOCS_PER_TOPIC = 10
 MIN_SHARE = 0.5
 MIN_STRENGTH = 0.35
 TOP_TERMS = 3
+MAX_FIT_TEXTS = 5000  # more texts: learned on a fixed random sample, every text assigned
 TOKEN = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more, any script
 # Function words of Arabic and Persian (English: scikit-learn's list), normalized like the text.
 _AR = (
@@ -60,15 +62,22 @@ def learn_topics(
         max_df=0.5,
         sublinear_tf=True,
     )
+    rng = np.random.default_rng(random_state)
+    fit_on = (
+        [texts[i] for i in sorted(rng.choice(len(texts), MAX_FIT_TEXTS, replace=False))]
+        if len(texts) > MAX_FIT_TEXTS
+        else texts
+    )
     try:
-        matrix = vectorizer.fit_transform(texts)
+        fit_matrix = vectorizer.fit_transform(fit_on)
     except ValueError:  # no word left after the stop words and document-frequency limits
         return none
-    k = min(n_topics, len(texts) // MIN_DOCS_PER_TOPIC, matrix.shape[1] - 1)
+    k = min(n_topics, len(fit_on) // MIN_DOCS_PER_TOPIC, fit_matrix.shape[1] - 1)
     if k < 2:
         return none
     nmf = NMF(n_components=k, init="nndsvda", random_state=random_state, max_iter=500)
-    weights = nmf.fit_transform(matrix)
+    nmf.fit(fit_matrix)
+    weights = nmf.transform(vectorizer.transform(texts))
     vocabulary = vectorizer.get_feature_names_out()
     terms = [
         [str(vocabulary[i]) for i in np.argsort(-component, kind="stable")[:TOP_TERMS]]

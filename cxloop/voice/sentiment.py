@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +72,13 @@ def read_texts(warehouse: Path) -> pd.DataFrame:
                 f"{warehouse}: no table {'.'.join(TEXTS)} (expected the dbt model; "
                 "run `cxloop build` first)"
             )
-        previous = table_exists(con, TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name)
+        previous = table_exists(con, TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name) and bool(
+            con.execute(  # a table written before text_sha256 existed keeps nothing to reuse
+                "select 1 from duckdb_columns() where schema_name = ? and table_name = ? "
+                "and column_name = 'text_sha256'",
+                [TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name],
+            ).fetchall()
+        )
         sql = (
             "select v.*, s.text_sha256 as previous_sha256, s.language as previous_language "
             f"from ml.voice_texts v left join {TEXT_SENTIMENT.sql_name} s using (text_id) "
@@ -152,20 +159,31 @@ def score_texts(texts: pd.DataFrame, state: SentimentModelState) -> pd.DataFrame
     out["model_version"] = None
     by_model = texts["language"].isin(state.languages if state.version else [])
     if by_model.any() and state.version is not None:
-        scores = model_scores(state.version.model, texts.loc[by_model, "text"])  # type: ignore[arg-type]
+        scores = _per_distinct(
+            texts.loc[by_model, "text"],
+            lambda distinct: model_scores(state.version.model, distinct),  # type: ignore[union-attr,arg-type]
+        )
         out.loc[by_model, "sentiment_score"] = scores
         out.loc[by_model, "sentiment_label"] = [sentiment_label(s) for s in scores]
         out.loc[by_model, "method"] = "model"
         out.loc[by_model, "model_version"] = state.version.version
     by_lexicon = ~by_model & (texts["language"] == LEXICON_LANGUAGE)
     if by_lexicon.any():
-        scores = lexicon_scores(texts.loc[by_lexicon, "text"].astype(str))
+        scores = _per_distinct(texts.loc[by_lexicon, "text"], lexicon_scores)
         out.loc[by_lexicon, "sentiment_score"] = scores
         out.loc[by_lexicon, "sentiment_label"] = [lexicon_label(s) for s in scores]
         out.loc[by_lexicon, "method"] = "lexicon"
     out["sentiment_score"] = out["sentiment_score"].round(4)
     out["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
     return out[list(TEXT_SENTIMENT.column_names)]
+
+
+def _per_distinct(texts: pd.Series, score: Callable[[pd.Series], Any]) -> list[float]:
+    """score() of each text, computed once per distinct text (answers repeat: "Great", "ok")."""
+    values = texts.astype(str)
+    distinct = pd.Series(values.unique())
+    by_text = dict(zip(distinct, (float(x) for x in score(distinct)), strict=True))
+    return [by_text[v] for v in values]
 
 
 def write_sentiment(warehouse: Path, rows: pd.DataFrame) -> int:

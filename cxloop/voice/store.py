@@ -14,6 +14,7 @@ def replace_table(warehouse: Path, table: Table, rows: pd.DataFrame) -> int:
     """Replace every row of `table` with `rows` (its columns, by name) in one transaction."""
     with writer(warehouse) as con:  # one transaction: committed whole or rolled back
         con.execute(table.ddl)
+        table.add_missing_columns(con)  # a table made by an older release
         con.execute(f"delete from {table.sql_name}")
         con.register("replacement_rows", rows)
         names = ", ".join(f'"{n}"' for n in table.column_names)
