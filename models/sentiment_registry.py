@@ -17,6 +17,7 @@ from cxloop.models.registry import (
     ModelVersion,
     current_version,
     library_versions,
+    list_versions,
     load_version,
     set_current,
     write_version,
@@ -67,6 +68,12 @@ def load_current_sentiment(models_dir: Path) -> ModelVersion | None:
     """The current sentiment version, or None before the first one."""
     version = current_version(models_dir, FAMILY)
     return None if version is None else load_version(models_dir, version, FAMILY)
+
+
+def latest_sentiment(models_dir: Path) -> ModelVersion | None:
+    """The newest registered sentiment version, current or not (None before the first)."""
+    versions = list_versions(models_dir, FAMILY)
+    return load_version(models_dir, versions[-1], FAMILY) if versions else None
 
 
 def promote_sentiment_if_better(

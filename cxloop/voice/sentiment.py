@@ -30,6 +30,7 @@ from cxloop.models.sentiment import (
     train_sentiment_model,
 )
 from cxloop.models.sentiment_registry import (
+    latest_sentiment,
     load_current_sentiment,
     promote_sentiment_if_better,
     register_sentiment,
@@ -116,15 +117,19 @@ def train_or_reuse(
     min_train: int = MIN_TRAIN_PER_LANGUAGE,
     min_test: int = MIN_TEST_PER_LANGUAGE,
 ) -> SentimentModelState:
-    """The current model, retrained first when the labelled answers changed since it was fit.
+    """The current model, retrained first when the labelled answers changed since the newest
+    version was fit.
 
     A new version is registered and becomes current unless the current one does better on
-    the new version's held-out answers (models.sentiment_registry).
+    the new version's held-out answers (models.sentiment_registry); either way the same
+    answers are not trained on again.
     """
     current = load_current_sentiment(models_dir)
     rows = labelled(texts)
-    if current is not None and len(rows):
-        if current.metadata.get("training_data_sha256") == fingerprint(rows):
+    latest = latest_sentiment(models_dir)
+    if current is not None and latest is not None and len(rows):
+        # the newest version was fit on these answers (promoted or not): nothing to learn
+        if latest.metadata.get("training_data_sha256") == fingerprint(rows):
             return SentimentModelState(current, list(current.metadata.get("languages", [])))
     result = train_sentiment_model(texts, min_train, min_test)
     training: dict[str, Any] = {

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from voice_fixtures import labelled_texts, training_answers
 
-from cxloop.models.registry import current_version, list_versions
+from cxloop.models.registry import current_version, list_versions, set_current
 from cxloop.models.sentiment import (
     FAMILY,
     accuracy,
@@ -128,6 +128,12 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     third = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
     assert third.training is not None and third.training["registered"] == "v0002"
     assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
+    # had v0002 not been promoted, the same answers are not trained on again at every run
+    set_current(tmp_path, "v0001", FAMILY)
+    kept = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert kept.training is None and kept.version.version == "v0001"
+    assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
+    set_current(tmp_path, "v0002", FAMILY)
 
     texts = labelled_texts()
     for column in ("text_kind", "source_id", "customer_id", "account_id"):
