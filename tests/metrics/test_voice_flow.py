@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "voice"))
-from voice_fixtures import labelled_texts, training_answers  # noqa: E402
+from voice_fixtures import labelled_texts, training_answers
 
 CONFIG = """\
 version: 1

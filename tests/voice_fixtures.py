@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "voice"
 
 
 def nps_category(score: int) -> str:
