@@ -21,6 +21,7 @@ import duckdb
 
 from cxloop.config import ProjectConfig
 from cxloop.models.registry import current_version
+from cxloop.models.sentiment import FAMILY as SENTIMENT_FAMILY
 from cxloop.package_data import package_dir
 from cxloop.quality.gate import gate_state, latest_build
 from cxloop.quality.results import utc_now
@@ -41,6 +42,7 @@ CODE_PACKAGES = (
 CODE_DISTRIBUTIONS = ("dbt-core", "dbt-duckdb", "duckdb")
 CODE_SUFFIXES = frozenset({".py", ".sql", ".yml", ".yaml", ".csv", ".md"})
 FEATURES = "ml.account_snapshots"  # what the churn model scores
+VOICE_TEXTS = "ml.voice_texts"  # what the voice stage scores and tags
 
 
 def fingerprint(facts: dict[str, Any]) -> str:
@@ -178,6 +180,20 @@ def score_inputs(warehouse: Path, model_version: str | None, config: ProjectConf
         {
             "model": model_version,
             "features_build": features_build,
+            "config": config_facts(config),
+            "code": code_fingerprint(),
+        }
+    )
+
+
+def voice_inputs(warehouse: Path, config: ProjectConfig | None, models_dir: Path) -> str:
+    """What the voice stage reads: the texts' build, the sentiment model, cxloop.yaml, the code."""
+    with reader(warehouse) as con:
+        texts_build = latest_build_id(con, VOICE_TEXTS)
+    return fingerprint(
+        {
+            "texts_build": texts_build,
+            "sentiment_model": current_version(models_dir, SENTIMENT_FAMILY),
             "config": config_facts(config),
             "code": code_fingerprint(),
         }

@@ -425,6 +425,21 @@ class CallbacksConfig(_Strict):
         return v
 
 
+class VoiceConfig(_Strict):
+    """The voice stage (docs/voice.md): learned topics and the drivers' look-back window."""
+
+    learned_topics: int = Field(12, ge=0, le=50, description="NMF clusters to learn (0: none)")
+    driver_window_days: int = Field(
+        90, ge=1, le=730, description="a touch or ticket this many days before an answer drives it"
+    )
+    min_train_answers: int = Field(
+        30, ge=2, description="labelled answers a language needs to train the sentiment model"
+    )
+    min_test_answers: int = Field(
+        10, ge=1, description="held-out answers a language needs to be judged, and then served"
+    )
+
+
 class PublishSettings(_Strict):
     mask_personal_data: bool = True
     show_csm_names: bool = Field(False, description="publish CSM names in clear (else hashed)")
@@ -443,6 +458,7 @@ class ProjectConfig(_Strict):
     small_sample_size: int = 30
     health: HealthConfig = HealthConfig()
     clv: ClvConfig = ClvConfig()
+    voice: VoiceConfig = VoiceConfig()
     playbooks: PlaybookSettings = PlaybookSettings()
     callbacks: CallbacksConfig = CallbacksConfig()
     publish: PublishSettings = PublishSettings()

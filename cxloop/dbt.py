@@ -249,6 +249,7 @@ def dbt_vars(config: ProjectConfig | None) -> dict[str, object]:
         "clv_period_days": config.clv.period_days,
         "clv_horizon_periods": config.clv.horizon_periods,
         "clv_annual_discount_rate": config.clv.annual_discount_rate,
+        "driver_window_days": config.voice.driver_window_days,
     }
 
 

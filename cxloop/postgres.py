@@ -27,6 +27,8 @@ from cxloop.warehouse import writer
 PYTHON_TABLES = (
     ("intermediate", "identity_clusters"),
     ("ml", "churn_scores"),
+    ("ml", "text_sentiment"),
+    ("ml", "text_topics"),
     ("ops", "playbook_actions"),
     ("ops", "callback_tasks"),
     ("ops", "callback_events"),

@@ -30,7 +30,7 @@ from cxloop.warehouse import connect
 log = logging.getLogger("cxloop.publish")
 
 PUBLISHED_SCHEMAS = ("marts",)
-EXTRA_TABLES = (("ml", "churn_scores"),)
+EXTRA_TABLES = (("ml", "churn_scores"), ("ml", "text_sentiment"), ("ml", "text_topics"))
 # The oldest storage format DuckDB 2.0 writes that DuckDB 1.4 LTS (BI drivers) can open.
 STORAGE_VERSION = "v1.4.0"
 OPT_OUT_WARNING = (

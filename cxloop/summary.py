@@ -109,6 +109,9 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
                     ),
                 )
         console.print(actions)
+    sentiment = report.get("voice", {}).get("sentiment")
+    if sentiment:
+        console.print(voice_line(sentiment))
     score = report.get("score", {})
     if score.get("skipped") and not score.get("unchanged"):
         console.print(f"No churn scores this run: {score['skipped']}")
@@ -122,3 +125,19 @@ def render(report: dict[str, Any], console: Console | None = None) -> None:
     for stage, secs in report.get("durations", {}).items():
         timing.add_row(stage, f"{secs:.1f}")
     console.print(timing)
+
+
+def voice_line(sentiment: dict[str, Any]) -> str:
+    """One line on the voice stage: texts by method, held-out accuracy, too little data."""
+    methods = ", ".join(f"{k} {v:,}" for k, v in sentiment.get("by_method", {}).items())
+    per_language = sentiment.get("per_language", {})
+    accuracy = ", ".join(
+        f"{lang} {acc:.2f} (n={per_language.get(lang, {}).get('n_test', '?')})"
+        for lang, acc in sorted(sentiment.get("held_out_accuracy", {}).items())
+        if acc is not None
+    )
+    scarce = ", ".join(sentiment.get("too_little_data", [])) or "none"
+    return (
+        f"Sentiment: {sentiment.get('texts', 0):,} texts ({methods or 'none'}); held-out "
+        f"accuracy {accuracy or 'none'}; too little data for a model: {scarce}"
+    )

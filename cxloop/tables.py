@@ -250,6 +250,41 @@ CHURN_SCORES = Table(
     "churn scores per account and scoring run (model_version + snapshot_date)",
 )
 
+TEXT_SENTIMENT = Table(
+    "ml",
+    "text_sentiment",
+    (
+        C("text_id", "varchar", "primary key", "`<text_kind>:<source_id>`"),
+        C("text_kind", "varchar", "not null", "survey_answer / ticket_comment"),
+        C("source_id", "varchar", "not null", "response_id, or the Zendesk comment id"),
+        C("customer_id", "varchar", "", "who wrote it (null when unresolved)"),
+        C("account_id", "varchar", ""),
+        C("written_at", "timestamp", "", "UTC"),
+        C("language", "varchar", "", "ISO 639-1, detected (null when undetectable)"),
+        C("sentiment_score", "double", "", "-1 (negative) .. 1 (positive); null for method none"),
+        C("sentiment_label", "varchar", "", "negative / neutral / positive; null for method none"),
+        C("method", "varchar", "not null", "model / lexicon / none"),
+        C("model_version", "varchar", "", "the sentiment model version (method model)"),
+        C("text_sha256", "varchar", "", "of the text scored: an unchanged text keeps its language"),
+        C("scored_at", "timestamp", "not null", "UTC"),
+    ),
+    "sentiment of every open-text answer and customer ticket comment (docs/voice.md)",
+)
+
+TEXT_TOPICS = Table(
+    "ml",
+    "text_topics",
+    (
+        C("text_id", "varchar", "not null", "ml.text_sentiment.text_id"),
+        C("topic", "varchar", "not null", "a keyword topic, or a learned cluster's name"),
+        C("topic_source", "varchar", "not null", "keyword / learned"),
+        C("weight", "double", "not null", "1 for a keyword match; the cluster's share for learned"),
+        C("topics_run_at", "timestamp", "not null", "UTC"),
+    ),
+    "topics named by each text: keyword lists and learned (NMF) clusters (docs/voice.md)",
+)
+VOICE_TABLES: tuple[Table, ...] = (TEXT_SENTIMENT, TEXT_TOPICS)
+
 IDENTITY_CLUSTERS = Table(
     "intermediate",
     "identity_clusters",
@@ -352,6 +387,7 @@ IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
 ALL_TABLES: tuple[Table, ...] = (
     *CORE_TABLES,
     CHURN_SCORES,
+    *VOICE_TABLES,
     *IDENTITY_TABLES,
     *PLAYBOOK_TABLES,
     ERASURES,

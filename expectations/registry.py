@@ -7,12 +7,19 @@ from collections.abc import Iterable
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from cxloop.expectations import marts, raw_qualtrics, raw_salesforce, raw_surveys, raw_zendesk
+from cxloop.expectations import (
+    marts,
+    raw_qualtrics,
+    raw_salesforce,
+    raw_surveys,
+    raw_zendesk,
+    voice,
+)
 from cxloop.expectations._build import DatasetSpec, DerivedCheck
 
 SPECS: dict[str, DatasetSpec] = {
     spec.name: spec
-    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, raw_surveys, marts)
+    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, raw_surveys, marts, voice)
     for spec in module.SPECS
 }
 STAGES: dict[str, tuple[str, ...]] = {

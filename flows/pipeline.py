@@ -1,4 +1,4 @@
-"""The end-to-end `pipeline` flow: ingest, check, build, check, score, act, publish."""
+"""The end-to-end `pipeline` flow: ingest, check, build, check, voice, score, act, publish."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from cxloop.changes import (
     score_inputs,
     source_inputs,
     unchanged,
+    voice_inputs,
 )
 from cxloop.churn.training import ChurnModelError
 from cxloop.config import load_project, project_config
@@ -37,6 +38,7 @@ from cxloop.flows.ingest import ingest
 from cxloop.flows.orchestration import StageTimer, warehouse_slot
 from cxloop.flows.publish import publish
 from cxloop.flows.score import score
+from cxloop.flows.voice import VOICE_DOWNSTREAM, voice
 from cxloop.publish import publish_warnings
 from cxloop.quality.freshness import freshness_unchanged
 from cxloop.quality.results import utc_now
@@ -125,6 +127,11 @@ def pipeline(
                 else:  # what the build changed (everything, after a full build)
                     changed = report["build"]["datasets"] if ledger_only else None
                     report["check_marts"] = check(stage="marts", datasets=changed)
+            with timer.stage("voice"):  # sentiment and topics; mart_drivers rebuilt below
+                if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
+                    skip(report, "voice", "texts, sentiment model and config unchanged")
+                else:
+                    report["voice"] = voice(config_path=str(cfg_path), build_downstream=False)
             with timer.stage("score"):
                 version = current_model_version(paths.models)
                 score_in = score_inputs(wh, version, config)
@@ -136,14 +143,26 @@ def pipeline(
                     except ChurnModelError as exc:  # too little history: act on what we know
                         report["score"] = {"skipped": str(exc)}
                         logger.warning("No churn scores this run: %s", exc)
-            if "skipped" not in report["score"]:  # scores reach the dims (written after build)
-                with timer.stage("build_scores"):
-                    report["build_scores"] = build(str(cfg_path), select=SCORES_DOWNSTREAM)
-                with timer.stage("check_scores"):  # what scoring changed, checked before act
-                    changed = [CHURN_SCORES.qualified, *report["build_scores"]["datasets"]]
+            scored, voiced = "skipped" not in report["score"], "skipped" not in report["voice"]
+            if scored or voiced:  # what voice and scoring wrote reaches the marts (after build)
+                written = [
+                    *(report["voice"]["datasets"] if voiced else []),
+                    *([CHURN_SCORES.qualified] if scored else []),
+                ]
+                downstream = [
+                    *([VOICE_DOWNSTREAM] if voiced else []),
+                    *([SCORES_DOWNSTREAM] if scored else []),
+                ]
+                with timer.stage("build_scores"):  # one dbt run for both
+                    report["build_scores"] = build(str(cfg_path), select=" ".join(downstream))
+                with timer.stage("check_scores"):  # what voice and scoring changed, before act
+                    changed = [*written, *report["build_scores"]["datasets"]]
                     report["check_scores"] = check(stage="marts", datasets=changed)
-                version = current_model_version(paths.models)
-                record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
+                if scored:
+                    version = current_model_version(paths.models)
+                    record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
+                if voiced:
+                    record_inputs(wh, "voice", voice_inputs(wh, config, paths.models), run_id)
             with timer.stage("act"):
                 report["act"] = act(dry_run=dry_run, now=now, config=str(cfg_path))
             if not dry_run:

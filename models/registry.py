@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,22 +67,23 @@ class Promotion:
         return dict(self.__dict__)
 
 
-def family_dir(models_dir: Path) -> Path:
-    """Where the churn versions live."""
-    return Path(models_dir) / FAMILY
+def family_dir(models_dir: Path, family: str = FAMILY) -> Path:
+    """Where a family's versions live (churn by default; the sentiment model beside it)."""
+    return Path(models_dir) / family
 
 
-def list_versions(models_dir: Path) -> list[str]:
+def list_versions(models_dir: Path, family: str = FAMILY) -> list[str]:
     """Registered version names, oldest first."""
-    root = family_dir(models_dir)
+    root = family_dir(models_dir, family)
     if not root.is_dir():
         return []
     names = [p.name for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name)]
     return sorted(names, key=lambda n: int(_VERSION.match(n).group(1)))  # type: ignore[union-attr]
 
 
-def _next_version(models_dir: Path) -> str:
-    versions = list_versions(models_dir)
+def next_version(models_dir: Path, family: str = FAMILY) -> str:
+    """The name the next registered version of a family gets."""
+    versions = list_versions(models_dir, family)
     last = int(versions[-1][1:]) if versions else 0
     return f"v{last + 1:04d}"
 
@@ -118,18 +120,29 @@ def build_metadata(version: str, result: TrainResult) -> dict[str, Any]:
     }
 
 
-def register(result: TrainResult, models_dir: Path) -> ModelVersion:
-    """Write a new version folder (not yet current) and return it with its test set."""
-    root = family_dir(models_dir)
+def write_version(
+    models_dir: Path, family: str, model: Any, metadata_for: Callable[[str], dict[str, Any]]
+) -> tuple[str, Path, dict[str, Any]]:
+    """Write a family's next version folder (model + metadata) under a temporary name, then
+    rename it into place; not yet current. `metadata_for(version)` gives its metadata."""
+    root = family_dir(models_dir, family)
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".tmp-{uuid.uuid4().hex}"
     staging.mkdir()
-    version = _next_version(models_dir)
-    metadata = build_metadata(version, result)
-    joblib.dump(result.model, staging / MODEL_FILE)
+    version = next_version(models_dir, family)
+    metadata = metadata_for(version)
+    joblib.dump(model, staging / MODEL_FILE)
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
     target = root / version
     os.rename(staging, target)
+    return version, target, metadata
+
+
+def register(result: TrainResult, models_dir: Path) -> ModelVersion:
+    """Write a new version folder (not yet current) and return it with its test set."""
+    version, target, metadata = write_version(
+        models_dir, FAMILY, result.model, lambda v: build_metadata(v, result)
+    )
     return ModelVersion(
         version=version,
         path=target,
@@ -140,9 +153,9 @@ def register(result: TrainResult, models_dir: Path) -> ModelVersion:
     )
 
 
-def load_version(models_dir: Path, version: str) -> ModelVersion:
+def load_version(models_dir: Path, version: str, family: str = FAMILY) -> ModelVersion:
     """A registered version by name; a missing or broken folder is named in the error."""
-    path = family_dir(models_dir) / version
+    path = family_dir(models_dir, family) / version
     try:
         metadata = json.loads((path / METADATA_FILE).read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -153,9 +166,9 @@ def load_version(models_dir: Path, version: str) -> ModelVersion:
     return ModelVersion(version=version, path=path, metadata=metadata)
 
 
-def current_version(models_dir: Path) -> str | None:
+def current_version(models_dir: Path, family: str = FAMILY) -> str | None:
     """The name in the `current` pointer, or None when nothing was promoted yet."""
-    pointer = family_dir(models_dir) / CURRENT_FILE
+    pointer = family_dir(models_dir, family) / CURRENT_FILE
     if not pointer.is_file():
         return None
     return pointer.read_text().strip() or None
@@ -167,9 +180,9 @@ def load_current(models_dir: Path) -> ModelVersion | None:
     return None if version is None else load_version(models_dir, version)
 
 
-def set_current(models_dir: Path, version: str) -> None:
+def set_current(models_dir: Path, version: str, family: str = FAMILY) -> None:
     """Point `current` at a version atomically."""
-    root = family_dir(models_dir)
+    root = family_dir(models_dir, family)
     if not (root / version / MODEL_FILE).is_file():
         raise FileNotFoundError(
             f"{root / version}: no {MODEL_FILE} (expected a registered version)"

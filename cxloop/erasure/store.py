@@ -75,6 +75,7 @@ def remove_from_warehouse(
     where, params = _mentions(["original"], needles)
     removed["ops.quarantine"] = _delete(con, "ops.quarantine", where, params)
     removed.update(_remove_identity(con, subject))
+    removed.update(_remove_voice(con, subject))
     outbox_files, ledger = _remove_ledger(con, subject)
     removed.update(ledger)
     for table, columns in _tables(con, "ops").items():
@@ -107,6 +108,27 @@ def _remove_identity(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[s
             f"or source || ':' || source_record_id in ({keys})",
             [*customers, *customers, *records],
         )
+    return removed
+
+
+def _remove_voice(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, int]:
+    """The person's texts' sentiment and topics (ml.text_sentiment, ml.text_topics): written by
+    the voice stage, which the rebuild after an erasure does not run."""
+    if "text_sentiment" not in _tables(con, "ml"):
+        return {}
+    ids, customers = _in(subject.customer_ids)
+    own = {r for _, r in subject.records} | {v for _, v in subject.ids}
+    sources, values = _in(own)
+    texts = (
+        f"select text_id from ml.text_sentiment where customer_id in ({ids}) "
+        f"or source_id in ({sources})"
+    )
+    params = [*customers, *values]
+    removed = {}
+    if "text_topics" in _tables(con, "ml"):
+        removed["ml.text_topics"] = _delete(con, "ml.text_topics", f"text_id in ({texts})", params)
+    where = f"text_id in ({texts})"
+    removed["ml.text_sentiment"] = _delete(con, "ml.text_sentiment", where, params)
     return removed
 
 

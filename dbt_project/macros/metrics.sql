@@ -48,6 +48,18 @@
     {{ var('nps_moe_z') }} * {{ stddev }} / sqrt(nullif({{ responses }}, 0))
 {%- endmacro %}
 
+{#- Variance of one side's NPS (proportion units) in an NPS difference (mart_drivers):
+    (p + d - (p - d)^2) / n with add-one smoothed shares p = (promoters + 1) / (n + 3),
+    d = (detractors + 1) / (n + 3); null when n = 0. The 95% interval of a difference of two
+    independent NPS is diff -+ z * 100 * sqrt(v1 + v2). -#}
+{% macro nps_difference_variance(promoters, detractors, responses) -%}
+    (
+        (1.0 * {{ promoters }} + 1) / ({{ responses }} + 3)
+        + (1.0 * {{ detractors }} + 1) / ({{ responses }} + 3)
+        - power((1.0 * {{ promoters }} - {{ detractors }}) / ({{ responses }} + 3), 2)
+    ) / nullif({{ responses }}, 0)
+{%- endmacro %}
+
 {% macro is_small_sample(responses) -%}
     ({{ responses }} < {{ var('small_sample_size') }})
 {%- endmacro %}

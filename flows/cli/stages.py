@@ -1,4 +1,4 @@
-"""`cxloop ingest | build | check | train | score | act | publish | status`: one stage each.
+"""`cxloop ingest | build | check | voice | train | score | act | publish | status`: one stage each.
 
 Each command runs the same Prefect flow a deployment runs, imported when the command runs
 so that `cxloop --help` starts without Prefect.
@@ -92,6 +92,19 @@ def score(as_json: JsonOpt = False) -> None:
     run_command(lambda: score_flow(), as_json)
 
 
+def voice(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Sentiment and topics of every open-text answer and ticket comment, then mart_drivers.
+
+    Retrains the sentiment model when the scored answers changed; writes the held-out accuracy
+    per language to $CXLOOP_HOME/reports/sentiment.md (docs/voice.md).
+
+    Example: cxloop voice --json
+    """
+    from cxloop.flows.voice import voice as voice_flow
+
+    run_command(lambda: voice_flow(config_path=config_arg(config)), as_json)
+
+
 def act(
     dry_run: Annotated[bool, typer.Option(help="Show the plan; write and send nothing.")] = False,
     now: NowOpt = None,
@@ -133,4 +146,4 @@ def status(as_json: JsonOpt = False) -> None:
     run_command(body, as_json)
 
 
-COMMANDS = (ingest, build, check, train, score, act, publish, status)
+COMMANDS = (ingest, build, check, voice, train, score, act, publish, status)

@@ -46,6 +46,7 @@ KEYS = {
     "marts.mart_callbacks": ("owner_email", "week_start_date"),
     "marts.mart_topics": ("month_start_date", "topic"),
     "marts.mart_loop_closure": ("playbook", "response_month"),
+    "marts.mart_drivers": ("driver_id",),
     "ml.account_snapshots": ("snapshot_id",),
     # not a mart, but where epoch seconds and a string-or-array become a timestamp and a list
     "staging.stg_sendgrid__events": ("sg_event_id",),
@@ -65,9 +66,10 @@ def postgres_dsn() -> Iterator[str]:
 
 
 def add_python_written_rows(warehouse: Path) -> None:
-    """What the score and act flows and the SendGrid webhook would have written: two scoring
-    runs, detractor follow-ups (sent and failed) and delivery events (array and string
-    categories), so the copied tables and the marts that read them have rows."""
+    """What the score, voice and act flows and the SendGrid webhook would have written: two
+    scoring runs, topics of survey answers, detractor follow-ups (sent and failed) and delivery
+    events (array and string categories), so the copied tables and the marts that read them
+    have rows."""
     with writer(warehouse) as con:
         ensure_warehouse(con)
         con.execute(
@@ -99,6 +101,23 @@ def add_python_written_rows(warehouse: Path) -> None:
                     and nullif(trim("RecipientEmail"), '') is not null
                 order by "ResponseId"
                 limit 24
+            )
+            """
+        )
+        con.execute(  # what the voice flow writes: topics of survey answers (mart_drivers)
+            """
+            insert into ml.text_topics (text_id, topic, topic_source, weight, topics_run_at)
+            select 'survey_answer:' || "ResponseId",
+                case when n % 3 = 0 then 'billing' else 'pricing' end,
+                case when n % 4 = 0 then 'learned' else 'keyword' end,
+                case when n % 4 = 0 then 0.5 + n / 100.0 else 1.0 end,
+                timestamp '2026-10-01 02:00:00'
+            from (
+                select row_number() over (order by "ResponseId") as n, "ResponseId"
+                from raw.qualtrics__responses
+                where nullif(trim(open_text), '') is not null
+                order by "ResponseId"
+                limit 30
             )
             """
         )

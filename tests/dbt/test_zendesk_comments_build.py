@@ -138,3 +138,18 @@ def test_comment_unit_tests_pass(built: Path) -> None:
         "test-run",
     )
     assert report.success and report.counts == {"pass": 2}
+
+
+def test_customer_comments_become_voice_texts(query: Query) -> None:
+    """Public comments by end-users who never were agents, on tickets that count, once each:
+    not the agents' replies or notes (9101, 9102 who was an agent before), not deleted 2003."""
+    rows = query(
+        "select source_id, text from ml.voice_texts where text_kind = 'ticket_comment' "
+        "order by source_id"
+    )
+    assert rows == [
+        ("810001", "The April invoice has no PDF."),
+        ("810004", "Still nothing here."),
+        ("840001", "Login fails since this morning."),  # in both exports, once
+        ("850001", "Can I export reports to CSV?"),  # ticket events export only
+    ]

@@ -154,7 +154,8 @@ def test_second_run_changes_nothing(loop: dict) -> None:
     assert loop["second"]["ingest"]["totals"]["landed"] == 0
     # The loop closes: the first run's sent e-mails become touchpoints and loop-closure rows
     # in the second build. Everything else built from the sources stays exactly the same.
-    closes_the_loop = {"marts.fct_touchpoints", "marts.mart_loop_closure"}
+    # (mart_drivers too: the follow-up e-mail is a touchpoint before later answers)
+    closes_the_loop = {"marts.fct_touchpoints", "marts.mart_loop_closure", "marts.mart_drivers"}
     unchanged = {
         k: v
         for k, v in loop["counts_1"].items()
@@ -185,16 +186,20 @@ def test_scores_reach_the_customer_360(loop: dict) -> None:
 
 def test_runs_with_nothing_new_skip_what_has_no_new_input(loop: dict) -> None:
     """Second run: only the first run's sends are new (what reads the ledger is rebuilt and
-    checked); third run: nothing is rebuilt, checked, scored or published, and act runs."""
+    checked; the texts are not new, so voice is skipped); third run: nothing is rebuilt,
+    checked, scored, voiced or published, and act runs."""
     second, third = loop["second"], loop["third"]
     assert "build" not in loop["first"].get("skipped", {})
-    assert set(second["skipped"]) == {"check_raw", "score"}
+    assert loop["first"]["voice"]["sentiment"]["texts"] > 0  # the first run scored every text
+    assert set(second["skipped"]) == {"check_raw", "voice", "score"}  # texts unchanged
     rebuilt = set(second["build"]["datasets"])
     assert {"marts.dim_customers", "marts.fct_touchpoints", "marts.mart_loop_closure"} <= rebuilt
     assert "marts.fct_tickets" not in rebuilt and "ml.account_snapshots" not in rebuilt
     assert second["check_marts"]["passed"] and second["check_marts"]["datasets_checked"] >= 1
     assert third["status"] == "ok"
-    assert set(third["skipped"]) == {"check_raw", "build", "check_marts", "score", "publish"}
+    assert set(third["skipped"]) == {
+        "check_raw", "build", "check_marts", "voice", "score", "publish",
+    }  # fmt: skip
     assert "build_scores" not in third and "check_scores" not in third
     assert all(p["sent"] == 0 for p in third["act"].values() if isinstance(p, dict))
     assert loop["counts_3"] == loop["counts_2"]

@@ -622,6 +622,46 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "top_drivers": ['[{"feature":"tenure_days","impact":-0.2}]', "[]"],
             }
         ),
+        "ml.text_sentiment": pd.DataFrame(
+            {
+                "text_id": ["survey_answer:R1", "ticket_comment:9", "ticket_comment:10"],
+                "text_kind": ["survey_answer", "ticket_comment", "ticket_comment"],
+                "source_id": ["R1", "9", "10"],
+                "customer_id": ["C1", "C2", None],
+                "account_id": ["A1", "A2", "A2"],
+                "written_at": [ts("2024-06-01 10:00:00")] * 3,
+                "language": ["fa", "en", "de"],
+                "sentiment_score": [-0.62, 0.4, None],
+                "sentiment_label": ["negative", "positive", None],
+                "method": ["model", "lexicon", "none"],
+                "model_version": ["v0001", None, None],
+            }
+        ),
+        "ml.text_topics": pd.DataFrame(
+            {
+                "text_id": ["survey_answer:R1", "survey_answer:R1", "ticket_comment:9"],
+                "topic": ["billing", "learned: app / mobile / android", "billing"],
+                "topic_source": ["keyword", "learned", "learned"],
+                "weight": [1.0, 0.41, 0.77],
+            }
+        ),
+        "marts.mart_drivers": pd.DataFrame(
+            {
+                "driver_id": ["topic:billing", "ticket_experience:reopened"],
+                "driver_kind": ["topic", "ticket_experience"],
+                "driver": ["billing", "reopened"],
+                "n_mentions": [5, 44],
+                "detractor_share": [75.0, 28.33],
+                "promoter_share": [20.0, 10.57],
+                "nps_with": [-50.0, -9.09],
+                "nps_without": [50.0, 28.03],
+                "nps_impact": [-100.0, -37.12],
+                "nps_impact_ci_low": [-208.24, -63.17],
+                "nps_impact_ci_high": [8.24, -11.08],
+                "churn_effect": [16.67, None],
+                "method": ["keyword+learned", "ticket_before_answer"],
+            }
+        ),
     }
 
 

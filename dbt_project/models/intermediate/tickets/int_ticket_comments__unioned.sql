@@ -28,6 +28,7 @@ unioned as (
         author_id,
         comment_type,
         is_public,
+        body,
         created_at as commented_at,
         'ticket_comments' as comment_source,
         1 as source_rank
@@ -47,6 +48,7 @@ unioned as (
         comment_author_id as author_id,
         comment_type,
         is_public_comment as is_public,
+        comment_body as body,
         event_at as commented_at,
         'ticket_events' as comment_source,
         2 as source_rank
@@ -90,6 +92,7 @@ final as (
         author_id,
         comment_type,
         is_public,
+        body,
         commented_at,
         comment_source
 

@@ -44,6 +44,10 @@ final as (
         end as comment_type,
         {{ to_integer(cx_json_get_text('child_event', 'author_id')) }} as comment_author_id,
         {{ to_boolean(cx_json_get_text('child_event', 'public')) }} as is_public_comment,
+        nullif(trim(coalesce(
+            {{ cx_json_get_text('child_event', 'plain_body') }},
+            {{ cx_json_get_text('child_event', 'body') }}
+        )), '') as comment_body,
         lower(coalesce(
             {{ cx_json_get_text('child_event', 'status') }},
             case when {{ cx_json_get_text('child_event', 'field_name') }} = 'status'

@@ -18,6 +18,11 @@ renamed as (
         {{ to_integer(column_or_null(present, 'author_id')) }} as author_id,
         coalesce({{ blank_to_null(column_or_null(present, 'type')) }}, 'Comment') as comment_type,
         {{ to_boolean(column_or_null(present, 'public')) }} as is_public,
+        -- the comment text: plain_body (Zendesk's plain-text rendering), else body
+        coalesce(
+            {{ blank_to_null(column_or_null(present, 'plain_body')) }},
+            {{ blank_to_null(column_or_null(present, 'body')) }}
+        ) as body,
         lower({{ json_text(column_or_null(present, 'via'), '$.channel') }}) as channel,
         {{ to_utc_timestamp('created_at') }} as created_at,
         _loaded_at

@@ -1,0 +1,92 @@
+"""The `voice` flow: language, sentiment and topics of every open-text answer and customer
+ticket comment (cxloop.voice), then mart_drivers rebuilt on them (docs/voice.md).
+
+Reads ml.voice_texts (dbt), retrains the sentiment model when the labelled answers changed,
+writes ml.text_sentiment and ml.text_topics (recorded in ops.builds, so act and publish wait for
+their check), and the report under $CXLOOP_HOME/reports. In the pipeline, `build_downstream`
+is off: the pipeline rebuilds mart_drivers in the same dbt invocation as the scores' dims.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from cxloop.churn.training import resolve_paths
+from cxloop.config import VoiceConfig, project_config
+from cxloop.flows.build import build
+from cxloop.flows.orchestration import warehouse_slot
+from cxloop.quality.gate import recorded_build
+from cxloop.settings import Settings
+from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS
+from cxloop.voice.sentiment import (
+    read_texts,
+    score_texts,
+    sentiment_report,
+    train_or_reuse,
+    with_languages,
+    write_report,
+    write_sentiment,
+)
+from cxloop.voice.topics import topic_rows, topics_summary, write_topics
+
+# Everything dbt builds on the voice tables (stg_ml__text_*, mart_drivers).
+VOICE_DOWNSTREAM = "source:ml.text_sentiment+ source:ml.text_topics+"
+
+read_texts_task = task(read_texts, name="read-texts", cache_policy=NO_CACHE)
+languages_task = task(with_languages, name="detect-languages", cache_policy=NO_CACHE)
+train_task = task(train_or_reuse, name="train-or-reuse-sentiment-model", cache_policy=NO_CACHE)
+score_task = task(score_texts, name="score-sentiment", cache_policy=NO_CACHE)
+write_sentiment_task = task(write_sentiment, name="write-sentiment", cache_policy=NO_CACHE)
+topics_task = task(topic_rows, name="find-topics", cache_policy=NO_CACHE)
+write_topics_task = task(write_topics, name="write-topics", cache_policy=NO_CACHE)
+report_task = task(write_report, name="write-sentiment-report", cache_policy=NO_CACHE)
+
+
+@flow(name="voice")
+def voice(
+    warehouse: str | None = None,
+    models_dir: str | None = None,
+    config_path: str | None = None,
+    build_downstream: bool = True,
+) -> dict[str, Any]:
+    """Score and tag every text, report held-out accuracy per language, rebuild mart_drivers."""
+    config = project_config(config_path)
+    settings = config.voice if config else VoiceConfig()
+    paths = Settings().paths.ensure()
+    warehouse_path, models_path = resolve_paths(paths, warehouse, models_dir)
+    run_id = str(flow_run.get_id() or uuid.uuid4())
+    with warehouse_slot():
+        texts = languages_task(read_texts_task(warehouse_path))
+        state = train_task(
+            texts, models_path, settings.min_train_answers, settings.min_test_answers
+        )
+        with recorded_build(warehouse_path, run_id, "voice") as changed:
+            rows = score_task(texts, state)
+            write_sentiment_task(warehouse_path, rows)
+            topics = topics_task(texts, settings.learned_topics)
+            write_topics_task(warehouse_path, topics)
+            changed.extend([TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified])
+    report = sentiment_report(texts, rows, state)
+    report_paths = report_task(report, paths.reports)
+    get_run_logger().info(
+        "Sentiment of %d texts (%s); held-out accuracy %s; too little data: %s",
+        report["texts"],
+        report["by_method"],
+        report["held_out_accuracy"],
+        report["too_little_data"] or "none",
+    )
+    summary: dict[str, Any] = {
+        "sentiment": report,
+        "topics": topics_summary(topics),
+        "reports": [str(p) for p in report_paths],
+        "datasets": [TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified],
+        "build_id": run_id,
+    }
+    if build_downstream:
+        summary["build"] = build(config_path, select=VOICE_DOWNSTREAM)
+    return summary

@@ -1,0 +1,101 @@
+"""Sentiment model versions in the registry, beside the churn model:
+`<models_dir>/sentiment/<version>/{model.joblib,metadata.json}` + `current` (models.registry).
+
+A new version becomes current when there is none, or when it is at least as accurate as the
+current one on the new version's own held-out answers (those of the languages it serves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from cxloop.models.registry import (
+    ModelVersion,
+    current_version,
+    library_versions,
+    list_versions,
+    load_version,
+    set_current,
+    write_version,
+)
+from cxloop.models.sentiment import FAMILY, SentimentTrainResult, accuracy
+
+
+@dataclass(frozen=True)
+class SentimentPromotion:
+    """Whether a candidate became current, and why."""
+
+    promoted: bool
+    reason: str
+    candidate_version: str
+    previous_version: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def sentiment_metadata(version: str, result: SentimentTrainResult) -> dict[str, Any]:
+    """What a version was trained on and how it did, per language."""
+    return {
+        "version": version,
+        "family": FAMILY,
+        "created_at": result.created_at.isoformat(),
+        "estimator": "tfidf_char_wb_2_5+logistic_regression",
+        "languages": result.languages,
+        "per_language": result.per_language,
+        "accuracy": result.accuracy,
+        "data_window": result.window,
+        "training_data_sha256": result.data_sha256,
+        "libraries": library_versions(),
+    }
+
+
+def register_sentiment(result: SentimentTrainResult, models_dir: Path) -> ModelVersion:
+    """Write the fitted pipeline as the next sentiment version (not yet current)."""
+    if result.pipeline is None:
+        raise ValueError("no fitted sentiment pipeline to register")
+    version, path, metadata = write_version(
+        models_dir, FAMILY, result.pipeline, lambda v: sentiment_metadata(v, result)
+    )
+    return ModelVersion(version=version, path=path, metadata=metadata, _model=result.pipeline)  # type: ignore[arg-type]
+
+
+def load_current_sentiment(models_dir: Path) -> ModelVersion | None:
+    """The current sentiment version, or None before the first one."""
+    version = current_version(models_dir, FAMILY)
+    return None if version is None else load_version(models_dir, version, FAMILY)
+
+
+def latest_sentiment(models_dir: Path) -> ModelVersion | None:
+    """The newest registered sentiment version, current or not (None before the first)."""
+    versions = list_versions(models_dir, FAMILY)
+    return load_version(models_dir, versions[-1], FAMILY) if versions else None
+
+
+def promote_sentiment_if_better(
+    candidate: ModelVersion, result: SentimentTrainResult, models_dir: Path
+) -> SentimentPromotion:
+    """Make the candidate current unless the current version does better on its test set."""
+    current = load_current_sentiment(models_dir)
+    if current is None:
+        set_current(models_dir, candidate.version, FAMILY)
+        return SentimentPromotion(True, "first version", candidate.version, None)
+    held_out = result.test[result.test["language"].isin(result.languages)]
+    candidate_accuracy = result.accuracy
+    pipeline: Pipeline = current.model  # type: ignore[assignment]
+    previous_accuracy = accuracy(pipeline, held_out) if len(held_out) else None
+    if candidate_accuracy is None or previous_accuracy is None:
+        better = candidate_accuracy is not None
+    else:
+        better = candidate_accuracy >= previous_accuracy
+    if better:
+        set_current(models_dir, candidate.version, FAMILY)
+    reason = (
+        f"held-out accuracy {candidate_accuracy} {'>=' if better else '<'} "
+        f"{current.version}'s {previous_accuracy} on {len(held_out)} answers"
+    )
+    return SentimentPromotion(better, reason, candidate.version, current.version)

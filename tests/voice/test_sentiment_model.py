@@ -1,0 +1,170 @@
+"""Sentiment in en, ar and fa: trained on one hand-written set, judged on another never trained on.
+
+Thresholds are honest, not tuned: 12 labelled texts per language; the model must get at least
+9 right (0.75) in each, the VADER prior at least 9 of the 12 English ones, and language
+detection at least 35 of 36 (one short text may go to a neighbouring language).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from voice_fixtures import labelled_texts, training_answers
+
+from cxloop.models.registry import current_version, list_versions, set_current
+from cxloop.models.sentiment import (
+    FAMILY,
+    accuracy,
+    model_scores,
+    sentiment_label,
+    train_sentiment_model,
+)
+from cxloop.summary import voice_line
+from cxloop.voice.language import detect_language, detect_languages
+from cxloop.voice.lexicon import lexicon_label, lexicon_scores
+from cxloop.voice.sentiment import (
+    SentimentModelState,
+    report_markdown,
+    score_texts,
+    sentiment_report,
+    train_or_reuse,
+    with_languages,
+)
+
+# the fixture has 24 training and 8 held-out answers per language (time split below)
+MIN_TRAIN, MIN_TEST = 20, 5
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_sentiment_model(training_answers(), MIN_TRAIN, MIN_TEST)
+
+
+def test_the_time_split_holds_out_the_latest_quarter_of_days(trained) -> None:
+    # 16 dates per class, every six days from 2025-01-02; the cut is the 75th percentile day
+    assert trained.window["n_train"] == 72 and trained.window["n_test"] == 24
+    assert trained.window["train_to"] < trained.window["test_from"] == "2025-03-15T10:00:00"
+    assert trained.languages == ["ar", "en", "fa"]
+    for language in ("ar", "en", "fa"):
+        report = trained.per_language[language]
+        assert (report["n_train"], report["n_test"], report["status"]) == (24, 8, "model")
+        held_out = trained.test[trained.test["language"] == language]
+        assert report["accuracy"] == round(accuracy(trained.pipeline, held_out), 4)
+
+
+def test_model_labels_texts_it_never_saw_in_each_language(trained) -> None:
+    texts = labelled_texts()
+    scores = model_scores(trained.pipeline, texts["text"])
+    assert np.all((scores >= -1) & (scores <= 1))
+    texts["right"] = (scores > 0) == (texts["label"] == "positive")
+    per_language = texts.groupby("language")["right"].sum().to_dict()
+    assert set(per_language) == {"en", "ar", "fa"}
+    assert all(n >= 9 for n in per_language.values()), per_language
+    assert {sentiment_label(s) for s in (-0.9, -0.1, 0.1, 0.9)} == {
+        "negative",
+        "neutral",
+        "positive",
+    }
+
+
+def test_vader_prior_on_english() -> None:
+    english = labelled_texts().query("language == 'en'")
+    scores = lexicon_scores(english["text"])
+    labels = english["label"]
+    right = sum((s > 0) == (lab == "positive") for s, lab in zip(scores, labels, strict=True))
+    assert right >= 9
+    assert lexicon_label(0.0) == "neutral" and lexicon_label(-0.5) == "negative"
+
+
+def test_language_detection_on_the_hand_labelled_texts() -> None:
+    texts = labelled_texts()
+    detected = detect_languages(texts["text"])
+    assert sum(d == lang for d, lang in zip(detected, texts["language"], strict=True)) >= 35
+    assert detect_language("12345 !!") is None and detect_language("") is None
+
+
+def test_languages_with_too_little_data_are_reported_and_not_served(trained) -> None:
+    answers = training_answers()
+    german = answers.query("language == 'en'").head(6).assign(language="de")
+    german["text_id"] = "de-" + german["text_id"]
+    result = train_sentiment_model(pd.concat([answers, german]), MIN_TRAIN, MIN_TEST)
+    assert result.per_language["de"]["status"] == "too_little_data"
+    assert "de" not in result.languages
+    texts = pd.concat(
+        [
+            labelled_texts().assign(written_at=pd.Timestamp("2025-05-01")),
+            pd.DataFrame(
+                {"text_id": ["x1"], "language": ["de"], "text": ["Der Support war sehr gut."]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    for column in ("text_kind", "source_id", "customer_id", "account_id"):
+        texts[column] = "t"
+    state = SentimentModelState(None, [])
+    rows = score_texts(texts, state)  # no model: English by the lexicon, the rest unscored
+    by_language = rows.groupby("language")["method"].agg(set).to_dict()
+    assert by_language == {"en": {"lexicon"}, "ar": {"none"}, "fa": {"none"}, "de": {"none"}}
+    unscored = rows[rows["method"] == "none"]
+    assert unscored["sentiment_score"].isna().all() and unscored["sentiment_label"].isna().all()
+
+
+def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
+    tmp_path: Path,
+) -> None:
+    answers = training_answers()
+    first = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert first.version is not None and first.version.version == "v0001"
+    assert first.training is not None and first.training["promotion"]["promoted"]
+    assert current_version(tmp_path, FAMILY) == "v0001"
+    assert list_versions(tmp_path) == []  # the churn family is untouched
+    again = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert again.training is None and again.version.version == "v0001"
+    more = pd.concat([answers, answers.tail(4).assign(text_id=lambda f: f["text_id"] + "b")])
+    third = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert third.training is not None and third.training["registered"] == "v0002"
+    assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
+    # had v0002 not been promoted, the same answers are not trained on again at every run
+    set_current(tmp_path, "v0001", FAMILY)
+    kept = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert kept.training is None and kept.version.version == "v0001"
+    assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
+    set_current(tmp_path, "v0002", FAMILY)
+
+    texts = labelled_texts()
+    for column in ("text_kind", "source_id", "customer_id", "account_id"):
+        texts[column] = "t"
+    texts["written_at"] = pd.Timestamp("2025-05-01")
+    rows = score_texts(texts, third)
+    assert set(rows["method"]) == {"model"} and rows["model_version"].notna().all()
+    report = sentiment_report(texts, rows, third)
+    assert set(report["held_out_accuracy"]) == {"ar", "en", "fa"}
+    assert report["too_little_data"] == []
+    # the four added answers are the latest Persian ones: held out, beside the 8 before
+    assert "| fa | 24 (12 / 12) | 12 |" in report_markdown(report)
+    line = voice_line(report)  # the run summary's line
+    assert line.startswith("Sentiment: 36 texts (model 36)") and "fa " in line
+    assert line.endswith("too little data for a model: none")
+
+
+def test_an_unchanged_text_keeps_its_language_an_edited_one_is_detected_again() -> None:
+    text = "The support was great."
+    same = hashlib.sha256(text.encode()).hexdigest()
+    texts = pd.DataFrame(
+        {
+            "text_id": ["a", "b", "c"],
+            "text": [text, text, "خدمة ممتازة وفريق رائع."],
+            # a: scored before, unchanged (its stored language is kept, even a wrong one);
+            # b: edited since (stale hash); c: new
+            "previous_sha256": [same, "0" * 64, None],
+            "previous_language": ["xx", "xx", None],
+        }
+    )
+    out = with_languages(texts)
+    assert out["language"].tolist() == ["xx", "en", "ar"]
+    assert out["text_sha256"].tolist()[:2] == [same, same]
+    assert "previous_language" not in out
