@@ -67,9 +67,9 @@ def postgres_dsn() -> Iterator[str]:
 
 def add_python_written_rows(warehouse: Path) -> None:
     """What the score, voice and act flows and the SendGrid webhook would have written: two
-    scoring runs, topics of survey answers, detractor follow-ups (sent and failed) and delivery
-    events (array and string categories), so the copied tables and the marts that read them
-    have rows."""
+    scoring runs, topics of survey answers, detractor follow-ups (sent and failed) with their
+    callback tasks (open, contacted, closed, escalated) and delivery events (array and string
+    categories), so the copied tables and the marts that read them have rows."""
     with writer(warehouse) as con:
         ensure_warehouse(con)
         con.execute(
@@ -102,6 +102,44 @@ def add_python_written_rows(warehouse: Path) -> None:
                 order by "ResponseId"
                 limit 24
             )
+            """
+        )
+        con.execute(  # callback tasks of the sent follow-ups, in three states (mart_callbacks)
+            """
+            insert into ops.callback_tasks (task_id, action_id, account_id, customer_id,
+                assignee_email, due_date, reason, created_at, status, due_at, owner_source)
+            select 'task-' || action_id, action_id, null, null,
+                case when n % 2 = 0 then 'carla@vendor.example' else 'queue@vendor.example' end,
+                cast(planned_at + interval 2 day as date), 'detractor', planned_at,
+                case n % 3 when 0 then 'closed' when 1 then 'contacted' else 'open' end,
+                planned_at + interval 2 day,
+                case when n % 2 = 0 then 'csm' else 'queue' end
+            from (
+                select *, row_number() over (order by action_id) as n
+                from ops.playbook_actions where status = 'sent'
+            )
+            """
+        )
+        con.execute(
+            """
+            insert into ops.callback_events (event_id, task_id, event_type, status, occurred_at,
+                source, actor, outcome, root_cause, escalation_level)
+            select task_id || ':opened', task_id, 'opened', 'open', created_at, 'act', null,
+                null, null, null
+            from ops.callback_tasks
+            union all
+            select task_id || ':contacted', task_id, 'contacted', 'contacted',
+                created_at + interval 5 hour, 'cli', assignee_email, null, null, null
+            from ops.callback_tasks where status in ('contacted', 'closed')
+            union all
+            select task_id || ':closed', task_id, 'closed', 'closed',
+                created_at + interval 30 hour + (hash(task_id) % 40) * interval 1 hour, 'cli',
+                assignee_email, 'resolved', 'product', null
+            from ops.callback_tasks where status = 'closed'
+            union all
+            select task_id || ':escalated:1', task_id, 'escalated', status,
+                due_at + interval 1 minute, 'act', null, null, null, 1
+            from ops.callback_tasks where status = 'open'
             """
         )
         con.execute(  # what the voice flow writes: topics of survey answers (mart_drivers)
