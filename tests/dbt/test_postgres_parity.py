@@ -123,9 +123,10 @@ def add_python_written_rows(warehouse: Path) -> None:
         con.execute(
             """
             insert into ops.callback_events (event_id, task_id, event_type, status, occurred_at,
-                source, actor, outcome, root_cause, escalation_level)
-            select task_id || ':opened', task_id, 'opened', 'open', created_at, 'act', null,
-                null, null, null
+                source, actor, outcome, root_cause, escalation_level, recorded_at)
+            select *, occurred_at from (
+            select task_id || ':opened', task_id, 'opened', 'open', created_at as occurred_at,
+                'act', null, null, null, null
             from ops.callback_tasks
             union all
             select task_id || ':contacted', task_id, 'contacted', 'contacted',
@@ -133,13 +134,14 @@ def add_python_written_rows(warehouse: Path) -> None:
             from ops.callback_tasks where status in ('contacted', 'closed')
             union all
             select task_id || ':closed', task_id, 'closed', 'closed',
-                created_at + interval 30 hour + (hash(task_id) % 40) * interval 1 hour, 'cli',
+                created_at + to_hours(30 + cast(hash(task_id) % 40 as integer)), 'cli',
                 assignee_email, 'resolved', 'product', null
             from ops.callback_tasks where status = 'closed'
             union all
             select task_id || ':escalated:1', task_id, 'escalated', status,
                 due_at + interval 1 minute, 'act', null, null, null, 1
             from ops.callback_tasks where status = 'open'
+            )
             """
         )
         con.execute(  # what the voice flow writes: topics of survey answers (mart_drivers)
