@@ -155,7 +155,12 @@ def test_a_scheduled_act_and_publish_refuse_marts_whose_check_failed(
         act()
     assert check(stage="marts")["passed"]
     counts = act()
-    assert set(counts) == {"detractor_followup", "at_risk_alert", "repeat_complaint"}
+    assert set(counts) == {
+        "detractor_followup",
+        "at_risk_alert",
+        "repeat_complaint",
+        "callback_escalation",  # the callbacks step, after the playbooks
+    }
     assert not any(c["gate_blocked"] for c in counts.values())
     published = publish()
     assert published["tables"]["marts.fct_survey_responses"] == 3
