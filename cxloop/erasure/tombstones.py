@@ -45,10 +45,11 @@ def salt_fingerprint(salt: str) -> str:
 def recorded_salt(con: duckdb.DuckDBPyConnection) -> str | None:
     """The salt fingerprint the tombstones were made with (None: none recorded yet)."""
     try:
-        row = con.execute("select salt_sha256 from ops.tombstone_salt limit 1").fetchone()
+        # fetchall, not fetchone: an unfinished result would block con.register (tombstones)
+        rows = con.execute("select salt_sha256 from ops.tombstone_salt limit 1").fetchall()
     except duckdb.CatalogException:
         return None
-    return row[0] if row else None
+    return rows[0][0] if rows else None
 
 
 def check_salt(con: duckdb.DuckDBPyConnection, salt: str) -> None:

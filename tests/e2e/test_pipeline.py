@@ -154,8 +154,14 @@ def test_second_run_changes_nothing(loop: dict) -> None:
     assert loop["second"]["ingest"]["totals"]["landed"] == 0
     # The loop closes: the first run's sent e-mails become touchpoints and loop-closure rows
     # in the second build. Everything else built from the sources stays exactly the same.
-    # (mart_drivers too: the follow-up e-mail is a touchpoint before later answers)
-    closes_the_loop = {"marts.fct_touchpoints", "marts.mart_loop_closure", "marts.mart_drivers"}
+    # (mart_drivers too: the follow-up e-mail is a touchpoint before later answers; and
+    # mart_callbacks: the first run's act opened the callback tasks it counts)
+    closes_the_loop = {
+        "marts.fct_touchpoints",
+        "marts.mart_loop_closure",
+        "marts.mart_drivers",
+        "marts.mart_callbacks",
+    }
     unchanged = {
         k: v
         for k, v in loop["counts_1"].items()
@@ -167,6 +173,7 @@ def test_second_run_changes_nothing(loop: dict) -> None:
     )
     assert 0 < new_touchpoints <= len(loop["eml_1"])
     assert loop["counts_2"]["marts.mart_loop_closure"] > 0
+    assert loop["counts_2"]["marts.mart_callbacks"] > loop["counts_1"]["marts.mart_callbacks"]
     assert loop["eml_2"] == loop["eml_1"], "a second run wrote e-mail again"
     assert all(p["sent"] == 0 for p in loop["second"]["act"].values() if isinstance(p, dict))
 
