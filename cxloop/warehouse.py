@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cxloop.tables import CORE_TABLES, SCHEMAS, ensure_tables, ensure_warehouse
 __all__ = [
     "SCHEMAS",
     "connect",
+    "connect_when_free",
     "ensure_schemas",
     "ensure_warehouse",
     "reader",
@@ -40,6 +42,22 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     con = duckdb.connect(str(path))
     ensure_schemas(con)
     return con
+
+
+def connect_when_free(
+    path: Path, wait_seconds: float, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """`connect`, retrying with backoff while another process holds DuckDB's file lock;
+    after `wait_seconds` the lock error is raised."""
+    deadline, delay = time.monotonic() + wait_seconds, 0.2
+    while True:
+        try:
+            return connect(path, read_only=read_only)
+        except duckdb.IOException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5)
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

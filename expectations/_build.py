@@ -130,6 +130,21 @@ class DatasetSpec:
     derived: tuple[DerivedCheck, ...] = field(default=())
 
 
+def dataset_spec(
+    name: str,
+    family: str,
+    columns: Sequence[str],
+    checks: Callable[[], list[Expectation]],
+    derived: tuple[DerivedCheck, ...] = (),
+) -> DatasetSpec:
+    """A dataset's suite: its columns present, then its own checks (built when run)."""
+
+    def build() -> list[Expectation]:
+        return [table_has_columns(columns), *checks()]
+
+    return DatasetSpec(name=name, family=family, expectations=build, derived=derived)
+
+
 def ok_where(condition: pd.Series, applicable: pd.Series) -> pd.Series:
     """True where the rule holds or does not apply (nulls in inputs count as not applicable)."""
     holds = condition.fillna(False).astype(bool)

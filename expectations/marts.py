@@ -16,11 +16,11 @@ from cxloop.expectations._build import (
     DatasetSpec,
     DerivedCheck,
     between,
+    dataset_spec,
     in_set,
     matches,
     not_null,
     ok_where,
-    table_has_columns,
     unique,
     unique_together,
 )
@@ -649,10 +649,7 @@ def callback_counts_nest() -> DerivedCheck:
 
 
 def _mart(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
-    def build() -> list[Expectation]:
-        return [table_has_columns(COLUMNS[name]), *checks()]
-
-    return DatasetSpec(name=name, family=FAMILY, expectations=build, derived=derived)
+    return dataset_spec(name, FAMILY, COLUMNS[name], checks, derived)
 
 
 SPECS: tuple[DatasetSpec, ...] = (

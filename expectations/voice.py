@@ -11,10 +11,10 @@ from cxloop.expectations._build import (
     DatasetSpec,
     DerivedCheck,
     between,
+    dataset_spec,
     in_set,
     not_null,
     ok_where,
-    table_has_columns,
     unique,
     unique_together,
 )
@@ -107,10 +107,7 @@ def impact_within_interval() -> DerivedCheck:
 
 
 def _spec(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
-    def build() -> list[Expectation]:
-        return [table_has_columns(COLUMNS[name]), *checks()]
-
-    return DatasetSpec(name=name, family=FAMILY, expectations=build, derived=derived)
+    return dataset_spec(name, FAMILY, COLUMNS[name], checks, derived)
 
 
 SPECS: tuple[DatasetSpec, ...] = (

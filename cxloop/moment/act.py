@@ -36,7 +36,7 @@ from cxloop.playbooks.plan import PlanContext
 from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import LoadedPlaybook
 from cxloop.quality.gate import gate_state
-from cxloop.warehouse import connect
+from cxloop.warehouse import connect_when_free
 
 TRIGGER_TABLE = "moment_responses"
 LOG = logging.getLogger("cxloop.moment")
@@ -47,19 +47,6 @@ def nps_category(score: int | None) -> str | None:
     if score is None:
         return None
     return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
-
-
-def connect_when_free(warehouse: Path, wait_seconds: float = 600) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing; while another process holds DuckDB's lock, retry."""
-    deadline, delay = time.monotonic() + wait_seconds, 0.2
-    while True:
-        try:
-            return connect(warehouse)
-        except duckdb.IOException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 5)
 
 
 def _customers(con: duckdb.DuckDBPyConnection, emails: list[str]) -> dict[str, tuple[str, str]]:
@@ -119,7 +106,7 @@ def act_on_responses(
     mirrors: Sequence[Mirror] = (),
 ) -> dict[str, Any]:
     """Run the playbook on these responses only; counts as the act flow reports them."""
-    con = connect_when_free(warehouse)
+    con = connect_when_free(warehouse, 600)
     try:
         gate = gate_state(con)
         if spec.spec.guardrails.require_quality_gate and not gate.passed:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,24 +47,19 @@ def _warehouse(warehouse: Path | None) -> Path:
 
 
 def _open(path: Path, read_only: bool) -> Any:
-    """Connect, retrying while another process holds DuckDB's lock; a one-line error after."""
+    """Connect, waiting while another process holds DuckDB's lock; a one-line error after."""
     import duckdb
 
     from cxloop.errors import CxloopError
-    from cxloop.warehouse import connect
+    from cxloop.warehouse import connect_when_free
 
-    deadline, delay = time.monotonic() + LOCK_WAIT_SECONDS, 0.2
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=True) if read_only else connect(path)
-        except duckdb.IOException as exc:
-            if time.monotonic() >= deadline:
-                raise CxloopError(
-                    f"{path}: the warehouse is busy (a run holds it) after waiting "
-                    f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done: {exc}"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 5)
+    try:
+        return connect_when_free(path, LOCK_WAIT_SECONDS, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise CxloopError(
+            f"{path}: the warehouse is busy (a run holds it) after waiting "
+            f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done: {exc}"
+        ) from None
 
 
 @contextlib.contextmanager
