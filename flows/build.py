@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
 from cxloop.build import build_report, phase_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import DbtRun
-from cxloop.flows.orchestration import warehouse_slot
+from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
@@ -49,7 +47,7 @@ def build(config_path: str | None = None, select: str | None = None) -> dict[str
     """
     config = project_config(config_path)
     paths = Settings().paths.ensure()
-    run_id = str(flow_run.get_id() or uuid.uuid4())
+    run_id = stage_run_id("build")
     args = (paths.warehouse, paths.home, config, run_id)
     with warehouse_slot():
         with recorded_build(paths.warehouse, run_id, select) as changed:  # ops.builds

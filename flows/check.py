@@ -6,17 +6,15 @@ the gate enforced (cxloop.quality). A failed critical check fails the flow.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
 from cxloop.config import project_config
 from cxloop.dbt import dbt_vars
-from cxloop.flows.orchestration import warehouse_slot
+from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality import (
     CheckReport,
     check_family,
@@ -56,7 +54,7 @@ def check(
     """
     paths = Settings().paths
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
-    run_id = str(flow_run.get_id() or uuid.uuid4())
+    run_id = stage_run_id("check")
     report = CheckReport(run_id=run_id, stage=stage)
     for family in families_for(stage):
         report.outcomes.append(

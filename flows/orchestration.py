@@ -6,11 +6,13 @@ import contextlib
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import MissingContextError
+from prefect.runtime import flow_run
 
 WRITER_LIMIT = "warehouse-writer"
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
@@ -57,6 +59,19 @@ def warehouse_slot() -> Iterator[None]:
         finally:
             _holding.reset(token)
             log.info("releasing the %s slot", WRITER_LIMIT)
+
+
+def stage_run_id(flow_name: str) -> str:
+    """The id a stage records its work under (ops.builds, ops.quality_results).
+
+    Run as a flow of its own, the stage's flow-run id, so the UI and the tables meet. Run inline
+    by the pipeline (`stage.fn(...)`, no subflow of its own: docs/architecture.md), the current
+    run is the pipeline's, which every stage shares, so each stage call gets a new id.
+    """
+    run = flow_run.get_id()
+    if run and flow_run.get_flow_name() == flow_name:
+        return str(run)
+    return str(uuid.uuid4())
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:

@@ -1,4 +1,10 @@
-"""The end-to-end `pipeline` flow: ingest, check, build, check, voice, score, act, publish."""
+"""The end-to-end `pipeline` flow: ingest, check, build, check, voice, score, act, publish.
+
+Each stage is a flow of its own (`cxloop build`, a deployment, a test can run it alone), but the
+pipeline runs their bodies inline (`stage.fn(...)`): a subflow costs about a second of Prefect
+bookkeeping (its run, its states, its heartbeat thread's join), some 12 s a run. Their tasks
+still appear, under the pipeline's run (docs/architecture.md, issue #12).
+"""
 
 from __future__ import annotations
 
@@ -93,7 +99,7 @@ def pipeline(
     wh = paths.warehouse
     with warehouse_slot():
         with timer.stage("ingest"):
-            report["ingest"] = ingest(sources_dir, str(cfg_path))
+            report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
         try:
             sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
             with timer.stage("check_raw"):  # only the raw tables that changed since passing
@@ -104,7 +110,7 @@ def pipeline(
                 ):
                     skip(report, "check_raw", "no new raw data; sources still fresh")
                 else:  # with no table changed, only source freshness is checked
-                    report["check_raw"] = check(
+                    report["check_raw"] = check.fn(
                         stage="raw", config_path=str(cfg_path), datasets=changed_raw
                     )
                     passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
@@ -112,12 +118,12 @@ def pipeline(
             with timer.stage("build"):
                 ledger_only = False
                 if not build_unchanged(wh, sources_in):
-                    report["build"] = build(str(cfg_path))
+                    report["build"] = build.fn(str(cfg_path))
                     record_inputs(wh, "build", sources_in, report["build"]["build_id"])
                     record_inputs(wh, "ledger", ledger_in, report["build"]["build_id"])
                 elif not unchanged(wh, "ledger", ledger_in):  # the last run's sends close the loop
                     ledger_only = True
-                    report["build"] = build(str(cfg_path), select=LEDGER_DOWNSTREAM)
+                    report["build"] = build.fn(str(cfg_path), select=LEDGER_DOWNSTREAM)
                     record_inputs(wh, "ledger", ledger_in, report["build"]["build_id"])
                 else:
                     skip(report, "build", "no new raw data, ledger or config since the last build")
@@ -126,12 +132,12 @@ def pipeline(
                     skip(report, "check_marts", "marts unchanged since their passing check")
                 else:  # what the build changed (everything, after a full build)
                     changed = report["build"]["datasets"] if ledger_only else None
-                    report["check_marts"] = check(stage="marts", datasets=changed)
+                    report["check_marts"] = check.fn(stage="marts", datasets=changed)
             with timer.stage("voice"):  # sentiment and topics; mart_drivers rebuilt below
                 if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
                     skip(report, "voice", "texts, sentiment model and config unchanged")
                 else:
-                    report["voice"] = voice(config_path=str(cfg_path), build_downstream=False)
+                    report["voice"] = voice.fn(config_path=str(cfg_path), build_downstream=False)
             with timer.stage("score"):
                 version = current_model_version(paths.models)
                 score_in = score_inputs(wh, version, config)
@@ -139,7 +145,7 @@ def pipeline(
                     skip(report, "score", f"model {version} and features unchanged")
                 else:
                     try:
-                        report["score"] = score(config_path=str(cfg_path))  # bands, horizon
+                        report["score"] = score.fn(config_path=str(cfg_path))  # bands, horizon
                     except ChurnModelError as exc:  # too little history: act on what we know
                         report["score"] = {"skipped": str(exc)}
                         logger.warning("No churn scores this run: %s", exc)
@@ -154,17 +160,17 @@ def pipeline(
                     *([SCORES_DOWNSTREAM] if scored else []),
                 ]
                 with timer.stage("build_scores"):  # one dbt run for both
-                    report["build_scores"] = build(str(cfg_path), select=" ".join(downstream))
+                    report["build_scores"] = build.fn(str(cfg_path), select=" ".join(downstream))
                 with timer.stage("check_scores"):  # what voice and scoring changed, before act
                     changed = [*written, *report["build_scores"]["datasets"]]
-                    report["check_scores"] = check(stage="marts", datasets=changed)
+                    report["check_scores"] = check.fn(stage="marts", datasets=changed)
                 if scored:
                     version = current_model_version(paths.models)
                     record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
                 if voiced:
                     record_inputs(wh, "voice", voice_inputs(wh, config, paths.models), run_id)
             with timer.stage("act"):
-                report["act"] = act(dry_run=dry_run, now=now, config=str(cfg_path))
+                report["act"] = act.fn(dry_run=dry_run, now=now, config=str(cfg_path))
             if not dry_run:
                 with timer.stage("publish"):
                     publish_in = publish_inputs(wh, config)
@@ -172,7 +178,7 @@ def pipeline(
                         skip(report, "publish", "marts unchanged since the last publish")
                         report["warnings"] = publish_warnings(config)
                     else:
-                        report["publish"] = publish(str(cfg_path))
+                        report["publish"] = publish.fn(str(cfg_path))
                         report["warnings"] = report["publish"]["warnings"]
                         record_inputs(wh, "publish", publish_in, run_id)
             report["status"] = "ok"

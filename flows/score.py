@@ -6,12 +6,10 @@ again replaces that run's rows, in one transaction, so re-runs never duplicate.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
 from cxloop.churn.scoring import (
     load_model,
@@ -25,7 +23,7 @@ from cxloop.churn.scoring import (
 )
 from cxloop.churn.training import resolve_paths
 from cxloop.config import project_config
-from cxloop.flows.orchestration import warehouse_slot
+from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.flows.train import train as train_flow
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
@@ -69,7 +67,7 @@ def score(
         require_training_allowed(train_if_missing, models_path)
         trained = train_flow(str(warehouse_path), str(models_path), risk.horizon_days)
         version = load_model_task(models_path)
-    run_id = str(flow_run.get_id() or uuid.uuid4())
+    run_id = stage_run_id("score")
     with warehouse_slot():
         # a scoring run changes ml.churn_scores: recorded like a build, checked before act
         with recorded_build(warehouse_path, run_id, "score") as changed:

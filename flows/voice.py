@@ -9,17 +9,15 @@ is off: the pipeline rebuilds mart_drivers in the same dbt invocation as the sco
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 
 from cxloop.churn.training import resolve_paths
 from cxloop.config import VoiceConfig, project_config
 from cxloop.flows.build import build
-from cxloop.flows.orchestration import warehouse_slot
+from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS
@@ -59,7 +57,7 @@ def voice(
     settings = config.voice if config else VoiceConfig()
     paths = Settings().paths.ensure()
     warehouse_path, models_path = resolve_paths(paths, warehouse, models_dir)
-    run_id = str(flow_run.get_id() or uuid.uuid4())
+    run_id = stage_run_id("voice")
     with warehouse_slot():
         texts = languages_task(read_texts_task(warehouse_path))
         state = train_task(
