@@ -5,6 +5,9 @@ definitions; docs/architecture.md ("Table contracts") names each of them (tests/
 The playbook tables are defined in `cxloop.playbooks.ledger` (a domain package that imports
 nothing of ours) and registered here; raw tables are defined by the landing metadata and each
 source entity's contract. dbt-built tables are defined by their models, not here.
+
+Over 400 lines on purpose: it is the one place every Python-written table is defined, and a
+definition split over files is the repetition this module exists to end.
 """
 
 from __future__ import annotations
