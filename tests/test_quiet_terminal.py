@@ -69,3 +69,24 @@ def test_one_line_per_stage(tmp_path: Path) -> None:
     assert waited == [True]
     assert [line.split()[1] for line in lines[:3]] == ["prefect_api", "ingest", "build"]
     assert lines[3].startswith("Logs: ")
+
+
+def test_the_cli_starts_its_own_prefect_server_only_when_no_api_can_be_configured(
+    tmp_path: Path,
+) -> None:
+    from cxloop.flows.prefect_api import api_may_be_configured
+
+    cwd, home = tmp_path / "work", tmp_path / "prefect-home"
+    cwd.mkdir()
+    home.mkdir()
+    env = {"PREFECT_HOME": str(home)}
+    assert not api_may_be_configured(cwd, env)  # no profiles file, nothing in the folder
+    assert api_may_be_configured(cwd, {**env, "PREFECT_API_URL": "http://127.0.0.1:4200/api"})
+    (home / "profiles.toml").write_text(
+        'active = "prod"\n[profiles.local]\n[profiles.prod]\n'
+        'PREFECT_API_URL = "http://127.0.0.1:4200/api"\n'
+    )
+    assert api_may_be_configured(cwd, env)  # the active profile names a server
+    assert not api_may_be_configured(cwd, {**env, "PREFECT_PROFILE": "local"})
+    (cwd / "pyproject.toml").write_text('[tool.prefect.api]\nurl = "http://h:4200/api"\n')
+    assert api_may_be_configured(cwd, {**env, "PREFECT_PROFILE": "local"})

@@ -165,11 +165,21 @@ def start_api_early(log_dir: Path, verbose: bool) -> Callable[[], None]:
     """Start Prefect's temporary server in the background (when no API is configured), so its
     ~10 s start overlaps the CLI's imports and the demo's generation; returns `wait`.
 
+    Before Prefect is imported and with no API configured anywhere, the server is our own child
+    process (flows/prefect_api.py), which spares this process importing Prefect's server.
+    Otherwise:
+
     The flows would start the same server (Prefect's ephemeral mode, one per process) on
     their first API call; `wait` must run before that, since a server marked started is
     not yet answering. Prefect itself is imported in the background thread too, and its logs
     routed (`route_logs`) before the server says it starts.
     """
+    from cxloop.flows.prefect_api import TemporaryServer, api_may_be_configured
+
+    if "prefect" not in sys.modules and not api_may_be_configured(Path.cwd(), os.environ):
+        server = TemporaryServer(log_dir / "prefect-server.log")  # before Prefect is imported
+        server.start()
+        return server.wait
     errors: list[BaseException] = []
 
     def start() -> None:

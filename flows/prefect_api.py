@@ -1,0 +1,144 @@
+"""A Prefect API for one CLI command when none is configured: a temporary server of our own.
+
+Prefect 3 needs an API for every flow run. With none configured it starts a temporary server
+itself (`SubprocessASGIServer`), but only after importing the whole server (FastAPI, its
+routers, the ORM: 3-4 s of the CLI's own CPU, under the same GIL as the CLI's imports). Here the
+CLI starts the same uvicorn command as a child process before Prefect is imported, and points
+this process at it through PREFECT_API_URL, so the server's start runs on the other core while
+the CLI imports the flows. Its log goes to CXLOOP_HOME/logs/prefect-server.log; it is stopped
+when the command exits.
+
+Only when no API can be configured anywhere Prefect looks (the environment, the active profile,
+prefect.toml, .env or pyproject.toml's [tool.prefect] in the working folder): otherwise the
+caller lets Prefect decide as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from cxloop.errors import CxloopError
+
+API_SETTINGS = ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL_ENABLED")
+START_TIMEOUT_S = 90.0
+
+
+def api_may_be_configured(cwd: Path, env: Mapping[str, str]) -> bool:
+    """True when Prefect could find an API URL (or ephemeral-mode setting) of the user's."""
+    if any(name in env for name in API_SETTINGS):
+        return True
+    if (cwd / "prefect.toml").exists():
+        return True
+    for name, marker in ((".env", "PREFECT_"), ("pyproject.toml", "[tool.prefect")):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if marker in (cwd / name).read_text(encoding="utf-8"):
+                return True
+    return profile_sets_api(env)
+
+
+def profile_sets_api(env: Mapping[str, str]) -> bool:
+    """True when the active Prefect profile sets the API URL or the ephemeral mode."""
+    home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(env.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True  # unreadable: let Prefect read it and decide
+    active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    settings = profiles.get("profiles", {}).get(active, {})
+    return any(name in settings for name in API_SETTINGS)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class TemporaryServer:
+    """Prefect's server as a child process for the length of one command."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and point this process's Prefect at it (before Prefect loads)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # the command Prefect's own temporary server runs
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
+                ],
+                env={
+                    **os.environ,
+                    "PREFECT_UI_ENABLED": "0",
+                    "PREFECT__SERVER_EPHEMERAL": "1",
+                    "PREFECT__SERVER_FINAL": "1",
+                },
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        os.environ["PREFECT_API_URL"] = self.url
+        atexit.register(self.stop)
+
+    def wait(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Return once the server answers its health check; a clear error if it cannot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                code = None if self.process is None else self.process.returncode
+                raise CxloopError(
+                    f"Prefect's temporary server on port {self.port} exited (code {code}) "
+                    f"before it answered; its log: {self.log_path}"
+                )
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.1)
+        raise CxloopError(
+            f"Prefect's temporary server on port {self.port} did not answer within "
+            f"{timeout:.0f} s; its log: {self.log_path}"
+        )
+
+    def stop(self) -> None:
+        """Stop the server (terminate, then kill after 5 s)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
