@@ -45,6 +45,7 @@ format: $(STAMP)
 # Benchmarks (not tests): each prints its measurement; record them in docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --scale $(SCALE)
+	$(BIN)/python -m benchmarks.run --scale 10 --first-only
 	$(BIN)/python -m benchmarks.ingest --scale $(SCALE)
 	$(BIN)/python -m benchmarks.churn --score --train
 	$(BIN)/python -m benchmarks.playbooks --rows 100000
