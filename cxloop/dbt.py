@@ -1,6 +1,6 @@
 """The one way cxloop invokes dbt: in-process through dbt's own `dbtRunner`, one call per command.
 
-Every caller (the build's two phases, source freshness, the PostgreSQL target, the identity
+Every caller (the build's two phases, the PostgreSQL target, the identity
 benchmark) goes through `invoke_dbt`: same project and profiles (package data), a target path
 per dbt target under `$CXLOOP_HOME/dbt/`, dbt's log file under `DBT_LOG_PATH` (default
 `$CXLOOP_HOME/dbt/logs`), the warehouse file released afterwards. Its result is plain data, one

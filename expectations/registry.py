@@ -95,6 +95,31 @@ def applicable_checks(
     return keep, derived, left_out
 
 
+# table-level expectations that read only the columns they name (others read the whole frame)
+_NAMED_COLUMNS_ONLY = {"expect_table_columns_to_match_set"}
+
+
+def columns_read(dataset: str, columns: Iterable[str]) -> list[str]:
+    """Of a table's `columns`, those its applicable checks read (in the table's order).
+
+    Validating only these gives the same result as validating the whole table: a column no
+    expectation or derived check names is never looked at (the contract check names the
+    columns it requires). A table-level expectation of another kind keeps every column.
+    """
+    columns = list(columns)
+    expectations, derived, _ = applicable_checks(dataset, columns)
+    needed: set[str] = {c for d in derived for c in d.inputs}
+    for expectation in expectations:
+        named = expectation_columns(expectation)
+        if named:
+            needed.update(named)
+        elif expectation.expectation_type in _NAMED_COLUMNS_ONLY:
+            needed.update(getattr(expectation, "column_set", None) or [])
+        else:
+            return columns
+    return [c for c in columns if c in needed]
+
+
 def suite_for(dataset: str, columns: Iterable[str] | None = None) -> gx.ExpectationSuite:
     """The suite for `dataset`, limited to checks whose columns exist when `columns` is given."""
     expectations, derived, _ = applicable_checks(dataset, columns)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+import great_expectations.exceptions as gx_exceptions
 import pandas as pd
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -30,6 +31,12 @@ from cxloop.expectations.registry import applicable_checks, suite_for
 DATASOURCE = "cxloop"
 BATCH_DEFINITION = "whole_frame"
 SAMPLE_SIZE = 10
+# BASIC has every field the results read (counts, percent, partial_unexpected_list, observed
+# value); SUMMARY's extra index lists and value counts cost ~25% of a validation, unread.
+RESULT_FORMAT = "BASIC"
+# the Data Docs index lists the newest validation results only: GE reads every listed result
+# on each render (~2 ms each), so an unbounded index grows with history (older pages stay)
+DOCS_INDEX_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,25 @@ def _with_offending_rows(
     return replace(result, unexpected_sample=json.dumps(rows, default=str))
 
 
+def _suite_key(suite: gx.ExpectationSuite) -> list[Any]:
+    """What makes two suites validate the same: name, meta and expectations (not their ids)."""
+    expectations = []
+    for expectation in suite.expectations:
+        config = expectation.configuration.to_json_dict()
+        config.pop("id", None)
+        expectations.append(config)
+    return [suite.name, suite.meta, expectations]
+
+
+def _limit_docs_index(context: Any) -> None:
+    """Bound the Data Docs index of every site to the newest DOCS_INDEX_LIMIT results."""
+    sites = context.variables.data_docs_sites or {}
+    for site in sites.values():
+        index = site.setdefault("site_index_builder", {"class_name": "DefaultSiteIndexBuilder"})
+        index["validation_results_limit"] = DOCS_INDEX_LIMIT
+    context.variables.data_docs_sites = sites
+
+
 class Runner:
     """A GE context (ephemeral, or file-backed under `context_root`) reused for many datasets."""
 
@@ -141,9 +167,14 @@ class Runner:
         else:
             self.context_root.mkdir(parents=True, exist_ok=True)
             self.context = gx.get_context(mode="file", context_root_dir=str(self.context_root))
+            _limit_docs_index(self.context)
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        try:  # keep a file context's assets: the stored checkpoints refer to them
+            self.datasource = self.context.data_sources.get(DATASOURCE)
+        except (KeyError, ValueError, gx_exceptions.DataContextError):
+            self.datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
         self._pending_docs: list[Any] = []
+        self._current_suite_pages: set[str] = set()  # suites whose Data Docs page is current
         self._checkpoints: dict[str, tuple[tuple[object, ...], gx.Checkpoint]] = {}
         self._lock = threading.Lock()
 
@@ -160,19 +191,54 @@ class Runner:
     def _checkpoint(
         self, dataset: str, columns: list[str], signature: tuple[object, ...]
     ) -> gx.Checkpoint:
-        """The dataset's checkpoint, re-registered only when the applicable checks change."""
+        """The dataset's checkpoint, re-registered only when the applicable checks change.
+
+        A file context keeps checkpoints across runs: one whose suite has exactly these
+        expectations is reused as stored (registering costs ~75 ms a dataset, reading ~5 ms).
+        """
         cached = self._checkpoints.get(dataset)
         if cached and cached[0] == signature:
             return cached[1]
-        suite = self.context.suites.add_or_update(suite_for(dataset, columns))
-        definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=dataset, data=self._batch_definition(dataset), suite=suite)
-        )
-        checkpoint = self.context.checkpoints.add_or_update(
-            gx.Checkpoint(name=dataset, validation_definitions=[definition], actions=[])
-        )
+        suite = suite_for(dataset, columns)
+        checkpoint = self._stored_checkpoint(dataset, suite)
+        if checkpoint is not None and self._suite_page(dataset).is_file():
+            self._current_suite_pages.add(dataset)
+        if checkpoint is None:
+            self._current_suite_pages.discard(dataset)
+            suite = self.context.suites.add_or_update(suite)
+            definition = self.context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=dataset, data=self._batch_definition(dataset), suite=suite
+                )
+            )
+            checkpoint = self.context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=dataset,
+                    validation_definitions=[definition],
+                    actions=[],
+                    result_format=RESULT_FORMAT,
+                )
+            )
         self._checkpoints[dataset] = (signature, checkpoint)
         return checkpoint
+
+    def _stored_checkpoint(self, dataset: str, suite: gx.ExpectationSuite) -> gx.Checkpoint | None:
+        """The checkpoint a file context stored for `dataset`, if it validates exactly `suite`."""
+        if self.context_root is None:
+            return None
+        try:
+            checkpoint = self.context.checkpoints.get(dataset)
+            (definition,) = checkpoint.validation_definitions
+            data = definition.data
+            stored = definition.suite
+        except Exception:  # absent, or stored by another version: register anew
+            return None
+        same_data = (data.name, data.data_asset.name) == (BATCH_DEFINITION, dataset)
+        fmt = checkpoint.result_format
+        same_run = not checkpoint.actions and getattr(fmt, "value", fmt) == RESULT_FORMAT
+        if same_data and same_run and _suite_key(stored) == _suite_key(suite):
+            return checkpoint
+        return None
 
     def validate(
         self, dataset: str, df: pd.DataFrame, *, run_name: str | None = None
@@ -188,8 +254,11 @@ class Runner:
             )
             results: list[ExpectationResult] = []
             for identifier, suite_result in outcome.run_results.items():
-                self._pending_docs += [identifier, ExpectationSuiteIdentifier(name=dataset)]
+                self._pending_docs.append(identifier)
                 results += [_to_result(r) for r in suite_result.results]
+            if dataset not in self._current_suite_pages:  # a suite page only when it changed
+                self._pending_docs.append(ExpectationSuiteIdentifier(name=dataset))
+                self._current_suite_pages.add(dataset)
         results = [_with_offending_rows(r, frame, derived) for r in results]
         critical_failed = any(not r.success and r.severity == "critical" for r in results)
         return SuiteResult(
@@ -204,11 +273,20 @@ class Runner:
     def build_docs(self) -> Path | None:
         """Render Data Docs for the results validated since the last call (file contexts only)."""
         with self._lock:
-            if self.context_root is None or not self._pending_docs:
+            if self.context_root is None:
+                self._pending_docs = []  # an ephemeral context renders nothing
+                return None
+            if not self._pending_docs:
                 return self.docs_index()
             pending, self._pending_docs = self._pending_docs, []
             self.context.build_data_docs(resource_identifiers=pending)
             return self.docs_index()
+
+    def _suite_page(self, dataset: str) -> Path:
+        docs = self.docs_index()
+        if docs is None:
+            return Path("/nonexistent")
+        return docs.parent / "expectations" / (dataset.replace(".", "/") + ".html")
 
     def docs_index(self) -> Path | None:
         """Where the Data Docs home page is (None for an ephemeral context)."""

@@ -47,8 +47,9 @@ def check(
 ) -> dict[str, Any]:
     """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check.
 
-    At 'raw' and 'all', also dbt source freshness, with thresholds from cxloop.yaml
-    (`config_path`, else found as usual; default 48 hours). `datasets` limits the check to
+    At 'raw' and 'all', also source freshness (in SQL from the dbt sources' YAML, no dbt
+    invocation), with thresholds from cxloop.yaml (`config_path`, else found as usual; default
+    48 hours). `datasets` limits the check to
     those (e.g. what a build just changed). Each dataset's verdict is stored against the
     latest build (ops.gate_verdicts): act and publish read it.
     """

@@ -1,22 +1,24 @@
 """Source freshness as rows of ops.quality_results (stage `freshness`), and the stale-source gate.
 
-Freshness is `dbt source freshness`: the age of the source's newest delivery (a file landed or an
-unchanged export delivered again, wall clock; macros/freshness.sql) against its `warn_after` /
-`error_after` (cxloop.yaml `freshness_hours`); a source past `error_after` is stale and
-`enforce_freshness` raises `StaleSourcesError` naming it.
+Freshness is what `dbt source freshness` reports, computed in SQL on the warehouse from the
+dbt project's source definitions (cxloop.quality.freshness_sources): the age of the source's
+newest delivery (a file landed or an unchanged export delivered again, wall clock;
+macros/freshness.sql) against its `warn_after` / `error_after` (cxloop.yaml `freshness_hours`);
+a source past `error_after` is stale and `enforce_freshness` raises `StaleSourcesError` naming it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
-from cxloop.dbt import NodeResult, invoke_dbt
 from cxloop.errors import QualityGateError
+from cxloop.quality.freshness_sources import FreshnessSource, freshness_sources
 from cxloop.quality.results import insert_rows, result_frame, utc_now
 from cxloop.sources.landing import ensure_raw_tables
 from cxloop.warehouse import reader, writer
@@ -42,28 +44,51 @@ class SourceFreshness:
         return self.status in {"error", "runtime error"}
 
 
-def _freshness_row(node: NodeResult) -> SourceFreshness:
+# dbt's collect_freshness_custom_sql, with dbt-duckdb's current_timestamp() taken as UTC
+FRESHNESS_SQL = """
+with source_query as (
+{query}
+)
+select (select * from source_query) as max_loaded_at, timezone('UTC', now()) as snapshotted_at
+"""
+NEVER = datetime(1, 1, 1)  # dbt's "infinitely long ago" for a source with no loaded-at value
+
+
+def _naive_utc(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamp from the loaded-at query, got {value!r}")
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _measure(con: duckdb.DuckDBPyConnection, spec: FreshnessSource) -> SourceFreshness:
+    """One source table's freshness, as `dbt source freshness` reports it."""
+    try:
+        loaded, now = con.execute(FRESHNESS_SQL.format(query=spec.loaded_at_sql)).fetchone()
+        max_loaded_at = NEVER if loaded is None else _naive_utc(loaded)
+    except (duckdb.Error, TypeError) as exc:
+        message = f"{spec.relation}: {str(exc).splitlines()[0]}"
+        return SourceFreshness(spec.source, spec.relation, "runtime error", None, None, message)
+    age = (now - max_loaded_at).total_seconds()
     return SourceFreshness(
-        source=f"{node.source_name}.{node.name}",
-        relation=node.relation or "?",
-        status=node.status,
-        max_loaded_at=node.max_loaded_at,
-        age_hours=round(node.age_seconds / 3600, 2) if node.age_seconds is not None else None,
-        message=node.message,
+        source=spec.source,
+        relation=spec.relation,
+        status=spec.status(age),
+        max_loaded_at=max_loaded_at,
+        age_hours=round(age / 3600, 2),
     )
 
 
 def run_source_freshness(
-    warehouse: Path, home: Path, dbt_vars: dict[str, object] | None = None
+    warehouse: Path, dbt_vars: dict[str, object] | None = None
 ) -> list[SourceFreshness]:
-    """`dbt source freshness` in-process: one result per source table with freshness."""
-    run = invoke_dbt(
-        ["source", "freshness"], home=home, vars_=dbt_vars, warehouse=warehouse,
-        target_dir="freshness",
-    )  # fmt: skip
-    if not run.completed:
-        raise QualityGateError(f"dbt source freshness could not run: {run.error}")
-    return [_freshness_row(node) for node in run.nodes]
+    """Source freshness in SQL: one result per source table with freshness, as dbt gives it.
+
+    The sources, their loaded-at queries and thresholds come from the dbt project's source
+    YAML (cxloop.quality.freshness_sources); no dbt invocation, so no parse.
+    """
+    specs = freshness_sources(dbt_vars)
+    with reader(warehouse) as con:
+        return [_measure(con, spec) for spec in specs]
 
 
 def freshness_rows(rows: list[SourceFreshness], run_id: str, checked_at: datetime) -> pd.DataFrame:
@@ -133,15 +158,16 @@ def empty_tables(warehouse: Path, relations: list[str]) -> frozenset[str]:
 def check_freshness(
     warehouse: Path, home: Path, run_id: str, dbt_vars: dict[str, object] | None = None
 ) -> list[SourceFreshness]:
-    """Run dbt source freshness, record its rows (stage 'freshness'); return the results.
+    """Measure source freshness, record its rows (stage 'freshness'); return the results.
 
     `dbt_vars` carries the thresholds from cxloop.yaml (cxloop.dbt.dbt_vars). Raw tables of a
     system nothing has landed from yet are created empty first (reported `empty`, not an error).
+    `home` is unused since freshness no longer invokes dbt (kept: callers pass it).
     """
     with writer(warehouse) as con:
         ensure_raw_tables(con)
-    rows = run_source_freshness(warehouse, home, dbt_vars)
-    # dbt reports an empty table as max_loaded_at 0001-01-01 (status error)
+    rows = run_source_freshness(warehouse, dbt_vars)
+    # an empty table has no loaded-at value: 0001-01-01, as dbt reports it (status error)
     unknown = [r.relation for r in rows if r.max_loaded_at is None or r.max_loaded_at.year == 1]
     empty = empty_tables(warehouse, unknown) if unknown else frozenset()
     rows = [
