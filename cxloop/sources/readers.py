@@ -7,9 +7,12 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from cxloop.config import SourceConfig
 from cxloop.errors import SourceError
@@ -192,7 +195,29 @@ def text_value(value: object) -> str | None:
         return "true" if value else "false"
     if type(value) is int:
         return int.__repr__(value)  # what the JSON encoder writes for an int
+    if value.__class__ is dict or value.__class__ is list:
+        return _nested_text(value)
     return _json_text(value)
+
+
+# Where orjson may write a float otherwise than `json` (1e-05 as 0.00001, 1e+16 as 1e16); a
+# false alarm (such text inside a string) only costs the slow encoder.
+_FLOAT_FORMS = re.compile(rb"[0-9][eE]|\.0000")
+
+
+def _nested_text(value: dict | list) -> str:
+    """A nested value as the compact JSON text `json` writes, by orjson when that is the same.
+
+    orjson writes the same text for objects, arrays, strings, integers, booleans and null;
+    floats in exponent form, and integers beyond 64 bits (which it refuses), go to `json`.
+    """
+    try:
+        data = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return _json_text(value)
+    if _FLOAT_FORMS.search(data):
+        return _json_text(value)
+    return data.decode()
 
 
 def json_row_values(record: dict[str, object]) -> RowValues:
