@@ -66,14 +66,20 @@ def suspect_rows(contract: EntityContract, frame: pa.Table) -> list[int]:
             return list(range(frame.num_rows))
         column = frame[name]
         empty = pc.or_kleene(pc.is_null(column), pc.equal(column, ""))
-        suspect = empty if suspect is None else pc.or_(suspect, empty)
+        suspect = _either(suspect, empty)
     for name in frame.column_names:
-        bad = _column_suspects(contract, name, frame[name])
-        if bad is not None:
-            suspect = bad if suspect is None else pc.or_(suspect, bad)
+        suspect = _either(suspect, _column_suspects(contract, name, frame[name]))
     if suspect is None:
         return []
-    return pc.indices_nonzero(pc.fill_null(suspect, False)).to_pylist()
+    return pc.indices_nonzero(suspect).to_pylist()
+
+
+def _either(a: pa.ChunkedArray | None, b: pa.ChunkedArray | None) -> pa.ChunkedArray | None:
+    """Row-wise a or b, a null (a null value) counting as false."""
+    if b is None:
+        return a
+    b = pc.fill_null(b, False)
+    return b if a is None else pc.or_(a, b)
 
 
 def _column_suspects(
@@ -82,10 +88,10 @@ def _column_suspects(
     """True where a non-empty value of the column may break its field's contract."""
     suspect = None
     if (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_FIELD_CHARS:
-        suspect = pc.greater(pc.utf8_length(column), MAX_FIELD_CHARS)
-    if pc.any(pc.match_substring(column, "\x00")).as_py():
-        nul = pc.match_substring(column, "\x00")
-        suspect = nul if suspect is None else pc.or_(suspect, nul)
+        suspect = _either(suspect, pc.greater(pc.utf8_length(column), MAX_FIELD_CHARS))
+    nul = pc.match_substring(column, "\x00")
+    if pc.any(nul).as_py():
+        suspect = _either(suspect, nul)
     type_name = contract.type_of(name)
     if type_name == "text":
         return suspect
@@ -101,8 +107,7 @@ def _column_suspects(
         or (field_type.plausible is not None and not field_type.plausible(v))
     ]
     if failing:
-        bad = pc.is_in(column, pa.array(failing, pa.string()))
-        suspect = bad if suspect is None else pc.or_(suspect, bad)
+        suspect = _either(suspect, pc.is_in(column, pa.array(failing, pa.string())))
     return suspect
 
 
