@@ -87,28 +87,44 @@ def _column_suspects(
 ) -> pa.ChunkedArray | None:
     """True where a non-empty value of the column may break its field's contract."""
     suspect = None
-    if (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_FIELD_CHARS:
+    longest, nul = _unstorable_hints(column)
+    if longest > MAX_FIELD_CHARS:
         suspect = _either(suspect, pc.greater(pc.utf8_length(column), MAX_FIELD_CHARS))
-    nul = pc.match_substring(column, "\x00")
-    if pc.any(nul).as_py():
-        suspect = _either(suspect, nul)
+    if nul:
+        suspect = _either(suspect, pc.match_substring(column, "\x00"))
     type_name = contract.type_of(name)
     if type_name == "text":
         return suspect
-    nonempty = pc.greater(pc.binary_length(column), 0)
     fast = _FAST.get(type_name)
-    unsure = nonempty if fast is None else pc.and_(nonempty, pc.invert(fast(column)))
-    values = pc.unique(pc.filter(column, pc.fill_null(unsure, False)))
+    unsure = column if fast is None else pc.filter(column, pc.invert(fast(column)))
     field_type = FIELD_TYPES[type_name]
     failing = [
         v
-        for v in values.to_pylist()
-        if not field_type.accepts(v)
-        or (field_type.plausible is not None and not field_type.plausible(v))
+        for v in pc.unique(unsure).to_pylist()
+        if v  # None and "" are only `required`'s concern
+        and (
+            not field_type.accepts(v)
+            or (field_type.plausible is not None and not field_type.plausible(v))
+        )
     ]
     if failing:
         suspect = _either(suspect, pc.is_in(column, pa.array(failing, pa.string())))
     return suspect
+
+
+def _unstorable_hints(column: pa.ChunkedArray) -> tuple[int, bool]:
+    """An upper bound of the column's longest value, and whether a NUL byte may be in it.
+
+    Read off the chunks' data buffers without a compute pass: no value is longer than its
+    buffer, and a buffer without a NUL byte holds no value with one.
+    """
+    longest, nul = 0, False
+    for chunk in column.chunks:
+        data = chunk.buffers()[2]
+        if data is not None:
+            longest = max(longest, data.size)
+            nul = nul or data.to_pybytes().find(b"\x00") >= 0
+    return longest, nul
 
 
 # Strict ASCII forms, each a subset of what the contract's own check accepts (days 29-31,
@@ -123,6 +139,9 @@ def _matches(pattern: str) -> Callable[[pa.ChunkedArray], pa.ChunkedArray]:
 
 
 def _int_between(low: int, high: int, horizon: bool = False) -> Callable:
+    if (low, high) == (-(2**63), 2**63 - 1) and not horizon:
+        return _matches(_INT18)  # 18 digits always fit
+
     def fast(column: pa.ChunkedArray) -> pa.ChunkedArray:
         ok = pc.fill_null(pc.match_substring_regex(column, _INT18), False)
         number = pc.cast(pc.if_else(ok, column, None), pa.int64())
