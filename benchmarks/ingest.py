@@ -13,7 +13,8 @@ cannot go below; `ratio_to_floor` compares the ingest of those same entities); t
 ingest library (`cxloop.sources.ingest`: plan, then `ingest_entity` per entity, as
 the ingest flow's tasks do, without Prefect) into a fresh warehouse and lake (first run: every
 file lands), then the same again (second run: every file is skipped by its sha256). Seconds
-per source entity come from timing each `ingest_entity` call. Peak memory is the process's
+per source entity come from timing each `ingest_entity` call (each with its own warehouse
+connection, as the flow's tasks). Peak memory is the process's
 peak RSS (`ru_maxrss`) after the runs; `--skip-floor` leaves the floor out (a
 large scale's peak memory is then the ingest's alone).
 The warehouse and lake live under --work DIR when given (kept, for inspection; the folder
@@ -99,21 +100,18 @@ def timed_floor(sources: Path) -> dict[str, Any]:
 
 def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
     """One ingest of the folder: total seconds, seconds per entity and per source, counts."""
-    import contextlib
-
     from cxloop.settings import Settings
     from cxloop.sources import ingest as lib
-    from cxloop.warehouse import connect
 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     run = lib.resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
     per_entity = []
-    with contextlib.closing(connect(run.warehouse)) as con:
-        for job in lib.plan_ingest(run):
-            t_job = time.perf_counter()
-            per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job, con))))
-            seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
+    for job in lib.plan_ingest(run):
+        t_job = time.perf_counter()
+        # as the flow's task does: its own connection per entity (DuckDB's cache goes with it)
+        per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job))))
+        seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
     report = lib.build_report(per_entity)
     total = time.perf_counter() - t0
     per_source: dict[str, float] = {}
