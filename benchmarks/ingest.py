@@ -7,11 +7,16 @@ generator's memory is not counted) into --sources DIR, or into a temporary folde
 folder that already holds a `cxloop.yaml` is used as it is (generated once, reused by later
 runs; its scale is whatever it was generated with).
 
-Timed: the ingest library (`cxloop.sources.ingest`: plan, then `ingest_entity` per entity, as
+Timed: the floor, DuckDB's own readers (`read_csv`, `read_json`) loading the same Salesforce
+and Zendesk files (FLOOR_KINDS), one entity at a time, into an in-memory table (the work ingest
+cannot go below; `ratio_to_floor` compares the ingest of those same entities); then the
+ingest library (`cxloop.sources.ingest`: plan, then `ingest_entity` per entity, as
 the ingest flow's tasks do, without Prefect) into a fresh warehouse and lake (first run: every
 file lands), then the same again (second run: every file is skipped by its sha256). Seconds
-per source entity come from timing each `ingest_entity` call. Peak memory is the process's
-peak RSS (`ru_maxrss`) after the runs.
+per source entity come from timing each `ingest_entity` call (each with its own warehouse
+connection, as the flow's tasks). Peak memory is the process's
+peak RSS (`ru_maxrss`) after the runs; `--skip-floor` leaves the floor out (a
+large scale's peak memory is then the ingest's alone).
 The warehouse and lake live under --work DIR when given (kept, for inspection; the folder
 must not exist yet), else in a temporary folder. Prints one JSON object.
 """
@@ -49,23 +54,64 @@ def _rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
-    """One ingest of the folder: total seconds, seconds per entity and per source, counts."""
-    import contextlib
+# UTF-8 formats DuckDB reads as they are (survey exports come in any encoding)
+FLOOR_KINDS = ("salesforce", "zendesk", "hubspot", "sendgrid")
 
+
+def _entity_files(sources: Path) -> dict[str, tuple[str, list[Path]]]:
+    """Every entity's files as ingest plans them, with the reader the floor uses for them."""
     from cxloop.settings import Settings
     from cxloop.sources import ingest as lib
-    from cxloop.warehouse import connect
+
+    run = lib.resolve_run(Settings().paths, sources, warehouse=Path("unused"))
+    found: dict[str, tuple[str, list[Path]]] = {}
+    for job in lib.plan_ingest(run):
+        if job.files and job.kind in FLOOR_KINDS:
+            reader = "json" if job.files[0].suffix == ".json" else "csv"
+            found[job.key] = (reader, job.files)
+    return found
+
+
+def timed_floor(sources: Path) -> dict[str, Any]:
+    """DuckDB's readers over the same files: each entity into an in-memory table of text."""
+    import duckdb
+
+    files = _entity_files(sources)
+    for _, paths in files.values():  # warm the page cache, as the ingest run will find it
+        for path in paths:
+            path.read_bytes()
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for n, (key, (reader, paths)) in enumerate(files.items()):
+        t_entity = time.perf_counter()
+        names = [str(p) for p in paths]
+        # CSV: every value as text, as ingest keeps it; JSON: DuckDB's own types per page
+        options = (
+            "all_varchar = true, union_by_name = true" if reader == "csv" else "format = 'auto'"
+        )
+        con.execute(f"create table t{n} as select * from read_{reader}(?, {options})", [names])
+        seconds[key] = round(time.perf_counter() - t_entity, 2)
+    total = time.perf_counter() - t0
+    con.close()
+    return {"seconds": round(total, 2), "seconds_per_entity": seconds}
+
+
+def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
+    """One ingest of the folder: total seconds, seconds per entity and per source, counts."""
+    from cxloop.settings import Settings
+    from cxloop.sources import ingest as lib
 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     run = lib.resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
     per_entity = []
-    with contextlib.closing(connect(run.warehouse)) as con:
-        for job in lib.plan_ingest(run):
-            t_job = time.perf_counter()
-            per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job, con))))
-            seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
+    for job in lib.plan_ingest(run):
+        t_job = time.perf_counter()
+        # as the flow's task does: its own connection per entity (DuckDB's cache goes with it)
+        per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job))))
+        seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
     report = lib.build_report(per_entity)
     total = time.perf_counter() - t0
     per_source: dict[str, float] = {}
@@ -85,7 +131,11 @@ def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
 
 
 def bench_ingest(
-    scale: float, seed: int = 42, sources: Path | None = None, work: Path | None = None
+    scale: float,
+    seed: int = 42,
+    sources: Path | None = None,
+    work: Path | None = None,
+    floor: bool = True,
 ) -> dict[str, object]:
     """Generate (or reuse) demo sources, then time a first and a second ingest of them."""
     with tempfile.TemporaryDirectory(prefix="cxbench-ingest-") as tmp:
@@ -101,9 +151,17 @@ def bench_ingest(
 
         import cxloop.sources.ingest  # noqa: F401  (imports are not part of the timing)
 
+        floor_run = timed_floor(sources) if floor else None
         rss_before = _rss_mb()
+        cpu0 = time.process_time()
         first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
+        first_cpu = time.process_time() - cpu0
         rss_first = _rss_mb()
+        floor_part = sum(
+            entity["seconds"]
+            for key, entity in first["entities"].items()
+            if key.split(".", 1)[0] in FLOOR_KINDS
+        )
         second = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
         return {
             "benchmark": "ingest",
@@ -111,7 +169,13 @@ def bench_ingest(
             "sources": str(sources),
             "generated_s": round(generate_s, 1) if generated else None,
             "rows_read": first["totals"]["read"],
+            "first_run_s": first["seconds"],
+            "floor_s": floor_run["seconds"] if floor_run else None,
+            "ingest_of_floor_entities_s": round(floor_part, 2),
+            "ratio_to_floor": round(floor_part / floor_run["seconds"], 2) if floor_run else None,
+            "first_run_cpu_s": round(first_cpu, 2),
             "first_run": first,
+            "floor": floor_run,
             "second_run": {
                 "seconds": second["seconds"],
                 "seconds_per_source": second["seconds_per_source"],
@@ -133,8 +197,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sources", type=Path, help="demo sources to reuse (generated if empty)")
     parser.add_argument("--work", type=Path, help="new folder to keep the warehouse and lake in")
+    parser.add_argument("--skip-floor", action="store_true", help="time the ingest alone")
     args = parser.parse_args()
-    print(json.dumps(bench_ingest(args.scale, args.seed, args.sources, args.work), indent=1))
+    result = bench_ingest(args.scale, args.seed, args.sources, args.work, not args.skip_floor)
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ def rewrite_lake(lake_dir: Path, hashes: dict[str, str], salt: str) -> dict[str,
     Returns rows removed per `source.entity`; a file with none of their rows is not touched.
     """
     removed: dict[str, int] = {}
+    # an ingest killed before its entity landed leaves the prepared rows in lake/.spill
+    # (cxloop/sources/spill.py); no ingest runs beside an erasure (both hold warehouse-writer)
+    shutil.rmtree(Path(lake_dir) / ".spill", ignore_errors=True)
     root = Path(lake_dir) / "raw"
     if not root.is_dir() or not hashes:
         return removed

@@ -23,15 +23,15 @@ from cxloop.errors import ConfigError, SourceError
 from cxloop.settings import Paths
 from cxloop.sources import ADAPTERS
 from cxloop.sources.landing import (
+    EntityLanding,
     LandResult,
-    PreparedBatch,
-    land_batches,
     landed_files,
     note_redelivery,
     prepare_batch,
 )
 from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
+from cxloop.sources.spill import Spill, Spilled
 from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
@@ -117,9 +117,9 @@ def ingest_entity(
 ) -> list[LandResult]:
     """Parse every new file of one entity (all before any lands), then land each in turn.
 
-    Each file is validated and hashed as soon as it is parsed (`prepare_batch`), so only its
-    rows, not its parse, are kept until the entity lands; `land_batches` then asks the warehouse
-    once per entity, not once per file, and lands each file in its own transaction.
+    Each file is validated and hashed as soon as it is parsed (`prepare_batch`) and its rows
+    wait on disk (`Spill`), so memory does not grow with the number of files; `EntityLanding`
+    then asks the warehouse once per entity and lands each file in its own transaction.
     """
     if con is None:
         with contextlib.closing(connect(run.warehouse)) as own:
@@ -153,18 +153,25 @@ def _ingest_entity(
     recover_lake(con, run.lake_dir, job.kind, job.entity)  # what a killed run left half done
     landed = landed_files(con, job.entity, job.kind)
     skipped: list[LandResult] = []
-    batches: list[tuple[PreparedBatch, datetime]] = []
-    for path in job.files:
-        rel = path.relative_to(run.sources_dir).as_posix()
-        sha = file_sha256(path.read_bytes())
-        mtime = file_mtime(path)
-        if sha in landed:
-            note_redelivery(con, job.entity, sha, job.kind, mtime)  # keeps the source fresh
-            batch_id = f"{job.kind}-{job.entity}-{sha[:12]}"
-            skipped.append(LandResult(batch_id, job.kind, job.entity, rel, 0, 0, 0, 0, True))
-        else:
-            batches.append((prepare_batch(adapter.read_file(job.entity, path, rel, source)), mtime))
-    return skipped + land_batches(con, batches, run.lake_dir)
+    with Spill(run.lake_dir, job.kind, job.entity) as spill:
+        pending: list[tuple[Spilled, datetime]] = []
+        for path in job.files:
+            rel = path.relative_to(run.sources_dir).as_posix()
+            sha = file_sha256(path.read_bytes())
+            mtime = file_mtime(path)
+            if sha in landed:
+                note_redelivery(con, job.entity, sha, job.kind, mtime)  # keeps the source fresh
+                batch_id = f"{job.kind}-{job.entity}-{sha[:12]}"
+                skipped.append(LandResult(batch_id, job.kind, job.entity, rel, 0, 0, 0, 0, True))
+            else:
+                prepared = prepare_batch(adapter.read_file(job.entity, path, rel, source))
+                pending.append((spill.keep(prepared), mtime))
+        if not pending:
+            return skipped
+        landing = EntityLanding(con, job.kind, job.entity)
+        return skipped + [
+            landing.land(spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
+        ]
 
 
 def file_mtime(path: Path) -> datetime:

@@ -1,7 +1,7 @@
 """Land parsed source files: validate, de-duplicate, append to raw, quarantine, record.
 
-`prepare_batch` validates and hashes one parsed file (no warehouse needed); `land_batches`
-lands prepared files of an entity, asking the warehouse once for what it already holds.
+`prepare_batch` validates and hashes one parsed file (no warehouse needed); `EntityLanding`
+lands an entity's prepared files one by one, asking the warehouse once for what it holds.
 Everything of one file happens in one DuckDB transaction; the Parquet copy in the lake is
 written under a temporary name and renamed only after the commit. `land_batch` does both for
 one file.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,7 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxloop.erasure.tombstones import TombstoneFilter
-from cxloop.sources.readers import Batch, ParsedRow, RowValues
+from cxloop.sources.frames import content_hash, rows_frame, suspect_rows
+from cxloop.sources.readers import Batch
 from cxloop.tables import (
     INGEST_FILES,
     RAW_METADATA,
@@ -64,9 +64,6 @@ class LandResult:
         return asdict(self)
 
 
-GoodRow = tuple[str, int, RowValues]  # content hash, row number, source fields as text
-
-
 @dataclass(frozen=True)
 class _Quarantined:
     row_number: int
@@ -78,16 +75,6 @@ class _Quarantined:
 def raw_table(source: str, entity: str) -> str:
     """The qualified, quoted name of a raw table: raw."<source>__<entity>"."""
     return f'raw."{source}__{entity}"'
-
-
-_canonical_json = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":")
-).encode  # made once: json.dumps with options builds an encoder per call
-
-
-def content_hash(values: dict[str, str | None]) -> str:
-    """sha256 of the canonical JSON of a row's source fields (keys sorted)."""
-    return hashlib.sha256(_canonical_json(values).encode("utf-8")).hexdigest()
 
 
 def landed_files(con: duckdb.DuckDBPyConnection, entity: str, source: str) -> set[str]:
@@ -124,8 +111,8 @@ def note_redelivery(
 class PreparedBatch:
     """One parsed file, validated and hashed, ready to land (it no longer holds the parse).
 
-    `unique` holds the good rows as (content hash, row number, values) with repeats within
-    the file removed (not the ParsedRow: a JSON row's parsed record is dropped here);
+    `frame` holds the good rows' source fields as text (repeats within the file removed, in
+    file order), `row_numbers` and `hashes` their row numbers and content hashes;
     `quarantined` the rows that broke the contract, their original text already taken.
     """
 
@@ -134,9 +121,10 @@ class PreparedBatch:
     source_file: str
     file_sha256: str
     batch_id: str
-    columns: list[str]
     rows_read: int
-    unique: list[GoodRow]
+    frame: pa.Table
+    row_numbers: list[int]
+    hashes: list[str]
     quarantined: list[_Quarantined]
     in_file_duplicates: int
 
@@ -144,23 +132,57 @@ class PreparedBatch:
 def prepare_batch(batch: Batch) -> PreparedBatch:
     """Validate every row against the contract, hash the good ones, drop in-file repeats.
 
-    The work of landing that needs no warehouse: `ingest_entity` does it for each file as it is
-    parsed, so that a page's parsed JSON is not kept until the entity lands.
+    The work of landing that needs no warehouse. The contract is checked over the file's
+    Arrow table (cxloop.sources.frames), and row by row only where it may fail.
     """
-    good, quarantined = _validate(batch)
-    unique, in_file_duplicates = _dedupe_in_file(good)
+    parsed = [row for row in batch.rows if row.problem is None]
+    frame = rows_frame(batch.columns, [row.values for row in parsed])
+    violations = batch.contract.violations
+    bad: dict[int, _Quarantined] = {}
+    for index in suspect_rows(batch.contract, frame):
+        row = parsed[index]
+        problems = violations(row.values)
+        if problems:
+            reason = "; ".join(p.reason for p in problems)
+            field = problems[0].field or None
+            bad[index] = _Quarantined(row.row_number, row.original, field, reason)
+    keep: list[int] = []
+    seen: set[str] = set()
+    hashes: list[str] = []
+    for index, row in enumerate(parsed):
+        if index in bad:
+            continue
+        h = content_hash(row.values)
+        if h not in seen:
+            seen.add(h)
+            keep.append(index)
+            hashes.append(h)
+    good = len(parsed) - len(bad)
     return PreparedBatch(
         batch.source,
         batch.entity,
         batch.source_file,
         batch.file_sha256,
         batch.batch_id,
-        batch.columns,
         len(batch.rows),
-        unique,
-        quarantined,
-        in_file_duplicates,
+        frame if len(keep) == frame.num_rows else frame.take(pa.array(keep, pa.int64())),
+        [parsed[i].row_number for i in keep],
+        hashes,
+        _in_row_order(batch, bad),
+        good - len(keep),
     )
+
+
+def _in_row_order(batch: Batch, bad: dict[int, _Quarantined]) -> list[_Quarantined]:
+    """The problem rows (unparseable, or against the contract) in the order of the file."""
+    problems = [
+        _Quarantined(row.row_number, row.original, row.problem.field or None, row.problem.reason)
+        for row in batch.rows
+        if row.problem is not None
+    ]
+    if not problems:
+        return list(bad.values())
+    return sorted([*problems, *bad.values()], key=lambda q: q.row_number)
 
 
 def land_batch(
@@ -177,24 +199,25 @@ def land_batch(
     return land_batches(con, [(prepare_batch(batch), file_mtime)], lake_dir)[0]
 
 
-class _EntityState:
-    """What landing needs to know about one raw table, read once per `land_batches` call.
+class EntityLanding:
+    """Lands the files of one raw table, one transaction each, knowing what it already holds.
 
-    Kept current as files commit: the raw table's columns, the files landed, and the content
-    hashes present among this call's candidates (the hashes already in raw that some file of
-    this call also has, plus every hash landed by this call). Asking the raw table once for all
-    candidates, instead of once per file, is what keeps a run linear in the rows it reads.
+    Read once, when made: the raw table's columns, the files landed, the tombstones, and the
+    content hashes in raw (kept as a set and updated after each commit, so a file is checked
+    against raw and every file landed before it without asking the table again).
     """
 
-    def __init__(
-        self, con: duckdb.DuckDBPyConnection, source: str, entity: str, candidates: list[str]
-    ) -> None:
-        self.source, self.entity = source, entity
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, entity: str) -> None:
+        self.con, self.source, self.entity = con, source, entity
         self.table = raw_table(source, entity)
         self.columns = _existing_columns(con, source, entity)
         self.files = landed_files(con, entity, source)
-        self.hashes = _present_hashes(con, self.table, candidates) if self.columns else set()
+        self.hashes = _raw_hashes(con, self.table) if self.columns else set()
         self.tombstones = TombstoneFilter.load(con)
+
+    def land(self, batch: PreparedBatch, lake_dir: Path, file_mtime: datetime | None) -> LandResult:
+        """Land one prepared file of this entity (skipped whole when its sha256 landed before)."""
+        return _land_prepared(self.con, batch, self, lake_dir, file_mtime)
 
 
 def land_batches(
@@ -204,28 +227,22 @@ def land_batches(
 ) -> list[LandResult]:
     """Land prepared files in order, each in its own transaction (as `land_batch` would).
 
-    The raw tables are asked once for the content hashes of all the files' rows and the
-    files already landed; after that each file's transaction only writes. An error stops at
-    the failing file: the files before it stay landed, as with one `land_batch` per file.
+    An error stops at the failing file: the files before it stay landed.
     """
-    states: dict[tuple[str, str], _EntityState] = {}
-    for prepared, _ in batches:
+    states: dict[tuple[str, str], EntityLanding] = {}
+    results = []
+    for prepared, mtime in batches:
         key = (prepared.source, prepared.entity)
         if key not in states:
-            candidates = [
-                h for p, _ in batches if (p.source, p.entity) == key for h, _, _ in p.unique
-            ]
-            states[key] = _EntityState(con, prepared.source, prepared.entity, candidates)
-    return [
-        _land_prepared(con, prepared, states[(prepared.source, prepared.entity)], lake_dir, mtime)
-        for prepared, mtime in batches
-    ]
+            states[key] = EntityLanding(con, prepared.source, prepared.entity)
+        results.append(states[key].land(prepared, lake_dir, mtime))
+    return results
 
 
 def _land_prepared(
     con: duckdb.DuckDBPyConnection,
     batch: PreparedBatch,
-    state: _EntityState,
+    state: EntityLanding,
     lake_dir: Path,
     file_mtime: datetime | None,
 ) -> LandResult:
@@ -233,8 +250,9 @@ def _land_prepared(
         return LandResult(
             batch.batch_id, batch.source, batch.entity, batch.source_file, 0, 0, 0, 0, True
         )
-    unique, quarantined = _drop_erased(con, batch, state)
-    landed = [row for row in unique if row[0] not in state.hashes]
+    kept, quarantined = _drop_erased(con, batch, state)
+    seen = state.hashes
+    landed = [i for i in kept if batch.hashes[i] not in seen]
     con.execute("begin transaction")
     tmp_parquet: Path | None = None
     try:
@@ -252,8 +270,8 @@ def _land_prepared(
             rows_read=batch.rows_read,
             rows_landed=len(landed),
             rows_quarantined=len(quarantined),
-            rows_duplicate=batch.in_file_duplicates + len(unique) - len(landed),
-            rows_erased=len(batch.unique) - len(unique) + len(batch.quarantined) - len(quarantined),
+            rows_duplicate=batch.in_file_duplicates + len(kept) - len(landed),
+            rows_erased=len(batch.hashes) - len(kept) + len(batch.quarantined) - len(quarantined),
         )
         _record_file(con, batch, result, loaded_at, file_mtime)
         con.execute("commit")
@@ -264,7 +282,7 @@ def _land_prepared(
             tmp_parquet.unlink(missing_ok=True)
         raise  # the caller's state for this table is dropped with the error
     state.files.add(batch.file_sha256)
-    state.hashes.update(h for h, _, _ in landed)
+    seen.update(batch.hashes[i] for i in landed)
     if landed:
         state.columns |= {name.lower() for name in frame.column_names}
     if tmp_parquet is not None:
@@ -273,61 +291,24 @@ def _land_prepared(
 
 
 def _drop_erased(
-    con: duckdb.DuckDBPyConnection, batch: PreparedBatch, state: _EntityState
-) -> tuple[list[GoodRow], list[_Quarantined]]:
-    """The file's good and quarantined rows without those of erased people (ops.tombstones)."""
+    con: duckdb.DuckDBPyConnection, batch: PreparedBatch, state: EntityLanding
+) -> tuple[list[int], list[_Quarantined]]:
+    """Indexes of the file's good rows, and its quarantined rows, without erased people's."""
     tombstones = state.tombstones
+    everything = list(range(len(batch.hashes)))
     if not tombstones:
-        return batch.unique, batch.quarantined
-    frame = _raw_frame(batch, batch.unique, datetime.now(UTC).replace(tzinfo=None))
+        return everything, batch.quarantined
+    frame = _raw_frame(batch, everything, datetime.now(UTC).replace(tzinfo=None))
     erased = tombstones.matching_rows(con, f"{batch.source}__{batch.entity}", frame)
-    unique = [row for row in batch.unique if row[1] not in erased]
+    kept = [i for i in everything if batch.row_numbers[i] not in erased]
     quarantined = [q for q in batch.quarantined if not tombstones.text_matches(q.original)]
-    return unique, quarantined
+    return kept, quarantined
 
 
-def _validate(batch: Batch) -> tuple[list[ParsedRow], list[_Quarantined]]:
-    good: list[ParsedRow] = []
-    bad: list[_Quarantined] = []
-    violations = batch.contract.violations
-    for row in batch.rows:
-        problems = [row.problem] if row.problem else violations(row.values)
-        if problems:
-            reason = "; ".join(p.reason for p in problems)
-            bad.append(
-                _Quarantined(row.row_number, row.original, problems[0].field or None, reason)
-            )
-        else:
-            good.append(row)
-    return good, bad
-
-
-def _dedupe_in_file(rows: list[ParsedRow]) -> tuple[list[GoodRow], int]:
-    unique: dict[str, GoodRow] = {}
-    for row in rows:
-        h = content_hash(row.values)
-        if h not in unique:
-            unique[h] = (h, row.row_number, row.values)
-    return list(unique.values()), len(rows) - len(unique)
-
-
-def _present_hashes(con: duckdb.DuckDBPyConnection, table: str, candidates: list[str]) -> set[str]:
-    """The candidate content hashes already in the raw table (one scan of it)."""
-    if not candidates:
-        return set()
-    con.register(
-        "_candidate_hashes", pa.table({"_content_hash": pa.array(candidates, pa.string())})
-    )
-    try:
-        return {
-            h
-            for (h,) in con.execute(
-                f"select distinct t._content_hash from {table} t "
-                "semi join _candidate_hashes c using (_content_hash)"
-            ).fetchall()
-        }
-    finally:
-        _unregister(con, "_candidate_hashes")
+def _raw_hashes(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Every content hash in the raw table (one scan, once per entity and run)."""
+    column = con.execute(f"select _content_hash from {table}").fetchnumpy()["_content_hash"]
+    return set(column.tolist())
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
@@ -344,21 +325,19 @@ def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) 
     return {name.lower() for (name,) in rows}
 
 
-def _raw_frame(batch: PreparedBatch, landed: list[GoodRow], loaded_at: datetime) -> pa.Table:
-    names = list(dict.fromkeys([*batch.columns, *(k for _, _, values in landed for k in values)]))
-    # Arrow reads the row dicts itself (a key a row lacks is null): no Python loop per cell
-    frame = pa.Table.from_pylist(
-        [values for _, _, values in landed],
-        schema=pa.schema([(name, pa.string()) for name in names]),
-    )
-    n = len(landed)
+def _raw_frame(batch: PreparedBatch, rows: list[int], loaded_at: datetime) -> pa.Table:
+    """The rows (indexes into the batch's frame) with the landing metadata appended."""
+    frame = batch.frame
+    if len(rows) != frame.num_rows:
+        frame = frame.take(pa.array(rows, pa.int64()))
+    n = len(rows)
     metadata = {
         "_batch_id": [batch.batch_id] * n,
         "_loaded_at": [loaded_at] * n,
         "_source": [batch.source] * n,
         "_source_file": [batch.source_file] * n,
-        "_row_number": [number for _, number, _ in landed],
-        "_content_hash": [h for h, _, _ in landed],
+        "_row_number": [batch.row_numbers[i] for i in rows],
+        "_content_hash": [batch.hashes[i] for i in rows],
     }
     for column in RAW_METADATA:  # in the definition's order and types
         frame = frame.append_column(
@@ -367,7 +346,7 @@ def _raw_frame(batch: PreparedBatch, landed: list[GoodRow], loaded_at: datetime)
     return frame
 
 
-def _append_raw(con: duckdb.DuckDBPyConnection, state: _EntityState, frame: pa.Table) -> None:
+def _append_raw(con: duckdb.DuckDBPyConnection, state: EntityLanding, frame: pa.Table) -> None:
     table = state.table
     if not state.columns:
         con.execute(raw_definition(state.source, state.entity, frame.column_names).ddl)

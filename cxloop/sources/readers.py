@@ -7,9 +7,12 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from cxloop.config import SourceConfig
 from cxloop.errors import SourceError
@@ -184,20 +187,63 @@ def read_csv_records(text: str, file: str, delimiter: str = ",") -> Iterator[tup
         ) from exc
 
 
-def text_value(value: object) -> str | None:
-    """A JSON value as the text we store: strings as-is, scalars as JSON, nested as JSON text."""
+def text_value(value: object, floats: bool = True) -> str | None:
+    """A JSON value as the text we store: strings as-is, scalars as JSON, nested as JSON text.
+
+    `floats=False` promises that the value holds no float (its page had no float literal).
+    """
     if value is None or isinstance(value, str):
         return value
     if value is True or value is False:
         return "true" if value else "false"
     if type(value) is int:
         return int.__repr__(value)  # what the JSON encoder writes for an int
+    if value.__class__ is dict or value.__class__ is list:
+        return _nested_text(value, floats)
     return _json_text(value)
 
 
-def json_row_values(record: dict[str, object]) -> RowValues:
+# Where orjson may write a float otherwise than `json` (1e-05 as 0.00001, 1e+16 as 1e16); a
+# false alarm (such text inside a string) only costs the slow encoder.
+_FLOAT_FORMS = re.compile(rb"[0-9][eE]|\.0000")
+
+
+def _nested_text(value: dict | list, floats: bool) -> str:
+    """A nested value as the compact JSON text `json` writes, by orjson when that is the same.
+
+    orjson writes the same text for objects, arrays, strings, integers, booleans and null;
+    floats in exponent form, and integers beyond 64 bits (which it refuses), go to `json`.
+    """
+    if not value:
+        return "{}" if value.__class__ is dict else "[]"
+    try:
+        data = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return _json_text(value)
+    if floats and _FLOAT_FORMS.search(data):
+        return _json_text(value)
+    return data.decode()
+
+
+def json_row_values(record: dict[str, object], floats: bool = True) -> RowValues:
     """A JSON object's top-level values as stored text (`text_value` of each; hot in ingest)."""
-    return {k: v if v is None or v.__class__ is str else text_value(v) for k, v in record.items()}
+    return {
+        k: v if v is None or v.__class__ is str else text_value(v, floats)
+        for k, v in record.items()
+    }
+
+
+class FloatWatch:
+    """A `parse_float` for json.loads that notes whether the text held any float literal."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, text: str) -> float:
+        self.seen = True
+        return float(text)
 
 
 def _reject_json_constant(name: str) -> object:
@@ -205,11 +251,14 @@ def _reject_json_constant(name: str) -> object:
     raise ValueError(f"'{name}' is not a JSON value")
 
 
-def load_json(data: bytes, rel: str, expected: str) -> object:
-    """A file's JSON body (UTF-8); a SourceError naming line and column if it does not parse."""
+def load_json(data: bytes, rel: str, expected: str, floats: FloatWatch | None = None) -> object:
+    """A file's JSON body (UTF-8); a SourceError naming line and column if it does not parse.
+
+    `floats`, when given, learns whether the body held a float literal.
+    """
     text = decode(data, rel, "utf-8")
     try:
-        return json.loads(text, parse_constant=_reject_json_constant)
+        return json.loads(text, parse_constant=_reject_json_constant, parse_float=floats)
     except json.JSONDecodeError as exc:
         raise SourceError(
             rel,
@@ -222,13 +271,20 @@ def load_json(data: bytes, rel: str, expected: str) -> object:
 
 
 def json_object_batch(
-    kind: str, entity: str, rel: str, data: bytes, items: list[object], item_name: str
+    kind: str,
+    entity: str,
+    rel: str,
+    data: bytes,
+    items: list[object],
+    item_name: str,
+    floats: bool = True,
 ) -> Batch:
     """A Batch of JSON objects, one row each (1-based); a non-object item is quarantined.
 
     Columns are the union of the objects' top-level keys, in order of first appearance.
+    `floats=False`: the page held no float literal (`FloatWatch`).
     """
-    rows = [_json_object_row(n, item, item_name) for n, item in enumerate(items, start=1)]
+    rows = [_json_object_row(n, item, item_name, floats) for n, item in enumerate(items, 1)]
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row.values))
@@ -236,9 +292,9 @@ def json_object_batch(
     return Batch(kind, entity, rel, file_sha256(data), contract, list(columns), rows)
 
 
-def _json_object_row(number: int, item: object, item_name: str) -> ParsedRow:
+def _json_object_row(number: int, item: object, item_name: str, floats: bool) -> ParsedRow:
     if not isinstance(item, dict):
         original = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         reason = f"{item_name}: {original[:60]!r} is not a JSON object"
         return ParsedRow(number, {}, original, Violation("", reason))
-    return ParsedRow(number, json_row_values(item), record=item)
+    return ParsedRow(number, json_row_values(item, floats), record=item)

@@ -19,7 +19,14 @@ from pathlib import Path
 from cxloop.config import SourceConfig
 from cxloop.errors import SourceError
 from cxloop.sources.contracts import Violation
-from cxloop.sources.readers import Adapter, Batch, ParsedRow, json_object_batch, load_json
+from cxloop.sources.readers import (
+    Adapter,
+    Batch,
+    FloatWatch,
+    ParsedRow,
+    json_object_batch,
+    load_json,
+)
 
 KIND = "zendesk"
 COMMENTS = "ticket_comments"
@@ -60,7 +67,8 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
     if entity == COMMENTS:
         return read_comments_file(path, rel)
     data = path.read_bytes()
-    page = load_json(data, rel, "one Zendesk API response page")
+    floats = FloatWatch()
+    page = load_json(data, rel, "one Zendesk API response page", floats)
     if not isinstance(page, dict) or not isinstance(page.get(entity), list):
         raise SourceError(
             rel,
@@ -68,7 +76,8 @@ def read_file(entity: str, path: Path, rel: str, cfg: SourceConfig) -> Batch:
             field=entity,
             expected=f'an envelope like {{"{entity}": [...], "end_of_stream": ...}}',
         )
-    return json_object_batch(KIND, entity, rel, data, page[entity], "record")
+    items = page[entity]
+    return json_object_batch(KIND, entity, rel, data, items, "record", floats.seen)
 
 
 def comments_ticket_id(path: Path, rel: str) -> str:
@@ -91,7 +100,8 @@ def read_comments_file(path: Path, rel: str) -> Batch:
     """
     ticket_id = comments_ticket_id(path, rel)
     data = path.read_bytes()
-    page = load_json(data, rel, "one page of GET /api/v2/tickets/{id}/comments.json")
+    floats = FloatWatch()
+    page = load_json(data, rel, "one page of GET /api/v2/tickets/{id}/comments.json", floats)
     if not isinstance(page, dict) or not isinstance(page.get("comments"), list):
         raise SourceError(
             rel,
@@ -102,7 +112,8 @@ def read_comments_file(path: Path, rel: str) -> Batch:
                 '"count": ...} or {"comments": [...], "meta": {"has_more": ...}, "links": ...}'
             ),
         )
-    batch = json_object_batch(KIND, COMMENTS, rel, data, page["comments"], "comment")
+    items = page["comments"]
+    batch = json_object_batch(KIND, COMMENTS, rel, data, items, "comment", floats.seen)
     rows = [_with_ticket_id(row, ticket_id) for row in batch.rows]
     columns = ["ticket_id", *(c for c in batch.columns if c != "ticket_id")]
     return dataclasses.replace(batch, columns=columns, rows=rows)
