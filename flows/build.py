@@ -12,9 +12,10 @@ from prefect.runtime import flow_run
 
 from cxloop.build import build_report, phase_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
-from cxloop.dbt import DbtRun
+from cxloop.dbt import DbtRun, dbt_vars
 from cxloop.flows.orchestration import warehouse_slot
 from cxloop.identity import resolve_identities
+from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 
@@ -23,13 +24,14 @@ from cxloop.settings import Settings
 def dbt_build_task(
     phase: str,
     select: str | None,
+    full_refresh: bool,
     warehouse: Path,
     home: Path,
     config: ProjectConfig | None,
     run_id: str,
 ) -> DbtRun:
     """One dbt build invocation; every node's result is logged, tests are recorded."""
-    run = run_dbt_build(phase_args(phase, select), warehouse, home, config, run_id)
+    run = run_dbt_build(phase_args(phase, select, full_refresh), warehouse, home, config, run_id)
     logger = get_run_logger()
     logger.info("%s: %s in %.1f s", run.command(), run.counts, run.seconds)
     for node in run.slowest():
@@ -41,24 +43,32 @@ identity_task = task(resolve_identities, name="resolve-identities", cache_policy
 
 
 @flow(name="build")
-def build(config_path: str | None = None, select: str | None = None) -> dict[str, Any]:
+def build(
+    config_path: str | None = None, select: str | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
     """Build with dbt in two phases around identity resolution, running all tests.
 
     With `select`, one dbt build of that selection only (no identity step). The build and
     what it changed are recorded in ops.builds: act and publish wait for a check of it.
+    Incremental models refresh fully when asked (`full_refresh`) or when cxloop.incremental
+    says an incremental run would not equal a full one (reported as `full_refresh`).
     """
     config = project_config(config_path)
     paths = Settings().paths.ensure()
     run_id = str(flow_run.get_id() or uuid.uuid4())
     args = (paths.warehouse, paths.home, config, run_id)
+    fingerprint = project_fingerprint(dbt_vars(config))
     with warehouse_slot():
+        reason = "asked" if full_refresh else full_refresh_reason(paths.warehouse, fingerprint)
+        refresh = reason is not None
         with recorded_build(paths.warehouse, run_id, select) as changed:  # ops.builds
             if select:
-                report = build_report([dbt_build_task("select", select, *args)])
+                report = build_report([dbt_build_task("select", select, refresh, *args)])
             else:
-                phase_1 = dbt_build_task("identity", None, *args)
+                phase_1 = dbt_build_task("identity", None, refresh, *args)
                 identity = identity_task(paths.warehouse, config.identity if config else None)
-                phase_3 = dbt_build_task("all", None, *args)
+                phase_3 = dbt_build_task("all", None, refresh, *args)
                 report = build_report([phase_1, phase_3], identity)
+                record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             changed.extend(report["datasets"])
-    return {**report, "build_id": run_id}
+    return {**report, "full_refresh": reason, "build_id": run_id}
