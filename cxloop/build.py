@@ -8,6 +8,7 @@ ops.quality_results. No Prefect here: the `build` flow makes each step a task.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,16 @@ def prepare_warehouse(warehouse: Path) -> list[str]:
 
 
 def phase_args(phase: str, select: str | None = None, full_refresh: bool = False) -> list[str]:
-    """dbt arguments of a build phase: 'identity' (phase 1), 'all' (phase 3) or 'select';
-    `full_refresh` rebuilds incremental models from all of raw (cxloop.incremental)."""
+    """dbt arguments of a build phase: 'identity' (phase 1), 'rest' (phase 3: all phase 1 did
+    not build), 'all' (everything) or 'select'; `full_refresh` rebuilds incremental models from
+    all of raw (cxloop.incremental)."""
     return [*_phase_args(phase, select), *(["--full-refresh"] if full_refresh else [])]
+
+
+def reached_args(names: Sequence[str], full_refresh: bool = False) -> list[str]:
+    """dbt arguments that build exactly these nodes (cxloop.reached): their tests are listed."""
+    refresh = ["--full-refresh"] if full_refresh else []
+    return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
 
 
 def _phase_args(phase: str, select: str | None) -> list[str]:
@@ -53,11 +61,13 @@ def _phase_args(phase: str, select: str | None) -> list[str]:
         if not select:
             raise ValueError("phase 'select' needs a selection")
         return [*BUILD, "--select", select]
-    # phase 3 builds everything phase 1 did not: with cautious indirect selection the
-    # exclusion drops only the tests whose parents are all phase 1's (the tests phase 1 ran),
-    # so the tests that span both phases (identity-map count parity) still run here. Phase 1
-    # and phase 3 together are exactly a plain `dbt build` (tests/test_build_phases.py).
-    return [*BUILD, "--exclude", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
+    if phase == "rest":
+        # phase 3 builds everything phase 1 did not: with cautious indirect selection the
+        # exclusion drops only the tests whose parents are all phase 1's (the tests phase 1
+        # ran), so the tests that span both phases (identity-map count parity) still run here.
+        # Phase 1 and phase 3 together are exactly the nodes of a plain `dbt build`.
+        return [*BUILD, "--exclude", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
+    return list(BUILD)
 
 
 def run_dbt_build(

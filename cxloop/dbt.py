@@ -133,13 +133,7 @@ def invoke_dbt(
     """
     from dbt.cli.main import dbtRunner
 
-    full = [*args, "--vars", json.dumps(vars_ or {})]
-    flags = [
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(home / "dbt" / target_dir),
-        "--log-path", os.environ.get("DBT_LOG_PATH") or str(home / "dbt" / "logs"),
-        "--log-level", "none", "--log-level-file", "info",
-    ]  # fmt: skip
+    full, flags = dbt_command(args, home, vars_, target_dir)
     variables = {**(env or {})}
     if warehouse is not None:
         variables["CXLOOP_WAREHOUSE"] = str(warehouse)
@@ -159,6 +153,27 @@ def invoke_dbt(
         nodes=tuple(node_result(r) for r in results or ()),
         error=str(res.exception) if res.exception else None,
     )
+
+
+def dbt_command(
+    args: Sequence[str], home: Path, vars_: dict[str, object] | None, target_dir: str = "target"
+) -> tuple[list[str], list[str]]:
+    """(the command with its vars, the flags every invocation shares)."""
+    full = [*args, "--vars", json.dumps(vars_ or {})]
+    flags = [
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home / "dbt" / target_dir),
+        "--log-path", os.environ.get("DBT_LOG_PATH") or str(home / "dbt" / "logs"),
+        "--log-level", "none", "--log-level-file", "info",
+    ]  # fmt: skip
+    return full, flags
+
+
+def project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> Any | None:
+    """dbt's parsed project (the one `invoke_dbt` shares), e.g. to walk its graph."""
+    full, flags = dbt_command(["parse"], home, vars_)
+    with environment({"CXLOOP_WAREHOUSE": str(warehouse)}):
+        return parsed_manifest(full, flags)
 
 
 def project_signature() -> tuple[tuple[str, int, int], ...]:
