@@ -1,13 +1,14 @@
 """The build stage: dbt in two phases around identity resolution, every test recorded.
 
 Phase 1 builds what identity reads (`+int_person_records__unioned`); the identity step writes
-`intermediate.identity_clusters`; phase 3 builds everything. Each phase is one dbt invocation
-(`cxloop.dbt.invoke_dbt`), its tests kept as rows of ops.quality_results. No Prefect here: the
-`build` flow makes each step a task.
+`intermediate.identity_clusters`; phase 3 builds everything else (each node is built once).
+Each phase is one dbt invocation (`cxloop.dbt.invoke_dbt`), its tests kept as rows of
+ops.quality_results. No Prefect here: the `build` flow makes each step a task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,20 @@ def prepare_warehouse(warehouse: Path) -> list[str]:
         return ensure_warehouse(con)
 
 
-def phase_args(phase: str, select: str | None = None) -> list[str]:
-    """dbt arguments of a build phase: 'identity' (phase 1), 'all' (phase 3) or 'select'."""
+def phase_args(phase: str, select: str | None = None, full_refresh: bool = False) -> list[str]:
+    """dbt arguments of a build phase: 'identity' (phase 1), 'rest' (phase 3: all phase 1 did
+    not build), 'all' (everything) or 'select'; `full_refresh` rebuilds incremental models from
+    all of raw (cxloop.incremental)."""
+    return [*_phase_args(phase, select), *(["--full-refresh"] if full_refresh else [])]
+
+
+def reached_args(names: Sequence[str], full_refresh: bool = False) -> list[str]:
+    """dbt arguments that build exactly these nodes (cxloop.reached): their tests are listed."""
+    refresh = ["--full-refresh"] if full_refresh else []
+    return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
+
+
+def _phase_args(phase: str, select: str | None) -> list[str]:
     if phase == "identity":
         # only tests whose parents are all built (cautious), e.g. not tests that join staging
         # to the marts
@@ -48,9 +61,12 @@ def phase_args(phase: str, select: str | None = None) -> list[str]:
         if not select:
             raise ValueError("phase 'select' needs a selection")
         return [*BUILD, "--select", select]
-    # phase 3 builds everything: `--exclude +int_person_records__unioned` would also drop the
-    # tests that span both phases (identity-map count parity); re-running phase 1's views and
-    # one table costs ~2 s and gives the same result.
+    if phase == "rest":
+        # phase 3 builds everything phase 1 did not: with cautious indirect selection the
+        # exclusion drops only the tests whose parents are all phase 1's (the tests phase 1
+        # ran), so the tests that span both phases (identity-map count parity) still run here.
+        # Phase 1 and phase 3 together are exactly the nodes of a plain `dbt build`.
+        return [*BUILD, "--exclude", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
     return list(BUILD)
 
 

@@ -29,6 +29,10 @@ from cxloop.warehouse import release_dbt_connections
 
 DBT_PROJECT_DIR = dbt_project_dir()
 FAILED = frozenset({"error", "fail", "runtime error"})
+# dbt commands that read the parsed project: they share one parse per process (parsed_manifest)
+PARSED = frozenset({"build", "run", "test", "seed", "compile", "source", "ls", "list", "show"})
+_NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
+_MANIFEST: dict[str, Any] = {}
 
 
 class BuildError(CxloopError):
@@ -129,20 +133,15 @@ def invoke_dbt(
     """
     from dbt.cli.main import dbtRunner
 
-    full = [*args, "--vars", json.dumps(vars_ or {})]
-    flags = [
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(home / "dbt" / target_dir),
-        "--log-path", os.environ.get("DBT_LOG_PATH") or str(home / "dbt" / "logs"),
-        "--log-level", "none", "--log-level-file", "info",
-    ]  # fmt: skip
+    full, flags = dbt_command(args, home, vars_, target_dir)
     variables = {**(env or {})}
     if warehouse is not None:
         variables["CXLOOP_WAREHOUSE"] = str(warehouse)
     started = time.perf_counter()
     with environment(variables):
         try:
-            res = dbtRunner().invoke([*full, *flags])
+            manifest = parsed_manifest(full, flags) if args and args[0] in PARSED else None
+            res = dbtRunner(manifest=manifest).invoke([*full, *flags])
         finally:
             release_dbt_connections()
     results = getattr(res.result, "results", None)
@@ -154,6 +153,60 @@ def invoke_dbt(
         nodes=tuple(node_result(r) for r in results or ()),
         error=str(res.exception) if res.exception else None,
     )
+
+
+def dbt_command(
+    args: Sequence[str], home: Path, vars_: dict[str, object] | None, target_dir: str = "target"
+) -> tuple[list[str], list[str]]:
+    """(the command with its vars, the flags every invocation shares)."""
+    full = [*args, "--vars", json.dumps(vars_ or {})]
+    flags = [
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home / "dbt" / target_dir),
+        "--log-path", os.environ.get("DBT_LOG_PATH") or str(home / "dbt" / "logs"),
+        "--log-level", "none", "--log-level-file", "info",
+    ]  # fmt: skip
+    return full, flags
+
+
+def project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> Any | None:
+    """dbt's parsed project (the one `invoke_dbt` shares), e.g. to walk its graph."""
+    full, flags = dbt_command(["parse"], home, vars_)
+    with environment({"CXLOOP_WAREHOUSE": str(warehouse)}):
+        return parsed_manifest(full, flags)
+
+
+def project_signature() -> tuple[tuple[str, int, int], ...]:
+    """Every file of the dbt project with its size and mtime: a change means a new parse."""
+    found = []
+    for folder, dirs, files in os.walk(DBT_PROJECT_DIR):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_PROJECT)
+        for name in sorted(files):
+            stat = os.stat(os.path.join(folder, name))
+            found.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+def parsed_manifest(args: Sequence[str], flags: Sequence[str]) -> Any | None:
+    """dbt's parsed project for these vars, target and profile variables: parsed once per
+    process (`dbt parse`, partial when the target folder allows), then handed to every
+    invocation through `dbtRunner(manifest=...)`, which then skips parsing (~0.5 s each, a full
+    parse 3-4 s). None when the parse fails: the invocation then parses and reports it itself."""
+    from dbt.cli.main import dbtRunner
+
+    vars_at = list(args).index("--vars")
+    target = list(args)[list(args).index("--target") + 1] if "--target" in args else None
+    profile_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CXLOOP_")))
+    key = (args[vars_at + 1], target, profile_env, project_signature())
+    if _MANIFEST.get("key") == key:
+        return _MANIFEST["manifest"]
+    parse = ["parse", *args[vars_at : vars_at + 2], *(["--target", target] if target else [])]
+    res = dbtRunner().invoke([*parse, *flags])
+    _MANIFEST.clear()  # one entry: a test session builds many warehouses
+    if not res.success or res.result is None:
+        return None
+    _MANIFEST.update(key=key, manifest=res.result)
+    return res.result
 
 
 @contextmanager

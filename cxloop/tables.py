@@ -238,6 +238,19 @@ STAGE_INPUTS = Table(
     "one row per stage success with the fingerprint of its inputs: the pipeline skips a stage "
     "whose inputs are unchanged (cxloop.changes)",
 )
+INCREMENTAL_BUILDS = Table(
+    "ops",
+    "incremental_builds",
+    (
+        C("build_id", "varchar", "not null", "the build flow run id"),
+        C("fingerprint", "varchar", "not null", "sha256 of the dbt project, vars and versions"),
+        C("full_refresh", "boolean", "not null", "the build rebuilt incremental models fully"),
+        C("reason", "varchar", "", "why it refreshed fully; null: incremental"),
+        C("recorded_at", "timestamp", "not null", "UTC"),
+    ),
+    "one row per successful full build: the next build is incremental only when the dbt "
+    "project, vars and versions are unchanged and nothing was erased since (cxloop.incremental)",
+)
 CHURN_SCORES = Table(
     "ml",
     "churn_scores",
@@ -395,6 +408,7 @@ ALL_TABLES: tuple[Table, ...] = (
     *PLAYBOOK_TABLES,
     ERASURES,
     TOMBSTONE_SALT,
+    INCREMENTAL_BUILDS,
 )
 
 

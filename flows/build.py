@@ -8,26 +8,28 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from cxloop.build import build_report, phase_args, run_dbt_build
+from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
-from cxloop.dbt import DbtRun
+from cxloop.dbt import DbtRun, dbt_vars
 from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
+from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
+from cxloop.reached import Reached, plan_build
 from cxloop.settings import Settings
 
 
 @task(name="dbt-build", task_run_name="dbt {phase}", cache_policy=NO_CACHE)
 def dbt_build_task(
     phase: str,
-    select: str | None,
+    dbt_args: list[str],
     warehouse: Path,
     home: Path,
     config: ProjectConfig | None,
     run_id: str,
 ) -> DbtRun:
     """One dbt build invocation; every node's result is logged, tests are recorded."""
-    run = run_dbt_build(phase_args(phase, select), warehouse, home, config, run_id)
+    run = run_dbt_build(dbt_args, warehouse, home, config, run_id)
     logger = get_run_logger()
     logger.info("%s: %s in %.1f s", run.command(), run.counts, run.seconds)
     for node in run.slowest():
@@ -39,24 +41,61 @@ identity_task = task(resolve_identities, name="resolve-identities", cache_policy
 
 
 @flow(name="build")
-def build(config_path: str | None = None, select: str | None = None) -> dict[str, Any]:
+def build(
+    config_path: str | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
+    changed: list[str] | None = None,
+) -> dict[str, Any]:
     """Build with dbt in two phases around identity resolution, running all tests.
 
-    With `select`, one dbt build of that selection only (no identity step). The build and
+    With `select`, one dbt build of that selection only (no identity step). With `changed`
+    (`schema.table` of the source tables with new rows since the last successful build), only
+    what those rows reach (cxloop.reached); an unknown table builds everything. The build and
     what it changed are recorded in ops.builds: act and publish wait for a check of it.
+    Incremental models refresh fully when asked (`full_refresh`) or when cxloop.incremental
+    says an incremental run would not equal a full one (reported as `full_refresh`).
     """
     config = project_config(config_path)
     paths = Settings().paths.ensure()
     run_id = stage_run_id("build")
     args = (paths.warehouse, paths.home, config, run_id)
+    fingerprint = project_fingerprint(dbt_vars(config))
     with warehouse_slot():
-        with recorded_build(paths.warehouse, run_id, select) as changed:  # ops.builds
+        reason = "asked" if full_refresh else full_refresh_reason(paths.warehouse, fingerprint)
+        refresh = reason is not None
+        with recorded_build(paths.warehouse, run_id, select) as datasets:  # ops.builds
+            # a full refresh (new code or vars, an erasure, the first build) builds everything
+            plan = (
+                plan_build(paths.home, paths.warehouse, dbt_vars(config), changed)
+                if changed is not None and not refresh and not select
+                else None
+            )
             if select:
-                report = build_report([dbt_build_task("select", select, *args)])
+                select_args = phase_args("select", select, refresh)
+                report = build_report([dbt_build_task("select", select_args, *args)])
+            elif plan is not None:
+                report = build_reached(plan, refresh, config, args)
+                record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
-                phase_1 = dbt_build_task("identity", None, *args)
+                phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
                 identity = identity_task(paths.warehouse, config.identity if config else None)
-                phase_3 = dbt_build_task("all", None, *args)
+                phase_3 = dbt_build_task("rest", phase_args("rest", None, refresh), *args)
                 report = build_report([phase_1, phase_3], identity)
-            changed.extend(report["datasets"])
-    return {**report, "build_id": run_id}
+                record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
+            datasets.extend(report["datasets"])
+    return {**report, "full_refresh": reason, "build_id": run_id}
+
+
+def build_reached(
+    plan: Reached, refresh: bool, config: ProjectConfig | None, args: tuple
+) -> dict[str, Any]:
+    """Phase 1, identity and phase 3, each only when the plan has nodes there."""
+    runs, identity = [], None
+    if plan.phase_1:
+        runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
+    if plan.identity:
+        identity = identity_task(args[0], config.identity if config else None)
+    if plan.phase_3:
+        runs.append(dbt_build_task("reached", reached_args(plan.phase_3, refresh), *args))
+    return build_report(runs, identity)

@@ -32,7 +32,8 @@ def postgres_build(config_path: str | None = None, dsn: str | None = None) -> di
         copied = copy_python_tables(paths.warehouse, target)
     copy_seconds = round(time.perf_counter() - started, 2)
     logger.info("copied %d tables into %s in %.1f s", len(copied), target.describe(), copy_seconds)
-    run = run_dbt_postgres(list(BUILD), target, dbt_vars(config), paths.home)
+    # raw is copied whole each time (erasures included): incremental models refresh fully
+    run = run_dbt_postgres([*BUILD, "--full-refresh"], target, dbt_vars(config), paths.home)
     logger.info("dbt build --target postgres: %s", run.counts)
     return {
         "target": target.describe(),

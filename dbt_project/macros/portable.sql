@@ -302,3 +302,9 @@
 {% macro cx_country_key(value) -%}
     replace(lower(trim({{ value }})), '.', '')
 {%- endmacro %}
+
+{#- The newest _loaded_at an incremental model kept (a time before any landing when empty):
+    its next run reads only later landings. -#}
+{% macro cx_loaded_watermark() -%}
+    coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+{%- endmacro %}

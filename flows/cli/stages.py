@@ -47,6 +47,9 @@ def ingest(
 def build(
     config: ConfigOpt = None,
     select: Annotated[str | None, typer.Option(help="dbt node selection.")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild incremental models from all of raw.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build and test the dbt models (staging, intermediate, marts, ml).
@@ -55,7 +58,7 @@ def build(
     """
     from cxloop.flows.build import build as build_flow
 
-    run_command(lambda: build_flow(config_arg(config), select), as_json)
+    run_command(lambda: build_flow(config_arg(config), select, full_refresh), as_json)
 
 
 def check(

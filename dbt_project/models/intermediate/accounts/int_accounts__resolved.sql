@@ -21,23 +21,36 @@ organization_domains as (
 
 ),
 
+-- The 18-character Account Id in any case (account_id is always 18: landing), or its
+-- case-sensitive 15-character form (an id copied from the Salesforce UI). Two equality joins,
+-- not one join on `a or b`: an `or` join compares every account with every organization
+-- (15 s at scale 10); no pair matches both (18 vs 15 characters).
+external_id_pairs as (
+
+    select accounts.account_id, organizations.organization_id
+    from accounts
+    inner join organizations
+        on lower(organizations.external_id) = lower(accounts.account_id)
+
+    union all
+
+    select accounts.account_id, organizations.organization_id
+    from accounts
+    inner join organizations
+        on organizations.external_id = substr(accounts.account_id, 1, 15)
+        and length(organizations.external_id) = 15
+
+),
+
 by_external_id as (
 
     select
-        accounts.account_id,
-        organizations.organization_id,
+        account_id,
+        organization_id,
         'external_id' as match_rule,
         1 as rule_rank
 
-    from accounts
-    inner join organizations
-        -- the 18-character Account Id in any case, or its case-sensitive 15-character form
-        -- (an id copied from the Salesforce UI); account_id is always 18 (landing)
-        on lower(organizations.external_id) = lower(accounts.account_id)
-        or (
-            length(organizations.external_id) = 15
-            and organizations.external_id = substr(accounts.account_id, 1, 15)
-        )
+    from external_id_pairs
 
 ),
 

@@ -1,9 +1,26 @@
+{{ config(
+    materialized='incremental',
+    unique_key='ticket_event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook=[
+        "{% if is_incremental() %}delete from {{ this }} where ticket_event_id in ("
+        ~ "select ticket_event_id from {{ ref('stg_zendesk__ticket_events') }}"
+        ~ " where _loaded_at > (select {{ cx_loaded_watermark() }} from {{ this }})){% endif %}"
+    ],
+) }}
 -- One row per child event of a ticket audit: comments and field changes (unnesting, not a join).
+-- Incremental like stg_zendesk__ticket_events: only the audits landed since the newest kept are
+-- unnested; the pre-hook first removes every child of those audits (a new version of an audit
+-- with fewer children leaves none behind), the delete+insert makes a re-run harmless.
 with
 
 ticket_events as (
 
     select * from {{ ref('stg_zendesk__ticket_events') }}
+    {% if is_incremental() -%}
+    where _loaded_at > (select {{ cx_loaded_watermark() }} from {{ this }})
+    {%- endif %}
 
 ),
 
@@ -12,7 +29,7 @@ extracted as (
 
     {{ cx_unnest_json_array(
         'ticket_events', 'child_events_json',
-        ['ticket_event_id', 'ticket_id', 'updater_id', 'event_at'],
+        ['ticket_event_id', 'ticket_id', 'updater_id', 'event_at', '_loaded_at'],
         'child_index', 'child_event'
     ) }}
 
@@ -62,7 +79,8 @@ final as (
         ) as previous_status,
         coalesce({{ to_utc_timestamp(cx_json_get_text('child_event', 'created_at')) }}, event_at)
             as event_at,
-        updater_id
+        updater_id,
+        _loaded_at
 
     from extracted
 

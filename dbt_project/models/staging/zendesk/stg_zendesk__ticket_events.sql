@@ -1,10 +1,23 @@
+{{ config(
+    materialized='incremental',
+    unique_key='ticket_event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 {%- set present = source_column_names('zendesk', 'ticket_events') -%}
 -- One row per ticket audit (time-based export pages can repeat one: keep the latest landing).
+-- Incremental (the largest raw table; docs/decisions.md): a run reads only the landings newer
+-- than the newest it kept, and replaces the audits they carry. Raw is append-only and a
+-- landing's _loaded_at is later than every earlier landing's, so the latest version of an
+-- audit is always in the newest landings; an erasure or a project change refreshes fully.
 with
 
 source as (
 
     select * from {{ source('zendesk', 'ticket_events') }}
+    {% if is_incremental() -%}
+    where _loaded_at > (select {{ cx_loaded_watermark() }} from {{ this }})
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,76 @@
+"""When the build may run dbt's incremental models incrementally, and when it must refresh them.
+
+The incremental models (docs/decisions.md "Incremental models") read only the raw landings
+newer than the newest they kept. That equals a full rebuild while raw only grows and the SQL
+that produced the kept rows is the SQL that runs now. So a build refreshes fully (`dbt build
+--full-refresh`) when no successful build is recorded in ops.incremental_builds, when the dbt
+project, its vars or the dbt / DuckDB versions changed since the last one (its fingerprint),
+or when a person was erased since (erasure deletes raw rows an incremental run never sees).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from cxloop.dbt import DBT_PROJECT_DIR, project_signature
+from cxloop.quality.results import utc_now
+from cxloop.tables import ERASURES, INCREMENTAL_BUILDS
+from cxloop.warehouse import table_exists, writer
+
+VERSIONED = ("dbt-core", "dbt-duckdb", "duckdb")
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "-"
+
+
+def project_fingerprint(vars_: dict[str, object]) -> str:
+    """sha256 of every dbt project file's content, the vars and the dbt and DuckDB versions."""
+    digest = hashlib.sha256()
+    for path, _, _ in project_signature():
+        digest.update(str(Path(path).relative_to(DBT_PROJECT_DIR)).encode())
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    digest.update(json.dumps(vars_, sort_keys=True, default=str).encode())
+    digest.update(json.dumps([_version(p) for p in VERSIONED]).encode())
+    return digest.hexdigest()
+
+
+def full_refresh_reason(warehouse: Path, fingerprint: str) -> str | None:
+    """Why this build must rebuild the incremental models fully; None: incremental is exact."""
+    with writer(warehouse) as con:
+        if not table_exists(con, INCREMENTAL_BUILDS.schema, INCREMENTAL_BUILDS.name):
+            return "no incremental build recorded"
+        row = con.execute(
+            f"select fingerprint, recorded_at from {INCREMENTAL_BUILDS.qualified} "
+            "order by recorded_at desc limit 1"
+        ).fetchall()
+        if not row:
+            return "no incremental build recorded"
+        last_fingerprint, last_at = row[0]
+        if last_fingerprint != fingerprint:
+            return "the dbt project, its vars or the dbt/DuckDB versions changed"
+        if table_exists(con, ERASURES.schema, ERASURES.name):
+            erased = con.execute(
+                f"select count(*) from {ERASURES.qualified} where erased_at >= ?", [last_at]
+            ).fetchall()[0][0]
+            if erased:
+                return "a person was erased since the last build"
+    return None
+
+
+def record_incremental_build(
+    warehouse: Path, build_id: str, fingerprint: str, reason: str | None
+) -> None:
+    """One ops.incremental_builds row: this build succeeded on this fingerprint."""
+    with writer(warehouse) as con:
+        con.execute(
+            f"insert into {INCREMENTAL_BUILDS.qualified} values (?, ?, ?, ?, ?)",
+            [build_id or str(uuid.uuid4()), fingerprint, reason is not None, reason, utc_now()],
+        )

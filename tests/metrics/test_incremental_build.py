@@ -1,0 +1,178 @@
+"""Incremental models and reached-only builds: after new raw landings they equal a
+--full-refresh build, row for row.
+
+Runs on a copy of the session's built warehouse (tests/metrics/conftest.py). The new landings are
+written by hand in Zendesk's ticket events export format (shared/reference/source-formats.md
+1.6): a new audit with a comment child event and a status change, and a re-landed audit that
+now has no child events (its earlier children must go).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+NEW_AUDIT = 990_000_001
+NEW_COMMENT = 880_000_001
+LANDED_AT = datetime(2031, 1, 2, 3, 4, 5)  # later than every landing of the sample layer
+COMPARED_SCHEMAS = ("staging", "intermediate", "marts", "ml")
+
+
+@pytest.fixture
+def home_copy(built_home: Path, tmp_path: Path) -> Iterator[Path]:
+    home = tmp_path / "home"
+    shutil.copytree(built_home / "warehouse", home / "warehouse")
+    previous = os.environ.get("CXLOOP_HOME")
+    os.environ["CXLOOP_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        os.environ["CXLOOP_HOME"] = previous or str(built_home)
+
+
+def land_new_audits(warehouse: Path) -> tuple[int, int]:
+    """Append two landings to raw.zendesk__ticket_events; (ticket, re-landed audit)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        ticket, requester = con.execute(
+            "select cast(id as bigint), cast(requester_id as bigint) "
+            "from raw.zendesk__tickets order by cast(id as bigint) limit 1"
+        ).fetchall()[0]
+        relanded = con.execute(
+            "select cast(id as bigint) from raw.zendesk__ticket_events "
+            "where json_array_length(child_events) > 0 order by cast(id as bigint) limit 1"
+        ).fetchall()[0][0]
+        columns = [
+            name
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'raw' "
+                "and table_name = 'zendesk__ticket_events' order by column_index"
+            ).fetchall()
+        ]
+        children = [
+            {"id": NEW_COMMENT, "type": "Comment", "event_type": "Comment",
+             "author_id": requester, "body": "Still waiting for the refund.", "public": True,
+             "audit_id": NEW_AUDIT, "created_at": "2031-01-02T03:00:00Z"},
+            {"id": NEW_COMMENT + 1, "event_type": "Change", "field_name": "status",
+             "value": "open", "previous_value": "solved"},
+        ]  # fmt: skip
+        new = {
+            "id": str(NEW_AUDIT), "ticket_id": str(ticket), "timestamp": "1925085600",
+            "created_at": "2031-01-02T03:00:00Z", "updater_id": str(requester),
+            "via": json.dumps({"channel": "email"}), "event_type": "Audit",
+            "child_events": json.dumps(children),
+        }  # fmt: skip
+        old = con.execute(
+            "select * from raw.zendesk__ticket_events where cast(id as bigint) = ? limit 1",
+            [relanded],
+        ).fetchall()[0]
+        again = dict(zip(columns, old, strict=True)) | {"child_events": "[]"}
+        for number, row in enumerate((new, again)):
+            meta = {
+                "_batch_id": "hand-batch", "_loaded_at": LANDED_AT, "_source": "zendesk",
+                "_source_file": "zendesk/ticket_events/hand.json", "_row_number": number,
+                "_content_hash": f"hand-{number}",
+            }  # fmt: skip
+            values = row | meta
+            con.execute(
+                f"insert into raw.zendesk__ticket_events ({', '.join(columns)}) "
+                f"values ({', '.join('?' for _ in columns)})",
+                [values.get(column) for column in columns],
+            )
+    finally:
+        con.close()
+    return ticket, relanded
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every dbt-built table of the compared schemas, its rows sorted; floats to 12 digits
+    (DuckDB may sum in another order)."""
+    from cxloop.tables import ALL_TABLES
+
+    python_written = {table.qualified for table in ALL_TABLES}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where schema_name in "
+            f"({', '.join(repr(s) for s in COMPARED_SCHEMAS)}) order by 1, 2"
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            if f"{schema}.{table}" in python_written:
+                continue
+            rows = con.execute(f'select * from {schema}."{table}"').fetchall()
+            rounded = [
+                tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row)
+                for row in rows
+            ]
+            out[f"{schema}.{table}"] = sorted(rounded, key=repr)
+        return out
+    finally:
+        con.close()
+
+
+def test_incremental_build_equals_full_refresh(home_copy: Path, prefect_harness: None) -> None:
+    from cxloop.flows.build import build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    ticket, relanded = land_new_audits(warehouse)
+
+    # incremental, and only what the new ticket events reach (cxloop.reached)
+    incremental = build(changed=["raw.zendesk__ticket_events"])
+    assert incremental["success"] and incremental["full_refresh"] is None
+    after_incremental = snapshot(warehouse)
+
+    full = build(full_refresh=True)
+    assert full["success"] and full["full_refresh"] == "asked"
+    after_full = snapshot(warehouse)
+    assert "identity" not in incremental  # ticket events do not reach the person records
+    assert 0 < sum(incremental["counts"].values()) < sum(full["counts"].values()) * 0.6
+
+    assert after_incremental.keys() == after_full.keys()
+    for table, rows in after_full.items():
+        assert after_incremental[table] == rows, table
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        comment = con.execute(
+            "select ticket_id, body, comment_source from intermediate.int_ticket_comments__unioned "
+            "where comment_id = ?",
+            [NEW_COMMENT],
+        ).fetchall()
+        left = con.execute(
+            "select count(*) from staging.stg_zendesk__ticket_child_events "
+            "where ticket_event_id = ?",
+            [relanded],
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert comment == [(ticket, "Still waiting for the refund.", "ticket_events")]
+    assert left == 0  # the re-landed audit has no children now
+
+
+def test_an_erasure_makes_the_next_build_refresh_fully(home_copy: Path) -> None:
+    from cxloop.incremental import full_refresh_reason, record_incremental_build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    record_incremental_build(warehouse, "b1", "f1", None)
+    assert full_refresh_reason(warehouse, "f1") is None
+    assert "changed" in (full_refresh_reason(warehouse, "f2") or "")
+    con = duckdb.connect(str(warehouse))
+    try:
+        from cxloop.tables import ERASURES, ensure_tables
+
+        ensure_tables(con, [ERASURES])
+        con.execute(
+            f"insert into {ERASURES.qualified} values ('e1', now()::timestamp + interval 1 minute,"
+            " 'h', 1, '{}')"
+        )
+    finally:
+        con.close()
+    assert "erased" in (full_refresh_reason(warehouse, "f1") or "")
