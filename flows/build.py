@@ -84,7 +84,7 @@ def build(
                 report = build_report([phase_1, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             datasets.extend(report["datasets"])
-    return {**report, "full_refresh": reason, "build_id": run_id}
+    return {**report, "full_refresh": reason, "build_id": run_id, "reached_only": plan is not None}
 
 
 def build_reached(

@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM
 from cxloop.changes import (
+    LEDGER_FACTS,
     build_unchanged,
     changed_datasets,
     current_model_version,
@@ -47,11 +48,12 @@ from cxloop.flows.score import score
 from cxloop.flows.voice import VOICE_DOWNSTREAM, voice
 from cxloop.publish import publish_warnings
 from cxloop.quality.freshness import freshness_unchanged
+from cxloop.quality.gate import latest_build
 from cxloop.quality.results import utc_now
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
-from cxloop.warehouse import writer
+from cxloop.warehouse import reader, writer
 
 
 def skip(report: dict[str, Any], stage: str, reason: str) -> None:
@@ -59,6 +61,27 @@ def skip(report: dict[str, Any], stage: str, reason: str) -> None:
     report[stage] = {"skipped": reason, "unchanged": True}
     report.setdefault("skipped", {})[stage] = reason
     get_run_logger().info("%s skipped: %s", stage, reason)
+
+
+def build_changes(wh: Path, raw_in: dict[str, str], ledger_in: str) -> list[str] | None:
+    """The source tables with new rows since the last build (`build(changed=...)` builds what
+    they reach), or None (build everything) when the last build did not succeed."""
+    with reader(wh) as con:
+        latest = latest_build(con)
+    if latest is None or latest[1] != "succeeded":
+        return None
+    changed = changed_datasets(wh, "build", raw_in)
+    if not unchanged(wh, "ledger", ledger_in):  # the last run's sends and callbacks
+        changed += [f"ops.{table}" for table in LEDGER_FACTS]
+    return changed
+
+
+def built_marts(build_report: dict[str, Any], ledger_only: bool) -> list[str] | None:
+    """What the marts check must cover after a build: what it built when it built only part
+    of the graph (and no identity step, whose tables dbt does not list); else every mart."""
+    if ledger_only or (build_report.get("reached_only") and "identity" not in build_report):
+        return build_report["datasets"]
+    return None
 
 
 def record_run(warehouse: Path, report: dict[str, Any], started_at: datetime) -> None:
@@ -117,10 +140,13 @@ def pipeline(
                     record_many(wh, passed, run_id)
             with timer.stage("build"):
                 ledger_only = False
-                if not build_unchanged(wh, sources_in):
-                    report["build"] = build.fn(str(cfg_path))
-                    record_inputs(wh, "build", sources_in, report["build"]["build_id"])
-                    record_inputs(wh, "ledger", ledger_in, report["build"]["build_id"])
+                if not build_unchanged(wh, sources_in):  # only what the new rows reach
+                    changed = build_changes(wh, raw_in, ledger_in)
+                    report["build"] = build.fn(str(cfg_path), changed=changed)
+                    build_id = report["build"]["build_id"]
+                    record_inputs(wh, "build", sources_in, build_id)
+                    record_inputs(wh, "ledger", ledger_in, build_id)
+                    record_many(wh, {f"build:{d}": fp for d, fp in raw_in.items()}, build_id)
                 elif not unchanged(wh, "ledger", ledger_in):  # the last run's sends close the loop
                     ledger_only = True
                     report["build"] = build.fn(str(cfg_path), select=LEDGER_DOWNSTREAM)
@@ -130,9 +156,10 @@ def pipeline(
             with timer.stage("check_marts"):
                 if "skipped" in report["build"] and gate_open(wh):
                     skip(report, "check_marts", "marts unchanged since their passing check")
-                else:  # what the build changed (everything, after a full build)
-                    changed = report["build"]["datasets"] if ledger_only else None
-                    report["check_marts"] = check.fn(stage="marts", datasets=changed)
+                else:  # what the build changed (every mart, after a full build)
+                    report["check_marts"] = check.fn(
+                        stage="marts", datasets=built_marts(report["build"], ledger_only)
+                    )
             with timer.stage("voice"):  # sentiment and topics; mart_drivers rebuilt below
                 if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
                     skip(report, "voice", "texts, sentiment model and config unchanged")

@@ -217,3 +217,15 @@ def test_raw_checks_are_due_only_for_the_tables_that_changed(warehouse: Path) ->
     add_account(warehouse, "001B", "b" * 64)
     inputs = raw_table_inputs(warehouse, None)
     assert changed_datasets(warehouse, "check_raw", inputs) == ["raw.salesforce__account"]
+
+
+def test_the_marts_check_covers_what_a_partial_build_built_and_everything_otherwise() -> None:
+    from cxloop.flows.pipeline import built_marts
+
+    built = {"datasets": ["marts.fct_tickets", "marts.mart_ticket_kpis"], "reached_only": True}
+    assert built_marts(built, ledger_only=False) == built["datasets"]
+    # the identity step writes tables dbt does not list: check every mart
+    assert built_marts({**built, "identity": {"clusters": 3}}, ledger_only=False) is None
+    full = {"datasets": ["marts.fct_tickets"], "reached_only": False}
+    assert built_marts(full, ledger_only=False) is None
+    assert built_marts(full, ledger_only=True) == ["marts.fct_tickets"]
