@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cxloop.config import BusinessHours, ProjectConfig
 from cxloop.errors import ConfigError, CxloopError
 from cxloop.package_data import dbt_project_dir
+from cxloop.settings import Settings
 from cxloop.warehouse import release_dbt_connections
 
 DBT_PROJECT_DIR = dbt_project_dir()
@@ -134,9 +135,7 @@ def invoke_dbt(
     from dbt.cli.main import dbtRunner
 
     full, flags = dbt_command(args, home, vars_, target_dir)
-    variables = {**(env or {})}
-    if warehouse is not None:
-        variables["CXLOOP_WAREHOUSE"] = str(warehouse)
+    variables = {**(env or {}), **profile_env(warehouse)}
     started = time.perf_counter()
     with environment(variables):
         try:
@@ -172,8 +171,17 @@ def dbt_command(
 def project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> Any | None:
     """dbt's parsed project (the one `invoke_dbt` shares), e.g. to walk its graph."""
     full, flags = dbt_command(["parse"], home, vars_)
-    with environment({"CXLOOP_WAREHOUSE": str(warehouse)}):
+    with environment(profile_env(warehouse)):
         return parsed_manifest(full, flags)
+
+
+def profile_env(warehouse: Path | None) -> dict[str, str]:
+    """What profiles.yml reads from cxloop's settings: the warehouse file (when given) and
+    DuckDB's memory limit (CXLOOP_DUCKDB_MEMORY_LIMIT, as cxloop's own connections)."""
+    variables = {"CXLOOP_DUCKDB_MEMORY_LIMIT": Settings().duckdb_memory_limit}
+    if warehouse is not None:
+        variables["CXLOOP_WAREHOUSE"] = str(warehouse)
+    return variables
 
 
 def project_signature() -> tuple[tuple[str, int, int], ...]:

@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    duckdb_memory_limit: str = Field(
+        default="1GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description=(
+            "DuckDB's memory limit for each database cxloop opens (the warehouse, dbt's "
+            "connection to it, identity's Splink database): past it DuckDB spills to disk. "
+            "DuckDB's own default is 80% of the machine's memory (docs/benchmarks.md)."
+        ),
+    )
+
     @cached_property
     def paths(self) -> Paths:
         require_no_warehouse_key(self.warehouse_key is not None)

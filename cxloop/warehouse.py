@@ -16,13 +16,14 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.settings import require_no_warehouse_key
+from cxloop.settings import Settings, require_no_warehouse_key
 from cxloop.tables import CORE_TABLES, SCHEMAS, ensure_tables, ensure_warehouse
 
 __all__ = [
     "SCHEMAS",
     "connect",
     "connect_when_free",
+    "limit_memory",
     "ensure_schemas",
     "ensure_warehouse",
     "reader",
@@ -37,10 +38,17 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     require_no_warehouse_key(bool(os.environ.get("CXLOOP_WAREHOUSE_KEY")))
     path = Path(path)
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        return limit_memory(duckdb.connect(str(path), read_only=True))
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = limit_memory(duckdb.connect(str(path)))
     ensure_schemas(con)
+    return con
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Cap the database's memory at CXLOOP_DUCKDB_MEMORY_LIMIT (DuckDB spills past it; its
+    default, 80% of the machine, let a scale-10 run grow past 4 GB: docs/benchmarks.md)."""
+    con.execute(f"set memory_limit = '{Settings().duckdb_memory_limit}'")
     return con
 
 

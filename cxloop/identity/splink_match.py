@@ -14,6 +14,8 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
+from cxloop.warehouse import limit_memory
+
 MIN_TRAINING_RECORDS = 2000  # below this the priors in _comparisons() are used as they are
 PRIOR_MATCH_RATE = 1e-4
 BLOCKING_KEYS = (
@@ -72,7 +74,7 @@ def splink_edges(
     if len(usable) < 2:
         return pd.DataFrame(columns=["i", "j", "probability"])
     lap = lap or (lambda stage: None)
-    con = duckdb.connect()
+    con = limit_memory(duckdb.connect())  # Splink's own database, capped like the warehouse
     try:
         db_api = DuckDBAPI(connection=con)
         sdf = db_api.register(usable, dataset_display_name="person_records")
