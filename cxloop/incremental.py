@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import duckdb
+
 from cxloop.dbt import DBT_PROJECT_DIR, project_signature
 from cxloop.quality.results import utc_now
-from cxloop.tables import ERASURES, INCREMENTAL_BUILDS
+from cxloop.tables import ERASURES, INCREMENTAL_BUILDS, TOMBSTONES
 from cxloop.warehouse import table_exists, writer
 
 VERSIONED = ("dbt-core", "dbt-duckdb", "duckdb")
@@ -56,13 +59,37 @@ def full_refresh_reason(warehouse: Path, fingerprint: str) -> str | None:
         last_fingerprint, last_at = row[0]
         if last_fingerprint != fingerprint:
             return "the dbt project, its vars or the dbt/DuckDB versions changed"
-        if table_exists(con, ERASURES.schema, ERASURES.name):
-            erased = con.execute(
-                f"select count(*) from {ERASURES.qualified} where erased_at >= ?", [last_at]
-            ).fetchall()[0][0]
-            if erased:
-                return "a person was erased since the last build"
+        if erased_since(con, last_at):
+            return "a person was erased since the last build"
     return None
+
+
+def erased_since(con: duckdb.DuckDBPyConnection, last_at: datetime) -> bool:
+    """An erasure logged at or after `last_at`, or one not finished (logged) before it.
+
+    Tombstones are written in the transaction that deletes the person's raw rows; the log row
+    (ops.erasures) only when the erasure finishes, after its own build. A tombstone whose
+    erasure was not logged before `last_at` therefore means raw lost rows the incremental
+    models may still hold: the erasure's own build, or one after a killed erasure.
+    """
+    logged = table_exists(con, ERASURES.schema, ERASURES.name)
+    if (
+        logged
+        and con.execute(
+            f"select count(*) from {ERASURES.qualified} where erased_at >= ?", [last_at]
+        ).fetchall()[0][0]
+    ):
+        return True
+    if not table_exists(con, TOMBSTONES.schema, TOMBSTONES.name):
+        return False
+    if not logged:
+        return bool(con.execute(f"select count(*) from {TOMBSTONES.qualified}").fetchall()[0][0])
+    pending = con.execute(
+        f"select count(*) from {TOMBSTONES.qualified} t where not exists (select 1 from "
+        f"{ERASURES.qualified} e where e.erasure_id = t.erasure_id and e.erased_at < ?)",
+        [last_at],
+    ).fetchall()[0][0]
+    return bool(pending)
 
 
 def record_incremental_build(

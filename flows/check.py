@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from cxloop.config import project_config
 from cxloop.dbt import dbt_vars
+from cxloop.errors import QualityGateError
 from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality import (
     CheckReport,
@@ -77,3 +78,10 @@ def check(
     if freshness:
         summary["sources_fresh"] = {r.source: r.status for r in freshness}
     return summary
+
+
+@flow(name="quality-gate")
+def gate_closed(message: str) -> None:
+    """A Failed flow run for a gate the pipeline found closed (its checks run inline, not as
+    subflows: docs/architecture.md), so the UI and the failed-run alerts see it as before."""
+    raise QualityGateError(message)

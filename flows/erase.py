@@ -46,7 +46,7 @@ def erase(
         published = False
         try:
             files_task(paths, erasure, config, sources)
-            build(config_path)
+            build(config_path, full_refresh=True)  # incremental models hold raw rows too
             try:
                 check(stage="marts", config_path=config_path)
                 publish(config_path)

@@ -40,7 +40,7 @@ from cxloop.dbt import freshness_hours
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
-from cxloop.flows.check import check
+from cxloop.flows.check import check, gate_closed
 from cxloop.flows.ingest import ingest
 from cxloop.flows.orchestration import StageTimer, warehouse_slot
 from cxloop.flows.publish import publish
@@ -213,6 +213,7 @@ def pipeline(
             report["status"] = "blocked"
             report["blocked"] = str(exc)
             logger.error("Quality gate failed; nothing more acted on or published: %s", exc)
+            gate_closed(str(exc), return_state=True)  # a Failed `quality-gate` run for alerts
         report["durations"] = timer.seconds
         report["warehouse"] = warehouse_summary(paths.warehouse)
         record_run(paths.warehouse, report, started_at)

@@ -69,6 +69,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def die_with_parent() -> None:
+    """In the server's child process: Linux ends it when the CLI dies, however it dies (atexit
+    covers only a normal exit; a killed CLI would leave the server holding Prefect's database)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class TemporaryServer:
     """Prefect's server as a child process for the length of one command."""
 
@@ -107,6 +117,7 @@ class TemporaryServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         os.environ["PREFECT_API_URL"] = self.url
         atexit.register(self.stop)

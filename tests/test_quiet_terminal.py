@@ -90,3 +90,36 @@ def test_the_cli_starts_its_own_prefect_server_only_when_no_api_can_be_configure
     assert not api_may_be_configured(cwd, {**env, "PREFECT_PROFILE": "local"})
     (cwd / "pyproject.toml").write_text('[tool.prefect.api]\nurl = "http://h:4200/api"\n')
     assert api_may_be_configured(cwd, {**env, "PREFECT_PROFILE": "local"})
+
+
+def test_the_clis_own_prefect_server_answers_and_dies_with_a_killed_cli(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys; from pathlib import Path; "
+        "from cxloop.flows.prefect_api import TemporaryServer; "
+        "s = TemporaryServer(Path(sys.argv[1])); s.start(); s.wait(); "
+        "print(s.process.pid, flush=True); os.kill(os.getpid(), 9)"  # no atexit runs
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    cli = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "prefect-server.log")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert cli.returncode == -signal.SIGKILL, cli.stderr
+    server = int(cli.stdout.strip())  # printed only once the server answered its health check
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{server}"):
+        with open(f"/proc/{server}/stat") as stat:  # a zombie waiting for init is gone too
+            if stat.read().split()[2] == "Z":
+                break
+        time.sleep(0.2)
+    else:
+        assert not os.path.exists(f"/proc/{server}"), "the server outlived the killed CLI"

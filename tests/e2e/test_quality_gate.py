@@ -60,6 +60,18 @@ def test_a_failed_gate_sends_and_publishes_nothing(
     finally:
         con.close()
     assert runs == [("blocked",)] and failed_checks >= 1
+    # the UI and the failed-run alerts see it: a Failed quality-gate run naming the check
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    with get_client(sync_client=True) as client:
+        gate_runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["quality-gate"]))
+        )
+    assert any(
+        r.state and r.state.is_failed() and "raw.salesforce__account" in (r.state.message or "")
+        for r in gate_runs
+    )
     # the next scheduled act and publish (no parameters) refuse too: nothing was built
     with pytest.raises(MartsNotCheckedError, match="act refused: .*no build recorded"):
         act()

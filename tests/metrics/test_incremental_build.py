@@ -176,3 +176,30 @@ def test_an_erasure_makes_the_next_build_refresh_fully(home_copy: Path) -> None:
     finally:
         con.close()
     assert "erased" in (full_refresh_reason(warehouse, "f1") or "")
+
+
+def test_an_erasure_refreshes_its_own_build_before_it_is_logged(home_copy: Path) -> None:
+    """erase deletes raw rows and writes tombstones, builds, and logs ops.erasures last: its
+    build (and every build after a killed erasure) must not run incrementally."""
+    from cxloop.incremental import full_refresh_reason, record_incremental_build
+    from cxloop.tables import ERASURES, TOMBSTONES, ensure_tables
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    record_incremental_build(warehouse, "b1", "f1", None)
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_tables(con, [ERASURES, TOMBSTONES])
+        con.execute(f"insert into {TOMBSTONES.qualified} values ('hash-1', 'email', 'e2')")
+    finally:
+        con.close()
+    assert "erased" in (full_refresh_reason(warehouse, "f1") or "")  # not logged yet
+    con = duckdb.connect(str(warehouse))
+    try:  # logged before the next incremental build: that build may be incremental again
+        con.execute(
+            f"insert into {ERASURES.qualified} values "
+            "('e2', now()::timestamp - interval 1 minute, 'h', 1, '{}')"
+        )
+    finally:
+        con.close()
+    record_incremental_build(warehouse, "b2", "f1", "a person was erased since the last build")
+    assert full_refresh_reason(warehouse, "f1") is None
