@@ -28,6 +28,7 @@ from cxloop.sources.landing import (
     landed_files,
     note_redelivery,
     prepare_batch,
+    raw_exists,
 )
 from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
@@ -155,6 +156,8 @@ def _ingest_entity(
     skipped: list[LandResult] = []
     with Spill(run.lake_dir, job.kind, job.entity) as spill:
         pending: list[tuple[Spilled, datetime]] = []
+        candidates: list[str] = []  # the new files' content hashes: what raw may hold already
+        in_raw = raw_exists(con, job.kind, job.entity)  # a first landing needs none
         for path in job.files:
             rel = path.relative_to(run.sources_dir).as_posix()
             sha = file_sha256(path.read_bytes())
@@ -165,10 +168,12 @@ def _ingest_entity(
                 skipped.append(LandResult(batch_id, job.kind, job.entity, rel, 0, 0, 0, 0, True))
             else:
                 prepared = prepare_batch(adapter.read_file(job.entity, path, rel, source))
+                if in_raw:
+                    candidates.extend(prepared.hashes)
                 pending.append((spill.keep(prepared), mtime))
         if not pending:
             return skipped
-        landing = EntityLanding(con, job.kind, job.entity)
+        landing = EntityLanding(con, job.kind, job.entity, candidates)
         return skipped + [
             landing.land(spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
         ]

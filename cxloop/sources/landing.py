@@ -202,17 +202,22 @@ def land_batch(
 class EntityLanding:
     """Lands the files of one raw table, one transaction each, knowing what it already holds.
 
-    Read once, when made: the raw table's columns, the files landed, the tombstones, and the
-    content hashes in raw (kept as a set and updated after each commit, so a file is checked
-    against raw and every file landed before it without asking the table again).
+    Read once, when made: the raw table's columns, the files landed, the tombstones, and which
+    of the content hashes about to land (`candidates`, every new file's) raw already holds: one
+    semi-join, so memory grows with the new data, not with the table. The hashes this run lands
+    are kept as a set (updated after each commit), so a file is checked against raw and every
+    file landed before it without asking the table again.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, entity: str) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, source: str, entity: str, candidates: list[str]
+    ) -> None:
         self.con, self.source, self.entity = con, source, entity
         self.table = raw_table(source, entity)
         self.columns = _existing_columns(con, source, entity)
         self.files = landed_files(con, entity, source)
-        self.hashes = _raw_hashes(con, self.table) if self.columns else set()
+        self.in_raw = _hashes_in_raw(con, self.table, candidates) if self.columns else set()
+        self.hashes: set[str] = set()  # landed by this run
         self.tombstones = TombstoneFilter.load(con)
 
     def land(self, batch: PreparedBatch, lake_dir: Path, file_mtime: datetime | None) -> LandResult:
@@ -229,12 +234,15 @@ def land_batches(
 
     An error stops at the failing file: the files before it stay landed.
     """
+    candidates: dict[tuple[str, str], list[str]] = {}
+    for prepared, _ in batches:
+        candidates.setdefault((prepared.source, prepared.entity), []).extend(prepared.hashes)
     states: dict[tuple[str, str], EntityLanding] = {}
     results = []
     for prepared, mtime in batches:
         key = (prepared.source, prepared.entity)
         if key not in states:
-            states[key] = EntityLanding(con, prepared.source, prepared.entity)
+            states[key] = EntityLanding(con, *key, candidates[key])
         results.append(states[key].land(prepared, lake_dir, mtime))
     return results
 
@@ -251,8 +259,8 @@ def _land_prepared(
             batch.batch_id, batch.source, batch.entity, batch.source_file, 0, 0, 0, 0, True
         )
     kept, quarantined = _drop_erased(con, batch, state)
-    seen = state.hashes
-    landed = [i for i in kept if batch.hashes[i] not in seen]
+    seen, in_raw = state.hashes, state.in_raw
+    landed = [i for i in kept if batch.hashes[i] not in seen and batch.hashes[i] not in in_raw]
     con.execute("begin transaction")
     tmp_parquet: Path | None = None
     try:
@@ -305,15 +313,30 @@ def _drop_erased(
     return kept, quarantined
 
 
-def _raw_hashes(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    """Every content hash in the raw table (one scan, once per entity and run)."""
-    column = con.execute(f"select _content_hash from {table}").fetchnumpy()["_content_hash"]
-    return set(column.tolist())
+def _hashes_in_raw(con: duckdb.DuckDBPyConnection, table: str, hashes: list[str]) -> set[str]:
+    """Which of these content hashes the raw table holds (one semi-join)."""
+    if not hashes:
+        return set()
+    view = "_cxloop_candidate_hashes"
+    con.register(view, pa.table({"h": pa.array(hashes, pa.string())}))
+    try:
+        rows = con.execute(
+            f"select distinct _content_hash from {table} "
+            f"where _content_hash in (select h from {view})"
+        ).fetchall()
+    finally:
+        _unregister(con, view)
+    return {row[0] for row in rows}
 
 
 def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
     with contextlib.suppress(duckdb.Error):  # never hide the error that aborted the transaction
         con.unregister(view)
+
+
+def raw_exists(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bool:
+    """Whether the entity's raw table exists (else no hash about to land can be in it)."""
+    return bool(_existing_columns(con, source, entity))
 
 
 def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> set[str]:
