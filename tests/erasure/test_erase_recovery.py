@@ -115,7 +115,7 @@ def test_a_failed_rebuild_still_finishes_and_a_rerun_completes(
     note = paths.home / "notes.txt"
     note.write_text(f"call {JANE} back\n")
 
-    def failing_build(config_path: str | None = None) -> dict:
+    def failing_build(config_path: str | None = None, full_refresh: bool = False) -> dict:
         raise RuntimeError("dbt exited with code 2")
 
     monkeypatch.setattr(erase_flow, "build", failing_build)
@@ -130,7 +130,8 @@ def test_a_failed_rebuild_still_finishes_and_a_rerun_completes(
         assert con.execute("select count(*) from raw.zendesk__users").fetchone() == (1,)
 
     # run again: raw no longer knows her, the marts still do; the rebuild now works
-    def rebuild(config_path: str | None = None) -> dict:
+    def rebuild(config_path: str | None = None, full_refresh: bool = False) -> dict:
+        assert full_refresh  # incremental models hold raw rows: the erasure rebuilds them all
         with contextlib.closing(duckdb.connect(str(paths.warehouse))) as con:
             con.execute("delete from marts.dim_customers where customer_id = 'c-jane'")
         return {}
