@@ -257,13 +257,27 @@ def record_many(warehouse: Path, inputs: dict[str, str], run_id: str) -> None:
             con.executemany(STAGE_INPUTS.insert_sql, rows)
 
 
-def build_unchanged(warehouse: Path, inputs: str) -> bool:
-    """The build may be skipped: it last succeeded on these inputs and no build failed since."""
-    if not unchanged(warehouse, "build", inputs):
-        return False
+def last_build_succeeded(warehouse: Path) -> bool:
+    """The most recent build (or scoring run) succeeded."""
     with reader(warehouse) as con:
         latest = latest_build(con)
     return latest is not None and latest[1] == "succeeded"
+
+
+def build_unchanged(warehouse: Path, inputs: str) -> bool:
+    """The build may be skipped: it last succeeded on these inputs and no build failed since."""
+    return unchanged(warehouse, "build", inputs) and last_build_succeeded(warehouse)
+
+
+def build_changes(warehouse: Path, raw_in: dict[str, str], ledger_in: str) -> list[str] | None:
+    """The source tables with new rows since the last build (`build(changed=...)` builds what
+    they reach), or None (build everything) when the last build did not succeed."""
+    if not last_build_succeeded(warehouse):
+        return None
+    changed = changed_datasets(warehouse, "build", raw_in)
+    if not unchanged(warehouse, "ledger", ledger_in):  # the last run's sends and callbacks
+        changed += [f"ops.{table}" for table in LEDGER_FACTS]
+    return changed
 
 
 def gate_open(warehouse: Path) -> bool:

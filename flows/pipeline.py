@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 
 from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM
 from cxloop.changes import (
-    LEDGER_FACTS,
+    build_changes,
     build_unchanged,
     changed_datasets,
     current_model_version,
@@ -48,12 +48,11 @@ from cxloop.flows.score import score
 from cxloop.flows.voice import VOICE_DOWNSTREAM, voice
 from cxloop.publish import publish_warnings
 from cxloop.quality.freshness import freshness_unchanged
-from cxloop.quality.gate import latest_build
 from cxloop.quality.results import utc_now
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
-from cxloop.warehouse import reader, writer
+from cxloop.warehouse import writer
 
 
 def skip(report: dict[str, Any], stage: str, reason: str) -> None:
@@ -61,19 +60,6 @@ def skip(report: dict[str, Any], stage: str, reason: str) -> None:
     report[stage] = {"skipped": reason, "unchanged": True}
     report.setdefault("skipped", {})[stage] = reason
     get_run_logger().info("%s skipped: %s", stage, reason)
-
-
-def build_changes(wh: Path, raw_in: dict[str, str], ledger_in: str) -> list[str] | None:
-    """The source tables with new rows since the last build (`build(changed=...)` builds what
-    they reach), or None (build everything) when the last build did not succeed."""
-    with reader(wh) as con:
-        latest = latest_build(con)
-    if latest is None or latest[1] != "succeeded":
-        return None
-    changed = changed_datasets(wh, "build", raw_in)
-    if not unchanged(wh, "ledger", ledger_in):  # the last run's sends and callbacks
-        changed += [f"ops.{table}" for table in LEDGER_FACTS]
-    return changed
 
 
 def built_marts(build_report: dict[str, Any], ledger_only: bool) -> list[str] | None:
