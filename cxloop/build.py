@@ -26,6 +26,9 @@ IDENTITY_PHASE_1 = "+int_person_records__unioned"
 BUILD = ("build", "--exclude-resource-type", "unit_test")
 # Everything downstream of ml.churn_scores: rebuilt after scoring (it follows the build).
 SCORES_DOWNSTREAM = "source:ml.churn_scores+"
+# What the voice and score stages write: the pipeline's build leaves what reads them to the
+# build after those stages (`deferred_nodes`), so no node is built twice in one run.
+VOICE_AND_SCORES = ("ml.churn_scores", "ml.text_sentiment", "ml.text_topics")
 # Everything that reads the playbook ledger or the callback tables: rebuilt when the last
 # run's sends, a callback command, a Zendesk closure or an escalation changed them.
 LEDGER_DOWNSTREAM = (
@@ -39,11 +42,16 @@ def prepare_warehouse(warehouse: Path) -> list[str]:
         return ensure_warehouse(con)
 
 
-def phase_args(phase: str, select: str | None = None, full_refresh: bool = False) -> list[str]:
+def phase_args(
+    phase: str,
+    select: str | None = None,
+    full_refresh: bool = False,
+    exclude: Sequence[str] = (),
+) -> list[str]:
     """dbt arguments of a build phase: 'identity' (phase 1), 'rest' (phase 3: all phase 1 did
-    not build), 'all' (everything) or 'select'; `full_refresh` rebuilds incremental models from
-    all of raw (cxloop.incremental)."""
-    return [*_phase_args(phase, select), *(["--full-refresh"] if full_refresh else [])]
+    not build, less the `exclude` nodes), 'all' (everything) or 'select'; `full_refresh`
+    rebuilds incremental models from all of raw (cxloop.incremental)."""
+    return [*_phase_args(phase, select, exclude), *(["--full-refresh"] if full_refresh else [])]
 
 
 def reached_args(names: Sequence[str], full_refresh: bool = False) -> list[str]:
@@ -52,7 +60,7 @@ def reached_args(names: Sequence[str], full_refresh: bool = False) -> list[str]:
     return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
 
 
-def _phase_args(phase: str, select: str | None) -> list[str]:
+def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> list[str]:
     if phase == "identity":
         # only tests whose parents are all built (cautious), e.g. not tests that join staging
         # to the marts
@@ -66,8 +74,40 @@ def _phase_args(phase: str, select: str | None) -> list[str]:
         # exclusion drops only the tests whose parents are all phase 1's (the tests phase 1
         # ran), so the tests that span both phases (identity-map count parity) still run here.
         # Phase 1 and phase 3 together are exactly the nodes of a plain `dbt build`.
-        return [*BUILD, "--exclude", IDENTITY_PHASE_1, "--indirect-selection", "cautious"]
+        # The `exclude` nodes name their tests (deferred_nodes): none runs before its parent.
+        return [
+            *BUILD, "--exclude", IDENTITY_PHASE_1, *exclude, "--indirect-selection", "cautious"
+        ]  # fmt: skip
     return list(BUILD)
+
+
+def deferred_nodes(manifest: Any, relations: Sequence[str]) -> set[str]:
+    """The dbt names of every model downstream of these source tables, and of every data test
+    with a parent among them or those sources: what a build leaves for later (`defer`).
+
+    Empty when dbt could not parse (then nothing is deferred) or a table is not a source.
+    """
+    if manifest is None:
+        return set()
+    sources = {
+        uid
+        for uid, source in manifest.sources.items()
+        if f"{source.schema}.{source.identifier}".lower() in {r.lower() for r in relations}
+    }
+    manifest.build_parent_and_child_maps()
+    models: set[str] = set()
+    todo = list(sources)
+    while todo:
+        for child in manifest.child_map.get(todo.pop(), ()):
+            if child not in models and child.split(".", 1)[0] in {"model", "seed", "snapshot"}:
+                models.add(child)
+                todo.append(child)
+    reached = models | sources
+    return {
+        node.name
+        for uid, node in manifest.nodes.items()
+        if uid in models or (uid.startswith("test.") and set(node.depends_on.nodes) & reached)
+    }
 
 
 def run_dbt_build(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
+from cxloop.build import build_report, deferred_nodes, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
-from cxloop.dbt import DbtRun, dbt_vars
+from cxloop.dbt import DbtRun, dbt_vars, project_manifest
 from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
@@ -46,6 +48,7 @@ def build(
     select: str | None = None,
     full_refresh: bool = False,
     changed: list[str] | None = None,
+    defer: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Build with dbt in two phases around identity resolution, running all tests.
 
@@ -55,6 +58,9 @@ def build(
     what it changed are recorded in ops.builds: act and publish wait for a check of it.
     Incremental models refresh fully when asked (`full_refresh`) or when cxloop.incremental
     says an incremental run would not equal a full one (reported as `full_refresh`).
+    With `defer` (`schema.table` of tables a later stage writes, e.g. the churn scores), what
+    reads those tables is left out and reported as `deferred` (dbt names): the caller builds
+    it after writing them (the pipeline, after voice and scoring), so no node is built twice.
     """
     config = project_config(config_path)
     paths = Settings().paths.ensure()
@@ -71,20 +77,37 @@ def build(
                 if changed is not None and not refresh and not select
                 else None
             )
+            manifest = (
+                project_manifest(paths.home, dbt_vars(config), paths.warehouse)
+                if defer and not select
+                else None
+            )
+            later = deferred_nodes(manifest, defer or ())
+            deferred: list[str] = []
             if select:
                 select_args = phase_args("select", select, refresh)
                 report = build_report([dbt_build_task("select", select_args, *args)])
             elif plan is not None:
-                report = build_reached(plan, refresh, config, args)
+                deferred = sorted(later & set(plan.phase_3))
+                now = tuple(n for n in plan.phase_3 if n not in later)
+                report = build_reached(replace(plan, phase_3=now), refresh, config, args)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
+                deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
                 identity = identity_task(paths.warehouse, config.identity if config else None)
-                phase_3 = dbt_build_task("rest", phase_args("rest", None, refresh), *args)
+                rest = phase_args("rest", None, refresh, exclude=deferred)
+                phase_3 = dbt_build_task("rest", rest, *args)
                 report = build_report([phase_1, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             datasets.extend(report["datasets"])
-    return {**report, "full_refresh": reason, "build_id": run_id, "reached_only": plan is not None}
+    return {
+        **report,
+        "full_refresh": reason,
+        "build_id": run_id,
+        "reached_only": plan is not None,
+        "deferred": deferred,
+    }
 
 
 def build_reached(

@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM
+from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM, VOICE_AND_SCORES
 from cxloop.changes import (
     build_changes,
     build_unchanged,
@@ -64,8 +64,10 @@ def skip(report: dict[str, Any], stage: str, reason: str) -> None:
 
 def built_marts(build_report: dict[str, Any], ledger_only: bool) -> list[str] | None:
     """What the marts check must cover after a build: what it built when it built only part
-    of the graph (and no identity step, whose tables dbt does not list); else every mart."""
-    if ledger_only or (build_report.get("reached_only") and "identity" not in build_report):
+    of the graph (and no identity step, whose tables dbt does not list) or left some nodes to
+    the build after voice and scoring (those are checked after it); else every mart."""
+    partial = build_report.get("reached_only") and "identity" not in build_report
+    if ledger_only or partial or build_report.get("deferred"):
         return build_report["datasets"]
     return None
 
@@ -125,14 +127,14 @@ def pipeline(
                     passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
                     record_many(wh, passed, run_id)
             with timer.stage("build"):
-                ledger_only = False
+                ledger_only, built = False, None
                 if not build_unchanged(wh, sources_in):  # only what the new rows reach
                     changed = build_changes(wh, raw_in, ledger_in)
-                    report["build"] = build.fn(str(cfg_path), changed=changed)
-                    build_id = report["build"]["build_id"]
-                    record_inputs(wh, "build", sources_in, build_id)
-                    record_inputs(wh, "ledger", ledger_in, build_id)
-                    record_many(wh, {f"build:{d}": fp for d, fp in raw_in.items()}, build_id)
+                    # what reads the voice and score tables is built once, after those stages
+                    report["build"] = build.fn(
+                        str(cfg_path), changed=changed, defer=VOICE_AND_SCORES
+                    )
+                    built = report["build"]["build_id"]  # its inputs: recorded once all is built
                 elif not unchanged(wh, "ledger", ledger_in):  # the last run's sends close the loop
                     ledger_only = True
                     report["build"] = build.fn(str(cfg_path), select=LEDGER_DOWNSTREAM)
@@ -163,16 +165,18 @@ def pipeline(
                         report["score"] = {"skipped": str(exc)}
                         logger.warning("No churn scores this run: %s", exc)
             scored, voiced = "skipped" not in report["score"], "skipped" not in report["voice"]
-            if scored or voiced:  # what voice and scoring wrote reaches the marts (after build)
+            deferred = report["build"].get("deferred", [])
+            if scored or voiced or deferred:  # what reads voice and scores (after the build)
                 written = [
                     *(report["voice"]["datasets"] if voiced else []),
                     *([CHURN_SCORES.qualified] if scored else []),
                 ]
                 downstream = [
+                    *deferred,
                     *([VOICE_DOWNSTREAM] if voiced else []),
                     *([SCORES_DOWNSTREAM] if scored else []),
                 ]
-                with timer.stage("build_scores"):  # one dbt run for both
+                with timer.stage("build_scores"):  # one dbt run for all of it
                     report["build_scores"] = build.fn(str(cfg_path), select=" ".join(downstream))
                 with timer.stage("check_scores"):  # what voice and scoring changed, before act
                     changed = [*written, *report["build_scores"]["datasets"]]
@@ -182,6 +186,10 @@ def pipeline(
                     record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
                 if voiced:
                     record_inputs(wh, "voice", voice_inputs(wh, config, paths.models), run_id)
+            if built:  # the build's inputs count as built once its deferred nodes are too
+                record_inputs(wh, "build", sources_in, built)
+                record_inputs(wh, "ledger", ledger_in, built)
+                record_many(wh, {f"build:{d}": fp for d, fp in raw_in.items()}, built)
             with timer.stage("act"):
                 report["act"] = act.fn(dry_run=dry_run, now=now, config=str(cfg_path))
             if not dry_run:
