@@ -10,9 +10,11 @@ task per dbt invocation, not per node). The dbt vars that come from cxloop.yaml 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ FAILED = frozenset({"error", "fail", "runtime error"})
 PARSED = frozenset({"build", "run", "test", "seed", "compile", "source", "ls", "list", "show"})
 _NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 _MANIFEST: dict[str, Any] = {}
+_PARSING: list[threading.Thread] = []  # a background parse (parse_ahead) dbt calls wait for
 
 
 class BuildError(CxloopError):
@@ -134,6 +137,7 @@ def invoke_dbt(
     """
     from dbt.cli.main import dbtRunner
 
+    wait_for_parse()
     full, flags = dbt_command(args, home, vars_, target_dir)
     variables = {**(env or {}), **profile_env(warehouse)}
     started = time.perf_counter()
@@ -170,9 +174,49 @@ def dbt_command(
 
 def project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> Any | None:
     """dbt's parsed project (the one `invoke_dbt` shares), e.g. to walk its graph."""
+    wait_for_parse()
+    return _project_manifest(home, vars_, warehouse)
+
+
+def _project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> Any | None:
     full, flags = dbt_command(["parse"], home, vars_)
     with environment(profile_env(warehouse)):
         return parsed_manifest(full, flags)
+
+
+def parse_ahead(
+    home: Path,
+    vars_: dict[str, object] | None,
+    warehouse: Path,
+    imports: Sequence[str] = (),
+) -> None:
+    """Parse the project in a background thread while the caller does other work (the
+    pipeline's ingest and raw checks): the first dbt call then finds the parse done (a full
+    parse is ~4 s of a first run, docs/benchmarks.md). Every dbt call waits for it first, so
+    no two dbt calls overlap; a failed parse is only a missed head start (the call parses and
+    reports). The profile variables it sets are the values every dbt call sets. `imports`:
+    modules the thread imports first, for the work before the first dbt call (Great
+    Expectations, ~3 s, for the raw checks); importing one twice waits for the first.
+    """
+    wait_for_parse()
+
+    def parse() -> None:
+        try:
+            for module in imports:
+                importlib.import_module(module)
+            _project_manifest(home, vars_, warehouse)
+        except Exception:  # noqa: BLE001 - the dbt call that needs the parse reports it
+            _MANIFEST.clear()
+
+    thread = threading.Thread(target=parse, name="dbt-parse-ahead", daemon=True)
+    _PARSING.append(thread)
+    thread.start()
+
+
+def wait_for_parse() -> None:
+    """Wait for a `parse_ahead` still running (at once when none is)."""
+    while _PARSING:
+        _PARSING.pop().join()
 
 
 def profile_env(warehouse: Path | None) -> dict[str, str]:

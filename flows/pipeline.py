@@ -36,7 +36,7 @@ from cxloop.changes import (
 )
 from cxloop.churn.training import ChurnModelError
 from cxloop.config import load_project, project_config
-from cxloop.dbt import freshness_hours
+from cxloop.dbt import dbt_vars, freshness_hours, parse_ahead
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
@@ -108,6 +108,8 @@ def pipeline(
     timer = StageTimer()
     config = project_config(str(cfg_path))
     wh = paths.warehouse
+    # on the other core while ingest runs: Great Expectations' import, then dbt's parse
+    parse_ahead(paths.home, dbt_vars(config), wh, imports=("great_expectations",))
     with warehouse_slot():
         with timer.stage("ingest"):
             report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
