@@ -246,7 +246,9 @@ def time_windows(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Row masks and descriptions of the fit, calibration and test windows."""
     require_rows(len(data.labels), spec, min_rows)
-    train_dates, test_dates = split_dates(list(data.dates), test_fraction, horizon_days)
+    train_dates, test_dates = split_dates(
+        list(data.dates.drop_duplicates()), test_fraction, horizon_days
+    )
     fit_dates, calibration_dates = split_dates(train_dates, CALIBRATION_FRACTION, 0)
     if not fit_dates:
         raise TrainingDataError(
