@@ -40,7 +40,7 @@ from cxloop.dbt import dbt_vars, freshness_hours, parse_ahead
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
-from cxloop.flows.check import check, gate_closed
+from cxloop.flows.check import check, gate_closed, render_docs_task
 from cxloop.flows.ingest import ingest
 from cxloop.flows.orchestration import StageTimer, warehouse_slot
 from cxloop.flows.publish import publish
@@ -124,7 +124,7 @@ def pipeline(
                     skip(report, "check_raw", "no new raw data; sources still fresh")
                 else:  # with no table changed, only source freshness is checked
                     report["check_raw"] = check.fn(
-                        stage="raw", config_path=str(cfg_path), datasets=changed_raw
+                        stage="raw", config_path=str(cfg_path), datasets=changed_raw, render=False
                     )
                     passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
                     record_many(wh, passed, run_id)
@@ -148,7 +148,9 @@ def pipeline(
                     skip(report, "check_marts", "marts unchanged since their passing check")
                 else:  # what the build changed (every mart, after a full build)
                     report["check_marts"] = check.fn(
-                        stage="marts", datasets=built_marts(report["build"], ledger_only)
+                        stage="marts",
+                        datasets=built_marts(report["build"], ledger_only),
+                        render=False,
                     )
             with timer.stage("voice"):  # sentiment and topics; mart_drivers rebuilt below
                 if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
@@ -182,7 +184,7 @@ def pipeline(
                     report["build_scores"] = build.fn(str(cfg_path), select=" ".join(downstream))
                 with timer.stage("check_scores"):  # what voice and scoring changed, before act
                     changed = [*written, *report["build_scores"]["datasets"]]
-                    report["check_scores"] = check.fn(stage="marts", datasets=changed)
+                    report["check_scores"] = check.fn(stage="marts", datasets=changed, render=False)
                 if scored:
                     version = current_model_version(paths.models)
                     record_inputs(wh, "score", score_inputs(wh, version, config), run_id)
@@ -210,6 +212,8 @@ def pipeline(
             report["blocked"] = str(exc)
             logger.error("Quality gate failed; nothing more acted on or published: %s", exc)
             gate_closed(str(exc), return_state=True)  # a Failed `quality-gate` run for alerts
+        with timer.stage("data_docs"):  # once for the run's checks, passed or failed
+            render_docs_task(paths.gx)
         report["durations"] = timer.seconds
         report["warehouse"] = warehouse_summary(paths.warehouse)
         record_run(paths.warehouse, report, started_at)

@@ -212,6 +212,13 @@ def render_docs(gx_dir: Path | None) -> Path | None:
     return runner_for(gx_dir).build_docs()
 
 
+def docs_index(gx_dir: Path | None) -> Path | None:
+    """Where the Data Docs home page is (rendered or not yet); None without a GE folder."""
+    from cxloop.expectations.runner import runner_for
+
+    return runner_for(gx_dir).docs_index()
+
+
 def enforce_gate(report: CheckReport) -> None:
     """Raise QualityGateFailed when any critical expectation failed."""
     if not report.passed:

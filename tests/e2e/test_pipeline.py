@@ -99,6 +99,11 @@ def test_first_run_fills_every_layer(loop: dict) -> None:
     assert followup["sent"] > 0, f"no detractor follow-up e-mail was sent: {followup}"
     assert loop["eml_1"], "the outbox holds no e-mail"
     assert (loop["paths"].bi / "cx.duckdb").exists()
+    # the run's three checks are rendered once, at its end, raw and mart results alike
+    docs = Path(loop["first"]["check_raw"]["data_docs"])
+    validations = {p.as_posix() for p in (docs.parent / "validations").rglob("*.html")}
+    for dataset in ("raw/zendesk__tickets", "marts/mart_nps", "marts/dim_accounts"):
+        assert any(f"/{dataset}/" in v for v in validations), dataset
 
 
 def test_detractors_are_mailed_in_their_own_waking_hours(loop: dict) -> None:
