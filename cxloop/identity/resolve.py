@@ -107,13 +107,16 @@ def resolve(
     det = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
     explicit = [e for e in det if e[2] != "email"]
     email = [e for e in det if e[2] == "email"]
-    stages = [explicit, email]
+    rules = cluster(df, [explicit, email], max_cluster_size)
+    # Splink scores what the rules alone left apart, so a rerun on the same records scores the
+    # same pairs as the first run and keeps their `splink` rule and probability (without this,
+    # records the last run joined by Splink turned `previous_run` on the next run).
+    splink_groups = rules.labels
     if not full_refresh and previous:
-        stages.insert(0, previous_edges(df, previous))
-    rules = cluster(df, stages, max_cluster_size)
+        rules = cluster(df, [previous_edges(df, previous), explicit, email], max_cluster_size)
     clock.lap("rules")
     pairs = (
-        splink_edges(df, threshold, rules.labels, lap=clock.lap)
+        splink_edges(df, threshold, splink_groups, lap=clock.lap)
         if len(df) > 1
         else pd.DataFrame(columns=["i", "j", "probability"])
     )
