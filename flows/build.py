@@ -79,7 +79,9 @@ def build(
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
-                identity = identity_task(paths.warehouse, config.identity if config else None)
+                identity = identity_task(
+                    paths.warehouse, config.identity if config else None, build_id=run_id
+                )
                 phase_3 = dbt_build_task("rest", phase_args("rest", None, refresh), *args)
                 report = build_report([phase_1, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
@@ -90,12 +92,20 @@ def build(
 def build_reached(
     plan: Reached, refresh: bool, config: ProjectConfig | None, args: tuple
 ) -> dict[str, Any]:
-    """Phase 1, identity and phase 3, each only when the plan has nodes there."""
+    """Phase 1, identity and phase 3, each only when the plan has nodes there.
+
+    Identity is skipped when its records, settings and map are those the last successful
+    build consumed; phase 3 then builds only what the new rows reach around them
+    (cxloop.reached `phase_3_after`).
+    """
     runs, identity = [], None
     if plan.phase_1:
         runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
     if plan.identity:
-        identity = identity_task(args[0], config.identity if config else None)
-    if plan.phase_3:
-        runs.append(dbt_build_task("reached", reached_args(plan.phase_3, refresh), *args))
+        identity = identity_task(
+            args[0], config.identity if config else None, build_id=args[3], reuse=True
+        )
+    phase_3 = plan.phase_3_after(identity)
+    if phase_3:
+        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
     return build_report(runs, identity)
