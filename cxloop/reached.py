@@ -6,6 +6,11 @@ sources are unchanged would be rebuilt to the same rows. A build after new landi
 raw tables therefore runs the models downstream of those sources, the identity step only when
 they reach `int_person_records__unioned` (and then what reads `identity_clusters`), and the
 data tests that have a rebuilt parent. The graph is dbt's own (the parsed manifest).
+
+When they do reach the person records, phase 3 depends on what phase 1 and identity found
+(cxloop.identity.runs): person records and map as the last successful build consumed them
+(identity skipped) leave everything downstream of them as it is, so phase 3 holds only what
+the new rows reach around them; an unchanged map alone spares what only the map reaches.
 """
 
 from __future__ import annotations
@@ -24,22 +29,42 @@ IDENTITY_SOURCE = "identity.identity_clusters"
 
 @dataclass(frozen=True)
 class Reached:
-    """The nodes (dbt names) of phase 1 and phase 3 to build, and whether identity runs."""
+    """The nodes (dbt names) of phase 1 and phase 3 to build, and whether identity runs.
+
+    `phase_3` holds what the new rows reach when the person records and the identity map
+    both changed; `phase_3_records` when only the records did, `phase_3_direct` when neither
+    did (the nodes reached other than through them).
+    """
 
     phase_1: tuple[str, ...]
     identity: bool
     phase_3: tuple[str, ...]
+    phase_3_records: tuple[str, ...] = ()
+    phase_3_direct: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not (self.phase_1 or self.phase_3)
+
+    def phase_3_after(self, identity: dict[str, object] | None) -> tuple[str, ...]:
+        """Phase 3's nodes given the identity step's report (cxloop.identity)."""
+        if not self.identity or identity is None:
+            return self.phase_3
+        if identity.get("clusters_changed", True):
+            return self.phase_3
+        if identity.get("records_changed", True):
+            return self.phase_3_records
+        return self.phase_3_direct
 
 
 def _kind(unique_id: str) -> str:
     return unique_id.split(".", 1)[0]
 
 
-def _walk(start: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
+def _walk(
+    start: Iterable[str], edges: dict[str, list[str]], stop: frozenset[str] = frozenset()
+) -> set[str]:
+    """The built nodes reachable from `start`; a node in `stop` is reached, not walked past."""
     seen: set[str] = set()
     todo = list(start)
     while todo:
@@ -47,7 +72,8 @@ def _walk(start: Iterable[str], edges: dict[str, list[str]]) -> set[str]:
         for nxt in edges.get(node, ()):
             if nxt not in seen and _kind(nxt) in BUILT:
                 seen.add(nxt)
-                todo.append(nxt)
+                if nxt not in stop:
+                    todo.append(nxt)
     return seen
 
 
@@ -75,13 +101,29 @@ def reached(manifest: Any, changed: set[str]) -> Reached:
     phase_1_inputs = phase_1_models | {
         p for m in phase_1_models for p in parents.get(m, ()) if _kind(p) == "source"
     }  # what `--select +int_person_records__unioned` holds: a test on these all runs in phase 1
-    models = _walk(changed, children)
-    identity = PERSON_RECORDS in models
-    sources = set(changed)
-    if identity:
-        identity_uid = source_ids(manifest, [IDENTITY_SOURCE]) or set()
-        sources |= identity_uid
-        models |= _walk(identity_uid, children)
+    records = _walk(changed, children)
+    identity = PERSON_RECORDS in records
+    if not identity:
+        phase_1, phase_3 = _split(manifest, records, set(changed), phase_1_models, phase_1_inputs)
+        return Reached(phase_1, False, phase_3, phase_3, phase_3)
+    identity_uid = source_ids(manifest, [IDENTITY_SOURCE]) or set()
+    both = records | _walk(identity_uid, children)
+    direct = _walk(changed, children, frozenset({PERSON_RECORDS}))
+    variants = [
+        _split(manifest, models, set(changed) | sources, phase_1_models, phase_1_inputs)
+        for models, sources in ((both, identity_uid), (records, set()), (direct, set()))
+    ]
+    return Reached(variants[0][0], True, *(phase_3 for _, phase_3 in variants))
+
+
+def _split(
+    manifest: Any,
+    models: set[str],
+    sources: set[str],
+    phase_1_models: set[str],
+    phase_1_inputs: set[str],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(phase 1, phase 3) names: the `models`, and the tests with a rebuilt parent."""
     rebuilt = models | sources
     phase_1, phase_3 = [], []
     for uid, node in manifest.nodes.items():
@@ -90,7 +132,7 @@ def reached(manifest: Any, changed: set[str]) -> Reached:
         elif _kind(uid) == "test" and set(node.depends_on.nodes) & rebuilt:
             in_phase_1 = set(node.depends_on.nodes) <= phase_1_inputs
             (phase_1 if in_phase_1 else phase_3).append(node.name)
-    return Reached(tuple(sorted(phase_1)), identity, tuple(sorted(phase_3)))
+    return tuple(sorted(phase_1)), tuple(sorted(phase_3))
 
 
 def plan_build(

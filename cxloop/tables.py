@@ -339,6 +339,23 @@ IDENTITY_CHANGES = Table(
 )
 
 
+IDENTITY_RUNS = Table(
+    "ops",
+    "identity_runs",
+    (
+        C("run_id", "varchar", "not null", "the identity run (identity_clusters.run_id)"),
+        C("build_id", "varchar", "", "the build flow run it was part of; null: run alone"),
+        C("resolved_at", "timestamp", "not null", "UTC"),
+        C("settings_fingerprint", "varchar", "not null", "sha256 of threshold, guard, code"),
+        C("records_fingerprint", "varchar", "not null", "md5 of its input rows, in any order"),
+        C("clusters_fingerprint", "varchar", "not null", "md5 of its map, run columns aside"),
+        C("records", "bigint", "not null"),
+    ),
+    "one row per identity run, written with its clusters: a build skips identity while its "
+    "input and output are those of the last run a successful build consumed (docs/identity.md)",
+)
+
+
 def _ledger_table(qualified: str, doc: str, columns: Sequence[tuple[str, str, str, str]]) -> Table:
     schema, name = qualified.split(".")
     return Table(schema, name, tuple(Column(*column) for column in columns), doc)
@@ -398,7 +415,7 @@ CORE_TABLES: tuple[Table, ...] = (
     TOMBSTONES,
     STAGE_INPUTS,
 )
-IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES)
+IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES, IDENTITY_RUNS)
 # Every Python-written table but the raw ones (those come from the source contracts).
 ALL_TABLES: tuple[Table, ...] = (
     *CORE_TABLES,

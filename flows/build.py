@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +88,14 @@ def build(
                 select_args = phase_args("select", select, refresh)
                 report = build_report([dbt_build_task("select", select_args, *args)])
             elif plan is not None:
-                deferred = sorted(later & set(plan.phase_3))
-                now = tuple(n for n in plan.phase_3 if n not in later)
-                report = build_reached(replace(plan, phase_3=now), refresh, config, args)
+                report, deferred = build_reached(plan, refresh, config, args, later)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
                 deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
-                identity = identity_task(paths.warehouse, config.identity if config else None)
+                identity = identity_task(
+                    paths.warehouse, config.identity if config else None, build_id=run_id
+                )
                 rest = phase_args("rest", None, refresh, exclude=deferred)
                 phase_3 = dbt_build_task("rest", rest, *args)
                 report = build_report([phase_1, phase_3], identity)
@@ -111,14 +111,28 @@ def build(
 
 
 def build_reached(
-    plan: Reached, refresh: bool, config: ProjectConfig | None, args: tuple
-) -> dict[str, Any]:
-    """Phase 1, identity and phase 3, each only when the plan has nodes there."""
+    plan: Reached,
+    refresh: bool,
+    config: ProjectConfig | None,
+    args: tuple,
+    later: AbstractSet[str] = frozenset(),
+) -> tuple[dict[str, Any], list[str]]:
+    """Phase 1, identity and phase 3, each only when the plan has nodes there; the report and
+    the phase-3 nodes left for later (those in `later`: see `build`'s `defer`).
+
+    Identity is skipped when its records, settings and map are those the last successful
+    build consumed; phase 3 then builds only what the new rows reach around them
+    (cxloop.reached `phase_3_after`).
+    """
     runs, identity = [], None
     if plan.phase_1:
         runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
     if plan.identity:
-        identity = identity_task(args[0], config.identity if config else None)
-    if plan.phase_3:
-        runs.append(dbt_build_task("reached", reached_args(plan.phase_3, refresh), *args))
-    return build_report(runs, identity)
+        identity = identity_task(
+            args[0], config.identity if config else None, build_id=args[3], reuse=True
+        )
+    reached_3 = plan.phase_3_after(identity)
+    phase_3 = tuple(n for n in reached_3 if n not in later)
+    if phase_3:
+        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
+    return build_report(runs, identity), sorted(set(later) & set(reached_3))

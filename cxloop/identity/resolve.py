@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,13 @@ import pandas as pd
 from cxloop.identity.clusters import cluster
 from cxloop.identity.normalize import ANCHOR_SOURCES, prepare
 from cxloop.identity.rules import deterministic_edges, previous_edges
+from cxloop.identity.runs import (
+    IdentityState,
+    clusters_fingerprint,
+    record_run,
+    records_fingerprint,
+    settings_fingerprint,
+)
 from cxloop.identity.splink_match import splink_edges
 from cxloop.identity.stable_ids import assign_ids, change_log
 from cxloop.identity.store import load_person_records, load_previous, save
@@ -53,12 +60,19 @@ class StageClock:
 
 
 def resolve_warehouse(
-    warehouse: Path, *, threshold: float, max_cluster_size: int, full_refresh: bool = False
+    warehouse: Path,
+    *,
+    threshold: float,
+    max_cluster_size: int,
+    full_refresh: bool = False,
+    build_id: str | None = None,
 ) -> dict[str, object]:
-    """Read person records and the last map, resolve, write both tables in one transaction."""
+    """Read person records and the last map, resolve, write the map, its changes and the run's
+    fingerprints (ops.identity_runs, cxloop.identity.runs) in one transaction."""
     run_id = uuid.uuid4().hex[:12]
     with writer(warehouse) as con:
         t0 = time.perf_counter()
+        records_fp = records_fingerprint(con)
         records = load_person_records(con)
         previous = load_previous(con)
         load_s = time.perf_counter() - t0
@@ -77,9 +91,16 @@ def resolve_warehouse(
             result.records.assign(resolved_at=now, run_id=run_id),
             change_log(result.changes, guard_hits, run_id, now),
         )
+        state = IdentityState(
+            settings_fingerprint(threshold, max_cluster_size),
+            records_fp or "",
+            clusters_fingerprint(con) or "",
+        )
+        record_run(con, run_id, build_id, now, state, len(records))
     save_s = time.perf_counter() - t0  # with the commit
     report = dict(result.report)
     report["run_id"] = run_id
+    report["state"] = asdict(state)
     report["timings"] = {
         "load": round(load_s, 2),
         **result.report.get("timings", {}),  # type: ignore[dict-item]
@@ -107,13 +128,16 @@ def resolve(
     det = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
     explicit = [e for e in det if e[2] != "email"]
     email = [e for e in det if e[2] == "email"]
-    stages = [explicit, email]
+    rules = cluster(df, [explicit, email], max_cluster_size)
+    # Splink scores what the rules alone left apart, so a rerun on the same records scores the
+    # same pairs as the first run and keeps their `splink` rule and probability (without this,
+    # records the last run joined by Splink turned `previous_run` on the next run).
+    splink_groups = rules.labels
     if not full_refresh and previous:
-        stages.insert(0, previous_edges(df, previous))
-    rules = cluster(df, stages, max_cluster_size)
+        rules = cluster(df, [previous_edges(df, previous), explicit, email], max_cluster_size)
     clock.lap("rules")
     pairs = (
-        splink_edges(df, threshold, rules.labels, lap=clock.lap)
+        splink_edges(df, threshold, splink_groups, lap=clock.lap)
         if len(df) > 1
         else pd.DataFrame(columns=["i", "j", "probability"])
     )

@@ -64,6 +64,26 @@ def test_splink_links_a_transliterated_helpdesk_user_with_a_personal_email() -> 
     assert 0.9 <= out.match_probability < 1.0
 
 
+def test_a_rerun_on_the_same_records_keeps_each_splink_match_and_its_probability() -> None:
+    """Resolution is idempotent: the run after one on the same records, with that run's map as
+    `previous`, gives the same map (so skipping it when nothing changed is the same)."""
+    acme = "001000000000001AAA"
+    rows = [
+        record("salesforce", "003000000000002AAA", email_raw="khalid.haddad@acme.sa",
+               phone_raw="+966115840910", first_name="Khalid", last_name="Haddad",
+               account_hint=acme),
+        record("zendesk", "2", email_raw="khalidhaddad7@gmail.com", phone_raw="011 584 0910",
+               first_name="Khaled", last_name="Hadad", account_hint=acme,
+               account_phone="+966115840910"),
+    ]  # fmt: skip
+    columns = ["record_key", "customer_id", "account_id", "match_rule", "match_probability"]
+    first = run(frame(rows)).records[columns]
+    previous = dict(zip(first["record_key"], first["customer_id"], strict=True))
+    again = run(frame(rows), previous).records[columns]
+    assert by_key(again)["zendesk:2"].match_rule == "splink"  # not 'previous_run'
+    assert again.to_dict("records") == first.to_dict("records")
+
+
 def test_phone_and_company_alone_do_not_merge_people() -> None:
     acme = "001000000000001AAA"
     rows = [

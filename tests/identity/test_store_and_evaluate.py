@@ -187,3 +187,40 @@ def test_a_merge_between_runs_is_a_row_in_identity_changes(
         "where source_record_id in ('361000000001', '003000000000001AAA')",
     )
     assert mapped["customer_id"].nunique() == 1
+
+
+def test_identity_is_skipped_only_while_records_and_map_are_what_a_good_build_consumed(
+    tmp_path: Path, records: pd.DataFrame
+) -> None:
+    from cxloop.quality.gate import finish_build, start_build
+
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+
+    def step(build_id: str, config: IdentityConfig | None = None, ok: bool = True) -> dict:
+        start_build(warehouse, build_id, None)
+        report = resolve_identities(warehouse, config, build_id=build_id, reuse=True)
+        finish_build(warehouse, build_id, [], ok=ok)
+        return report
+
+    failed = step("b1", ok=False)  # resolved, then the build failed: never consumed
+    assert not failed["skipped"] and failed["clusters_changed"]
+    first = step("b2")
+    assert not first["skipped"] and first["clusters_changed"]  # no good build before it
+    assert step("b3") == {"skipped": True, "records_changed": False, "clusters_changed": False}
+
+    con = duckdb.connect(str(warehouse))  # an erasure-like edit of the map
+    con.execute("delete from intermediate.identity_clusters where source_record_id = 'R_3'")
+    con.close()
+    restored = step("b4")
+    assert not restored["skipped"]  # the map is not the one consumed: resolve again
+    assert (restored["records_changed"], restored["clusters_changed"]) == (False, False)
+    assert not step("b5", IdentityConfig(max_cluster_size=3))["skipped"]  # settings changed
+
+    added = pd.concat([records, frame([record("zendesk", "99", email_raw="x@y.sa")])])
+    write_person_records(warehouse, added)
+    grown = step("b6", IdentityConfig(max_cluster_size=3))
+    assert not grown["skipped"] and grown["records_changed"] and grown["clusters_changed"]
+    runs = table(warehouse, "select build_id, records from ops.identity_runs order by resolved_at")
+    assert list(runs["build_id"]) == ["b1", "b2", "b4", "b5", "b6"]
+    assert list(runs["records"]) == [len(records)] * 4 + [len(records) + 1]

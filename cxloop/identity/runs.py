@@ -1,0 +1,123 @@
+"""Whether identity must run again: fingerprints of its input, settings and output.
+
+Resolution is idempotent (a rerun on the same records, with the last map as `previous`, gives
+that map; tests/identity/test_resolve.py), so a build may skip it when its input rows, its
+settings and code, and the current map are all those of the identity run the last
+*successful* build consumed. That run, not simply the last one: a build that resolved and
+then failed left marts built from an older map, which the next build must bring up to date.
+Each identity run writes its row of ops.identity_runs in the transaction that writes its map,
+so a killed run leaves neither. docs/identity.md "When identity runs again".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import duckdb
+
+from cxloop.tables import BUILDS, IDENTITY_CLUSTERS, IDENTITY_RUNS
+from cxloop.warehouse import table_exists
+
+PACKAGE_DIR = Path(__file__).parent
+RUN_COLUMNS = ("resolved_at", "run_id")  # differ on every run, read by nothing downstream
+MAP_COLUMNS = tuple(c for c in IDENTITY_CLUSTERS.column_names if c not in RUN_COLUMNS)
+
+
+@dataclass(frozen=True)
+class IdentityState:
+    """What identity read and wrote, as fingerprints."""
+
+    settings: str
+    records: str
+    clusters: str
+
+
+def settings_fingerprint(threshold: float, max_cluster_size: int) -> str:
+    """sha256 of the identity settings, the identity code and the Splink version."""
+    digest = hashlib.sha256(json.dumps([threshold, max_cluster_size]).encode())
+    for path in sorted(PACKAGE_DIR.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    try:
+        digest.update(version("splink").encode())
+    except PackageNotFoundError:
+        digest.update(b"-")
+    return digest.hexdigest()
+
+
+def _rows_fingerprint(con: duckdb.DuckDBPyConnection, relation: str, columns: str) -> str:
+    """md5 over the rows' JSON (sorted, so row order does not count)."""
+    return con.execute(
+        "select md5(coalesce(string_agg(h, ',' order by h), '')) from "
+        f"(select md5(cast(to_json({columns}) as varchar)) as h from {relation} as r)"
+    ).fetchall()[0][0]
+
+
+def records_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The person records' fingerprint (every column); None when dbt has not built them."""
+    if not table_exists(con, "intermediate", "int_person_records__unioned"):
+        return None
+    return _rows_fingerprint(con, "intermediate.int_person_records__unioned", "r")
+
+
+def clusters_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The map's fingerprint (every column but the run's id and time); None when absent."""
+    if not table_exists(con, IDENTITY_CLUSTERS.schema, IDENTITY_CLUSTERS.name):
+        return None
+    return _rows_fingerprint(
+        con, IDENTITY_CLUSTERS.qualified, f"struct_pack({', '.join(MAP_COLUMNS)})"
+    )
+
+
+def current_state(con: duckdb.DuckDBPyConnection, settings: str) -> IdentityState | None:
+    """The fingerprints of the warehouse as it is; None when a table is missing."""
+    records, clusters = records_fingerprint(con), clusters_fingerprint(con)
+    if records is None or clusters is None:
+        return None
+    return IdentityState(settings, records, clusters)
+
+
+def consumed_state(con: duckdb.DuckDBPyConnection) -> IdentityState | None:
+    """The state of the latest identity run of a build that succeeded; None when none did."""
+    if not (
+        table_exists(con, IDENTITY_RUNS.schema, IDENTITY_RUNS.name)
+        and table_exists(con, BUILDS.schema, BUILDS.name)
+    ):
+        return None
+    row = con.execute(
+        "select runs.settings_fingerprint, runs.records_fingerprint, runs.clusters_fingerprint "
+        f"from {IDENTITY_RUNS.qualified} as runs join {BUILDS.qualified} as builds "
+        "on builds.build_id = runs.build_id and builds.status = 'succeeded' "
+        "order by runs.resolved_at desc limit 1"
+    ).fetchall()
+    return IdentityState(*row[0]) if row else None
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    build_id: str | None,
+    resolved_at: datetime,
+    state: IdentityState,
+    records: int,
+) -> None:
+    """Append the run's row of ops.identity_runs (in the transaction that wrote its map)."""
+    values = {
+        "run_id": run_id,
+        "build_id": build_id,
+        "resolved_at": resolved_at,
+        "settings_fingerprint": state.settings,
+        "records_fingerprint": state.records,
+        "clusters_fingerprint": state.clusters,
+        "records": records,
+    }
+    placeholders = ", ".join("?" for _ in IDENTITY_RUNS.column_names)
+    con.execute(
+        f"insert into {IDENTITY_RUNS.qualified} values ({placeholders})",
+        IDENTITY_RUNS.row(values),
+    )
