@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.concurrency.sync import concurrency
@@ -115,3 +117,33 @@ class StageTimer:
             self.seconds[name] = round(time.perf_counter() - start, 2)
             for listener in list(_listeners):
                 listener(name, self.seconds[name])
+
+
+def beside(work: Callable[[], Any], name: str) -> Callable[[], Any]:
+    """Start `work` in a thread of its own, in a copy of this context (Prefect's flow run, the
+    warehouse slot this flow holds), while the caller goes on; returns `wait`, which joins it
+    and returns its result or raises its exception in the caller's thread.
+
+    For stages that are independent of each other (voice and scoring): one runs in Python
+    while the other is in code that releases Python's lock (scikit-learn, DuckDB).
+    """
+    context = contextvars.copy_context()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = context.run(work)
+        except BaseException as exc:  # re-raised by wait(), in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return wait
+

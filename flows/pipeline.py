@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from cxloop.flows.act import act
 from cxloop.flows.build import build
 from cxloop.flows.check import check, gate_closed, render_docs_task
 from cxloop.flows.ingest import ingest
-from cxloop.flows.orchestration import StageTimer, warehouse_slot
+from cxloop.flows.orchestration import StageTimer, beside, warehouse_slot
 from cxloop.flows.publish import publish
 from cxloop.flows.score import score
 from cxloop.flows.voice import VOICE_DOWNSTREAM, voice
@@ -152,22 +153,31 @@ def pipeline(
                         datasets=built_marts(report["build"], ledger_only),
                         render=False,
                     )
-            with timer.stage("voice"):  # sentiment and topics; mart_drivers rebuilt below
-                if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
-                    skip(report, "voice", "texts, sentiment model and config unchanged")
-                else:
-                    report["voice"] = voice.fn(config_path=str(cfg_path), build_downstream=False)
-            with timer.stage("score"):
-                version = current_model_version(paths.models)
-                score_in = score_inputs(wh, version, config)
-                if version and unchanged(wh, "score", score_in):
-                    skip(report, "score", f"model {version} and features unchanged")
-                else:
-                    try:
-                        report["score"] = score.fn(config_path=str(cfg_path))  # bands, horizon
-                    except ChurnModelError as exc:  # too little history: act on what we know
-                        report["score"] = {"skipped": str(exc)}
-                        logger.warning("No churn scores this run: %s", exc)
+            voiced_by: Callable[[], Any] | None = None  # voice runs beside scoring
+            if unchanged(wh, "voice", voice_inputs(wh, config, paths.models)):
+                skip(report, "voice", "texts, sentiment model and config unchanged")
+            else:  # sentiment and topics; mart_drivers is rebuilt below
+
+                def voice_stage() -> dict[str, Any]:
+                    with timer.stage("voice"):
+                        return voice.fn(config_path=str(cfg_path), build_downstream=False)
+
+                voiced_by = beside(voice_stage, "voice")
+            try:
+                with timer.stage("score"):
+                    version = current_model_version(paths.models)
+                    score_in = score_inputs(wh, version, config)
+                    if version and unchanged(wh, "score", score_in):
+                        skip(report, "score", f"model {version} and features unchanged")
+                    else:
+                        try:
+                            report["score"] = score.fn(config_path=str(cfg_path))  # bands, horizon
+                        except ChurnModelError as exc:  # too little history: act on what we know
+                            report["score"] = {"skipped": str(exc)}
+                            logger.warning("No churn scores this run: %s", exc)
+            finally:  # voice's thread ends before anything else runs (its error raised)
+                if voiced_by is not None:
+                    report["voice"] = voiced_by()
             scored, voiced = "skipped" not in report["score"], "skipped" not in report["voice"]
             deferred = report["build"].get("deferred", [])
             if scored or voiced or deferred:  # what reads voice and scores (after the build)
