@@ -37,7 +37,7 @@ from cxloop.changes import (
 )
 from cxloop.churn.training import ChurnModelError
 from cxloop.config import load_project, project_config
-from cxloop.dbt import dbt_vars, freshness_hours, parse_ahead
+from cxloop.dbt import dbt_vars, freshness_hours, parse_ahead, wait_for_parse
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
@@ -224,6 +224,7 @@ def pipeline(
             gate_closed(str(exc), return_state=True)  # a Failed `quality-gate` run for alerts
         with timer.stage("data_docs"):  # once for the run's checks, passed or failed
             render_docs_task(paths.gx)
+        wait_for_parse()  # a run that needed no dbt call must not leave dbt's parse half done
         report["durations"] = timer.seconds
         report["warehouse"] = warehouse_summary(paths.warehouse)
         record_run(paths.warehouse, report, started_at)
