@@ -208,7 +208,7 @@ def parse_ahead(
         except Exception:  # noqa: BLE001 - the dbt call that needs the parse reports it
             _MANIFEST.clear()
 
-    thread = threading.Thread(target=parse, name="dbt-parse-ahead", daemon=True)
+    thread = threading.Thread(target=parse, name="dbt-parse-ahead")  # joined at exit too
     _PARSING.append(thread)
     thread.start()
 
