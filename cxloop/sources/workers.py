@@ -331,14 +331,12 @@ class WorkerPool:
 def _serve(task_fd: int, answer_fd: int) -> None:
     """A worker's loop: prepare each task's file and answer, until the task pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the main process, which stops us
-    with os.fdopen(task_fd, "rb") as tasks, os.fdopen(answer_fd, "wb") as answers:
+    tasks, answers = os.fdopen(task_fd, "rb"), os.fdopen(answer_fd, "wb")
+    with contextlib.suppress(EOFError, BrokenPipeError):  # the main process is done, or gone
         while True:
-            try:
-                args = pickle.load(tasks)
-            except EOFError:
-                return
-            pickle.dump(_prepare_in_worker(*args), answers)
+            pickle.dump(_prepare_in_worker(*pickle.load(tasks)), answers)
             answers.flush()
+    os._exit(0)  # nothing left to flush to a pipe nobody may read
 
 
 if __name__ == "__main__":
