@@ -294,7 +294,7 @@ class _Worker:
                     self.send.flush()
                     future.set_result(pickle.load(self.receive))
                     continue
-                except (OSError, EOFError, pickle.UnpicklingError):
+                except Exception:  # gone, or its answer unreadable: never leave a future open
                     alive = False  # the files it is given from now on are parsed by the caller
             future.set_exception(WorkerDied(f"ingest worker {self.process.pid} ended"))
         with contextlib.suppress(OSError):
