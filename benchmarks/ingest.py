@@ -14,8 +14,11 @@ ingest library (`cxloop.sources.ingest`: plan, then `ingest_entity` per entity, 
 the ingest flow's tasks do, without Prefect) into a fresh warehouse and lake (first run: every
 file lands), then the same again (second run: every file is skipped by its sha256). Seconds
 per source entity come from timing each `ingest_entity` call (each with its own warehouse
-connection, as the flow's tasks). Peak memory is the process's
-peak RSS (`ru_maxrss`) after the runs; `--skip-floor` leaves the floor out (a
+connection, as the flow's tasks), the files parsed by `--workers` worker processes
+(`ingest_jobs`; default the `ingest_workers` setting: the machine's cores). CPU seconds are
+this process's and, apart, its workers'. Peak memory is the process's
+peak RSS (`ru_maxrss`) after the runs, and this process's and its workers' together during
+the first run (sampled every 50 ms); `--skip-floor` leaves the floor out (a
 large scale's peak memory is then the ingest's alone).
 The warehouse and lake live under --work DIR when given (kept, for inspection; the folder
 must not exist yet), else in a temporary folder. Prints one JSON object.
@@ -24,6 +27,7 @@ must not exist yet), else in a temporary folder. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -48,6 +52,43 @@ def prepare_sources(sources: Path, scale: float, seed: int) -> bool:
         check=True,
     )  # fmt: skip
     return True
+
+
+class PeakRss:
+    """Samples the resident memory of this process and its children together (every 50 ms)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            pids = [os.getpid()]
+            for task in Path("/proc/self/task").iterdir():
+                with contextlib.suppress(OSError):
+                    pids += (task / "children").read_text().split()
+            total = 0
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+            self.peak_kb = max(self.peak_kb, total)
+
+    @property
+    def mb(self) -> int:
+        return round(self.peak_kb / 1024)
 
 
 def _rss_mb() -> int:
@@ -98,7 +139,9 @@ def timed_floor(sources: Path) -> dict[str, Any]:
     return {"seconds": round(total, 2), "seconds_per_entity": seconds}
 
 
-def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
+def timed_ingest(
+    sources: Path, warehouse: Path, lake: Path, workers: int | None = None
+) -> dict[str, Any]:
     """One ingest of the folder: total seconds, seconds per entity and per source, counts."""
     from cxloop.settings import Settings
     from cxloop.sources import ingest as lib
@@ -107,11 +150,12 @@ def timed_ingest(sources: Path, warehouse: Path, lake: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     run = lib.resolve_run(Settings().paths, sources, warehouse=warehouse, lake_dir=lake)
     per_entity = []
-    for job in lib.plan_ingest(run):
-        t_job = time.perf_counter()
-        # as the flow's task does: its own connection per entity (DuckDB's cache goes with it)
-        per_entity.append((job.key, lib.entity_counts(lib.ingest_entity(run, job))))
+    t_job = time.perf_counter()
+    # as the flow does: worker processes parse, each entity lands on its own connection
+    for job, results in lib.ingest_jobs(run, lib.plan_ingest(run), workers):
+        per_entity.append((job.key, lib.entity_counts(results)))
         seconds[job.key] = seconds.get(job.key, 0.0) + time.perf_counter() - t_job
+        t_job = time.perf_counter()
     report = lib.build_report(per_entity)
     total = time.perf_counter() - t0
     per_source: dict[str, float] = {}
@@ -136,6 +180,7 @@ def bench_ingest(
     sources: Path | None = None,
     work: Path | None = None,
     floor: bool = True,
+    workers: int | None = None,
 ) -> dict[str, object]:
     """Generate (or reuse) demo sources, then time a first and a second ingest of them."""
     with tempfile.TemporaryDirectory(prefix="cxbench-ingest-") as tmp:
@@ -154,15 +199,21 @@ def bench_ingest(
         floor_run = timed_floor(sources) if floor else None
         rss_before = _rss_mb()
         cpu0 = time.process_time()
-        first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with PeakRss() as together:
+            first = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake", workers)
         first_cpu = time.process_time() - cpu0
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers_cpu = (children.ru_utime + children.ru_stime) - (
+            children0.ru_utime + children0.ru_stime
+        )
         rss_first = _rss_mb()
         floor_part = sum(
             entity["seconds"]
             for key, entity in first["entities"].items()
             if key.split(".", 1)[0] in FLOOR_KINDS
         )
-        second = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake")
+        second = timed_ingest(sources, work / "warehouse" / "cx.duckdb", work / "lake", workers)
         return {
             "benchmark": "ingest",
             "scale": scale if generated else "reused",
@@ -173,7 +224,9 @@ def bench_ingest(
             "floor_s": floor_run["seconds"] if floor_run else None,
             "ingest_of_floor_entities_s": round(floor_part, 2),
             "ratio_to_floor": round(floor_part / floor_run["seconds"], 2) if floor_run else None,
+            "workers": workers,
             "first_run_cpu_s": round(first_cpu, 2),
+            "first_run_workers_cpu_s": round(workers_cpu, 2),
             "first_run": first,
             "floor": floor_run,
             "second_run": {
@@ -185,6 +238,8 @@ def bench_ingest(
             "rss_before_mb": rss_before,
             "peak_rss_first_run_mb": rss_first,
             "peak_rss_mb": _rss_mb(),
+            # this process and its worker processes together, sampled every 50 ms
+            "peak_rss_with_workers_first_run_mb": together.mb,
             "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, "
             f"DuckDB {duckdb.__version__}",
         }
@@ -198,8 +253,13 @@ def main() -> None:
     parser.add_argument("--sources", type=Path, help="demo sources to reuse (generated if empty)")
     parser.add_argument("--work", type=Path, help="new folder to keep the warehouse and lake in")
     parser.add_argument("--skip-floor", action="store_true", help="time the ingest alone")
+    parser.add_argument(
+        "--workers", type=int, help="worker processes (default: CXLOOP_INGEST_WORKERS, cores)"
+    )
     args = parser.parse_args()
-    result = bench_ingest(args.scale, args.seed, args.sources, args.work, not args.skip_floor)
+    result = bench_ingest(
+        args.scale, args.seed, args.sources, args.work, not args.skip_floor, args.workers
+    )
     print(json.dumps(result, indent=1))
 
 

@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    ingest_workers: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Worker processes that parse and prepare source files at ingest while the main "
+            "process lands them (docs/ingest.md); default the machine's cores (os.cpu_count()), "
+            "0 parses every file in the ingest process itself."
+        ),
+    )
+
     @cached_property
     def paths(self) -> Paths:
         require_no_warehouse_key(self.warehouse_key is not None)

@@ -19,17 +19,21 @@ from cxloop.sources.ingest import (
     entity_counts,
     ingest_entity,
     plan_ingest,
+    preparer_for,
     resolve_run,
     select_jobs,
 )
+from cxloop.sources.workers import Preparer
 
 plan_ingest_task = task(plan_ingest, name="plan-ingest", cache_policy=NO_CACHE)
 
 
 @task(name="ingest-entity", task_run_name="ingest {job.kind}.{job.entity}", cache_policy=NO_CACHE)
-def ingest_entity_task(run: IngestRun, job: EntityJob) -> dict[str, int]:
-    """Land one entity's new files and return its counts."""
-    counts = entity_counts(ingest_entity(run, job))
+def ingest_entity_task(
+    run: IngestRun, job: EntityJob, preparer: Preparer | None = None
+) -> dict[str, int]:
+    """Land one entity's new files (parsed by the preparer's workers) and return its counts."""
+    counts = entity_counts(ingest_entity(run, job, preparer=preparer))
     get_run_logger().info("%s: %s", job.key, counts)
     return counts
 
@@ -48,5 +52,5 @@ def ingest(
     """
     run = resolve_run(Settings().paths, sources_dir, config_path, warehouse, lake_dir)
     jobs = select_jobs(plan_ingest_task(run), only)
-    with warehouse_slot():
-        return build_report([(job.key, ingest_entity_task(run, job)) for job in jobs])
+    with warehouse_slot(), preparer_for(run, jobs) as preparer:
+        return build_report([(job.key, ingest_entity_task(run, job, preparer)) for job in jobs])

@@ -10,29 +10,28 @@ task per job; nothing here imports Prefect.
 from __future__ import annotations
 
 import contextlib
-import gc
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from cxloop.config import ProjectConfig, find_config, load_config
 from cxloop.errors import ConfigError, SourceError
-from cxloop.settings import Paths
+from cxloop.settings import Paths, Settings
 from cxloop.sources import ADAPTERS
 from cxloop.sources.landing import (
     EntityLanding,
     LandResult,
     landed_files,
     note_redelivery,
-    prepare_batch,
     raw_exists,
 )
-from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
 from cxloop.sources.spill import Spill, Spilled
+from cxloop.sources.workers import Preparer, inline_files, paused_gc, worker_count
 from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
@@ -114,74 +113,79 @@ def select_jobs(jobs: list[EntityJob], only: list[str] | None) -> list[EntityJob
 
 
 def ingest_entity(
-    run: IngestRun, job: EntityJob, con: duckdb.DuckDBPyConnection | None = None
+    run: IngestRun,
+    job: EntityJob,
+    con: duckdb.DuckDBPyConnection | None = None,
+    preparer: Preparer | None = None,
 ) -> list[LandResult]:
     """Parse every new file of one entity (all before any lands), then land each in turn.
 
     Each file is validated and hashed as soon as it is parsed (`prepare_batch`) and its rows
     wait on disk (`Spill`), so memory does not grow with the number of files; `EntityLanding`
-    then asks the warehouse once per entity and lands each file in its own transaction.
+    then asks the warehouse once per entity and lands each file in its own transaction. With a
+    `preparer` (cxloop.sources.workers) its worker processes parsed the files.
     """
     if con is None:
         with contextlib.closing(connect(run.warehouse)) as own:
-            return ingest_entity(run, job, own)
+            return ingest_entity(run, job, own, preparer)
     with paused_gc():
-        return _ingest_entity(run, job, con)
+        return _ingest_entity(run, job, con, preparer)
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (restored after; reference counting goes on).
+def preparer_for(
+    run: IngestRun, jobs: list[EntityJob], workers: int | None = None
+) -> contextlib.AbstractContextManager[Preparer | None]:
+    """Worker processes for the jobs' files (`workers`, else the `ingest_workers` setting, else
+    the machine's cores); with 0, a context of None: every file is parsed as its entity lands."""
+    count = worker_count(Settings().ingest_workers if workers is None else workers)
+    return Preparer(run, jobs, count) if count else contextlib.nullcontext()
 
-    Parsing a JSON page allocates containers by the hundred thousand, and every collection they
-    trigger walks the objects kept alive so far again (about 40% of Zendesk parsing time at
-    scale 1, docs/ingest.md). Parsed rows hold no reference cycles, so nothing is kept longer.
+
+def ingest_jobs(
+    run: IngestRun, jobs: list[EntityJob], workers: int | None = None
+) -> Iterator[tuple[EntityJob, list[LandResult]]]:
+    """Land the jobs in order, their files parsed by worker processes (`preparer_for`).
+
+    Each entity gets its own warehouse connection, as the flow's tasks do.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    with preparer_for(run, jobs, workers) as preparer:
+        for job in jobs:
+            yield job, ingest_entity(run, job, preparer=preparer)
 
 
 def _ingest_entity(
-    run: IngestRun, job: EntityJob, con: duckdb.DuckDBPyConnection
+    run: IngestRun, job: EntityJob, con: duckdb.DuckDBPyConnection, preparer: Preparer | None
 ) -> list[LandResult]:
-    source = run.config.sources[job.source_name]
-    adapter = ADAPTERS[job.kind]
     recover_lake(con, run.lake_dir, job.kind, job.entity)  # what a killed run left half done
     landed = landed_files(con, job.entity, job.kind)
     skipped: list[LandResult] = []
-    with Spill(run.lake_dir, job.kind, job.entity) as spill:
+    with contextlib.ExitStack() as stack:
+        if preparer is None:
+            spill = stack.enter_context(Spill(run.lake_dir, job.kind, job.entity))
+            files = inline_files(run, job, landed, spill)
+        else:  # the workers' spill folder, emptied when the entity is done
+            files = preparer.files(job, landed)
+            stack.callback(shutil.rmtree, preparer.spill_folder(job), ignore_errors=True)
         pending: list[tuple[Spilled, datetime]] = []
         candidates: list[str] = []  # the new files' content hashes: what raw may hold already
         in_raw = raw_exists(con, job.kind, job.entity)  # a first landing needs none
-        for path in job.files:
-            rel = path.relative_to(run.sources_dir).as_posix()
-            sha = file_sha256(path.read_bytes())
-            mtime = file_mtime(path)
-            if sha in landed:
-                note_redelivery(con, job.entity, sha, job.kind, mtime)  # keeps the source fresh
-                batch_id = f"{job.kind}-{job.entity}-{sha[:12]}"
-                skipped.append(LandResult(batch_id, job.kind, job.entity, rel, 0, 0, 0, 0, True))
+        for file in files:
+            if file.spilled is None:  # landed before
+                note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)  # fresh source
+                batch_id = f"{job.kind}-{job.entity}-{file.sha[:12]}"
+                skipped.append(
+                    LandResult(batch_id, job.kind, job.entity, file.rel, 0, 0, 0, 0, True)
+                )
             else:
-                prepared = prepare_batch(adapter.read_file(job.entity, path, rel, source))
                 if in_raw:
-                    candidates.extend(prepared.hashes)
-                pending.append((spill.keep(prepared), mtime))
+                    candidates.extend(Spill.hashes(file.spilled))
+                pending.append((file.spilled, file.mtime))
         if not pending:
             return skipped
         landing = EntityLanding(con, job.kind, job.entity, candidates)
         return skipped + [
-            landing.land(spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
+            landing.land(Spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
         ]
-
-
-def file_mtime(path: Path) -> datetime:
-    """The file's modification time as naive UTC (how the warehouse stores timestamps)."""
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

@@ -43,26 +43,19 @@ class Spill:
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def next_path(self) -> Path:
+        """A new file name in the folder (not the batch id: the same file may lie there twice)."""
+        self.count += 1
+        return self.folder / f"{self.count:06d}.arrow"
+
     def keep(self, batch: PreparedBatch) -> Spilled:
         """Write the batch's rows, row numbers and hashes to disk; keep the rest in memory."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.count += 1  # not the batch id: the same file may lie in the folder twice
-        path = self.folder / f"{self.count:06d}.arrow"
-        frame = batch.frame
-        # positional names: a source column may be called anything, `_row_number` included
-        table = pa.table(
-            [*frame.columns, pa.array(batch.row_numbers, pa.int64()), pa.array(batch.hashes)],
-            names=[f"c{i}" for i in range(frame.num_columns)] + ["row_number", "content_hash"],
-        )
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        empty = dataclasses.replace(batch, frame=frame.slice(0, 0), row_numbers=[], hashes=[])
-        return Spilled(empty, frame.column_names, path)
+        return spill_batch(batch, self.next_path())
 
-    def load(self, spilled: Spilled) -> PreparedBatch:
+    @staticmethod
+    def load(spilled: Spilled) -> PreparedBatch:
         """The batch with its rows again (memory-mapped); the file goes when it is read."""
-        with pa.memory_map(str(spilled.path)) as source:
-            table = pa.ipc.open_file(source).read_all()
+        table = _read(spilled.path)
         spilled.path.unlink()  # the mapping stays valid while the table is alive (POSIX)
         frame = pa.table(table.columns[:-2], names=spilled.names)
         return dataclasses.replace(
@@ -71,3 +64,28 @@ class Spill:
             row_numbers=table["row_number"].to_pylist(),
             hashes=table["content_hash"].to_pylist(),
         )
+
+    @staticmethod
+    def hashes(spilled: Spilled) -> list[str]:
+        """The content hashes of the batch's rows (read from disk; the file stays)."""
+        return _read(spilled.path)["content_hash"].to_pylist()
+
+
+def spill_batch(batch: PreparedBatch, path: Path) -> Spilled:
+    """Write the batch's rows, row numbers and hashes to `path`; the rest stays in memory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = batch.frame
+    # positional names: a source column may be called anything, `_row_number` included
+    table = pa.table(
+        [*frame.columns, pa.array(batch.row_numbers, pa.int64()), pa.array(batch.hashes)],
+        names=[f"c{i}" for i in range(frame.num_columns)] + ["row_number", "content_hash"],
+    )
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    empty = dataclasses.replace(batch, frame=frame.slice(0, 0), row_numbers=[], hashes=[])
+    return Spilled(empty, frame.column_names, path)
+
+
+def _read(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()

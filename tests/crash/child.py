@@ -69,10 +69,11 @@ def run_act(warehouse: str) -> Any:
 def run_ingest(sources: str, warehouse: str, lake: str) -> Any:
     """Every entity of the sources folder, as the ingest flow's tasks do it."""
     from cxloop.settings import get_settings
-    from cxloop.sources.ingest import entity_counts, ingest_entity, plan_ingest, resolve_run
+    from cxloop.sources.ingest import entity_counts, ingest_jobs, plan_ingest, resolve_run
 
     run = resolve_run(get_settings().paths, sources, warehouse=warehouse, lake_dir=lake)
-    return {job.key: entity_counts(ingest_entity(run, job)) for job in plan_ingest(run)}
+    # the flow's way: a Preparer (worker processes once enough new data waits) for the run
+    return {job.key: entity_counts(done) for job, done in ingest_jobs(run, plan_ingest(run))}
 
 
 def run_publish(warehouse: str, bi_dir: str) -> Any:

@@ -1,0 +1,108 @@
+"""Ingest with worker processes (cxloop.sources.workers) lands what ingest in one process does.
+
+On the hand-written fixture folder: two workers and none give the same report, raw tables, lake
+files and ops records; a file a worker cannot parse raises the same one-line error, in the main
+process, as it does without workers, and what came before it stays landed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cxloop.errors import SourceError
+from cxloop.settings import Settings
+from cxloop.sources import workers
+from cxloop.sources.ingest import (
+    IngestRun,
+    build_report,
+    entity_counts,
+    ingest_jobs,
+    plan_ingest,
+    resolve_run,
+)
+
+VOLATILE = {"_loaded_at", "loaded_at", "last_delivered_at", "quarantined_at", "file_mtime"}
+
+
+def _run(sources: Path, home: Path) -> IngestRun:
+    return resolve_run(
+        Settings().paths, sources, warehouse=home / "cx.duckdb", lake_dir=home / "lake"
+    )
+
+
+def _ingest(run: IngestRun, workers: int) -> dict:
+    landed = ingest_jobs(run, plan_ingest(run), workers)
+    return build_report([(job.key, entity_counts(results)) for job, results in landed])
+
+
+def _contents(run: IngestRun) -> dict[str, list[tuple]]:
+    """Every table of raw and ops, rows in landing order, without the landing times."""
+    con = duckdb.connect(str(run.warehouse), read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('raw', 'ops') order by all"
+        ).fetchall()
+        found = {}
+        for schema, table in tables:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from duckdb_columns() "
+                    "where schema_name = ? and table_name = ? order by column_index",
+                    [schema, table],
+                ).fetchall()
+                if name not in VOLATILE
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            found[f"{schema}.{table}"] = con.execute(
+                f'select {select} from {schema}."{table}"'  # insertion order: landing order
+            ).fetchall()
+        return found
+    finally:
+        con.close()
+
+
+def _lake(run: IngestRun) -> list[str]:
+    return sorted(p.relative_to(run.lake_dir).as_posix() for p in run.lake_dir.rglob("*"))
+
+
+@pytest.fixture(autouse=True)
+def workers_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the workers for the fixtures' few KB (else they are parsed in the main process)."""
+    monkeypatch.setattr(workers, "START_BYTES", 0)
+
+
+def test_two_workers_land_what_one_process_lands(sources: Path, tmp_path: Path) -> None:
+    alone, pooled = _run(sources, tmp_path / "alone"), _run(sources, tmp_path / "pooled")
+    report = _ingest(alone, 0)
+    assert _ingest(pooled, 2) == report
+    assert report["totals"]["files"] == 13 and report["totals"]["landed"] == 21
+    assert _contents(pooled) == _contents(alone)
+    assert _lake(pooled) == _lake(alone)
+    assert not (pooled.lake_dir / ".spill").exists() or not any(
+        (pooled.lake_dir / ".spill").rglob("*.arrow")
+    )
+    again = _ingest(pooled, 2)  # every file landed before: skipped by its sha256, none parsed
+    assert again["totals"]["skipped_files"] == 13 and again["totals"]["landed"] == 0
+
+
+def test_a_workers_parse_error_is_the_same_one_line_error(sources: Path, tmp_path: Path) -> None:
+    bad = sources / "zendesk" / "users" / "zz-truncated.json"
+    bad.write_text('{"users": [{"id": 9, "name": "Cut', encoding="utf-8")
+    errors = {}
+    for count in (0, 2):
+        run = _run(sources, tmp_path / f"w{count}")
+        with pytest.raises(SourceError) as raised:
+            _ingest(run, count)
+        errors[count] = str(raised.value)
+        landed = _contents(run)
+        assert "raw.zendesk__users" not in landed  # nothing of the entity lands
+        assert landed["raw.salesforce__account"]  # what landed before it stays
+    assert errors[2] == errors[0]
+    assert errors[0].startswith("zendesk/users/zz-truncated.json") and "\n" not in errors[0]
+    shutil.rmtree(tmp_path / "w0")
