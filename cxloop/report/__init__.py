@@ -50,7 +50,8 @@ def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[s
     show_names = bool(config and config.publish.show_csm_names)
     data = read_data(paths.warehouse, show_names)
     written_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    html = render_page(data, config.company if config else "cxloop", written_at)
+    drawn = sections(data)  # the charts are drawn once, for the page and the summary
+    html = render_page(data, config.company if config else "cxloop", written_at, drawn)
     target = paths.reports / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".html.tmp")
@@ -59,6 +60,6 @@ def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[s
     return {
         "path": str(target),
         "as_of": data.as_of,
-        "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in sections(data)},
+        "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in drawn},
         "problems": data.problems,
     }
