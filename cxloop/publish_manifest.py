@@ -1,0 +1,102 @@
+"""What the current BI snapshot holds, so a publish copies only the tables that changed.
+
+`bi/snapshot.json`, written after each publish, records: the publish settings' key (a sha256 of
+the salt's sha256, masking, CSM names, storage version and the code), per published table the
+latest succeeded build that changed it (ops.builds) and its row count, the `cx.duckdb` file it
+describes (inode, size, mtime) and the Parquet version folder. A table may be carried over
+only when all of these still match; anything else (no manifest, a kill between the rename and
+the manifest, an erasure, another salt) republishes every table (docs/bi.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from cxloop.changes import code_fingerprint, latest_build_id
+
+MANIFEST = "snapshot.json"
+
+
+@dataclass
+class Manifest:
+    """The settings key, per table (`schema.table`) its build and rows, and the files."""
+
+    key: str
+    tables: dict[str, list[Any]] = field(default_factory=dict)
+    duckdb_file: list[int] = field(default_factory=list)
+    parquet_version: str | None = None
+
+
+def settings_key(salt: str, mask: bool, show_csm_names: bool, storage_version: str) -> str:
+    """sha256 of what decides every published value besides the data (the salt only hashed)."""
+    facts = {
+        "salt": hashlib.sha256(salt.encode()).hexdigest(),
+        "mask": mask,
+        "show_csm_names": show_csm_names,
+        "storage_version": storage_version,
+        "code": code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def table_states(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> dict:
+    """Per table: [the latest succeeded build that changed it, its rows] (None: unknown)."""
+    states: dict[str, list[Any]] = {}
+    for schema, table in tables:
+        name = f"{schema}.{table}"
+        rows = con.execute(f'select count(*) from {schema}."{table}"').fetchone()
+        states[name] = [latest_build_id(con, name), int(rows[0]) if rows else None]
+    return states
+
+
+def file_identity(path: Path) -> list[int]:
+    """Inode, size and mtime of a file: a replaced file has another."""
+    stat = path.stat()
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+def read_manifest(bi_dir: Path, key: str) -> Manifest | None:
+    """The manifest of the snapshot in place, or None when it cannot be trusted for `key`."""
+    path, target, link = bi_dir / MANIFEST, bi_dir / "cx.duckdb", bi_dir / "parquet"
+    if not (path.is_file() and target.is_file() and link.is_symlink()):
+        return None
+    try:
+        manifest = Manifest(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError):
+        return None
+    if manifest.key != key or manifest.duckdb_file != file_identity(target):
+        return None
+    if Path(os.readlink(link)).name != manifest.parquet_version:
+        return None
+    return manifest
+
+
+def carried_over(manifest: Manifest | None, states: dict[str, list[Any]]) -> set[str]:
+    """The tables whose published copy is still current (same build, same rows)."""
+    if manifest is None:
+        return set()
+    return {
+        name
+        for name, state in states.items()
+        if state[0] is not None and manifest.tables.get(name) == state
+    }
+
+
+def write_manifest(bi_dir: Path, manifest: Manifest) -> None:
+    """Write bi/snapshot.json (temporary name, then rename)."""
+    path = bi_dir / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest.__dict__, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def forget_manifest(bi_dir: Path) -> None:
+    """Remove the manifest before the snapshot changes (a kill then republishes everything)."""
+    (bi_dir / MANIFEST).unlink(missing_ok=True)
