@@ -101,15 +101,20 @@ def text_weights(fit: TopicFit, texts: list[str]) -> np.ndarray:
     Solved by coordinate descent for each text on its own (its own stopping rule), so a
     text's weights do not depend on which other texts are solved with it: assigning only the
     new texts gives what assigning every text gives (scikit-learn's NMF.transform starts from
-    and stops on the whole batch).
+    and stops on the whole batch). Each distinct text is solved once.
     """
     h = fit.components
-    gram = h @ h.T
-    weights = np.zeros((len(texts), h.shape[0]))
     if not len(texts):
-        return weights
-    target = np.asarray(fit.vectorizer.transform(texts) @ h.T)
-    active = np.arange(len(texts))
+        return np.zeros((0, h.shape[0]))
+    distinct, position = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    return _solve(h, np.asarray(fit.vectorizer.transform(distinct.tolist()) @ h.T))[position]
+
+
+def _solve(h: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Coordinate descent for each row of `target` (x H^T) on its own (text_weights)."""
+    gram = h @ h.T
+    weights = np.zeros(target.shape)
+    active = np.arange(len(target))
     for _ in range(TRANSFORM_MAX_ITER):
         w = weights[active]
         before = w.copy()
