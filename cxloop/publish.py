@@ -25,6 +25,7 @@ from cxloop.privacy import classify, redact
 from cxloop.publish_manifest import (
     Manifest,
     carried_over,
+    erasures,
     file_identity,
     forget_manifest,
     read_manifest,
@@ -121,8 +122,8 @@ def publish_snapshot(
     Only the tables that changed since the snapshot in place are copied from the warehouse; the
     others are carried over from it (cxloop.publish_manifest): the previous file is copied and
     its changed tables replaced, unchanged Parquet files hard-linked into the new version.
-    `full` republishes every table (an erasure does). `outcome`, when given, receives the
-    `republished` and `carried_over` table names.
+    `full` republishes every table (so does a new erasure: ops.tombstones). `outcome`, when
+    given, receives the `republished` and `carried_over` table names.
     Raises MartsNotCheckedError (nothing written, the previous snapshot stays) unless the
     quality gate cleared the marts' latest build.
     """
@@ -140,8 +141,8 @@ def publish_snapshot(
     shutil.rmtree(parquet_tmp, ignore_errors=True)
     parquet_tmp.mkdir()
     counts: dict[str, int] = {}
-    key = settings_key(salt, mask, show_csm_names, STORAGE_VERSION)
     try:
+        key = settings_key(salt, mask, show_csm_names, STORAGE_VERSION, erasures(con))
         tables = tables_to_publish(con, only)
         states = table_states(con, tables)
         previous = None if full else read_manifest(bi_dir, key)

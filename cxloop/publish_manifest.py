@@ -5,7 +5,7 @@ the salt's sha256, masking, CSM names, storage version and the code), per publis
 latest succeeded build that changed it (ops.builds) and its row count, the `cx.duckdb` file it
 describes (inode, size, mtime) and the Parquet version folder. A table may be carried over
 only when all of these still match; anything else (no manifest, a kill between the rename and
-the manifest, an erasure, another salt) republishes every table (docs/bi.md).
+the manifest, a new erasure, another salt) republishes every table (docs/bi.md).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 
 from cxloop.changes import code_fingerprint, latest_build_id
+from cxloop.tables import TOMBSTONES
+from cxloop.warehouse import table_exists
 
 MANIFEST = "snapshot.json"
 
@@ -34,9 +36,13 @@ class Manifest:
     parquet_version: str | None = None
 
 
-def settings_key(salt: str, mask: bool, show_csm_names: bool, storage_version: str) -> str:
-    """sha256 of what decides every published value besides the data (the salt only hashed)."""
+def settings_key(
+    salt: str, mask: bool, show_csm_names: bool, storage_version: str, erased: Any = None
+) -> str:
+    """sha256 of what decides every published value besides the data (the salt only hashed),
+    and of the erasures so far (`erased`: see erasures): after an erasure nothing is carried."""
     facts = {
+        "erased": erased,
         "salt": hashlib.sha256(salt.encode()).hexdigest(),
         "mask": mask,
         "show_csm_names": show_csm_names,
@@ -54,6 +60,18 @@ def table_states(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) 
         rows = con.execute(f'select count(*) from {schema}."{table}"').fetchone()
         states[name] = [latest_build_id(con, name), int(rows[0]) if rows else None]
     return states
+
+
+def erasures(con: duckdb.DuckDBPyConnection) -> list[Any] | None:
+    """The erased identifiers so far (count and an order-free hash of ops.tombstones), written
+    before an erasure's rebuild and publish: a new erasure republishes every table, so no byte
+    of a file that held the person is carried over."""
+    if not table_exists(con, TOMBSTONES.schema, TOMBSTONES.name):
+        return None
+    row = con.execute(
+        f"select count(*), bit_xor(hash(identifier_hash)) from {TOMBSTONES.qualified}"
+    ).fetchone()
+    return list(row) if row else None
 
 
 def file_identity(path: Path) -> list[int]:

@@ -49,7 +49,7 @@ def erase(
             build(config_path, full_refresh=True)  # incremental models hold raw rows too
             try:
                 check(stage="marts", config_path=config_path)
-                publish(config_path, full=True)  # nothing carried over from before
+                publish(config_path)
                 published = True
             except QualityGateError as exc:
                 logger.warning("Snapshot withdrawn, not republished: %s", exc)

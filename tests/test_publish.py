@@ -22,6 +22,7 @@ from gate_state import mark_checked
 from cxloop.config import ProjectConfig
 from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
 from cxloop.settings import Paths
+from cxloop.tables import TOMBSTONES, ensure_tables
 
 CUSTOMERS = [
     # customer_id, account_id, email_as_recorded, email, first, last, full, phone_e164, language
@@ -311,5 +312,13 @@ def test_a_publish_copies_only_what_changed_and_equals_a_full_one(
     assert read.returncode == 0, read.stderr
     assert json.loads(read.stdout)["rows"] == counts
     # another salt changes every hashed value: nothing is carried over
+    publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
+    assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4
+    publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
+    assert len(outcome["carried_over"]) == 4
+    con = duckdb.connect(str(warehouse))  # an erasure: no byte of the old file is carried over
+    ensure_tables(con, [TOMBSTONES])
+    con.execute(f"insert into {TOMBSTONES.qualified} values ('h1', 'email', 'erasure-1')")
+    con.close()
     publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
     assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4
