@@ -1,8 +1,8 @@
 """What the current BI snapshot holds, so a publish copies only the tables that changed.
 
 `bi/snapshot.json`, written after each publish, records: the publish settings' key (a sha256 of
-the salt's sha256, masking, CSM names, storage version and the code), per published table the
-latest succeeded build that changed it (ops.builds) and its row count, the `cx.duckdb` file it
+the salt's sha256, masking, CSM names, storage version, code and erasures), per published table
+its columns, row count and an order-free hash of its rows, the `cx.duckdb` file it
 describes (inode, size, mtime) and the Parquet version folder. A table may be carried over
 only when all of these still match; anything else (no manifest, a kill between the rename and
 the manifest, a new erasure, another salt) republishes every table (docs/bi.md).
@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from cxloop.changes import code_fingerprint, latest_build_id
+from cxloop.changes import code_fingerprint
 from cxloop.tables import TOMBSTONES
 from cxloop.warehouse import table_exists
 
@@ -53,12 +53,28 @@ def settings_key(
 
 
 def table_states(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> dict:
-    """Per table: [the latest succeeded build that changed it, its rows] (None: unknown)."""
+    """Per table: its columns and types, rows, and an order-free hash of its rows.
+
+    The sum (not the xor) of the rows' hashes, so duplicate rows do not cancel out; 70 ms for
+    the 20 tables at scale 1. The content, not the build that last wrote a table: a build that
+    rewrote a mart with the same rows (most of them, when new tickets reach every person
+    record) leaves it carried over."""
     states: dict[str, list[Any]] = {}
     for schema, table in tables:
-        name = f"{schema}.{table}"
-        rows = con.execute(f'select count(*) from {schema}."{table}"').fetchone()
-        states[name] = [latest_build_id(con, name), int(rows[0]) if rows else None]
+        columns = con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = "
+            "current_database() and schema_name = ? and table_name = ? order by column_index",
+            [schema, table],
+        ).fetchall()
+        row = con.execute(
+            f'select count(*), sum(hash(t))::varchar from {schema}."{table}" t'
+        ).fetchone()
+        rows, content = (int(row[0]), row[1]) if row else (0, None)
+        states[f"{schema}.{table}"] = [
+            hashlib.sha256(repr(columns).encode()).hexdigest(),
+            rows,
+            content,
+        ]
     return states
 
 
@@ -97,14 +113,10 @@ def read_manifest(bi_dir: Path, key: str) -> Manifest | None:
 
 
 def carried_over(manifest: Manifest | None, states: dict[str, list[Any]]) -> set[str]:
-    """The tables whose published copy is still current (same build, same rows)."""
+    """The tables whose published copy is still current (same columns, rows and content)."""
     if manifest is None:
         return set()
-    return {
-        name
-        for name, state in states.items()
-        if state[0] is not None and manifest.tables.get(name) == state
-    }
+    return {name for name, state in states.items() if manifest.tables.get(name) == state}
 
 
 def write_manifest(bi_dir: Path, manifest: Manifest) -> None:
