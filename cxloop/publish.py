@@ -22,6 +22,17 @@ import duckdb
 
 from cxloop.config import ProjectConfig
 from cxloop.privacy import classify, redact
+from cxloop.publish_manifest import (
+    Manifest,
+    carried_over,
+    erasures,
+    file_identity,
+    forget_manifest,
+    read_manifest,
+    settings_key,
+    table_states,
+    write_manifest,
+)
 from cxloop.quality.gate import require_checked_marts
 from cxloop.report import write_cx_report
 from cxloop.settings import Paths
@@ -103,9 +114,16 @@ def publish_snapshot(
     mask: bool = True,
     show_csm_names: bool = False,
     only: list[str] | None = None,
+    full: bool = False,
+    outcome: dict[str, list[str]] | None = None,
 ) -> dict[str, int]:
     """Copy the checked marts to bi/cx.duckdb and bi/parquet/ atomically; rows per table.
 
+    Only the tables that changed since the snapshot in place are copied from the warehouse; the
+    others are carried over from it (cxloop.publish_manifest): the previous file is copied and
+    its changed tables replaced, unchanged Parquet files hard-linked into the new version.
+    `full` republishes every table (so does a new erasure: ops.tombstones). `outcome`, when
+    given, receives the `republished` and `carried_over` table names.
     Raises MartsNotCheckedError (nothing written, the previous snapshot stays) unless the
     quality gate cleared the marts' latest build.
     """
@@ -124,25 +142,57 @@ def publish_snapshot(
     parquet_tmp.mkdir()
     counts: dict[str, int] = {}
     try:
+        key = settings_key(salt, mask, show_csm_names, STORAGE_VERSION, erasures(con))
+        tables = tables_to_publish(con, only)
+        states = table_states(con, tables)
+        previous = None if full else read_manifest(bi_dir, key)
+        keep = {  # carried over when the previous version still holds its Parquet file
+            name
+            for name in carried_over(previous, states)
+            if (bi_dir / str(previous.parquet_version) / f"{name}.parquet").is_file()  # type: ignore[union-attr]
+        }
+        forget_manifest(bi_dir)  # from here on the snapshot changes
+        if keep:
+            shutil.copyfile(target, tmp)
         con.execute("set variable cx_salt = ?", [salt])
         con.create_function("cx_redact", redact, ["VARCHAR"], "VARCHAR")
         con.execute(f"attach '{tmp}' as snap (storage_version '{STORAGE_VERSION}')")
-        for schema, table in tables_to_publish(con, only):
+        drop_stale(con, {f"{s}.{t}" for s, t in tables} & keep)
+        for schema, table in tables:
+            name = f"{schema}.{table}"
+            parquet = parquet_tmp / f"{name}.parquet"
+            if name in keep:
+                os.link(bi_dir / previous.parquet_version / parquet.name, parquet)  # type: ignore[union-attr,operator]
+                counts[name] = int(states[name][1])
+                continue
             con.execute(f"create schema if not exists snap.{schema}")
             query = select_masked(con, schema, table, mask, show_csm_names)
             con.execute(f'create table snap.{schema}."{table}" as {query}')
             con.execute(
-                f'copy (select * from snap.{schema}."{table}") to '
-                f"'{parquet_tmp / f'{schema}.{table}.parquet'}' (format parquet)"
+                f"copy (select * from snap.{schema}.\"{table}\") to '{parquet}' (format parquet)"
             )
             row = con.execute(f'select count(*) from snap.{schema}."{table}"').fetchone()
-            counts[f"{schema}.{table}"] = int(row[0]) if row else 0
+            counts[name] = int(row[0]) if row else 0
         con.execute("detach snap")
     finally:
         con.close()
     os.replace(tmp, target)
-    swap_parquet(bi_dir, parquet_tmp)
+    version = swap_parquet(bi_dir, parquet_tmp)
+    write_manifest(bi_dir, Manifest(key, states, file_identity(target), version.name))
+    if outcome is not None:
+        outcome["republished"] = sorted(set(counts) - keep)
+        outcome["carried_over"] = sorted(keep & set(counts))
     return counts
+
+
+def drop_stale(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
+    """Drop from the copied snapshot (`snap`) every table not carried over."""
+    rows = con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'snap'"
+    ).fetchall()
+    for schema, table in rows:
+        if f"{schema}.{table}" not in keep:
+            con.execute(f'drop table snap.{schema}."{table}"')
 
 
 def swap_parquet(bi_dir: Path, staged: Path) -> Path:
@@ -177,10 +227,13 @@ def publish_warnings(config: ProjectConfig | None) -> list[str]:
     return [] if (cfg.mask_personal_data if cfg else True) else [OPT_OUT_WARNING]
 
 
-def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, object]:
+def publish_configured(
+    paths: Paths, config: ProjectConfig | None, full: bool = False
+) -> dict[str, object]:
     """Publish as cxloop.yaml's `publish` section says (masked, all marts by default).
 
-    Returns rows per table, whether personal data was masked, the storage version, and the
+    Returns rows per table, which were republished and which carried over (`full`: none),
+    whether personal data was masked, the storage version, and the
     warnings for the run summary (the masking opt-out is one).
     """
     cfg = config.publish if config else None
@@ -188,6 +241,7 @@ def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, 
     warnings = publish_warnings(config)
     for warning in warnings:
         log.warning(warning)
+    outcome: dict[str, list[str]] = {}
     counts = publish_snapshot(
         paths.warehouse,
         paths.bi,
@@ -195,9 +249,12 @@ def publish_configured(paths: Paths, config: ProjectConfig | None) -> dict[str, 
         mask=mask,
         show_csm_names=cfg.show_csm_names if cfg else False,
         only=cfg.tables if cfg else None,
+        full=full,
+        outcome=outcome,
     )
     return {
         "tables": counts,
+        **outcome,
         "masked": mask,
         "storage_version": STORAGE_VERSION,
         "warnings": warnings,

@@ -299,6 +299,21 @@ TEXT_TOPICS = Table(
     ),
     "topics named by each text: keyword lists and learned (NMF) clusters (docs/voice.md)",
 )
+VOICE_STATE = Table(
+    "ml",
+    "voice_state",
+    (
+        C("text_id", "varchar", "primary key", "ml.voice_texts.text_id"),
+        C("text_sha256", "varchar", "not null", "of the text its rows were computed from"),
+        C("language_key", "varchar", "not null", "the language detector (version, seed, code)"),
+        C("sentiment_key", "varchar", "not null", "sentiment model version, lexicon, code"),
+        C("topics_key", "varchar", "not null", "keyword patterns, learned-topics fit, config"),
+        C("topics_fit", "varchar", "", "the learned-topics fit the text was a member of"),
+        C("computed_at", "timestamp", "not null", "UTC"),
+    ),
+    "what each text's sentiment and topics were computed from, so a run redoes only new and "
+    "changed texts (docs/voice.md)",
+)
 VOICE_TABLES: tuple[Table, ...] = (TEXT_SENTIMENT, TEXT_TOPICS)
 
 IDENTITY_CLUSTERS = Table(
@@ -421,6 +436,7 @@ ALL_TABLES: tuple[Table, ...] = (
     *CORE_TABLES,
     CHURN_SCORES,
     *VOICE_TABLES,
+    VOICE_STATE,
     *IDENTITY_TABLES,
     *PLAYBOOK_TABLES,
     ERASURES,

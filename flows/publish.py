@@ -14,11 +14,12 @@ publish_task = task(publish_configured, name="publish-snapshot", cache_policy=NO
 
 
 @flow(name="publish")
-def publish(config_path: str | None = None) -> dict[str, object]:
+def publish(config_path: str | None = None, full: bool = False) -> dict[str, object]:
     """Publish the checked marts as a read-only, masked snapshot for BI tools (cxloop.publish).
 
+    Copies only the marts that changed since the snapshot in place; `full` copies every one.
     Refuses (MartsNotCheckedError) unless a passing marts check covers their latest build.
     """
     paths = Settings().paths.ensure()
     with warehouse_slot():
-        return publish_task(paths, project_config(config_path))
+        return publish_task(paths, project_config(config_path), full)

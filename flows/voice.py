@@ -21,27 +21,25 @@ from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS
+from cxloop.voice.reuse import forget_stale_languages, read_previous, voice_rows, write_voice
 from cxloop.voice.sentiment import (
     read_texts,
-    score_texts,
     sentiment_report,
     train_or_reuse,
     with_languages,
     write_report,
-    write_sentiment,
 )
-from cxloop.voice.topics import topic_rows, topics_summary, write_topics
+from cxloop.voice.topics import topics_summary
 
 # Everything dbt builds on the voice tables (stg_ml__text_*, mart_drivers).
 VOICE_DOWNSTREAM = "source:ml.text_sentiment+ source:ml.text_topics+"
 
 read_texts_task = task(read_texts, name="read-texts", cache_policy=NO_CACHE)
+previous_task = task(read_previous, name="read-previous-voice", cache_policy=NO_CACHE)
 languages_task = task(with_languages, name="detect-languages", cache_policy=NO_CACHE)
 train_task = task(train_or_reuse, name="train-or-reuse-sentiment-model", cache_policy=NO_CACHE)
-score_task = task(score_texts, name="score-sentiment", cache_policy=NO_CACHE)
-write_sentiment_task = task(write_sentiment, name="write-sentiment", cache_policy=NO_CACHE)
-topics_task = task(topic_rows, name="find-topics", cache_policy=NO_CACHE)
-write_topics_task = task(write_topics, name="write-topics", cache_policy=NO_CACHE)
+rows_task = task(voice_rows, name="score-and-tag-changed-texts", cache_policy=NO_CACHE)
+write_task = task(write_voice, name="write-voice-tables", cache_policy=NO_CACHE)
 report_task = task(write_report, name="write-sentiment-report", cache_policy=NO_CACHE)
 
 
@@ -51,24 +49,34 @@ def voice(
     models_dir: str | None = None,
     config_path: str | None = None,
     build_downstream: bool = True,
+    full: bool = False,
 ) -> dict[str, Any]:
-    """Score and tag every text, report held-out accuracy per language, rebuild mart_drivers."""
+    """Score and tag the new and changed texts (`full`: every text), keep the others' rows,
+    report held-out accuracy per language, rebuild mart_drivers."""
     config = project_config(config_path)
     settings = config.voice if config else VoiceConfig()
     paths = Settings().paths.ensure()
     warehouse_path, models_path = resolve_paths(paths, warehouse, models_dir)
     run_id = stage_run_id("voice")
     with warehouse_slot():
-        texts = languages_task(read_texts_task(warehouse_path))
+        previous = previous_task(warehouse_path)
+        texts = read_texts_task(warehouse_path)
+        texts = (  # full: every language detected again
+            texts.drop(columns=["previous_sha256", "previous_language"])
+            if full
+            else forget_stale_languages(texts, previous)
+        )
+        texts = languages_task(texts)
         state = train_task(
             texts, models_path, settings.min_train_answers, settings.min_test_answers
         )
         with recorded_build(warehouse_path, run_id, "voice") as changed:
-            rows = score_task(texts, state)
-            write_sentiment_task(warehouse_path, rows)
-            topics = topics_task(texts, settings.learned_topics)
-            write_topics_task(warehouse_path, topics)
+            voiced = rows_task(
+                texts, state, previous, models_path, settings.learned_topics, reuse=not full
+            )
+            write_task(warehouse_path, voiced)
             changed.extend([TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified])
+    rows, topics = voiced.sentiment, voiced.topics
     report = sentiment_report(texts, rows, state)
     report_paths = report_task(report, paths.reports)
     get_run_logger().info(
@@ -81,6 +89,7 @@ def voice(
     summary: dict[str, Any] = {
         "sentiment": report,
         "topics": topics_summary(topics),
+        "computed": voiced.stats,
         "reports": [str(p) for p in report_paths],
         "datasets": [TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified],
         "build_id": run_id,

@@ -23,6 +23,8 @@ MIN_DOCS_PER_TOPIC = 10
 MIN_SHARE = 0.5
 MIN_STRENGTH = 0.35
 TOP_TERMS = 3
+TRANSFORM_MAX_ITER = 500  # coordinate-descent sweeps per text at most
+TRANSFORM_TOL = 1e-6  # a text is solved when no weight moves by more than this share
 MAX_FIT_TEXTS = 5000  # more texts: learned on a fixed random sample, every text assigned
 TOKEN = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more, any script
 # Function words of Arabic and Persian (English: scikit-learn's list), normalized like the text.
@@ -47,13 +49,21 @@ class LearnedTopics:
     share: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def learn_topics(
+@dataclass
+class TopicFit:
+    """A fitted vocabulary and NMF components (rows: components, columns: terms)."""
+
+    vectorizer: TfidfVectorizer
+    components: np.ndarray
+    terms: list[list[str]]
+
+
+def fit_topics(
     texts: list[str], n_topics: int, random_state: int = RANDOM_STATE
-) -> LearnedTopics:
-    """Fit NMF with up to n_topics components (fewer when there are too few texts or words)."""
-    none = LearnedTopics(assignment=np.full(len(texts), -1), share=np.zeros(len(texts)))
+) -> TopicFit | None:
+    """Fit NMF with up to n_topics components (None when there are too few texts or words)."""
     if len(texts) < 2 * MIN_DOCS_PER_TOPIC or n_topics < 2:
-        return none
+        return None
     vectorizer = TfidfVectorizer(
         preprocessor=normalize_text,
         token_pattern=TOKEN,
@@ -71,24 +81,73 @@ def learn_topics(
     try:
         fit_matrix = vectorizer.fit_transform(fit_on)
     except ValueError:  # no word left after the stop words and document-frequency limits
-        return none
+        return None
     k = min(n_topics, len(fit_on) // MIN_DOCS_PER_TOPIC, fit_matrix.shape[1] - 1)
     if k < 2:
-        return none
+        return None
     nmf = NMF(n_components=k, init="nndsvda", random_state=random_state, max_iter=500)
     nmf.fit(fit_matrix)
-    weights = nmf.transform(vectorizer.transform(texts))
     vocabulary = vectorizer.get_feature_names_out()
     terms = [
         [str(vocabulary[i]) for i in np.argsort(-component, kind="stable")[:TOP_TERMS]]
         for component in nmf.components_
     ]
+    return TopicFit(vectorizer, nmf.components_, terms)
+
+
+def text_weights(fit: TopicFit, texts: list[str]) -> np.ndarray:
+    """Each text's non-negative component weights: min |x - wH|^2 over w >= 0, per text.
+
+    Solved by coordinate descent for each text on its own (its own stopping rule), so a
+    text's weights do not depend on which other texts are solved with it: assigning only the
+    new texts gives what assigning every text gives (scikit-learn's NMF.transform starts from
+    and stops on the whole batch). Each distinct text is solved once.
+    """
+    h = fit.components
+    if not len(texts):
+        return np.zeros((0, h.shape[0]))
+    distinct, position = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    return _solve(h, np.asarray(fit.vectorizer.transform(distinct.tolist()) @ h.T))[position]
+
+
+def _solve(h: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Coordinate descent for each row of `target` (x H^T) on its own (text_weights)."""
+    gram = h @ h.T
+    weights = np.zeros(target.shape)
+    active = np.arange(len(target))
+    for _ in range(TRANSFORM_MAX_ITER):
+        w = weights[active]
+        before = w.copy()
+        for j in range(h.shape[0]):
+            gradient = (w * gram[j]).sum(axis=1) - target[active, j]
+            w[:, j] = np.maximum(0.0, w[:, j] - gradient / gram[j, j])
+        weights[active] = w
+        moved = np.abs(w - before).max(axis=1) > TRANSFORM_TOL * np.maximum(w.max(axis=1), 1e-12)
+        active = active[moved]
+        if not len(active):
+            break
+    return weights
+
+
+def assign_topics(fit: TopicFit | None, texts: list[str]) -> LearnedTopics:
+    """Each text's strongest component and its strength (module docstring), or none."""
+    if fit is None:
+        return LearnedTopics(assignment=np.full(len(texts), -1), share=np.zeros(len(texts)))
+    weights = text_weights(fit, texts)
     totals = weights.sum(axis=1)
-    best = weights.argmax(axis=1)
+    best = weights.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
     rows = np.arange(len(texts))
     share = np.divide(weights[rows, best], totals, out=np.zeros(len(texts)), where=totals > 0)
     # texts are unit vectors: w * |h| is the length of the part of the text the component
     # explains (1: all of it)
-    strength = np.minimum(1.0, weights[rows, best] * np.linalg.norm(nmf.components_, axis=1)[best])
+    norms = np.linalg.norm(fit.components, axis=1)
+    strength = np.minimum(1.0, weights[rows, best] * norms[best])
     assignment = np.where((share >= MIN_SHARE) & (strength >= MIN_STRENGTH), best, -1)
-    return LearnedTopics(terms, assignment, np.where(assignment >= 0, strength, 0.0))
+    return LearnedTopics(fit.terms, assignment, np.where(assignment >= 0, strength, 0.0))
+
+
+def learn_topics(
+    texts: list[str], n_topics: int, random_state: int = RANDOM_STATE
+) -> LearnedTopics:
+    """Fit NMF with up to n_topics components and assign every text."""
+    return assign_topics(fit_topics(texts, n_topics, random_state), texts)

@@ -22,6 +22,7 @@ from gate_state import mark_checked
 from cxloop.config import ProjectConfig
 from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
 from cxloop.settings import Paths
+from cxloop.tables import TOMBSTONES, ensure_tables
 
 CUSTOMERS = [
     # customer_id, account_id, email_as_recorded, email, first, last, full, phone_e164, language
@@ -259,3 +260,65 @@ def test_duckdb_1_4_opens_the_snapshot_and_reads_every_table(
     assert result["version"].startswith("1.4.")
     assert result["rows"] == counts
     assert STORAGE_VERSION == "v1.4.0"
+
+
+def snapshot_rows(bi_dir: Path) -> dict[str, list[tuple]]:
+    """Every row of every table of the DuckDB file and of every Parquet file, sorted."""
+    out: dict[str, list[tuple]] = {}
+    con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
+    try:
+        for (table,) in con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() order by 1"
+        ).fetchall():
+            out[table] = sorted(con.execute(f"select * from {table}").fetchall(), key=str)
+        for parquet in sorted((bi_dir / "parquet").glob("*.parquet")):
+            rows = con.execute(f"select * from read_parquet('{parquet}')").fetchall()
+            out[parquet.name] = sorted(rows, key=str)
+    finally:
+        con.close()
+    return out
+
+
+def test_a_publish_copies_only_what_changed_and_equals_a_full_one(
+    tmp_path: Path, duckdb14_python: Path
+) -> None:
+    warehouse = make_warehouse(tmp_path / "cx.duckdb")
+    bi_dir, outcome = tmp_path / "bi", {}
+    publish_snapshot(warehouse, bi_dir, "salt", outcome=outcome)
+    assert outcome["carried_over"] == [] and len(outcome["republished"]) == 5
+    first = os.readlink(bi_dir / "parquet")
+    con = duckdb.connect(str(warehouse))  # a build changes one mart and drops another
+    con.execute("insert into marts.mart_nps values (date '2024-06-06', 'csm', 'U2', 1, 50.0)")
+    con.execute("drop table ml.churn_scores")
+    con.close()
+    mark_checked(warehouse, ["marts.mart_nps"])
+    counts = publish_snapshot(warehouse, bi_dir, "salt", outcome=outcome)
+    assert outcome == {
+        "republished": ["marts.mart_nps"],
+        "carried_over": ["marts.dim_accounts", "marts.dim_customers", "marts.fct_survey_responses"],
+    }
+    assert counts["marts.mart_nps"] == 2 and "ml.churn_scores" not in counts
+    carried = bi_dir / "parquet" / "marts.dim_accounts.parquet"
+    assert carried.stat().st_ino == (bi_dir / first / carried.name).stat().st_ino  # hard link
+    full_dir = tmp_path / "bi_full"
+    assert publish_snapshot(warehouse, full_dir, "salt", full=True) == counts
+    assert snapshot_rows(bi_dir) == snapshot_rows(full_dir)
+    read = subprocess.run(
+        [str(duckdb14_python), "-c", READ_EVERY_TABLE, str(bi_dir / "cx.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["rows"] == counts
+    # another salt changes every hashed value: nothing is carried over
+    publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
+    assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4
+    publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
+    assert len(outcome["carried_over"]) == 4
+    con = duckdb.connect(str(warehouse))  # an erasure: no byte of the old file is carried over
+    ensure_tables(con, [TOMBSTONES])
+    con.execute(f"insert into {TOMBSTONES.qualified} values ('h1', 'email', 'erasure-1')")
+    con.close()
+    publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
+    assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4

@@ -17,6 +17,7 @@ import duckdb
 
 from cxloop.config import ProjectConfig
 from cxloop.errors import CxloopError
+from cxloop.report.chart_cache import charts_kept_in
 from cxloop.report.data import ReportData, read_report_data
 from cxloop.report.page import render_page, sections
 from cxloop.settings import Paths
@@ -50,7 +51,9 @@ def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[s
     show_names = bool(config and config.publish.show_csm_names)
     data = read_data(paths.warehouse, show_names)
     written_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    html = render_page(data, config.company if config else "cxloop", written_at)
+    with charts_kept_in(paths.reports / ".charts"):  # unchanged charts are not drawn again
+        drawn = sections(data)  # once, for the page and the summary
+    html = render_page(data, config.company if config else "cxloop", written_at, drawn)
     target = paths.reports / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".html.tmp")
@@ -59,6 +62,6 @@ def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[s
     return {
         "path": str(target),
         "as_of": data.as_of,
-        "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in sections(data)},
+        "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in drawn},
         "problems": data.problems,
     }

@@ -305,13 +305,18 @@ def sections(data: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def render_page(data: ReportData, company: str, written_at: str) -> str:
-    """The whole report as one HTML string."""
+def render_page(
+    data: ReportData,
+    company: str,
+    written_at: str,
+    rendered: list[dict[str, Any]] | None = None,
+) -> str:
+    """The whole report as one HTML string (`rendered`: sections(data), when already drawn)."""
     return ENV.from_string(TEMPLATE).render(
         company=company,
         as_of=data.as_of,
         written_at=written_at,
-        sections=sections(data),
+        sections=sections(data) if rendered is None else rendered,
         no_data=NO_DATA,
         problems=data.problems,
     )

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from cxloop.report.chart_cache import cached_chart  # noqa: E402
+
 plt.rcParams.update(
     {
         "svg.fonttype": "none",
@@ -41,6 +43,7 @@ def svg(fig: plt.Figure) -> str:
     return re.sub(r"^.*?(?=<svg)", "", text, flags=re.S)
 
 
+@cached_chart
 def trend_chart(trends: pd.DataFrame, metric: str) -> str | None:
     """One metric's monthly value with its margin of error as a band and error bars."""
     data = trends[trends["metric"] == metric]
@@ -95,6 +98,7 @@ def hbar_pair(
     return svg(fig)
 
 
+@cached_chart
 def journey_chart(journey: pd.DataFrame) -> str | None:
     """% of detractors and of promoters who had each touchpoint in the 30 days before."""
     if journey.empty:
@@ -116,6 +120,7 @@ def journey_chart(journey: pd.DataFrame) -> str | None:
     )
 
 
+@cached_chart
 def topics_chart(
     topics: pd.DataFrame,
     source: str,
@@ -158,6 +163,7 @@ def topics_chart(
     )
 
 
+@cached_chart
 def sentiment_chart(sentiment: pd.DataFrame) -> str | None:
     """Sentiment labels per NPS category, as stacked shares."""
     if sentiment.empty:
@@ -183,6 +189,7 @@ def sentiment_chart(sentiment: pd.DataFrame) -> str | None:
     return svg(fig)
 
 
+@cached_chart
 def loop_chart(loop: pd.DataFrame) -> str | None:
     """Detractors and those followed up per month, with the loop-closure rate."""
     if loop.empty:
@@ -207,6 +214,7 @@ def loop_chart(loop: pd.DataFrame) -> str | None:
     return svg(fig)
 
 
+@cached_chart
 def clv_chart(clv: pd.DataFrame) -> str | None:
     """CLV at risk per CSM, with the part in high-risk accounts."""
     if clv.empty:
@@ -229,6 +237,7 @@ def clv_chart(clv: pd.DataFrame) -> str | None:
     return svg(fig)
 
 
+@cached_chart
 def drivers_chart(drivers: pd.DataFrame) -> str | None:
     """NPS impact of touchpoints and ticket experiences with their 95% intervals."""
     if drivers.empty:

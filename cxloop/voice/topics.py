@@ -67,12 +67,15 @@ def keyword_topics(texts: pd.DataFrame, patterns: list[KeywordPattern]) -> dict[
     """text_id -> the keyword topics it names (texts need `text_id`, `text`, `language`)."""
     with_list = {p.language for p in patterns}
     found: dict[str, list[str]] = {}
+    known: dict[tuple[str, object], list[str]] = {}  # answers repeat: each one matched once
     for text_id, text, language in texts[["text_id", "text", "language"]].itertuples(index=False):
-        normalized = normalize_text(str(text))
-        usable = [p for p in patterns if p.language == language or language not in with_list]
-        topics = sorted({p.topic for p in usable if p.pattern.search(normalized)})
-        if topics:
-            found[text_id] = topics
+        key = (str(text), language)
+        if key not in known:
+            normalized = normalize_text(key[0])
+            usable = [p for p in patterns if p.language == language or language not in with_list]
+            known[key] = sorted({p.topic for p in usable if p.pattern.search(normalized)})
+        if known[key]:
+            found[text_id] = known[key]
     return found
 
 

@@ -1,0 +1,350 @@
+"""Voice in proportion to what changed: per text, what its rows were computed from
+(ml.voice_state); a run computes language, sentiment and topics only for new and changed texts
+and keeps the rest (docs/voice.md "Work in proportion to what changed").
+
+A text is redone when its content (sha256) changed, or the key of a step changed: the language
+detector (langdetect's version, seed and our code), the sentiment model version and lexicon,
+the keyword patterns, `voice.learned_topics` and the learned-topics fit. The fit (vocabulary and
+NMF components, with its clusters' names) is kept under `$CXLOOP_HOME/models/topics/`; new
+texts are assigned to its clusters, and it is refit on every text when the texts new, changed
+or deleted since it reach `REFIT_SHARE` of the texts it was fit on (or its patterns, config or
+code changed). With `reuse=False` every text is redone under the same keys and fit: the tables
+are then identical but for the `scored_at` / `topics_run_at` stamps (tests/voice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+import cxloop.models.sentiment as sentiment_model
+import cxloop.models.textnorm as textnorm
+import cxloop.models.topics as topic_model
+from cxloop.package_data import dbt_project_dir
+from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE, Table
+from cxloop.voice import language, lexicon, sentiment, topics
+from cxloop.warehouse import reader, table_exists, writer
+
+REFIT_SHARE = 0.10  # new + changed + deleted texts, as a share of the texts of the fit
+FIT_FILE = "current.joblib"
+NO_FIT = "none"
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()
+
+
+def _code(*modules: Any) -> str:
+    return _sha(*(Path(inspect.getfile(m)).read_bytes() for m in modules))
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+LANGUAGE_KEY = _sha("langdetect", _version("langdetect"), language.SEED, _code(language))
+
+
+def sentiment_key(state: sentiment.SentimentModelState) -> str:
+    """The sentiment model version and the languages it serves, the lexicon, the code."""
+    version = state.version.version if state.version else None
+    code = _code(sentiment, lexicon, sentiment_model, textnorm)
+    return _sha(version, sorted(state.languages), _version("vaderSentiment"), code)
+
+
+def patterns_key(seed: Path | None = None) -> str:
+    """The keyword seed's bytes and the topic code (a changed list or rule redoes every text)."""
+    path = seed or dbt_project_dir() / "seeds" / "topic_keywords.csv"
+    return _sha(path.read_bytes(), _code(topics, topic_model, textnorm))
+
+
+@dataclass
+class StoredFit:
+    """A learned-topics fit (None: too few texts to learn from), its clusters' names, what it
+    was fit under, and how many texts it was fit on."""
+
+    fit_id: str
+    fit: topic_model.TopicFit | None
+    names: list[str]
+    patterns: str
+    n_learned: int
+    n_texts: int
+
+
+def load_fit(models_dir: Path) -> StoredFit | None:
+    path = Path(models_dir) / "topics" / FIT_FILE
+    try:
+        stored = joblib.load(path) if path.is_file() else None
+    except Exception:  # noqa: BLE001 - an unreadable fit is refit
+        return None
+    return stored if isinstance(stored, StoredFit) else None
+
+
+def save_fit(models_dir: Path, stored: StoredFit) -> None:
+    folder = Path(models_dir) / "topics"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{FIT_FILE}.tmp"
+    joblib.dump(stored, tmp)
+    tmp.replace(folder / FIT_FILE)
+
+
+@dataclass
+class Previous:
+    """What the last run wrote: per-text state, sentiment rows, topic rows (empty: none)."""
+
+    state: pd.DataFrame
+    sentiment: pd.DataFrame
+    topics: pd.DataFrame
+
+
+def _rows(con: Any, table: Table) -> pd.DataFrame:
+    if not table_exists(con, table.schema, table.name):
+        return pd.DataFrame(columns=list(table.column_names))
+    columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
+    if not set(table.column_names) <= columns:  # written by an older release: redo everything
+        return pd.DataFrame(columns=list(table.column_names))
+    names = ", ".join(f'"{n}"' for n in table.column_names)
+    return con.execute(f"select {names} from {table.sql_name}").df()
+
+
+def read_previous(warehouse: Path) -> Previous:
+    """The voice tables as the last run left them."""
+    with reader(warehouse) as con:
+        return Previous(*(_rows(con, t) for t in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS)))
+
+
+@dataclass
+class VoiceRows:
+    """Every text's rows after this run, and which texts' rows were rewritten or dropped."""
+
+    sentiment: pd.DataFrame
+    topics: pd.DataFrame
+    state: pd.DataFrame
+    rewrite: list[str]
+    deleted: list[str]
+    stats: dict[str, Any]
+
+
+def _stale(texts: pd.DataFrame, prev: pd.DataFrame, column: str, key: str) -> pd.Series:
+    """Per text: no previous state, another content hash or another key for this step."""
+    known = prev.set_index("text_id")
+    same_text = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
+    same_key = texts["text_id"].map(known[column]).eq(key)
+    return ~(same_text & same_key)
+
+
+def forget_stale_languages(texts: pd.DataFrame, previous: Previous) -> pd.DataFrame:
+    """The texts (from sentiment.read_texts) without the earlier language of a text detected
+    under another detector key, so with_languages detects it again."""
+    out = texts.copy()
+    known = previous.state.set_index("text_id")["language_key"]
+    stale = out["text_id"].map(known).ne(LANGUAGE_KEY)
+    if "previous_sha256" in out:
+        out.loc[stale, "previous_sha256"] = None
+    return out
+
+
+def voice_rows(
+    texts: pd.DataFrame,
+    state: sentiment.SentimentModelState,
+    previous: Previous,
+    models_dir: Path,
+    n_learned: int,
+    reuse: bool = True,
+) -> VoiceRows:
+    """Sentiment, topics and state of every text, computed only where stale (module docstring).
+
+    `texts` come from with_languages (they carry `language` and `text_sha256`)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    prev_state = previous.state if reuse else previous.state.iloc[0:0]
+    has_row = _member(texts["text_id"], set(previous.sentiment["text_id"]))
+    s_key = sentiment_key(state)
+    redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row
+    patterns = patterns_key()
+    stored, computed = topic_fit(texts, previous.state, models_dir, n_learned, patterns)
+    refit = computed is not None
+    t_key = _sha(patterns, n_learned, stored.fit_id)
+    redo_topics = (
+        pd.Series(True, index=texts.index)
+        if refit
+        else _stale(texts, prev_state, "topics_key", t_key) | ~has_row
+    )
+    sentiment_rows = _sentiment(texts, state, previous.sentiment, redo_sentiment)
+    topic_frame = _topics(texts, stored, previous.topics, redo_topics, now, computed)
+    known = previous.state.set_index("text_id")  # fit membership, whatever is reused
+    same_text = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
+    members = texts["text_id"].map(known["topics_fit"]).where(same_text)
+    member = pd.Series(stored.fit_id, index=texts.index) if refit else members
+    new_state = pd.DataFrame(
+        {
+            "text_id": texts["text_id"],
+            "text_sha256": texts["text_sha256"],
+            "language_key": LANGUAGE_KEY,
+            "sentiment_key": s_key,
+            "topics_key": t_key,
+            "topics_fit": member.astype(object).where(member.notna(), None),
+            "computed_at": now,
+        }
+    )[list(VOICE_STATE.column_names)]
+    changed = _changed_ids(sentiment_rows, previous.sentiment, ["scored_at"])
+    changed |= set(texts.loc[redo_topics | redo_sentiment, "text_id"])
+    current = set(texts["text_id"])
+    earlier = {
+        *previous.sentiment["text_id"],
+        *previous.state["text_id"],
+        *previous.topics["text_id"],
+    }
+    deleted = sorted(earlier - current)
+    stats = {
+        "texts": int(len(texts)),
+        "sentiment_computed": int(redo_sentiment.sum()),
+        "topics_computed": int(redo_topics.sum()),
+        "rows_rewritten": len(changed),
+        "texts_deleted": len(deleted),
+        "topics_refit": refit,
+        "topics_fit": stored.fit_id,
+    }
+    return VoiceRows(sentiment_rows, topic_frame, new_state, sorted(changed), deleted, stats)
+
+
+def topic_fit(
+    texts: pd.DataFrame, prev_state: pd.DataFrame, models_dir: Path, n_learned: int, patterns: str
+) -> tuple[StoredFit, tuple[dict, topic_model.LearnedTopics] | None]:
+    """The stored fit, or a new one fit on every text when the rule says so (then with every
+    text's keyword topics and clusters, computed on the way)."""
+    stored = load_fit(models_dir)
+    if stored is not None and stored.patterns == patterns and stored.n_learned == n_learned:
+        known = prev_state.set_index("text_id")
+        same = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
+        in_fit = texts["text_id"].map(known["topics_fit"]).eq(stored.fit_id) & same
+        members = int(in_fit.sum())
+        moved = (len(texts) - members) + (stored.n_texts - members)
+        if moved < REFIT_SHARE * max(stored.n_texts, 1):
+            return stored, None
+    values = texts["text"].astype(str).tolist()
+    fit = topic_model.fit_topics(values, n_learned)
+    learned = topic_model.assign_topics(fit, values)
+    keyword = topics.keyword_topics(texts, topics.keyword_patterns())
+    names = topics.cluster_names(
+        learned.terms, learned.assignment.tolist(), [keyword.get(t, []) for t in texts["text_id"]]
+    )
+    fit_id = uuid.uuid4().hex if fit is not None else NO_FIT
+    stored = StoredFit(fit_id, fit, names, patterns, n_learned, len(texts))
+    save_fit(models_dir, stored)
+    return stored, (keyword, learned)
+
+
+def _sentiment(
+    texts: pd.DataFrame,
+    state: sentiment.SentimentModelState,
+    previous: pd.DataFrame,
+    redo: pd.Series,
+) -> pd.DataFrame:
+    """ml.text_sentiment rows: scored anew where `redo`, else the earlier scoring with the
+    text's current descriptive columns (its customer may have been resolved since)."""
+    fresh = sentiment.score_texts(texts[redo], state) if redo.any() else None
+    kept_texts = texts[~redo]
+    computed = ["language", "sentiment_score", "sentiment_label", "method", "model_version"]
+    kept = kept_texts[
+        ["text_id", "text_kind", "source_id", "customer_id", "account_id", "written_at"]
+    ].merge(previous[["text_id", *computed, "text_sha256", "scored_at"]], on="text_id", how="left")
+    frames = [f for f in (fresh, kept[list(TEXT_SENTIMENT.column_names)]) if f is not None]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return sentiment.score_texts(texts, state)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.sort_values("text_id", ignore_index=True)[list(TEXT_SENTIMENT.column_names)]
+
+
+def _topics(
+    texts: pd.DataFrame,
+    stored: StoredFit,
+    previous: pd.DataFrame,
+    redo: pd.Series,
+    now: datetime,
+    computed: tuple[dict, topic_model.LearnedTopics] | None = None,
+) -> pd.DataFrame:
+    """ml.text_topics rows: keyword matches and the stored fit's cluster where `redo`, else the
+    earlier rows (`computed`: every text's, from the refit)."""
+    work = texts[redo]
+    if computed is not None:
+        found, learned = computed
+    else:
+        found = topics.keyword_topics(work, topics.keyword_patterns())
+        learned = topic_model.assign_topics(stored.fit, work["text"].astype(str).tolist())
+    rows = [(t, topic, "keyword", 1.0) for t, names in found.items() for topic in names]
+    for text_id, component, share in zip(
+        work["text_id"], learned.assignment, learned.share, strict=True
+    ):
+        if component < 0 or stored.names[component] in found.get(text_id, []):
+            continue
+        rows.append((text_id, stored.names[component], "learned", round(float(share), 4)))
+    fresh = pd.DataFrame(rows, columns=["text_id", "topic", "topic_source", "weight"])
+    fresh["topics_run_at"] = now
+    kept = previous[_member(previous["text_id"], set(texts.loc[~redo, "text_id"]))]
+    frames = [f[list(TEXT_TOPICS.column_names)] for f in (kept, fresh) if len(f)]
+    if not frames:
+        return fresh[list(TEXT_TOPICS.column_names)]
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.sort_values(["text_id", "topic_source", "topic"], ignore_index=True)
+
+
+def _member(values: pd.Series, members: set[str]) -> pd.Series:
+    """values.isin(members), by a set lookup (pandas' Arrow-string isin is ~100x slower)."""
+    return pd.Series([v in members for v in values.to_numpy(object)], index=values.index)
+
+
+def _changed_ids(new: pd.DataFrame, old: pd.DataFrame, ignore: list[str]) -> set[str]:
+    """text_ids whose row differs from the earlier one (or is new)."""
+    columns = [c for c in new.columns if c not in ignore]
+    if old.empty:
+        return set(new["text_id"])
+    merged = new[columns].merge(old[columns], on="text_id", how="left", suffixes=("", "_old"))
+    differs = pd.Series(False, index=merged.index)
+    for column in columns:
+        if column == "text_id":
+            continue
+        a, b = merged[column], merged[f"{column}_old"]
+        differs |= ~((a == b) | (a.isna() & b.isna()))
+    return set(merged.loc[differs, "text_id"])
+
+
+def write_voice(warehouse: Path, rows: VoiceRows) -> int:
+    """Rewrite the rows of the changed and deleted texts in the three tables, one transaction."""
+    ids = pd.DataFrame({"text_id": pd.Series(sorted({*rows.rewrite, *rows.deleted}), dtype=str)})
+    rewrite = set(rows.rewrite)
+    with writer(warehouse) as con:
+        if ids.empty:  # nothing changed: the tables only made sure of
+            for table in (TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE):
+                con.execute(table.ddl)
+            return 0
+        con.register("voice_ids", ids)
+        for table, frame in (
+            (TEXT_SENTIMENT, rows.sentiment),
+            (TEXT_TOPICS, rows.topics),
+            (VOICE_STATE, rows.state),
+        ):
+            con.execute(table.ddl)
+            table.add_missing_columns(con)
+            con.execute(
+                f"delete from {table.sql_name} where text_id in (select text_id from voice_ids)"
+            )
+            new = frame[_member(frame["text_id"], rewrite)]
+            con.register("voice_rows", new)
+            names = ", ".join(f'"{n}"' for n in table.column_names)
+            con.execute(f"insert into {table.sql_name} ({names}) select {names} from voice_rows")
+            con.unregister("voice_rows")
+        con.unregister("voice_ids")
+    return len(ids)
