@@ -12,16 +12,16 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from cxloop.config import ProjectConfig, find_config, load_config
+from cxloop.config import find_config, load_config
 from cxloop.errors import ConfigError, SourceError
 from cxloop.settings import Paths, Settings
 from cxloop.sources import ADAPTERS
+from cxloop.sources.jobs import EntityJob, IngestRun
 from cxloop.sources.landing import (
     EntityLanding,
     LandResult,
@@ -35,31 +35,6 @@ from cxloop.sources.workers import Preparer, inline_files, paused_gc, worker_cou
 from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
-
-
-@dataclass(frozen=True)
-class IngestRun:
-    """Where one ingest run reads and writes."""
-
-    sources_dir: Path
-    config: ProjectConfig
-    warehouse: Path
-    lake_dir: Path
-
-
-@dataclass(frozen=True)
-class EntityJob:
-    """The files of one entity of one configured source."""
-
-    source_name: str
-    kind: str
-    entity: str
-    files: list[Path] = field(default_factory=list)
-
-    @property
-    def key(self) -> str:
-        """Report key, e.g. `salesforce.account`."""
-        return f"{self.kind}.{self.entity}"
 
 
 def resolve_run(

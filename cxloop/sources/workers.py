@@ -46,7 +46,7 @@ from cxloop.sources.spill import Spill, Spilled, spill_batch
 from cxloop.warehouse import connect
 
 if TYPE_CHECKING:
-    from cxloop.sources.ingest import EntityJob, IngestRun
+    from cxloop.sources.jobs import EntityJob, IngestRun
 
 LOOKAHEAD_BYTES = 512 * 1024 * 1024  # new source bytes hashed beyond the entity being landed
 START_BYTES = 16 * 1024 * 1024  # new source bytes that make starting the workers worth it
