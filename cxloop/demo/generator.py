@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from cxloop.demo.activity import simulate_activity
-from cxloop.demo.parts import Simulated, default_workers, run_parts
+from cxloop.demo.parts import Simulated, run_parts
 from cxloop.demo.workers import Writers
 from cxloop.demo.world import build_world
 from cxloop.demo.zendesk import ZendeskIds
@@ -27,7 +27,7 @@ def generate(
     seed: int = 42,
     as_of: date = date(2026, 11, 1),
     term_fields: bool = False,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
     """Write Salesforce, Zendesk and Qualtrics exports, the truth and cxloop.yaml under `out`.
 
@@ -36,9 +36,10 @@ def generate(
     adds the custom term fields to Opportunity and sets the churn method term_fields.
     Returns the number of data rows (records) written per output entity.
 
-    The exports are written by `workers` processes (default: one per core, none at small
-    scales; 1 writes them in this process), with the same bytes either way
-    (cxloop/demo/parts.py).
+    The exports are written by `workers` processes: this one and `workers - 1` helpers (the
+    default 1 writes them all here), with the same bytes either way (cxloop/demo/parts.py).
+    Helpers pay off only with an idle core: each costs ~1.5 s of CPU to start and to receive
+    the world (docs/benchmarks.md "`cxloop demo`'s own path").
     """
     if not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale!r}")
@@ -46,7 +47,6 @@ def generate(
     _clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by the cxloop demo generator (flows.demo)\n")
-    workers = default_workers(scale) if workers is None else workers
     writers = Writers(workers - 1) if workers > 1 else None
     try:
         if writers:

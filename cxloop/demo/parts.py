@@ -10,7 +10,6 @@ The worker processes that run them in parallel are in cxloop/demo/workers.py.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +31,6 @@ PARTS = (
     "zendesk.organizations",
     "zendesk.satisfaction_ratings",
 )
-# Below this scale a worker's start and the world's transfer cost more than they save.
-PARALLEL_MIN_SCALE = 0.25
 
 
 @dataclass
@@ -62,13 +59,6 @@ def write_part(sim: Simulated, part: str) -> dict[str, int]:
     if shard:
         return write_zendesk(world, activity, out, ids, (entity,), (int(shard), EVENT_SHARDS))
     return write_zendesk(world, activity, out, ids, (entity,))
-
-
-def default_workers(scale: float) -> int:
-    """One worker per core (at most 4), none below PARALLEL_MIN_SCALE."""
-    if scale < PARALLEL_MIN_SCALE:
-        return 1
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
 
 
 def merge(results: dict[str, dict[str, int]]) -> dict[str, int]:
