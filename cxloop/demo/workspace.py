@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cxloop.demo.generator import generate
+from cxloop.demo.generator import generate, generate_in_child
 from cxloop.errors import CxloopError
 from cxloop.settings import Paths
 
@@ -41,11 +41,14 @@ def demo_sources(
     *,
     fresh: bool = False,
     announce: Callable[[str], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> Path:
     """The demo sources folder for this scale and seed, generated only when it is not there yet.
 
-    `fresh` deletes the demo's folders first (`demo_outputs`). Without it, sources generated
-    with another scale or seed are an error rather than silently reused or replaced.
+    With `meanwhile`, the generation runs in a child process while `meanwhile()` runs here
+    (`cxloop demo` imports the pipeline meanwhile). `fresh` deletes the demo's folders first
+    (`demo_outputs`). Without it, sources generated with another scale or seed are an error
+    rather than silently reused or replaced.
     """
     out = paths.demo / "sources"
     stamp = out.parent / "generated.json"
@@ -61,6 +64,13 @@ def demo_sources(
     if not stamp.exists():
         if announce:
             announce(f"Generating demo sources (scale {scale}, seed {seed}) into {out} ...")
-        generate(out, scale=scale, seed=seed)
+        if meanwhile is None:
+            generate(out, scale=scale, seed=seed)
+        else:
+            wait = generate_in_child(out, scale, seed)
+            try:
+                meanwhile()
+            finally:
+                wait()
         stamp.write_text(json.dumps(wanted))
     return out

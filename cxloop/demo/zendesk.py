@@ -66,28 +66,49 @@ def _first_ticket_ts(activity: Activity) -> dict[int, int]:
     return first
 
 
-def write_zendesk(world: World, activity: Activity, out: Path, ids: ZendeskIds) -> dict[str, int]:
-    """Write all Zendesk pages under OUT/zendesk; returns records per entity (with repeats)."""
+ENTITIES = ("tickets", "users", "organizations", "ticket_events", "satisfaction_ratings")
+
+
+def write_zendesk(
+    world: World,
+    activity: Activity,
+    out: Path,
+    ids: ZendeskIds,
+    entities: tuple[str, ...] = ENTITIES,
+    shard: tuple[int, int] = (0, 1),
+) -> dict[str, int]:
+    """Write the Zendesk pages under OUT/zendesk; returns records per entity (with repeats).
+
+    `entities` and `shard` split the work for parallel writers (cxloop/demo/parts.py): only
+    those entities, and of the ticket events only the pages k with k % shard[1] == shard[0]
+    (the count is then of those pages' records; the shards' counts add up to the whole).
+    """
     root = out / "zendesk"
     page = min(1000, max(25, int(round(1000 * world.scale))))
-    tickets = _ticket_records(world, activity, ids)
-    counts = {"zendesk.tickets": _write_cursor_pages(root / "tickets", tickets, page)}
-    users = _user_records(world, activity, ids)
-    counts["zendesk.users"] = _write_time_pages(
-        world, root / "users", "users", LazyRecords.of(users, world), min(1000, max(50, page))
-    )
-    orgs = _org_records(world, activity, ids)
-    counts["zendesk.organizations"] = _write_time_pages(
-        world, root / "organizations", "organizations", LazyRecords.of(orgs, world), 1000
-    )
-    events = _event_records(world, activity, ids)
-    counts["zendesk.ticket_events"] = _write_time_pages(
-        world, root / "ticket_events", "ticket_events", events, 1000
-    )
-    ratings = _rating_records(world, activity, ids)
-    counts["zendesk.satisfaction_ratings"] = _write_rating_pages(
-        root / "satisfaction_ratings", ratings
-    )
+    counts: dict[str, int] = {}
+    if "tickets" in entities:
+        tickets = _ticket_records(world, activity, ids)
+        counts["zendesk.tickets"] = _write_cursor_pages(root / "tickets", tickets, page)
+    if "users" in entities:
+        users = LazyRecords.of(_user_records(world, activity, ids), world)
+        counts["zendesk.users"] = _write_time_pages(
+            world, root / "users", "users", users, min(1000, max(50, page))
+        )
+    if "organizations" in entities:
+        orgs = LazyRecords.of(_org_records(world, activity, ids), world)
+        counts["zendesk.organizations"] = _write_time_pages(
+            world, root / "organizations", "organizations", orgs, 1000
+        )
+    if "ticket_events" in entities:
+        events = _event_records(world, activity, ids)
+        counts["zendesk.ticket_events"] = _write_time_pages(
+            world, root / "ticket_events", "ticket_events", events, 1000, shard
+        )
+    if "satisfaction_ratings" in entities:
+        ratings = _rating_records(world, activity, ids)
+        counts["zendesk.satisfaction_ratings"] = _write_rating_pages(
+            root / "satisfaction_ratings", ratings
+        )
     return counts
 
 
@@ -570,8 +591,18 @@ def _write_rating_pages(folder: Path, records: list[dict]) -> int:
 # --- shared ----------------------------------------------------------------------------------
 
 
-def _write_time_pages(world: World, folder: Path, key: str, records: LazyRecords, size: int) -> int:
-    """Time-based envelopes; each page after the first repeats 1-3 records of the previous."""
+def _write_time_pages(
+    world: World,
+    folder: Path,
+    key: str,
+    records: LazyRecords,
+    size: int,
+    shard: tuple[int, int] = (0, 1),
+) -> int:
+    """Time-based envelopes; each page after the first repeats 1-3 records of the previous.
+
+    Only pages k (from 0) with k % shard[1] == shard[0] are written; returns their records.
+    """
     rng = rng_for(world.seed, f"zd_pages_{key}")
     n = len(records.stamps)
     pages: list[tuple[int, int]] = []
@@ -583,6 +614,8 @@ def _write_time_pages(world: World, folder: Path, key: str, records: LazyRecords
         start = start + size - int(rng.integers(1, 4))
     written = 0
     for k, (lo, hi) in enumerate(pages, start=1):
+        if (k - 1) % shard[1] != shard[0]:
+            continue
         chunk = [records.build(i) for i in range(lo, hi)]
         end_time = max(records.stamps[lo:hi], default=world.as_of_ts)
         last = k == len(pages)

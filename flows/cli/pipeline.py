@@ -122,7 +122,12 @@ def demo(
             started.append(start_api_early(paths.logs, verbose))
             console.print(message)
 
-        out = demo_sources(paths, scale, seed, fresh=fresh, announce=announce)
+        def import_pipeline() -> None:  # while the sources are generated in a child process
+            import cxloop.flows.pipeline  # noqa: F401
+
+        out = demo_sources(
+            paths, scale, seed, fresh=fresh, announce=announce, meanwhile=import_pipeline
+        )
         # the demo's clock is business hours, whatever the hour (docs/playbooks.md)
         api_ready = started[0] if started else start_api_early(paths.logs, verbose)
         from cxloop.flows.pipeline import pipeline

@@ -439,3 +439,12 @@ def test_regenerating_replaces_earlier_output(tmp_path: Path) -> None:
     generate(fresh, scale=0.02, seed=1)
     assert pages_before > len(list((fresh / "zendesk" / "tickets").glob("*.json")))
     assert _all_files(reused) == _all_files(fresh)
+
+
+def test_parallel_writers_write_the_same_bytes_and_counts(demo, tmp_path: Path) -> None:
+    first, counts = demo  # written in this process (small scales default to no workers)
+    parallel = generate(tmp_path / "parallel", scale=SCALE, seed=42, as_of=AS_OF, workers=3)
+    a, b = _all_files(first), _all_files(tmp_path / "parallel")
+    assert a.keys() == b.keys()
+    assert [k for k in a if a[k] != b[k]] == []
+    assert list(parallel.items()) == list(counts.items())
