@@ -10,11 +10,11 @@ task per dbt invocation, not per node). The dbt vars that come from cxloop.yaml 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +36,7 @@ FAILED = frozenset({"error", "fail", "runtime error"})
 PARSED = frozenset({"build", "run", "test", "seed", "compile", "source", "ls", "list", "show"})
 _NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 _MANIFEST: dict[str, Any] = {}
-_PARSING: list[threading.Thread] = []  # a background parse (parse_ahead) dbt calls wait for
+_PARSING: list[subprocess.Popen[bytes]] = []  # a child's parse (parse_ahead) dbt calls wait for
 
 
 class BuildError(CxloopError):
@@ -184,39 +184,48 @@ def _project_manifest(home: Path, vars_: dict[str, object] | None, warehouse: Pa
         return parsed_manifest(full, flags)
 
 
-def parse_ahead(
-    home: Path,
-    vars_: dict[str, object] | None,
-    warehouse: Path,
-    imports: Sequence[str] = (),
-) -> None:
-    """Parse the project in a background thread while the caller does other work (the
-    pipeline's ingest and raw checks): the first dbt call then finds the parse done (a full
-    parse is ~4 s of a first run, docs/benchmarks.md). Every dbt call waits for it first, so
-    no two dbt calls overlap; a failed parse is only a missed head start (the call parses and
-    reports). The profile variables it sets are the values every dbt call sets. `imports`:
-    modules the thread imports first, for the work before the first dbt call (Great
-    Expectations, ~3 s, for the raw checks); importing one twice waits for the first.
+# A child process's `dbt parse` (`parse_ahead`): it writes dbt's partial-parse file.
+_PARSE_CHILD = (
+    "import sys; from dbt.cli.main import dbtRunner; "
+    "sys.exit(0 if dbtRunner().invoke(sys.argv[1:]).success else 1)"
+)
+
+
+def parse_ahead(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> None:
+    """Start `dbt parse` of the project in a child process, on the core the caller leaves idle
+    (the pipeline's raw checks run in Python on one core): it writes dbt's partial-parse file
+    in the target folder, so the first dbt call of this process parses partially (~1 s at
+    scale 1 instead of a full ~4 s). Same arguments and profile variables as that call, so
+    dbt accepts the file; if it does not, the call parses fully, as before. Nothing is started
+    when this process holds the parse already. Every dbt call waits for the child first.
     """
     wait_for_parse()
+    full, flags = dbt_command(["parse"], home, vars_)
+    variables = profile_env(warehouse)
+    with environment(variables):
+        if _MANIFEST.get("key") == _manifest_key(full):
+            return
+    _PARSING.append(
+        subprocess.Popen(
+            [sys.executable, "-c", _PARSE_CHILD, *full, *flags],
+            env={**os.environ, **variables},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
 
-    def parse() -> None:
-        try:
-            for module in imports:
-                importlib.import_module(module)
-            _project_manifest(home, vars_, warehouse)
-        except Exception:  # noqa: BLE001 - the dbt call that needs the parse reports it
-            _MANIFEST.clear()
 
-    thread = threading.Thread(target=parse, name="dbt-parse-ahead")  # joined at exit too
-    _PARSING.append(thread)
-    thread.start()
-
-
-def wait_for_parse() -> None:
-    """Wait for a `parse_ahead` still running (at once when none is)."""
+def wait_for_parse(timeout: float = 600) -> None:
+    """Wait for a `parse_ahead` child still running (at once when none is); one that hangs
+    is killed (the dbt call then parses itself)."""
     while _PARSING:
-        _PARSING.pop().join()
+        child = _PARSING.pop()
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def profile_env(warehouse: Path | None) -> dict[str, str]:
@@ -248,8 +257,7 @@ def parsed_manifest(args: Sequence[str], flags: Sequence[str]) -> Any | None:
 
     vars_at = list(args).index("--vars")
     target = list(args)[list(args).index("--target") + 1] if "--target" in args else None
-    profile_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CXLOOP_")))
-    key = (args[vars_at + 1], target, profile_env, project_signature())
+    key = _manifest_key(args)
     if _MANIFEST.get("key") == key:
         return _MANIFEST["manifest"]
     parse = ["parse", *args[vars_at : vars_at + 2], *(["--target", target] if target else [])]
@@ -259,6 +267,15 @@ def parsed_manifest(args: Sequence[str], flags: Sequence[str]) -> Any | None:
         return None
     _MANIFEST.update(key=key, manifest=res.result)
     return res.result
+
+
+def _manifest_key(args: Sequence[str]) -> tuple[Any, ...]:
+    """What a parse depends on: the vars, the target, the `CXLOOP_*` variables (the profile
+    reads them), the project's files."""
+    vars_at = list(args).index("--vars")
+    target = list(args)[list(args).index("--target") + 1] if "--target" in args else None
+    profile_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CXLOOP_")))
+    return (args[vars_at + 1], target, profile_env, project_signature())
 
 
 @contextmanager

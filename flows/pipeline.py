@@ -109,13 +109,13 @@ def pipeline(
     timer = StageTimer()
     config = project_config(str(cfg_path))
     wh = paths.warehouse
-    # on the other core while ingest runs: Great Expectations' import, then dbt's parse
-    parse_ahead(paths.home, dbt_vars(config), wh, imports=("great_expectations",))
     with warehouse_slot():
         with timer.stage("ingest"):
             report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
         try:
             sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
+            if not build_unchanged(wh, sources_in):  # dbt parses on the core the checks leave
+                parse_ahead(paths.home, dbt_vars(config), wh)
             with timer.stage("check_raw"):  # only the raw tables that changed since passing
                 raw_in = raw_table_inputs(wh, config)
                 changed_raw = changed_datasets(wh, "check_raw", raw_in)
@@ -224,7 +224,7 @@ def pipeline(
             gate_closed(str(exc), return_state=True)  # a Failed `quality-gate` run for alerts
         with timer.stage("data_docs"):  # once for the run's checks, passed or failed
             render_docs_task(paths.gx)
-        wait_for_parse()  # a run that needed no dbt call must not leave dbt's parse half done
+        wait_for_parse()  # a blocked run leaves no dbt parse behind
         report["durations"] = timer.seconds
         report["warehouse"] = warehouse_summary(paths.warehouse)
         record_run(paths.warehouse, report, started_at)
