@@ -112,8 +112,9 @@ def _remove_identity(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[s
 
 
 def _remove_voice(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str, int]:
-    """The person's texts' sentiment and topics (ml.text_sentiment, ml.text_topics): written by
-    the voice stage, which the rebuild after an erasure does not run."""
+    """The person's texts' sentiment and topics (ml.text_sentiment, ml.text_topics) and what
+    each was computed from (ml.voice_state: the text's id and hash): written by the voice
+    stage, which the rebuild after an erasure does not run."""
     if "text_sentiment" not in _tables(con, "ml"):
         return {}
     ids, customers = _in(subject.customer_ids)
@@ -125,7 +126,10 @@ def _remove_voice(con: duckdb.DuckDBPyConnection, subject: Subject) -> dict[str,
     )
     params = [*customers, *values]
     removed = {}
-    if "text_topics" in _tables(con, "ml"):
+    ml = _tables(con, "ml")
+    if "voice_state" in ml:
+        removed["ml.voice_state"] = _delete(con, "ml.voice_state", f"text_id in ({texts})", params)
+    if "text_topics" in ml:
         removed["ml.text_topics"] = _delete(con, "ml.text_topics", f"text_id in ({texts})", params)
     where = f"text_id in ({texts})"
     removed["ml.text_sentiment"] = _delete(con, "ml.text_sentiment", where, params)

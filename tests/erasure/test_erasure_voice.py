@@ -28,9 +28,13 @@ def test_the_persons_texts_go_with_their_topics() -> None:
         con.execute(
             "insert into ml.text_topics values (?, 'billing', 'keyword', 1, now())", [text_id]
         )
+        con.execute(  # what the text's rows were computed from: its id and its text's hash
+            "insert into ml.voice_state values (?, 'sha', 'l', 's', 't', null, now())", [text_id]
+        )
     subject = Subject(customer_ids={"C1"}, ids={("qualtrics_response", "R_2")})
     removed = _remove_voice(con, subject)
-    assert removed == {"ml.text_topics": 3, "ml.text_sentiment": 3}
+    assert removed == {"ml.voice_state": 3, "ml.text_topics": 3, "ml.text_sentiment": 3}
     left = con.execute("select text_id from ml.text_sentiment").fetchall()
     assert left == [("survey_answer:R_3",)]
     assert con.execute("select text_id from ml.text_topics").fetchall() == left
+    assert con.execute("select text_id from ml.voice_state").fetchall() == left
