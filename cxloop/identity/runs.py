@@ -28,6 +28,9 @@ RUN_COLUMNS = ("resolved_at", "run_id")  # differ on every run, read by nothing 
 MAP_COLUMNS = tuple(c for c in IDENTITY_CLUSTERS.column_names if c not in RUN_COLUMNS)
 
 
+MAP_LIBRARIES = ("splink", "duckdb", "pandas", "phonenumbers")
+
+
 @dataclass(frozen=True)
 class IdentityState:
     """What identity read and wrote, as fingerprints."""
@@ -38,15 +41,17 @@ class IdentityState:
 
 
 def settings_fingerprint(threshold: float, max_cluster_size: int) -> str:
-    """sha256 of the identity settings, the identity code and the Splink version."""
+    """sha256 of the identity settings, the identity code and the versions of the libraries
+    the map depends on (Splink and the DuckDB and pandas under it, phonenumbers' parsing)."""
     digest = hashlib.sha256(json.dumps([threshold, max_cluster_size]).encode())
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    try:
-        digest.update(version("splink").encode())
-    except PackageNotFoundError:
-        digest.update(b"-")
+    for library in MAP_LIBRARIES:
+        try:
+            digest.update(f"{library}=={version(library)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{library}-".encode())
     return digest.hexdigest()
 
 
