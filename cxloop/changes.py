@@ -277,10 +277,17 @@ def build_unchanged(warehouse: Path, inputs: str) -> bool:
     return unchanged(warehouse, "build", inputs) and last_build_succeeded(warehouse)
 
 
+def mark_deferred(warehouse: Path, pending: bool, run_id: str) -> None:
+    """Record whether nodes a build deferred (`build(defer=...)`) wait for their build."""
+    record_inputs(warehouse, "deferred", "pending" if pending else "built", run_id)
+
+
 def build_changes(warehouse: Path, raw_in: dict[str, str], ledger_in: str) -> list[str] | None:
     """The source tables with new rows since the last build (`build(changed=...)` builds what
-    they reach), or None (build everything) when the last build did not succeed."""
-    if not last_build_succeeded(warehouse):
+    they reach), or None (build everything) when the last build did not succeed or a run
+    stopped before building what its build deferred: the identity step's skip (cxloop.reached)
+    would then take that build's map as consumed by marts still built on the one before."""
+    if not last_build_succeeded(warehouse) or last_inputs(warehouse, "deferred") == "pending":
         return None
     changed = changed_datasets(warehouse, "build", raw_in)
     if not unchanged(warehouse, "ledger", ledger_in):  # the last run's sends and callbacks

@@ -229,7 +229,8 @@ STAGE_INPUTS = Table(
             "stage",
             "varchar",
             "not null",
-            "check_raw:<raw table> / build / ledger / score / publish",
+            "check_raw:<raw table> / build / ledger / score / publish / deferred (its inputs: "
+            "pending or built)",
         ),
         C("inputs", "varchar", "not null", "sha256 of what the stage read (cxloop.changes)"),
         C("run_id", "varchar", "", "the flow run that succeeded on these inputs"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,20 +76,29 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     ensure_tables(con, CORE_TABLES)
 
 
+_WRITING = threading.RLock()
+
+
 @contextlib.contextmanager
 def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection for one unit of work: committed on success, rolled back on error, closed."""
-    con = connect(path)
-    try:
-        con.execute("begin transaction")
-        yield con
-        con.execute("commit")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("rollback")
-        raise
-    finally:
-        con.close()
+    """A connection for one unit of work: committed on success, rolled back on error, closed.
+
+    One writer at a time per process (`_WRITING`): stages that run in threads side by side
+    (the pipeline's voice and scoring) never race on the same catalog or rows, which DuckDB
+    would refuse as a transaction conflict. A thread may nest writers.
+    """
+    with _WRITING:
+        con = connect(path)
+        try:
+            con.execute("begin transaction")
+            yield con
+            con.execute("commit")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        finally:
+            con.close()
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ still appear, under the pipeline's run (docs/architecture.md, issue #12).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from cxloop.changes import (
     current_model_version,
     gate_open,
     ledger_inputs,
+    mark_deferred,
     publish_inputs,
     raw_table_inputs,
     record_inputs,
@@ -138,6 +140,8 @@ def pipeline(
                         str(cfg_path), changed=changed, defer=VOICE_AND_SCORES
                     )
                     built = report["build"]["build_id"]  # its inputs: recorded once all is built
+                    if report["build"]["deferred"]:  # until built, the next build builds all
+                        mark_deferred(wh, True, built)
                 elif not unchanged(wh, "ledger", ledger_in):  # the last run's sends close the loop
                     ledger_only = True
                     report["build"] = build.fn(str(cfg_path), select=LEDGER_DOWNSTREAM)
@@ -175,9 +179,13 @@ def pipeline(
                         except ChurnModelError as exc:  # too little history: act on what we know
                             report["score"] = {"skipped": str(exc)}
                             logger.warning("No churn scores this run: %s", exc)
-            finally:  # voice's thread ends before anything else runs (its error raised)
+            except BaseException:  # voice's thread ends first; scoring's error is the one raised
                 if voiced_by is not None:
-                    report["voice"] = voiced_by()
+                    with contextlib.suppress(Exception):
+                        voiced_by()
+                raise
+            if voiced_by is not None:  # voice's thread ends before anything else runs
+                report["voice"] = voiced_by()
             scored, voiced = "skipped" not in report["score"], "skipped" not in report["voice"]
             deferred = report["build"].get("deferred", [])
             if scored or voiced or deferred:  # what reads voice and scores (after the build)
@@ -201,6 +209,7 @@ def pipeline(
                 if voiced:
                     record_inputs(wh, "voice", voice_inputs(wh, config, paths.models), run_id)
             if built:  # the build's inputs count as built once its deferred nodes are too
+                mark_deferred(wh, False, built)
                 record_inputs(wh, "build", sources_in, built)
                 record_inputs(wh, "ledger", ledger_in, built)
                 record_many(wh, {f"build:{d}": fp for d, fp in raw_in.items()}, built)

@@ -11,9 +11,11 @@ import pytest
 from cxloop import changes
 from cxloop.build import LEDGER_DOWNSTREAM
 from cxloop.changes import (
+    build_changes,
     build_unchanged,
     changed_datasets,
     ledger_inputs,
+    mark_deferred,
     raw_table_inputs,
     record_inputs,
     record_many,
@@ -229,3 +231,23 @@ def test_the_marts_check_covers_what_a_partial_build_built_and_everything_otherw
     full = {"datasets": ["marts.fct_tickets"], "reached_only": False}
     assert built_marts(full, ledger_only=False) is None
     assert built_marts(full, ledger_only=True) == ["marts.fct_tickets"]
+
+
+def test_a_build_whose_deferred_nodes_were_never_built_makes_the_next_build_whole(
+    warehouse: Path,
+) -> None:
+    """A run stopped between its build and the build of what it deferred (a blocked check, a
+    kill): the next build must not be partial, since the identity step would skip on a map
+    whose marts were not all built (cxloop.reached)."""
+    inputs = raw_table_inputs(warehouse, None)
+    start_build(warehouse, "b-1", None)
+    finish_build(warehouse, "b-1", ["marts.fct_tickets"], ok=True)
+    record_many(warehouse, {f"build:{d}": fp for d, fp in inputs.items()}, "b-1")
+    record_inputs(warehouse, "ledger", "ledger", "b-1")
+    add_account(warehouse, "001B", "b" * 64)
+    inputs = raw_table_inputs(warehouse, None)
+    assert build_changes(warehouse, inputs, "ledger") == ["raw.salesforce__account"]
+    mark_deferred(warehouse, True, "b-2")
+    assert build_changes(warehouse, inputs, "ledger") is None
+    mark_deferred(warehouse, False, "b-2")
+    assert build_changes(warehouse, inputs, "ledger") == ["raw.salesforce__account"]
