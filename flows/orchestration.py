@@ -146,4 +146,3 @@ def beside(work: Callable[[], Any], name: str) -> Callable[[], Any]:
         return outcome["result"]
 
     return wait
-
