@@ -27,7 +27,7 @@ BUILD = ("build", "--exclude-resource-type", "unit_test")
 # Everything downstream of ml.churn_scores: rebuilt after scoring (it follows the build).
 SCORES_DOWNSTREAM = "source:ml.churn_scores+"
 # What the voice and score stages write: the pipeline's build leaves what reads them to the
-# build after those stages (`deferred_nodes`), so no node is built twice in one run.
+# build after those stages (`cxloop.reached.deferred_nodes`), so no node is built twice in one run.
 VOICE_AND_SCORES = ("ml.churn_scores", "ml.text_sentiment", "ml.text_topics")
 # Everything that reads the playbook ledger or the callback tables: rebuilt when the last
 # run's sends, a callback command, a Zendesk closure or an escalation changed them.
@@ -79,35 +79,6 @@ def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> 
             *BUILD, "--exclude", IDENTITY_PHASE_1, *exclude, "--indirect-selection", "cautious"
         ]  # fmt: skip
     return list(BUILD)
-
-
-def deferred_nodes(manifest: Any, relations: Sequence[str]) -> set[str]:
-    """The dbt names of every model downstream of these source tables, and of every data test
-    with a parent among them or those sources: what a build leaves for later (`defer`).
-
-    Empty when dbt could not parse (then nothing is deferred) or a table is not a source.
-    """
-    if manifest is None:
-        return set()
-    sources = {
-        uid
-        for uid, source in manifest.sources.items()
-        if f"{source.schema}.{source.identifier}".lower() in {r.lower() for r in relations}
-    }
-    manifest.build_parent_and_child_maps()
-    models: set[str] = set()
-    todo = list(sources)
-    while todo:
-        for child in manifest.child_map.get(todo.pop(), ()):
-            if child not in models and child.split(".", 1)[0] in {"model", "seed", "snapshot"}:
-                models.add(child)
-                todo.append(child)
-    reached = models | sources
-    return {
-        node.name
-        for uid, node in manifest.nodes.items()
-        if uid in models or (uid.startswith("test.") and set(node.depends_on.nodes) & reached)
-    }
 
 
 def run_dbt_build(

@@ -143,3 +143,22 @@ def plan_build(
     manifest = project_manifest(home, vars_, warehouse)
     ids = source_ids(manifest, changed) if manifest is not None else None
     return reached(manifest, ids) if ids is not None else None
+
+
+def deferred_nodes(manifest: Any, relations: Iterable[str]) -> set[str]:
+    """The dbt names of every model downstream of these source tables, and of every data test
+    with a parent among them or those sources: what a build leaves for later (`defer`).
+
+    Empty when dbt could not parse (then nothing is deferred) or a table is not a source.
+    """
+    sources = source_ids(manifest, relations) if manifest is not None else None
+    if not sources:
+        return set()
+    manifest.build_parent_and_child_maps()
+    models = _walk(sources, manifest.child_map)
+    reached = models | sources
+    return {
+        node.name
+        for uid, node in manifest.nodes.items()
+        if uid in models or (_kind(uid) == "test" and set(node.depends_on.nodes) & reached)
+    }

@@ -10,14 +10,14 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from cxloop.build import build_report, deferred_nodes, phase_args, reached_args, run_dbt_build
+from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import DbtRun, dbt_vars, project_manifest
 from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
-from cxloop.reached import Reached, plan_build
+from cxloop.reached import Reached, deferred_nodes, plan_build
 from cxloop.settings import Settings
 
 

@@ -45,9 +45,11 @@ def test_two_people_sharing_a_company_phone_stay_apart(records: pd.DataFrame) ->
     assert rows["qualtrics:R_2"].customer_id == khalid  # CSAT -> ticket requester
 
 
-def test_splink_links_a_transliterated_helpdesk_user_with_a_personal_email() -> None:
+def khalid_records() -> list[dict[str, object]]:
+    """Khalid's CRM contact and his helpdesk user: personal e-mail, other spelling, the
+    account's switchboard phone (a Splink match, not a rule's)."""
     acme = "001000000000001AAA"
-    rows = [
+    return [
         record("salesforce", "003000000000002AAA", email_raw="khalid.haddad@acme.sa",
                phone_raw="+966115840910", first_name="Khalid", last_name="Haddad",
                account_hint=acme),
@@ -55,6 +57,10 @@ def test_splink_links_a_transliterated_helpdesk_user_with_a_personal_email() -> 
                first_name="Khaled", last_name="Hadad", account_hint=acme,
                account_phone="+966115840910"),
     ]  # fmt: skip
+
+
+def test_splink_links_a_transliterated_helpdesk_user_with_a_personal_email() -> None:
+    rows = khalid_records()
     out = by_key(run(frame(rows)).records)["zendesk:2"]
     assert (
         out.customer_id
@@ -67,15 +73,7 @@ def test_splink_links_a_transliterated_helpdesk_user_with_a_personal_email() -> 
 def test_a_rerun_on_the_same_records_keeps_each_splink_match_and_its_probability() -> None:
     """Resolution is idempotent: the run after one on the same records, with that run's map as
     `previous`, gives the same map (so skipping it when nothing changed is the same)."""
-    acme = "001000000000001AAA"
-    rows = [
-        record("salesforce", "003000000000002AAA", email_raw="khalid.haddad@acme.sa",
-               phone_raw="+966115840910", first_name="Khalid", last_name="Haddad",
-               account_hint=acme),
-        record("zendesk", "2", email_raw="khalidhaddad7@gmail.com", phone_raw="011 584 0910",
-               first_name="Khaled", last_name="Hadad", account_hint=acme,
-               account_phone="+966115840910"),
-    ]  # fmt: skip
+    rows = khalid_records()
     columns = ["record_key", "customer_id", "account_id", "match_rule", "match_probability"]
     first = run(frame(rows)).records[columns]
     previous = dict(zip(first["record_key"], first["customer_id"], strict=True))
