@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cxloop.config import BusinessHours, ProjectConfig
 from cxloop.errors import ConfigError, CxloopError
+from cxloop.heap import freeze_long_lived
 from cxloop.package_data import dbt_project_dir
 from cxloop.settings import Settings
 from cxloop.warehouse import release_dbt_connections
@@ -266,6 +267,7 @@ def parsed_manifest(args: Sequence[str], flags: Sequence[str]) -> Any | None:
     if not res.success or res.result is None:
         return None
     _MANIFEST.update(key=key, manifest=res.result)
+    freeze_long_lived()  # kept for the run's every invocation (cxloop.heap)
     return res.result
 
 

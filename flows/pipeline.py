@@ -49,6 +49,7 @@ from cxloop.flows.orchestration import StageTimer, beside, warehouse_slot
 from cxloop.flows.publish import publish
 from cxloop.flows.score import score
 from cxloop.flows.voice import VOICE_DOWNSTREAM, voice
+from cxloop.heap import long_lived_heap
 from cxloop.publish import publish_warnings
 from cxloop.quality.freshness import freshness_unchanged
 from cxloop.quality.results import utc_now
@@ -100,7 +101,16 @@ def pipeline(
     """Run the whole loop on a sources folder and return the run summary.
 
     `now` pins the playbooks' clock (quiet hours, cooldowns); default: the current time.
+    The run's long-lived objects are left out of the garbage collector's walks (cxloop.heap).
     """
+    with long_lived_heap():
+        return run_stages(sources_dir, config_path, dry_run, now)
+
+
+def run_stages(
+    sources_dir: str, config_path: str | None, dry_run: bool, now: datetime | None
+) -> dict[str, Any]:
+    """The pipeline's body: each stage in turn, in the pipeline's flow run."""
     logger = get_run_logger()
     started_at = datetime.now(UTC).replace(tzinfo=None)
     # validated up front: a bad cxloop.yaml stops the run before anything is landed
