@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -25,13 +25,14 @@ from cxloop.sources.jobs import EntityJob, IngestRun
 from cxloop.sources.landing import (
     EntityLanding,
     LandResult,
+    PreparedBatch,
     landed_files,
     note_redelivery,
-    raw_exists,
+    raw_has_rows,
 )
 from cxloop.sources.recovery import recover_lake
-from cxloop.sources.spill import Spill, Spilled
-from cxloop.sources.workers import Preparer, inline_files, paused_gc, worker_count
+from cxloop.sources.spill import Spill
+from cxloop.sources.workers import EntityFile, Preparer, inline_files, paused_gc, worker_count
 from cxloop.warehouse import connect
 
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
@@ -133,34 +134,85 @@ def _ingest_entity(
 ) -> list[LandResult]:
     recover_lake(con, run.lake_dir, job.kind, job.entity)  # what a killed run left half done
     landed = landed_files(con, job.entity, job.kind)
-    skipped: list[LandResult] = []
     with contextlib.ExitStack() as stack:
         if preparer is None:
             spill = stack.enter_context(Spill(run.lake_dir, job.kind, job.entity))
-            files = inline_files(run, job, landed, spill)
+            files: Iterable[EntityFile] = inline_files(run, job, landed, spill)
         else:  # the workers' spill folder, emptied when the entity is done
             files = preparer.files(job, landed)
             stack.callback(shutil.rmtree, preparer.spill_folder(job), ignore_errors=True)
-        pending: list[tuple[Spilled, datetime]] = []
         candidates: list[str] = []  # the new files' content hashes: what raw may hold already
-        in_raw = raw_exists(con, job.kind, job.entity)  # a first landing needs none
-        for file in files:
+        if raw_has_rows(con, job.kind, job.entity):  # asked once: every file parsed first
+            files = list(files)
+            candidates = [h for f in files if f.spilled for h in Spill.hashes(f.spilled)]
+        return _land_entity(con, job, files, candidates, run)
+
+
+def _land_entity(
+    con: duckdb.DuckDBPyConnection,
+    job: EntityJob,
+    files: Iterable[EntityFile],
+    candidates: list[str],
+    run: IngestRun,
+) -> list[LandResult]:
+    """Land the entity's new files in one transaction, each as soon as it is prepared.
+
+    Nothing commits before every file parsed, so a file that fails to parse still leaves
+    nothing of the entity landed. A file that fails to land leaves the files before it
+    landed once the others parsed (a parse error is raised before a landing one), as when
+    each file had its own transaction. The files landed before are noted as delivered again.
+    """
+    skipped: list[LandResult] = []
+    redelivered: list[EntityFile] = []
+    done: list[EntityFile] = []  # landed in the open transaction
+    results: list[LandResult] = []
+    landing: EntityLanding | None = None  # made, and the transaction begun, at the first new file
+    remaining = iter(files)
+    try:
+        for file in remaining:  # a file that fails to parse raises here
             if file.spilled is None:  # landed before
-                note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)  # fresh source
                 batch_id = f"{job.kind}-{job.entity}-{file.sha[:12]}"
                 skipped.append(
                     LandResult(batch_id, job.kind, job.entity, file.rel, 0, 0, 0, 0, True)
                 )
-            else:
-                if in_raw:
-                    candidates.extend(Spill.hashes(file.spilled))
-                pending.append((file.spilled, file.mtime))
-        if not pending:
-            return skipped
-        landing = EntityLanding(con, job.kind, job.entity, candidates)
-        return skipped + [
-            landing.land(Spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
-        ]
+                redelivered.append(file)
+                continue
+            if landing is None:
+                landing = EntityLanding(con, job.kind, job.entity, candidates)
+                landing.begin()
+            batch = Spill.load(file.spilled, keep=True)  # kept to land again after an error
+            try:
+                results.append(landing.add(batch, run.lake_dir, file.mtime))
+            except Exception as exc:
+                landing.rollback()
+                for _ in remaining:  # the other files' parse errors come first
+                    pass
+                landing.land_again(_reloaded(done), run.lake_dir, exc)
+                raise
+            done.append(file)
+        _note_redeliveries(con, job, redelivered)
+        if landing is not None:
+            landing.commit()
+    except BaseException:
+        if landing is not None:
+            landing.rollback()  # (again, when a landing error already did: then a no-op)
+        with contextlib.suppress(duckdb.Error):  # best effort: the error raised is the first
+            _note_redeliveries(con, job, redelivered)
+        raise
+    return skipped + results
+
+
+def _reloaded(done: list[EntityFile]) -> list[tuple[PreparedBatch, datetime | None]]:
+    return [(Spill.load(f.spilled), f.mtime) for f in done if f.spilled is not None]
+
+
+def _note_redeliveries(
+    con: duckdb.DuckDBPyConnection, job: EntityJob, files: list[EntityFile]
+) -> None:
+    """Record the files landed before as delivered again (a fresh source), each once."""
+    for file in files:
+        note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)
+    files.clear()
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

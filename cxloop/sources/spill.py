@@ -53,10 +53,12 @@ class Spill:
         return spill_batch(batch, self.next_path())
 
     @staticmethod
-    def load(spilled: Spilled) -> PreparedBatch:
-        """The batch with its rows again (memory-mapped); the file goes when it is read."""
+    def load(spilled: Spilled, *, keep: bool = False) -> PreparedBatch:
+        """The batch with its rows again (memory-mapped); the file goes when it is read, unless
+        `keep` (then it goes with the folder, when the entity is done)."""
         table = _read(spilled.path)
-        spilled.path.unlink()  # the mapping stays valid while the table is alive (POSIX)
+        if not keep:
+            spilled.path.unlink()  # the mapping stays valid while the table is alive (POSIX)
         frame = pa.table(table.columns[:-2], names=spilled.names)
         return dataclasses.replace(
             spilled.batch,

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import duckdb
+
 from cxloop.config import SourceConfig
 from cxloop.sources import ADAPTERS
 from cxloop.sources.landing import landed_files, prepare_batch
@@ -164,12 +166,19 @@ class Preparer:
         self.landed: dict[int, set[str]] = {}
         self.ahead = 0  # bytes of new files hashed and not yet taken by the landing
         self.pool: WorkerPool | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None  # the warehouse, open for the run
 
     def __enter__(self) -> Preparer:
-        with contextlib.closing(connect(self.run.warehouse)) as con:
+        # held open for the run: the entities' own connections share its database, so closing
+        # one does not checkpoint the warehouse (once, when this one closes, instead of per entity)
+        self.con = con = connect(self.run.warehouse)
+        try:
             for index, job in enumerate(self.jobs):
                 recover_lake(con, self.run.lake_dir, job.kind, job.entity)
                 self.landed[index] = landed_files(con, job.entity, job.kind)
+        except BaseException:
+            self.__exit__(None)
+            raise
         for index, job in enumerate(self.jobs):
             shutil.rmtree(self.spill_folder(job), ignore_errors=True)  # what a killed run left
             queued = [
@@ -182,10 +191,15 @@ class Preparer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(kill=exc[0] is not None)
-        for job in self.jobs:
-            shutil.rmtree(self.spill_folder(job), ignore_errors=True)
+        try:
+            if self.pool is not None:
+                self.pool.shutdown(kill=exc[0] is not None)
+            for job in self.jobs:
+                shutil.rmtree(self.spill_folder(job), ignore_errors=True)
+        finally:
+            if self.con is not None:
+                self.con.close()
+                self.con = None
 
     def spill_folder(self, job: EntityJob) -> Path:
         """Where the workers write this job's prepared files (one folder per configured source)."""
