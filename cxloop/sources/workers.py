@@ -154,7 +154,9 @@ class Preparer:
     leaving stops the workers and removes the spill folders. `files(job, landed)` gives one
     entity's files in order, waiting for the workers. The workers start once `START_BYTES` of
     new files wait (starting one costs about as much as parsing a few MB): a run with little
-    new data parses it in the main process, as the sequential ingest does.
+    new data parses it in the main process, as the sequential ingest does. When that many
+    bytes are in files of names no landed file had (a first run), they start before any file
+    is hashed, so their imports overlap the hashing.
     """
 
     def __init__(self, run: IngestRun, jobs: list[EntityJob], workers: int) -> None:
@@ -176,6 +178,8 @@ class Preparer:
             for index, job in enumerate(self.jobs):
                 recover_lake(con, self.run.lake_dir, job.kind, job.entity)
                 self.landed[index] = landed_files(con, job.entity, job.kind)
+            if self._unseen_bytes(con) >= START_BYTES:  # a first run: start before hashing
+                self.pool = WorkerPool(self.workers)
         except BaseException:
             self.__exit__(None)
             raise
@@ -200,6 +204,21 @@ class Preparer:
             if self.con is not None:
                 self.con.close()
                 self.con = None
+
+    def _unseen_bytes(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The size of the files whose names no landed file of their entity had: new for sure
+        unless renamed (a file of a known name may be new too: it counts once hashed). Known
+        before any file is read, so the workers' start overlaps the hashing."""
+        names = set(
+            con.execute("select source, entity, source_file from ops.ingest_files").fetchall()
+        )
+        return sum(
+            path.stat().st_size
+            for job in self.jobs
+            for path in job.files
+            if (job.kind, job.entity, path.relative_to(self.run.sources_dir).as_posix())
+            not in names
+        )
 
     def spill_folder(self, job: EntityJob) -> Path:
         """Where the workers write this job's prepared files (one folder per configured source)."""
