@@ -35,6 +35,9 @@ from cxloop.sources.spill import Spill
 from cxloop.sources.workers import EntityFile, Preparer, inline_files, paused_gc, worker_count
 from cxloop.warehouse import connect
 
+# prepared rows (Arrow IPC bytes) landed in one transaction: DuckDB holds a transaction's
+# rows in memory until it commits (an entity of 1 GB in one took ~1 GB more at scale 10)
+TRANSACTION_BYTES = 128 * 1024 * 1024
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
 
 
@@ -94,12 +97,14 @@ def ingest_entity(
     con: duckdb.DuckDBPyConnection | None = None,
     preparer: Preparer | None = None,
 ) -> list[LandResult]:
-    """Parse every new file of one entity (all before any lands), then land each in turn.
+    """Land every new file of one entity in one transaction, committed once all of them parsed.
 
     Each file is validated and hashed as soon as it is parsed (`prepare_batch`) and its rows
     wait on disk (`Spill`), so memory does not grow with the number of files; `EntityLanding`
-    then asks the warehouse once per entity and lands each file in its own transaction. With a
-    `preparer` (cxloop.sources.workers) its worker processes parsed the files.
+    asks the warehouse once per entity and lands each file as soon as it is prepared, in the
+    entity's transaction (when raw holds rows already, every file is parsed first: what raw
+    holds is asked once for all of them). With a `preparer` (cxloop.sources.workers) its
+    worker processes parsed the files.
     """
     if con is None:
         with contextlib.closing(connect(run.warehouse)) as own:
@@ -161,10 +166,14 @@ def _land_entity(
     nothing of the entity landed. A file that fails to land leaves the files before it
     landed once the others parsed (a parse error is raised before a landing one), as when
     each file had its own transaction. The files landed before are noted as delivered again.
+    Once `TRANSACTION_BYTES` of prepared files are in the open transaction, the next files
+    wait until all have parsed; after the commit they land in transactions of that size.
     """
     skipped: list[LandResult] = []
     redelivered: list[EntityFile] = []
     done: list[EntityFile] = []  # landed in the open transaction
+    later: list[EntityFile] = []  # to land after its commit
+    open_bytes = 0
     results: list[LandResult] = []
     landing: EntityLanding | None = None  # made, and the transaction begun, at the first new file
     remaining = iter(files)
@@ -180,6 +189,10 @@ def _land_entity(
             if landing is None:
                 landing = EntityLanding(con, job.kind, job.entity, candidates)
                 landing.begin()
+            if open_bytes >= TRANSACTION_BYTES:
+                later.append(file)
+                continue
+            open_bytes += _size(file)
             batch = Spill.load(file.spilled, keep=True)  # kept to land again after an error
             try:
                 results.append(landing.add(batch, run.lake_dir, file.mtime))
@@ -199,7 +212,31 @@ def _land_entity(
         with contextlib.suppress(duckdb.Error):  # best effort: the error raised is the first
             _note_redeliveries(con, job, redelivered)
         raise
+    for group in _groups(later):  # an error: the groups and files before it stay landed
+        assert landing is not None
+        results += landing.land_files(
+            [(Spill.load(f.spilled), f.mtime) for f in group if f.spilled], run.lake_dir
+        )
     return skipped + results
+
+
+def _size(file: EntityFile) -> int:
+    """The size of a file's prepared rows on disk (what a transaction's size is counted in)."""
+    return file.spilled.path.stat().st_size if file.spilled else 0
+
+
+def _groups(files: list[EntityFile]) -> Iterator[list[EntityFile]]:
+    """The files in order, in groups of up to `TRANSACTION_BYTES` (at least one file each)."""
+    group: list[EntityFile] = []
+    size = 0
+    for file in files:
+        if group and size + _size(file) > TRANSACTION_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(file)
+        size += _size(file)
+    if group:
+        yield group
 
 
 def _reloaded(done: list[EntityFile]) -> list[tuple[PreparedBatch, datetime | None]]:

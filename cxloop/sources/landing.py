@@ -2,12 +2,12 @@
 
 `prepare_batch` validates and hashes one parsed file (no warehouse needed); `EntityLanding`
 lands an entity's prepared files one by one, asking the warehouse once for what it holds.
-Everything of one file happens in one DuckDB transaction; the Parquet copy in the lake is
-written under a temporary name and renamed only after the commit. `land_batch` does both for
-one file.
+Everything of one file happens in one DuckDB transaction (which the ingest shares among the
+new files of an entity: one commit each); the Parquet copy in the lake is written under a
+temporary name and renamed only after the commit. `land_batch` does both for one file.
 
 Over 400 lines on purpose: validation, de-duplication, the raw append, quarantine and the
-lake copy share one transaction per file and are read together.
+lake copy share one transaction and are read together.
 """
 
 from __future__ import annotations
@@ -207,7 +207,9 @@ class EntityLanding:
     of the content hashes about to land (`candidates`, every new file's) raw already holds: one
     semi-join, so memory grows with the new data, not with the table. The hashes this run lands
     are kept as a set (updated after each commit), so a file is checked against raw and every
-    file landed before it without asking the table again.
+    file landed before it without asking the table again. `land` and `land_files` open and
+    commit their own transaction; the ingest lands an entity's files with `begin`, `add` per
+    file as it is prepared, and `commit` (cxloop.sources.ingest).
     """
 
     def __init__(

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from cxloop.errors import SourceError
-from cxloop.sources import landing
+from cxloop.sources import ingest, landing
 from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 from cxloop.sources.landing import LandResult
 from cxloop.warehouse import connect
@@ -138,6 +138,32 @@ def test_a_file_that_fails_to_land_leaves_the_files_before_it_landed(
     monkeypatch.undo()
     results = _users(run)  # the next run lands the third, skips the two
     assert [(r.skipped, r.rows_landed) for r in results] == [(True, 0), (True, 0), (False, 3)]
+    files, raw = _landed(warehouse)
+    expected = [(f"zendesk/users/{p.name}", 3) for p in pages]
+    assert files == expected and raw == expected
+
+
+def test_past_its_size_an_entity_commits_after_every_file_parsed_in_several_transactions(
+    run: IngestRun, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "TRANSACTION_BYTES", 1)  # one prepared file per transaction
+    pages = _pages(run, 4)
+    pages[3].write_text('{"users": [{"id": 9, "name": "Cut')
+    with pytest.raises(SourceError, match=r"^zendesk/users/page-004\.json"):
+        _users(run)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:  # nothing commits before every file parsed
+        assert con.execute("select count(*) from ops.ingest_files").fetchone() == (0,)
+    finally:
+        con.close()
+    pages = _pages(run, 4)
+    con = CountingConnection(connect(warehouse))
+    try:
+        results = _users(run, con)
+    finally:
+        con.close()
+    assert [(r.rows_read, r.rows_landed) for r in results] == [(3, 3)] * 4
+    assert [s.strip().lower() for s in con.statements].count("commit") == 4
     files, raw = _landed(warehouse)
     expected = [(f"zendesk/users/{p.name}", 3) for p in pages]
     assert files == expected and raw == expected
