@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -25,15 +25,19 @@ from cxloop.sources.jobs import EntityJob, IngestRun
 from cxloop.sources.landing import (
     EntityLanding,
     LandResult,
+    PreparedBatch,
     landed_files,
     note_redelivery,
-    raw_exists,
+    raw_has_rows,
 )
 from cxloop.sources.recovery import recover_lake
-from cxloop.sources.spill import Spill, Spilled
-from cxloop.sources.workers import Preparer, inline_files, paused_gc, worker_count
+from cxloop.sources.spill import Spill
+from cxloop.sources.workers import EntityFile, Preparer, inline_files, paused_gc, worker_count
 from cxloop.warehouse import connect
 
+# prepared rows (Arrow IPC bytes) landed in one transaction: DuckDB holds a transaction's
+# rows in memory until it commits (an entity of 1 GB in one took ~1 GB more at scale 10)
+TRANSACTION_BYTES = 128 * 1024 * 1024
 COUNTS = ("files", "read", "landed", "quarantined", "duplicate", "erased", "skipped_files")
 
 
@@ -93,12 +97,14 @@ def ingest_entity(
     con: duckdb.DuckDBPyConnection | None = None,
     preparer: Preparer | None = None,
 ) -> list[LandResult]:
-    """Parse every new file of one entity (all before any lands), then land each in turn.
+    """Land every new file of one entity in one transaction, committed once all of them parsed.
 
     Each file is validated and hashed as soon as it is parsed (`prepare_batch`) and its rows
     wait on disk (`Spill`), so memory does not grow with the number of files; `EntityLanding`
-    then asks the warehouse once per entity and lands each file in its own transaction. With a
-    `preparer` (cxloop.sources.workers) its worker processes parsed the files.
+    asks the warehouse once per entity and lands each file as soon as it is prepared, in the
+    entity's transaction (when raw holds rows already, every file is parsed first: what raw
+    holds is asked once for all of them). With a `preparer` (cxloop.sources.workers) its
+    worker processes parsed the files.
     """
     if con is None:
         with contextlib.closing(connect(run.warehouse)) as own:
@@ -133,34 +139,117 @@ def _ingest_entity(
 ) -> list[LandResult]:
     recover_lake(con, run.lake_dir, job.kind, job.entity)  # what a killed run left half done
     landed = landed_files(con, job.entity, job.kind)
-    skipped: list[LandResult] = []
     with contextlib.ExitStack() as stack:
         if preparer is None:
             spill = stack.enter_context(Spill(run.lake_dir, job.kind, job.entity))
-            files = inline_files(run, job, landed, spill)
+            files: Iterable[EntityFile] = inline_files(run, job, landed, spill)
         else:  # the workers' spill folder, emptied when the entity is done
             files = preparer.files(job, landed)
             stack.callback(shutil.rmtree, preparer.spill_folder(job), ignore_errors=True)
-        pending: list[tuple[Spilled, datetime]] = []
         candidates: list[str] = []  # the new files' content hashes: what raw may hold already
-        in_raw = raw_exists(con, job.kind, job.entity)  # a first landing needs none
-        for file in files:
+        if raw_has_rows(con, job.kind, job.entity):  # asked once: every file parsed first
+            files = list(files)
+            candidates = [h for f in files if f.spilled for h in Spill.hashes(f.spilled)]
+        return _land_entity(con, job, files, candidates, run)
+
+
+def _land_entity(
+    con: duckdb.DuckDBPyConnection,
+    job: EntityJob,
+    files: Iterable[EntityFile],
+    candidates: list[str],
+    run: IngestRun,
+) -> list[LandResult]:
+    """Land the entity's new files in one transaction, each as soon as it is prepared.
+
+    Nothing commits before every file parsed, so a file that fails to parse still leaves
+    nothing of the entity landed. A file that fails to land leaves the files before it
+    landed once the others parsed (a parse error is raised before a landing one), as when
+    each file had its own transaction. The files landed before are noted as delivered again.
+    Once `TRANSACTION_BYTES` of prepared files are in the open transaction, the next files
+    wait until all have parsed; after the commit they land in transactions of that size.
+    """
+    skipped: list[LandResult] = []
+    redelivered: list[EntityFile] = []
+    done: list[EntityFile] = []  # landed in the open transaction
+    later: list[EntityFile] = []  # to land after its commit
+    open_bytes = 0
+    results: list[LandResult] = []
+    landing: EntityLanding | None = None  # made, and the transaction begun, at the first new file
+    remaining = iter(files)
+    try:
+        for file in remaining:  # a file that fails to parse raises here
             if file.spilled is None:  # landed before
-                note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)  # fresh source
                 batch_id = f"{job.kind}-{job.entity}-{file.sha[:12]}"
                 skipped.append(
                     LandResult(batch_id, job.kind, job.entity, file.rel, 0, 0, 0, 0, True)
                 )
-            else:
-                if in_raw:
-                    candidates.extend(Spill.hashes(file.spilled))
-                pending.append((file.spilled, file.mtime))
-        if not pending:
-            return skipped
-        landing = EntityLanding(con, job.kind, job.entity, candidates)
-        return skipped + [
-            landing.land(Spill.load(spilled), run.lake_dir, mtime) for spilled, mtime in pending
-        ]
+                redelivered.append(file)
+                continue
+            if landing is None:
+                landing = EntityLanding(con, job.kind, job.entity, candidates)
+                landing.begin()
+            if open_bytes >= TRANSACTION_BYTES:
+                later.append(file)
+                continue
+            open_bytes += _size(file)
+            batch = Spill.load(file.spilled, keep=True)  # kept to land again after an error
+            try:
+                results.append(landing.add(batch, run.lake_dir, file.mtime))
+            except Exception as exc:
+                landing.rollback()
+                for _ in remaining:  # the other files' parse errors come first
+                    pass
+                landing.land_again(_reloaded(done), run.lake_dir, exc)
+                raise
+            done.append(file)
+        _note_redeliveries(con, job, redelivered)
+        if landing is not None:
+            landing.commit()
+    except BaseException:
+        if landing is not None:
+            landing.rollback()  # (again, when a landing error already did: then a no-op)
+        with contextlib.suppress(duckdb.Error):  # best effort: the error raised is the first
+            _note_redeliveries(con, job, redelivered)
+        raise
+    for group in _groups(later):  # an error: the groups and files before it stay landed
+        assert landing is not None
+        results += landing.land_files(
+            [(Spill.load(f.spilled), f.mtime) for f in group if f.spilled], run.lake_dir
+        )
+    return skipped + results
+
+
+def _size(file: EntityFile) -> int:
+    """The size of a file's prepared rows on disk (what a transaction's size is counted in)."""
+    return file.spilled.path.stat().st_size if file.spilled else 0
+
+
+def _groups(files: list[EntityFile]) -> Iterator[list[EntityFile]]:
+    """The files in order, in groups of up to `TRANSACTION_BYTES` (at least one file each)."""
+    group: list[EntityFile] = []
+    size = 0
+    for file in files:
+        if group and size + _size(file) > TRANSACTION_BYTES:
+            yield group
+            group, size = [], 0
+        group.append(file)
+        size += _size(file)
+    if group:
+        yield group
+
+
+def _reloaded(done: list[EntityFile]) -> list[tuple[PreparedBatch, datetime | None]]:
+    return [(Spill.load(f.spilled), f.mtime) for f in done if f.spilled is not None]
+
+
+def _note_redeliveries(
+    con: duckdb.DuckDBPyConnection, job: EntityJob, files: list[EntityFile]
+) -> None:
+    """Record the files landed before as delivered again (a fresh source), each once."""
+    for file in files:
+        note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)
+    files.clear()
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

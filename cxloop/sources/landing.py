@@ -2,12 +2,12 @@
 
 `prepare_batch` validates and hashes one parsed file (no warehouse needed); `EntityLanding`
 lands an entity's prepared files one by one, asking the warehouse once for what it holds.
-Everything of one file happens in one DuckDB transaction; the Parquet copy in the lake is
-written under a temporary name and renamed only after the commit. `land_batch` does both for
-one file.
+Everything of one file happens in one DuckDB transaction (which the ingest shares among the
+new files of an entity: one commit each); the Parquet copy in the lake is written under a
+temporary name and renamed only after the commit. `land_batch` does both for one file.
 
 Over 400 lines on purpose: validation, de-duplication, the raw append, quarantine and the
-lake copy share one transaction per file and are read together.
+lake copy share one transaction and are read together.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from cxloop.tables import (
 )
 
 METADATA_COLUMNS = RAW_METADATA_NAMES  # the landing metadata, defined in cxloop.tables
+INSERT_BYTES = 64 * 1024 * 1024  # raw rows (Arrow bytes) buffered for one insert
 _ARROW_TYPES = {"varchar": pa.string(), "timestamp": pa.timestamp("us"), "bigint": pa.int64()}
 
 
@@ -200,13 +201,15 @@ def land_batch(
 
 
 class EntityLanding:
-    """Lands the files of one raw table, one transaction each, knowing what it already holds.
+    """Lands the files of one raw table, several to a transaction, knowing what it already holds.
 
     Read once, when made: the raw table's columns, the files landed, the tombstones, and which
     of the content hashes about to land (`candidates`, every new file's) raw already holds: one
     semi-join, so memory grows with the new data, not with the table. The hashes this run lands
     are kept as a set (updated after each commit), so a file is checked against raw and every
-    file landed before it without asking the table again.
+    file landed before it without asking the table again. `land` and `land_files` open and
+    commit their own transaction; the ingest lands an entity's files with `begin`, `add` per
+    file as it is prepared, and `commit` (cxloop.sources.ingest).
     """
 
     def __init__(
@@ -219,10 +222,98 @@ class EntityLanding:
         self.in_raw = _hashes_in_raw(con, self.table, candidates) if self.columns else set()
         self.hashes: set[str] = set()  # landed by this run
         self.tombstones = TombstoneFilter.load(con)
+        self.pending = _Pending()  # what the open transaction landed
 
     def land(self, batch: PreparedBatch, lake_dir: Path, file_mtime: datetime | None) -> LandResult:
         """Land one prepared file of this entity (skipped whole when its sha256 landed before)."""
-        return _land_prepared(self.con, batch, self, lake_dir, file_mtime)
+        return self.land_files([(batch, file_mtime)], lake_dir)[0]
+
+    def land_files(
+        self, files: Sequence[tuple[PreparedBatch, datetime | None]], lake_dir: Path
+    ) -> list[LandResult]:
+        """Land prepared files of this entity in order, in one transaction (one commit).
+
+        When a file fails, the files before it are landed again in a transaction of their own
+        (so they stay landed, as with one transaction per file) and the error is raised.
+        """
+        results: list[LandResult] = []
+        self.begin()
+        try:
+            for batch, file_mtime in files:
+                results.append(self.add(batch, lake_dir, file_mtime))
+        except Exception as exc:
+            self.rollback()
+            if results:
+                self.land_again(files[: len(results)], lake_dir, exc)
+            raise
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+        return results
+
+    def begin(self) -> None:
+        """Open the transaction the next files land in (`add`), until `commit` or `rollback`."""
+        self.con.execute("begin transaction")
+        self.pending = _Pending()
+
+    def add(self, batch: PreparedBatch, lake_dir: Path, file_mtime: datetime | None) -> LandResult:
+        """Land one prepared file in the open transaction: its raw rows, quarantine rows, lake
+        copy (a temporary name until the commit) and `ops.ingest_files` row, all or nothing.
+        A file whose sha256 landed before, or earlier in this transaction, is skipped whole."""
+        return _land_prepared(self.con, batch, self, self.pending, lake_dir, file_mtime)
+
+    def commit(self) -> None:
+        """Commit what the transaction landed, then give the lake copies their names (a
+        failed commit is rolled back: nothing of the transaction's files lands)."""
+        try:
+            if self.pending.rows:
+                _append_raw(self.con, self, self.pending)
+            _insert_quarantine(self.con, self.pending.quarantine)
+            self.con.execute("commit")
+        except BaseException:
+            self.rollback()
+            raise
+        pending, self.pending = self.pending, _Pending()
+        self.files |= pending.files
+        self.hashes |= pending.hashes
+        self.columns |= pending.columns
+        for tmp in pending.renames:
+            os.replace(tmp, tmp.with_suffix(""))
+
+    def rollback(self) -> None:
+        """Undo the open transaction: nothing of its files is in the warehouse or the lake."""
+        with contextlib.suppress(duckdb.Error):  # never hide the error that aborted it
+            self.con.execute("rollback")
+        pending, self.pending = self.pending, _Pending()
+        for tmp in pending.renames:
+            tmp.unlink(missing_ok=True)
+
+    def land_again(
+        self,
+        files: Sequence[tuple[PreparedBatch, datetime | None]],
+        lake_dir: Path,
+        error: Exception,
+    ) -> None:
+        """After `error` in a later file: land the files before it, which were rolled back with
+        it (their own failure is noted on `error`, which the caller raises)."""
+        try:
+            self.land_files(files, lake_dir)
+        except Exception as again:
+            error.add_note(f"landing the files before it again failed too: {again}")
+
+
+@dataclass
+class _Pending:
+    """What an open transaction landed: the entity's state once it commits, forgotten if not."""
+
+    files: set[str] = field(default_factory=set)
+    hashes: set[str] = field(default_factory=set)
+    columns: set[str] = field(default_factory=set)
+    renames: list[Path] = field(default_factory=list)  # lake copies' temporary names
+    quarantine: list[pa.Table] = field(default_factory=list)  # rows to insert at the commit
+    rows: list[pa.Table] = field(default_factory=list)  # raw rows not inserted yet
+    rows_bytes: int = 0
 
 
 def land_batches(
@@ -251,50 +342,42 @@ def _land_prepared(
     con: duckdb.DuckDBPyConnection,
     batch: PreparedBatch,
     state: EntityLanding,
+    pending: _Pending,
     lake_dir: Path,
     file_mtime: datetime | None,
 ) -> LandResult:
-    if batch.file_sha256 in state.files:
+    """Land one file inside the open transaction; what it adds is noted in `pending`."""
+    if batch.file_sha256 in state.files or batch.file_sha256 in pending.files:
         return LandResult(
             batch.batch_id, batch.source, batch.entity, batch.source_file, 0, 0, 0, 0, True
         )
     kept, quarantined = _drop_erased(con, batch, state)
-    seen, in_raw = state.hashes, state.in_raw
-    landed = [i for i in kept if batch.hashes[i] not in seen and batch.hashes[i] not in in_raw]
-    con.execute("begin transaction")
-    tmp_parquet: Path | None = None
-    try:
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        frame = _raw_frame(batch, landed, loaded_at)
-        if landed:
-            _append_raw(con, state, frame)
-            tmp_parquet = _write_parquet_tmp(frame, lake_dir, batch)
-        _insert_quarantine(con, batch, quarantined, loaded_at)
-        result = LandResult(
-            batch.batch_id,
-            batch.source,
-            batch.entity,
-            batch.source_file,
-            rows_read=batch.rows_read,
-            rows_landed=len(landed),
-            rows_quarantined=len(quarantined),
-            rows_duplicate=batch.in_file_duplicates + len(kept) - len(landed),
-            rows_erased=len(batch.hashes) - len(kept) + len(batch.quarantined) - len(quarantined),
-        )
-        _record_file(con, batch, result, loaded_at, file_mtime)
-        con.execute("commit")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("rollback")
-        if tmp_parquet is not None:
-            tmp_parquet.unlink(missing_ok=True)
-        raise  # the caller's state for this table is dropped with the error
-    state.files.add(batch.file_sha256)
-    seen.update(batch.hashes[i] for i in landed)
+    seen, in_raw, now = state.hashes, state.in_raw, pending.hashes
+    landed = [
+        i for i in kept if (h := batch.hashes[i]) not in seen and h not in in_raw and h not in now
+    ]
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    frame = _raw_frame(batch, landed, loaded_at)
     if landed:
-        state.columns |= {name.lower() for name in frame.column_names}
-    if tmp_parquet is not None:
-        os.replace(tmp_parquet, tmp_parquet.with_suffix(""))
+        _add_columns(con, state, pending, frame)
+        _buffer_raw(con, state, pending, frame)
+        pending.renames.append(_write_parquet_tmp(frame, lake_dir, batch))
+    if quarantined:  # inserted with the other files' at the commit (one statement)
+        pending.quarantine.append(_quarantine_frame(batch, quarantined, loaded_at))
+    result = LandResult(
+        batch.batch_id,
+        batch.source,
+        batch.entity,
+        batch.source_file,
+        rows_read=batch.rows_read,
+        rows_landed=len(landed),
+        rows_quarantined=len(quarantined),
+        rows_duplicate=batch.in_file_duplicates + len(kept) - len(landed),
+        rows_erased=len(batch.hashes) - len(kept) + len(batch.quarantined) - len(quarantined),
+    )
+    _record_file(con, batch, result, loaded_at, file_mtime)
+    pending.files.add(batch.file_sha256)
+    now.update(batch.hashes[i] for i in landed)
     return result
 
 
@@ -334,9 +417,16 @@ def _unregister(con: duckdb.DuckDBPyConnection, view: str) -> None:
         con.unregister(view)
 
 
-def raw_exists(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bool:
-    """Whether the entity's raw table exists (else no hash about to land can be in it)."""
-    return bool(_existing_columns(con, source, entity))
+def raw_has_rows(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bool:
+    """Whether the entity's raw table may hold rows (else no hash about to land can be in it).
+
+    From the catalog's row estimate, without reading the table: 0 for a table never landed
+    in; rows deleted (an erasure) may still count until a checkpoint, which errs on "may"."""
+    row = con.execute(
+        "select estimated_size from duckdb_tables() where schema_name = 'raw' and table_name = ?",
+        [f"{source}__{entity}"],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> set[str]:
@@ -369,17 +459,39 @@ def _raw_frame(batch: PreparedBatch, rows: list[int], loaded_at: datetime) -> pa
     return frame
 
 
-def _append_raw(con: duckdb.DuckDBPyConnection, state: EntityLanding, frame: pa.Table) -> None:
-    table = state.table
-    if not state.columns:
+def _add_columns(
+    con: duckdb.DuckDBPyConnection, state: EntityLanding, pending: _Pending, frame: pa.Table
+) -> None:
+    """Create the raw table from the first frame's columns, or add the frame's new columns."""
+    if not state.columns and not pending.columns:
         con.execute(raw_definition(state.source, state.entity, frame.column_names).ddl)
     else:
         for column in frame.column_names:
-            if column.lower() not in state.columns:
-                con.execute(f'alter table {table} add column "{column}" varchar')
-    con.register("_landing_rows", frame)
+            name = column.lower()
+            if name not in state.columns and name not in pending.columns:
+                con.execute(f'alter table {state.table} add column "{column}" varchar')
+    pending.columns |= {name.lower() for name in frame.column_names}
+
+
+def _buffer_raw(
+    con: duckdb.DuckDBPyConnection, state: EntityLanding, pending: _Pending, frame: pa.Table
+) -> None:
+    """Keep a file's raw rows for one insert with the next files' of the same columns (flushed
+    at `INSERT_BYTES`, at other columns and at the commit): an insert per file cost more."""
+    if pending.rows and not frame.schema.equals(pending.rows[0].schema):
+        _append_raw(con, state, pending)
+    pending.rows.append(frame)
+    pending.rows_bytes += frame.nbytes
+    if pending.rows_bytes >= INSERT_BYTES:
+        _append_raw(con, state, pending)
+
+
+def _append_raw(con: duckdb.DuckDBPyConnection, state: EntityLanding, pending: _Pending) -> None:
+    """Insert the buffered raw rows (files of the same columns) in one statement."""
+    frames, pending.rows, pending.rows_bytes = pending.rows, [], 0
+    con.register("_landing_rows", frames[0] if len(frames) == 1 else pa.concat_tables(frames))
     try:
-        con.execute(f"insert into {table} by name select * from _landing_rows")
+        con.execute(f"insert into {state.table} by name select * from _landing_rows")
     finally:
         _unregister(con, "_landing_rows")
 
@@ -397,15 +509,11 @@ def _quarantine_id(batch: PreparedBatch, row_number: int) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _insert_quarantine(
-    con: duckdb.DuckDBPyConnection,
-    batch: PreparedBatch,
-    rows: list[_Quarantined],
-    loaded_at: datetime,
-) -> None:
-    if not rows:
-        return
-    frame = pa.table(
+def _quarantine_frame(
+    batch: PreparedBatch, rows: list[_Quarantined], loaded_at: datetime
+) -> pa.Table:
+    """The file's quarantined rows as `ops.quarantine` rows."""
+    return pa.table(
         {
             "quarantine_id": [_quarantine_id(batch, q.row_number) for q in rows],
             "source": [batch.source] * len(rows),
@@ -419,7 +527,14 @@ def _insert_quarantine(
             "quarantined_at": pa.array([loaded_at] * len(rows), type=pa.timestamp("us")),
         }
     )
-    con.register("_quarantine_rows", frame)
+
+
+def _insert_quarantine(con: duckdb.DuckDBPyConnection, frames: list[pa.Table]) -> None:
+    """Insert the quarantined rows of a transaction's files (one statement; a row quarantined
+    before, by its id, is not inserted again)."""
+    if not frames:
+        return
+    con.register("_quarantine_rows", pa.concat_tables(frames))
     try:
         con.execute(
             "insert into ops.quarantine by name select * from _quarantine_rows q "

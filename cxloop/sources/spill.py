@@ -1,11 +1,11 @@
 """Prepared files of one entity kept on disk until the entity lands.
 
-An entity lands only when every one of its files parsed (a whole-file error stops it before
-anything of it is written), yet memory must not grow with the number of files: each file's
-prepared rows go to an Arrow IPC file as soon as it is parsed, and come back, memory-mapped,
-one at a time while the entity lands. The folder is `<lake>/.spill/<source>__<entity>/`
-(not `*.parquet`: no reader of the lake sees it); it is emptied when the entity is done, and
-at the start of its next ingest if a killed run left it.
+An entity's landing commits only when every one of its files parsed (a whole-file error
+stops it before anything of it is written), yet memory must not grow with the number of files:
+each file's prepared rows go to an Arrow IPC file as soon as it is parsed, and come back,
+memory-mapped, one at a time while the entity lands. The folder is
+`<lake>/.spill/<source>__<entity>/` (not `*.parquet`: no reader of the lake sees it); it is
+emptied when the entity is done, and at the start of its next ingest if a killed run left it.
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ class Spill:
         return spill_batch(batch, self.next_path())
 
     @staticmethod
-    def load(spilled: Spilled) -> PreparedBatch:
-        """The batch with its rows again (memory-mapped); the file goes when it is read."""
+    def load(spilled: Spilled, *, keep: bool = False) -> PreparedBatch:
+        """The batch with its rows again (memory-mapped); the file goes when it is read, unless
+        `keep` (then it goes with the folder, when the entity is done)."""
         table = _read(spilled.path)
-        spilled.path.unlink()  # the mapping stays valid while the table is alive (POSIX)
+        if not keep:
+            spilled.path.unlink()  # the mapping stays valid while the table is alive (POSIX)
         frame = pa.table(table.columns[:-2], names=spilled.names)
         return dataclasses.replace(
             spilled.batch,

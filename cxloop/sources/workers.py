@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import duckdb
+
 from cxloop.config import SourceConfig
 from cxloop.sources import ADAPTERS
 from cxloop.sources.landing import landed_files, prepare_batch
@@ -152,7 +154,9 @@ class Preparer:
     leaving stops the workers and removes the spill folders. `files(job, landed)` gives one
     entity's files in order, waiting for the workers. The workers start once `START_BYTES` of
     new files wait (starting one costs about as much as parsing a few MB): a run with little
-    new data parses it in the main process, as the sequential ingest does.
+    new data parses it in the main process, as the sequential ingest does. When that many
+    bytes are in files of names no landed file had (a first run), they start before any file
+    is hashed, so their imports overlap the hashing.
     """
 
     def __init__(self, run: IngestRun, jobs: list[EntityJob], workers: int) -> None:
@@ -164,12 +168,21 @@ class Preparer:
         self.landed: dict[int, set[str]] = {}
         self.ahead = 0  # bytes of new files hashed and not yet taken by the landing
         self.pool: WorkerPool | None = None
+        self.con: duckdb.DuckDBPyConnection | None = None  # the warehouse, open for the run
 
     def __enter__(self) -> Preparer:
-        with contextlib.closing(connect(self.run.warehouse)) as con:
+        # held open for the run: the entities' own connections share its database, so closing
+        # one does not checkpoint the warehouse (once, when this one closes, instead of per entity)
+        self.con = con = connect(self.run.warehouse)
+        try:
             for index, job in enumerate(self.jobs):
                 recover_lake(con, self.run.lake_dir, job.kind, job.entity)
                 self.landed[index] = landed_files(con, job.entity, job.kind)
+            if self._unseen_bytes(con) >= START_BYTES:  # a first run: start before hashing
+                self.pool = WorkerPool(self.workers)
+        except BaseException:
+            self.__exit__(None)
+            raise
         for index, job in enumerate(self.jobs):
             shutil.rmtree(self.spill_folder(job), ignore_errors=True)  # what a killed run left
             queued = [
@@ -182,10 +195,30 @@ class Preparer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(kill=exc[0] is not None)
-        for job in self.jobs:
-            shutil.rmtree(self.spill_folder(job), ignore_errors=True)
+        try:
+            if self.pool is not None:
+                self.pool.shutdown(kill=exc[0] is not None)
+            for job in self.jobs:
+                shutil.rmtree(self.spill_folder(job), ignore_errors=True)
+        finally:
+            if self.con is not None:
+                self.con.close()
+                self.con = None
+
+    def _unseen_bytes(self, con: duckdb.DuckDBPyConnection) -> int:
+        """The size of the files whose names no landed file of their entity had: new for sure
+        unless renamed (a file of a known name may be new too: it counts once hashed). Known
+        before any file is read, so the workers' start overlaps the hashing."""
+        names = set(
+            con.execute("select source, entity, source_file from ops.ingest_files").fetchall()
+        )
+        return sum(
+            path.stat().st_size
+            for job in self.jobs
+            for path in job.files
+            if (job.kind, job.entity, path.relative_to(self.run.sources_dir).as_posix())
+            not in names
+        )
 
     def spill_folder(self, job: EntityJob) -> Path:
         """Where the workers write this job's prepared files (one folder per configured source)."""

@@ -106,3 +106,19 @@ def test_a_workers_parse_error_is_the_same_one_line_error(sources: Path, tmp_pat
     assert errors[2] == errors[0]
     assert errors[0].startswith("zendesk/users/zz-truncated.json") and "\n" not in errors[0]
     shutil.rmtree(tmp_path / "w0")
+
+
+def test_workers_start_before_hashing_only_for_files_of_new_names(
+    sources: Path, tmp_path: Path
+) -> None:
+    run = _run(sources, tmp_path / "home")
+    jobs = plan_ingest(run)
+    everything = sum(path.stat().st_size for job in jobs for path in job.files)
+    with workers.Preparer(run, jobs, 1) as preparer:  # a first run: every name is new
+        assert preparer._unseen_bytes(preparer.con) == everything > 0
+    _ingest(run, 0)
+    page = sources / "zendesk" / "users" / "zz-new.json"
+    page.write_text('{"users": [{"id": 9, "name": "New"}]}', encoding="utf-8")
+    jobs = plan_ingest(run)
+    with workers.Preparer(run, jobs, 1) as preparer:  # only the new page's name is unseen
+        assert preparer._unseen_bytes(preparer.con) == page.stat().st_size
