@@ -67,6 +67,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    dbt_threads: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "dbt nodes built at a time on the DuckDB target (dbt_project/profiles.yml reads "
+            "CXLOOP_DBT_THREADS; validated here, so a bad value stops a run with this message)."
+        ),
+    )
+
     ingest_workers: int | None = Field(
         default=None,
         ge=0,

@@ -203,9 +203,10 @@ def _land_entity(
                 landing.land_again(_reloaded(done), run.lake_dir, exc)
                 raise
             done.append(file)
-        _note_redeliveries(con, job, redelivered)
+        _note_redeliveries(con, job, redelivered)  # in the open transaction, if any
         if landing is not None:
             landing.commit()
+        redelivered.clear()  # noted for good
     except BaseException:
         if landing is not None:
             landing.rollback()  # (again, when a landing error already did: then a no-op)
@@ -246,10 +247,9 @@ def _reloaded(done: list[EntityFile]) -> list[tuple[PreparedBatch, datetime | No
 def _note_redeliveries(
     con: duckdb.DuckDBPyConnection, job: EntityJob, files: list[EntityFile]
 ) -> None:
-    """Record the files landed before as delivered again (a fresh source), each once."""
+    """Record the files landed before as delivered again (a fresh source)."""
     for file in files:
         note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)
-    files.clear()
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

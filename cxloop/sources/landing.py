@@ -296,11 +296,15 @@ class EntityLanding:
         error: Exception,
     ) -> None:
         """After `error` in a later file: land the files before it, which were rolled back with
-        it (their own failure is noted on `error`, which the caller raises)."""
-        try:
-            self.land_files(files, lake_dir)
-        except Exception as again:
-            error.add_note(f"landing the files before it again failed too: {again}")
+        it, each in a transaction of its own (as when every file had one), up to the first that
+        fails again: its failure is noted on `error`, naming it, and the caller raises `error`.
+        (A raw insert holds several files' rows, so the file that broke it may be among them.)"""
+        for batch, file_mtime in files:
+            try:
+                self.land_files([(batch, file_mtime)], lake_dir)
+            except Exception as again:
+                error.add_note(f"{batch.source_file}: landing it again failed too: {again}")
+                return
 
 
 @dataclass
@@ -492,6 +496,10 @@ def _append_raw(con: duckdb.DuckDBPyConnection, state: EntityLanding, pending: _
     con.register("_landing_rows", frames[0] if len(frames) == 1 else pa.concat_tables(frames))
     try:
         con.execute(f"insert into {state.table} by name select * from _landing_rows")
+    except duckdb.Error as exc:  # the rows of several files: name them
+        files = sorted({f.column("_source_file")[0].as_py() for f in frames if f.num_rows})
+        exc.add_note(f"inserting the raw rows of {', '.join(files)} into {state.table}")
+        raise
     finally:
         _unregister(con, "_landing_rows")
 
@@ -534,11 +542,14 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, frames: list[pa.Table]) -
     before, by its id, is not inserted again)."""
     if not frames:
         return
-    con.register("_quarantine_rows", pa.concat_tables(frames))
-    try:
+    rows = pa.concat_tables(frames)
+    rows = rows.append_column("_pos", pa.array(range(rows.num_rows), pa.int64()))
+    con.register("_quarantine_rows", rows)
+    try:  # in the files' order (the anti-join alone returns rows in any order)
         con.execute(
-            "insert into ops.quarantine by name select * from _quarantine_rows q "
-            "where q.quarantine_id not in (select quarantine_id from ops.quarantine)"
+            "insert into ops.quarantine by name select * exclude (_pos) from _quarantine_rows q "
+            "where q.quarantine_id not in (select quarantine_id from ops.quarantine) "
+            "order by _pos"
         )
     finally:
         _unregister(con, "_quarantine_rows")

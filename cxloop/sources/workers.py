@@ -174,24 +174,24 @@ class Preparer:
         # held open for the run: the entities' own connections share its database, so closing
         # one does not checkpoint the warehouse (once, when this one closes, instead of per entity)
         self.con = con = connect(self.run.warehouse)
-        try:
+        try:  # a failure here (a source file gone before it was hashed) leaves nothing open
             for index, job in enumerate(self.jobs):
                 recover_lake(con, self.run.lake_dir, job.kind, job.entity)
                 self.landed[index] = landed_files(con, job.entity, job.kind)
             if self._unseen_bytes(con) >= START_BYTES:  # a first run: start before hashing
                 self.pool = WorkerPool(self.workers)
+            for index, job in enumerate(self.jobs):
+                shutil.rmtree(self.spill_folder(job), ignore_errors=True)  # a killed run's
+                queued = [
+                    _Queued(index, n, path, path.relative_to(self.run.sources_dir).as_posix(), 0)
+                    for n, path in enumerate(job.files, 1)
+                ]
+                self.by_job[index] = queued
+                self.queue.extend(queued)
+            self._hash_ahead()
         except BaseException:
-            self.__exit__(None)
+            self.__exit__(*sys.exc_info())
             raise
-        for index, job in enumerate(self.jobs):
-            shutil.rmtree(self.spill_folder(job), ignore_errors=True)  # what a killed run left
-            queued = [
-                _Queued(index, n, path, path.relative_to(self.run.sources_dir).as_posix(), 0)
-                for n, path in enumerate(job.files, 1)
-            ]
-            self.by_job[index] = queued
-            self.queue.extend(queued)
-        self._hash_ahead()
         return self
 
     def __exit__(self, *exc: object) -> None:

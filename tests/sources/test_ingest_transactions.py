@@ -167,3 +167,21 @@ def test_past_its_size_an_entity_commits_after_every_file_parsed_in_several_tran
     files, raw = _landed(warehouse)
     expected = [(f"zendesk/users/{p.name}", 3) for p in pages]
     assert files == expected and raw == expected
+
+
+def test_a_raw_insert_that_fails_after_more_files_names_its_file_and_keeps_those_before(
+    run: IngestRun, warehouse: Path
+) -> None:
+    # a page whose users carry `email` and `Email`: two columns raw cannot tell apart. Its rows
+    # wait for one insert with the next files' (other columns: the insert runs as page 3 is
+    # added), so the error surfaces at page 3; page 1 must stay landed, page 2 be named.
+    pages = _pages(run, 3)
+    users = [{"id": 201, "name": "twice", "email": "a@example.com", "Email": "A@example.com"}]
+    pages[1].write_text(json.dumps({"users": users, "end_of_stream": False}))
+    with pytest.raises(duckdb.Error) as raised:
+        _users(run)
+    notes = " ".join(getattr(raised.value, "__notes__", []))
+    assert "zendesk/users/page-002.json: landing it again failed too" in notes
+    files, raw = _landed(warehouse)
+    assert files == [("zendesk/users/page-001.json", 3)]
+    assert raw == [("zendesk/users/page-001.json", 3)]

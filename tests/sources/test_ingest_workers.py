@@ -122,3 +122,26 @@ def test_workers_start_before_hashing_only_for_files_of_new_names(
     jobs = plan_ingest(run)
     with workers.Preparer(run, jobs, 1) as preparer:  # only the new page's name is unseen
         assert preparer._unseen_bytes(preparer.con) == page.stat().st_size
+
+
+def test_a_source_file_gone_before_it_was_hashed_leaves_no_worker_and_no_connection(
+    sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _run(sources, tmp_path / "home")
+    jobs = plan_ingest(run)
+    started: list[workers.Preparer] = []
+    hash_ahead = workers.Preparer._hash_ahead
+
+    def file_gone(self: workers.Preparer, *args: object) -> None:
+        started.append(self)
+        jobs[0].files[0].unlink()  # moved away by an operator once the workers started
+        hash_ahead(self, *args)
+
+    monkeypatch.setattr(workers.Preparer, "_hash_ahead", file_gone)
+    with pytest.raises(FileNotFoundError), workers.Preparer(run, jobs, 1):
+        pass
+    (preparer,) = started
+    assert preparer.con is None  # the warehouse is let go
+    assert preparer.pool is not None  # a first run: started before hashing ...
+    assert all(w.process.poll() is not None for w in preparer.pool.workers)  # ... and stopped
+    duckdb.connect(str(run.warehouse)).close()  # the file lock is free
