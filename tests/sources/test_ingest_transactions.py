@@ -15,27 +15,13 @@ from typing import Any
 
 import duckdb
 import pytest
+from counting_connection import CountingConnection
 
 from cxloop.errors import SourceError
 from cxloop.sources import ingest, landing
 from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
 from cxloop.sources.landing import LandResult
 from cxloop.warehouse import connect
-
-
-class CountingConnection:
-    """A DuckDB connection that remembers every SQL statement it ran."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self.statements: list[str] = []
-
-    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
-        self.statements.append(sql)
-        return self.con.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
 
 
 def _pages(run: IngestRun, count: int) -> list[Path]:
@@ -78,20 +64,26 @@ def _landed(warehouse: Path) -> tuple[list[tuple], list[tuple]]:
         con.close()
 
 
-def test_an_entitys_files_commit_once_each_recorded_on_its_own(
-    run: IngestRun, warehouse: Path, lake: Path
-) -> None:
-    pages = _pages(run, 4)
+def _commits_landing_every_page(run: IngestRun, warehouse: Path, pages: list[Path]) -> int:
+    """Land the users' pages (3 users each, all new): every page landed whole, in raw and
+    ops; how many commits it took."""
     con = CountingConnection(connect(warehouse))
     try:
         results = _users(run, con)
     finally:
         con.close()
-    assert [(r.rows_read, r.rows_landed) for r in results] == [(3, 3)] * 4
-    assert [s.strip().lower() for s in con.statements].count("commit") == 1
+    assert [(r.rows_read, r.rows_landed) for r in results] == [(3, 3)] * len(pages)
     files, raw = _landed(warehouse)
     expected = [(f"zendesk/users/{p.name}", 3) for p in pages]
     assert files == expected and raw == expected
+    return [s.strip().lower() for s in con.statements].count("commit")
+
+
+def test_an_entitys_files_commit_once_each_recorded_on_its_own(
+    run: IngestRun, warehouse: Path, lake: Path
+) -> None:
+    pages = _pages(run, 4)
+    assert _commits_landing_every_page(run, warehouse, pages) == 1
     parquet = sorted(p.name for p in (lake / "raw" / "zendesk" / "users").iterdir())
     assert parquet == sorted(f"{_batch_id(p)}.parquet" for p in pages)
 
@@ -157,16 +149,7 @@ def test_past_its_size_an_entity_commits_after_every_file_parsed_in_several_tran
     finally:
         con.close()
     pages = _pages(run, 4)
-    con = CountingConnection(connect(warehouse))
-    try:
-        results = _users(run, con)
-    finally:
-        con.close()
-    assert [(r.rows_read, r.rows_landed) for r in results] == [(3, 3)] * 4
-    assert [s.strip().lower() for s in con.statements].count("commit") == 4
-    files, raw = _landed(warehouse)
-    expected = [(f"zendesk/users/{p.name}", 3) for p in pages]
-    assert files == expected and raw == expected
+    assert _commits_landing_every_page(run, warehouse, pages) == 4
 
 
 def test_a_raw_insert_that_fails_after_more_files_names_its_file_and_keeps_those_before(

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
+from counting_connection import CountingConnection
 
 from cxloop.errors import SourceError
 from cxloop.sources.ingest import IngestRun, ingest_entity, plan_ingest
@@ -108,21 +108,6 @@ def test_a_quarantined_json_record_keeps_its_compact_json_text(
         (1, None, "7"),
         (2, "active", json.dumps(bad, ensure_ascii=False, separators=(",", ":"))),
     ]
-
-
-class CountingConnection:
-    """A DuckDB connection that remembers every SQL statement it ran."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self.statements: list[str] = []
-
-    def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
-        self.statements.append(sql)
-        return self.con.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
 
 
 def test_rows_repeated_across_files_and_runs_are_duplicates_and_raw_is_read_once(
