@@ -1,13 +1,13 @@
-"""Land parsed source files: validate, de-duplicate, append to raw, quarantine, record.
+"""Land prepared source files: de-duplicate, append to raw, quarantine, record.
 
-`prepare_batch` validates and hashes one parsed file (no warehouse needed); `EntityLanding`
-lands an entity's prepared files one by one, asking the warehouse once for what it holds.
-Everything of one file happens in one DuckDB transaction (which the ingest shares among the
-new files of an entity: one commit each); the Parquet copy in the lake is written under a
-temporary name and renamed only after the commit. `land_batch` does both for one file.
+`prepare_batch` (cxloop.sources.prepared) validates and hashes one parsed file, with no
+warehouse; `EntityLanding` lands an entity's prepared files, asking the warehouse once for what
+it holds. Everything of one file happens in one DuckDB transaction (which the ingest shares
+among the new files of an entity); the Parquet copy in the lake is written under a temporary
+name and renamed only after the commit. `land_batch` does both for one file.
 
-Over 400 lines on purpose: validation, de-duplication, the raw append, quarantine and the
-lake copy share one transaction and are read together.
+Over 400 lines on purpose: de-duplication, erasure, the raw append, quarantine, the file record
+and the lake copy share one transaction and are read together.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cxloop.erasure.tombstones import TombstoneFilter
-from cxloop.sources.frames import content_hash, rows_frame, suspect_rows
+from cxloop.sources.prepared import PreparedBatch, Quarantined, prepare_batch
 from cxloop.sources.readers import Batch
 from cxloop.tables import (
     INGEST_FILES,
@@ -65,14 +65,6 @@ class LandResult:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Quarantined:
-    row_number: int
-    original: str
-    field: str | None
-    reason: str
-
-
 def raw_table(source: str, entity: str) -> str:
     """The qualified, quoted name of a raw table: raw."<source>__<entity>"."""
     return f'raw."{source}__{entity}"'
@@ -106,84 +98,6 @@ def note_redelivery(
         [now, mtime, source, entity, sha256, mtime],
     ).fetchall()
     return bool(changed)
-
-
-@dataclass(frozen=True)
-class PreparedBatch:
-    """One parsed file, validated and hashed, ready to land (it no longer holds the parse).
-
-    `frame` holds the good rows' source fields as text (repeats within the file removed, in
-    file order), `row_numbers` and `hashes` their row numbers and content hashes;
-    `quarantined` the rows that broke the contract, their original text already taken.
-    """
-
-    source: str
-    entity: str
-    source_file: str
-    file_sha256: str
-    batch_id: str
-    rows_read: int
-    frame: pa.Table
-    row_numbers: list[int]
-    hashes: list[str]
-    quarantined: list[_Quarantined]
-    in_file_duplicates: int
-
-
-def prepare_batch(batch: Batch) -> PreparedBatch:
-    """Validate every row against the contract, hash the good ones, drop in-file repeats.
-
-    The work of landing that needs no warehouse. The contract is checked over the file's
-    Arrow table (cxloop.sources.frames), and row by row only where it may fail.
-    """
-    parsed = [row for row in batch.rows if row.problem is None]
-    frame = rows_frame(batch.columns, [row.values for row in parsed])
-    violations = batch.contract.violations
-    bad: dict[int, _Quarantined] = {}
-    for index in suspect_rows(batch.contract, frame):
-        row = parsed[index]
-        problems = violations(row.values)
-        if problems:
-            reason = "; ".join(p.reason for p in problems)
-            field = problems[0].field or None
-            bad[index] = _Quarantined(row.row_number, row.original, field, reason)
-    keep: list[int] = []
-    seen: set[str] = set()
-    hashes: list[str] = []
-    for index, row in enumerate(parsed):
-        if index in bad:
-            continue
-        h = content_hash(row.values)
-        if h not in seen:
-            seen.add(h)
-            keep.append(index)
-            hashes.append(h)
-    good = len(parsed) - len(bad)
-    return PreparedBatch(
-        batch.source,
-        batch.entity,
-        batch.source_file,
-        batch.file_sha256,
-        batch.batch_id,
-        len(batch.rows),
-        frame if len(keep) == frame.num_rows else frame.take(pa.array(keep, pa.int64())),
-        [parsed[i].row_number for i in keep],
-        hashes,
-        _in_row_order(batch, bad),
-        good - len(keep),
-    )
-
-
-def _in_row_order(batch: Batch, bad: dict[int, _Quarantined]) -> list[_Quarantined]:
-    """The problem rows (unparseable, or against the contract) in the order of the file."""
-    problems = [
-        _Quarantined(row.row_number, row.original, row.problem.field or None, row.problem.reason)
-        for row in batch.rows
-        if row.problem is not None
-    ]
-    if not problems:
-        return list(bad.values())
-    return sorted([*problems, *bad.values()], key=lambda q: q.row_number)
 
 
 def land_batch(
@@ -387,7 +301,7 @@ def _land_prepared(
 
 def _drop_erased(
     con: duckdb.DuckDBPyConnection, batch: PreparedBatch, state: EntityLanding
-) -> tuple[list[int], list[_Quarantined]]:
+) -> tuple[list[int], list[Quarantined]]:
     """Indexes of the file's good rows, and its quarantined rows, without erased people's."""
     tombstones = state.tombstones
     everything = list(range(len(batch.hashes)))
@@ -518,7 +432,7 @@ def _quarantine_id(batch: PreparedBatch, row_number: int) -> str:
 
 
 def _quarantine_frame(
-    batch: PreparedBatch, rows: list[_Quarantined], loaded_at: datetime
+    batch: PreparedBatch, rows: list[Quarantined], loaded_at: datetime
 ) -> pa.Table:
     """The file's quarantined rows as `ops.quarantine` rows."""
     return pa.table(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from cxloop.sources.landing import PreparedBatch
+from cxloop.sources.prepared import PreparedBatch
 
 
 @dataclass(frozen=True)

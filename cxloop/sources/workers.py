@@ -41,7 +41,8 @@ import duckdb
 
 from cxloop.config import SourceConfig
 from cxloop.sources import ADAPTERS
-from cxloop.sources.landing import landed_files, prepare_batch
+from cxloop.sources.landing import landed_files
+from cxloop.sources.prepared import prepare_batch
 from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
 from cxloop.sources.spill import Spill, Spilled, spill_batch
