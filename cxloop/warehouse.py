@@ -1,8 +1,11 @@
 """Access to the DuckDB warehouse: one writer at a time, schemas named exactly, ops tables.
 
 Every writer opens the file, works inside a transaction, and closes it again, so that dbt
-(in the same process) and other processes can take their turn. The tables themselves are
-defined in cxloop.tables; `ensure_warehouse` there creates all of them before dbt runs.
+(in the same process) and other processes can take their turn. A pipeline run holds the
+database open for all its stages (`held_open`): their connections then share it, and a close
+neither checkpoints the file nor makes the next open read its catalog again. The tables
+themselves are defined in cxloop.tables; `ensure_warehouse` there creates all of them before
+dbt runs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "limit_memory",
     "ensure_schemas",
     "ensure_warehouse",
+    "held_open",
     "reader",
     "release_dbt_connections",
     "table_exists",
@@ -99,6 +103,24 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             raise
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def held_open(path: Path) -> Iterator[None]:
+    """Keep the warehouse's database open in this process while a run's stages come and go.
+
+    Every `duckdb.connect` of the file in this process (writers, readers, dbt-duckdb's, all
+    with DuckDB's default configuration) then shares the open database: opening costs no
+    catalog read and a close no checkpoint (~2 s of a scale-1 run: docs/benchmarks.md).
+    DuckDB still checkpoints by itself as its WAL grows, and once more when the hold ends.
+    Other processes cannot open the file meanwhile; the run holds the `warehouse-writer`
+    slot throughout, which cxloop's other writers wait for.
+    """
+    con = connect(path)
+    try:
+        yield
+    finally:
+        con.close()
 
 
 @contextlib.contextmanager

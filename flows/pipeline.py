@@ -56,7 +56,7 @@ from cxloop.quality.results import utc_now
 from cxloop.settings import Settings
 from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
-from cxloop.warehouse import writer
+from cxloop.warehouse import held_open, writer
 
 
 def skip(report: dict[str, Any], stage: str, reason: str) -> None:
@@ -121,7 +121,7 @@ def run_stages(
     timer = StageTimer()
     config = project_config(str(cfg_path))
     wh = paths.warehouse
-    with warehouse_slot():
+    with warehouse_slot(), held_open(wh):
         with timer.stage("ingest"):
             report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
         try:

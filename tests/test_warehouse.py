@@ -1,0 +1,38 @@
+"""The warehouse held open for a run: writers come and go without closing its database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cxloop.warehouse import held_open, writer
+
+
+def test_held_open_keeps_the_database_open_between_writers(tmp_path: Path) -> None:
+    path = tmp_path / "cx.duckdb"
+    wal = Path(f"{path}.wal")
+    with writer(path) as con:
+        con.execute("create table t (x integer)")
+    assert not wal.exists()  # the last connection's close checkpointed the database
+
+    with held_open(path):
+        with writer(path) as con:
+            con.execute("insert into t values (1)")
+        assert wal.exists()  # not checkpointed: the database stayed open
+        with writer(path) as con:  # the next writer sees the committed row
+            assert con.execute("select count(*) from t").fetchone() == (1,)
+    assert not wal.exists()  # checkpointed once, when the hold ends
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select count(*) from t").fetchone() == (1,)
+
+
+def test_held_open_lets_go_when_the_run_fails(tmp_path: Path) -> None:
+    path = tmp_path / "cx.duckdb"
+    try:
+        with held_open(path):
+            raise RuntimeError("a stage failed")
+    except RuntimeError:
+        pass
+    with duckdb.connect(str(path), read_only=True) as con:  # no other connection left open
+        assert con.execute("select 1").fetchone() == (1,)
