@@ -1,9 +1,9 @@
-"""Validate pandas frames against the cxloop suites through GE validation definitions.
+"""Validate pandas frames against the cxloop suites with GE's validator.
 
-One GE context per process and context root is built on first use and reused for every
+One runner per process and context root is built on first use and reused for every
 dataset, so a run pays GE's import and setup once. Frames are validated as pandas (GE through
-SQLAlchemy on DuckDB gives wrong results). A file context also stores the validation results
-and renders Data Docs under its root.
+SQLAlchemy on DuckDB gives wrong results). A file context also stores the suites and the
+validation results and renders Data Docs under its root.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
-import great_expectations.exceptions as gx_exceptions
 import pandas as pd
+from great_expectations.constants import DATAFRAME_REPLACEMENT_STR
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import (
     ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
 )
+from great_expectations.validator.v1_validator import Validator
 
 from cxloop.expectations._build import DerivedCheck
 from cxloop.expectations.registry import applicable_checks, suite_for
@@ -158,107 +160,85 @@ def _limit_docs_index(context: Any) -> None:
 
 
 class Runner:
-    """A GE context (ephemeral, or file-backed under `context_root`) reused for many datasets."""
+    """Validates frames for many datasets; a file context under `context_root` stores the
+    suites and results and renders Data Docs (None: ephemeral, nothing stored).
+
+    Each frame is validated by GE's `Validator` on a whole-frame batch of a pandas data
+    source that lives in an ephemeral context of the runner's own: no checkpoint, validation
+    definition or data asset is registered in the stored project, whose stores and freshness
+    checks cost more than the validation of a small table (docs/quality.md). The results are
+    stored as a checkpoint run stores them, so Data Docs render them the same way.
+    """
 
     def __init__(self, context_root: Path | None = None) -> None:
         self.context_root = None if context_root is None else Path(context_root).resolve()
+        # the frames' data source first: the stored project's context is the current one
+        data = gx.get_context(mode="ephemeral")
+        data.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.datasource = data.data_sources.add_pandas(DATASOURCE)
         if self.context_root is None:
-            self.context = gx.get_context(mode="ephemeral")
+            self.context = data
         else:
             self.context_root.mkdir(parents=True, exist_ok=True)
             self.context = gx.get_context(mode="file", context_root_dir=str(self.context_root))
+            self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _limit_docs_index(self.context)
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        try:  # keep a file context's assets: the stored checkpoints refer to them
-            self.datasource = self.context.data_sources.get(DATASOURCE)
-        except (KeyError, ValueError, gx_exceptions.DataContextError):
-            self.datasource = self.context.data_sources.add_or_update_pandas(DATASOURCE)
+        self._batches: dict[str, Any] = {}
         self._pending_docs: list[Any] = []
-        self._current_suite_pages: set[str] = set()  # suites whose Data Docs page is current
-        self._checkpoints: dict[str, tuple[tuple[object, ...], gx.Checkpoint]] = {}
+        self._suites: dict[str, tuple[tuple[object, ...], gx.ExpectationSuite]] = {}
         self._lock = threading.Lock()
 
     def _batch_definition(self, dataset: str) -> Any:
-        if dataset in self.datasource.get_asset_names():
-            asset = self.datasource.get_asset(dataset)
-        else:
+        if dataset not in self._batches:
             asset = self.datasource.add_dataframe_asset(dataset)
-        for definition in asset.batch_definitions:
-            if definition.name == BATCH_DEFINITION:
-                return definition
-        return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+            self._batches[dataset] = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+        return self._batches[dataset]
 
-    def _checkpoint(
+    def _suite(
         self, dataset: str, columns: list[str], signature: tuple[object, ...]
-    ) -> gx.Checkpoint:
-        """The dataset's checkpoint, re-registered only when the applicable checks change.
+    ) -> gx.ExpectationSuite:
+        """The dataset's suite for these applicable checks, stored only when it changed.
 
-        A file context keeps checkpoints across runs: one whose suite has exactly these
-        expectations is reused as stored (registering costs ~75 ms a dataset, reading ~5 ms).
+        A file context keeps the suites across runs: one with exactly these expectations
+        (compared without GE's ids) is left as stored, and its Data Docs page is rendered
+        again only when it is missing.
         """
-        cached = self._checkpoints.get(dataset)
+        cached = self._suites.get(dataset)
         if cached and cached[0] == signature:
             return cached[1]
         suite = suite_for(dataset, columns)
-        checkpoint = self._stored_checkpoint(dataset, suite)
-        if checkpoint is not None and self._suite_page(dataset).is_file():
-            self._current_suite_pages.add(dataset)
-        if checkpoint is None:
-            self._current_suite_pages.discard(dataset)
-            suite = self.context.suites.add_or_update(suite)
-            definition = self.context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(
-                    name=dataset, data=self._batch_definition(dataset), suite=suite
-                )
-            )
-            checkpoint = self.context.checkpoints.add_or_update(
-                gx.Checkpoint(
-                    name=dataset,
-                    validation_definitions=[definition],
-                    actions=[],
-                    result_format=RESULT_FORMAT,
-                )
-            )
-        self._checkpoints[dataset] = (signature, checkpoint)
-        return checkpoint
+        if self._stored_suite_key(dataset) != _suite_key(suite):
+            self.context.suites.add_or_update(suite)
+            self._pending_docs.append(ExpectationSuiteIdentifier(name=dataset))
+        elif not self._suite_page(dataset).is_file():
+            self._pending_docs.append(ExpectationSuiteIdentifier(name=dataset))
+        self._suites[dataset] = (signature, suite)
+        return suite
 
-    def _stored_checkpoint(self, dataset: str, suite: gx.ExpectationSuite) -> gx.Checkpoint | None:
-        """The checkpoint a file context stored for `dataset`, if it validates exactly `suite`."""
-        if self.context_root is None:
-            return None
+    def _stored_suite_key(self, dataset: str) -> list[Any] | None:
         try:
-            checkpoint = self.context.checkpoints.get(dataset)
-            (definition,) = checkpoint.validation_definitions
-            data = definition.data
-            stored = definition.suite
-        except Exception:  # absent, or stored by another version: register anew
+            return _suite_key(self.context.suites.get(dataset))
+        except Exception:  # absent, or stored by another version: stored anew
             return None
-        same_data = (data.name, data.data_asset.name) == (BATCH_DEFINITION, dataset)
-        fmt = checkpoint.result_format
-        same_run = not checkpoint.actions and getattr(fmt, "value", fmt) == RESULT_FORMAT
-        if same_data and same_run and _suite_key(stored) == _suite_key(suite):
-            return checkpoint
-        return None
 
     def validate(
         self, dataset: str, df: pd.DataFrame, *, run_name: str | None = None
     ) -> SuiteResult:
-        """Run `dataset`'s suite on `df` (plus its derived columns) through a checkpoint."""
+        """Run `dataset`'s suite on `df` (plus its derived columns); store the result."""
         with self._lock:
             _, derived, left_out = applicable_checks(dataset, df.columns)
             frame = df.assign(**{d.column: d.rule(df) for d in derived}) if derived else df
             signature = (tuple(left_out), tuple(d.name for d in derived))
-            checkpoint = self._checkpoint(dataset, list(df.columns), signature)
-            outcome = checkpoint.run(
-                batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name)
+            suite = self._suite(dataset, list(df.columns), signature)
+            validator = Validator(
+                batch_definition=self._batch_definition(dataset),
+                batch_parameters={"dataframe": frame},
+                result_format=RESULT_FORMAT,
             )
-            results: list[ExpectationResult] = []
-            for identifier, suite_result in outcome.run_results.items():
-                self._pending_docs.append(identifier)
-                results += [_to_result(r) for r in suite_result.results]
-            if dataset not in self._current_suite_pages:  # a suite page only when it changed
-                self._pending_docs.append(ExpectationSuiteIdentifier(name=dataset))
-                self._current_suite_pages.add(dataset)
+            outcome = validator.validate_expectation_suite(suite)
+            run_id = RunIdentifier(run_name=run_name)
+            self._store(outcome, validator, dataset, run_id)
+            results = [_to_result(r) for r in outcome.results]
         results = [_with_offending_rows(r, frame, derived) for r in results]
         critical_failed = any(not r.success and r.severity == "critical" for r in results)
         return SuiteResult(
@@ -269,6 +249,26 @@ class Runner:
             results=tuple(results),
             not_applicable=tuple(left_out),
         )
+
+    def _store(self, outcome: Any, validator: Validator, dataset: str, run_id: Any) -> None:
+        """Keep a validation result as a checkpoint run keeps it (file contexts only)."""
+        if self.context_root is None:
+            return
+        outcome.meta["run_id"] = run_id
+        outcome.meta["validation_time"] = run_id.run_time
+        outcome.meta["batch_parameters"] = {"dataframe": DATAFRAME_REPLACEMENT_STR}
+        suite_id = ExpectationSuiteIdentifier(name=dataset)
+        result_id = ValidationResultIdentifier(
+            batch_identifier=validator.active_batch_id,
+            expectation_suite_identifier=suite_id,
+            run_id=run_id,
+        )
+        self.context.validation_results_store.store_validation_results(
+            suite_validation_result=outcome,
+            suite_validation_result_identifier=result_id,
+            expectation_suite_identifier=suite_id,
+        )
+        self._pending_docs.append(result_id)
 
     def build_docs(self) -> Path | None:
         """Render Data Docs for the results validated since the last call (file contexts only)."""

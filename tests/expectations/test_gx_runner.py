@@ -1,0 +1,76 @@
+"""The runner's file context: what it stores, when it stores a suite again, what Data Docs show."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from cxloop.expectations.runner import Runner
+
+Frames = Callable[[str], pd.DataFrame]
+DATASET = "ml.churn_scores"
+
+
+def stored_suite(root: Path) -> dict:
+    (path,) = (root / "expectations").rglob("churn_scores.json")
+    return json.loads(path.read_text())
+
+
+def validation_files(root: Path) -> list[Path]:
+    return sorted((root / "uncommitted" / "validations").rglob("*.json"))
+
+
+def test_results_are_stored_and_rendered_without_registering_checkpoints(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    root = tmp_path / "gx"
+    runner = Runner(root)
+    runner.validate(DATASET, good_frames(DATASET), run_name="first")
+    bad = good_frames(DATASET).assign(churn_probability=1.5)
+    runner.validate(DATASET, bad, run_name="second")
+    index = runner.build_docs()
+
+    stored = [json.loads(p.read_text()) for p in validation_files(root)]
+    assert sorted(s["meta"]["run_id"]["run_name"] for s in stored) == ["first", "second"]
+    assert sorted(s["success"] for s in stored) == [False, True]
+    assert all(s["meta"]["batch_parameters"] == {"dataframe": "<DATAFRAME>"} for s in stored)
+    assert index is not None and index.is_file()
+    assert "second" in index.read_text() and "first" in index.read_text()
+    pages = list((index.parent / "validations").rglob("*.html"))
+    assert len(pages) == 2
+    assert (index.parent / "expectations" / "ml" / "churn_scores.html").is_file()
+    # nothing of the frames' data source is written into the stored project
+    assert not list((root / "checkpoints").glob("*.json"))
+    assert not list((root / "validation_definitions").glob("*.json"))
+    assert "churn_scores" not in (root / "great_expectations.yml").read_text()
+
+
+def test_an_unchanged_suite_is_not_stored_again_and_a_changed_one_is(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    root = tmp_path / "gx"
+    first = Runner(root)
+    first.validate(DATASET, good_frames(DATASET), run_name="one")
+    first.build_docs()
+    written = stored_suite(root)
+    (suite_file,) = (root / "expectations").rglob("churn_scores.json")
+    written_at = suite_file.stat().st_mtime_ns
+
+    again = Runner(root)  # the next run's process: same checks, suite left as stored
+    again.validate(DATASET, good_frames(DATASET), run_name="two")
+    assert suite_file.stat().st_mtime_ns == written_at and stored_suite(root) == written
+    # its page is current: only the new result is rendered
+    assert [type(i).__name__ for i in again._pending_docs] == ["ValidationResultIdentifier"]
+
+    # a frame without a column: its checks are not applicable, so the suite differs
+    narrower = Runner(root)
+    result = narrower.validate(
+        DATASET, good_frames(DATASET).drop(columns=["churn_probability"]), run_name="three"
+    )
+    assert result.not_applicable
+    changed = stored_suite(root)
+    assert len(changed["expectations"]) < len(written["expectations"])
+    assert "ExpectationSuiteIdentifier" in [type(i).__name__ for i in narrower._pending_docs]
