@@ -31,6 +31,7 @@ __all__ = [
     "ensure_schemas",
     "ensure_warehouse",
     "held_open",
+    "is_held",
     "reader",
     "release_dbt_connections",
     "table_exists",
@@ -39,10 +40,14 @@ __all__ = [
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file (creating its folder); writers get the schemas and ops tables."""
+    """Open the warehouse file (creating its folder); writers get the schemas and ops tables.
+
+    `read_only` opens it read-only, unless this process holds it open (`held_open`): DuckDB
+    refuses a second configuration of an open database, so the reader then shares it.
+    """
     require_no_warehouse_key(bool(os.environ.get("CXLOOP_WAREHOUSE_KEY")))
     path = Path(path)
-    if read_only:
+    if read_only and not is_held(path):  # a held database is shared, in its configuration
         return limit_memory(duckdb.connect(str(path), read_only=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     con = limit_memory(duckdb.connect(str(path)))
@@ -105,6 +110,14 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
+_HELD: dict[str, int] = {}  # the files held open in this process, and how many times
+
+
+def is_held(path: Path) -> bool:
+    """Whether this process holds the warehouse file open (`held_open`)."""
+    return _HELD.get(str(Path(path).resolve()), 0) > 0
+
+
 @contextlib.contextmanager
 def held_open(path: Path) -> Iterator[None]:
     """Keep the warehouse's database open in this process while a run's stages come and go.
@@ -116,10 +129,13 @@ def held_open(path: Path) -> Iterator[None]:
     Other processes cannot open the file meanwhile; the run holds the `warehouse-writer`
     slot throughout, which cxloop's other writers wait for.
     """
+    key = str(Path(path).resolve())
     con = connect(path)
+    _HELD[key] = _HELD.get(key, 0) + 1
     try:
         yield
     finally:
+        _HELD[key] -= 1
         con.close()
 
 

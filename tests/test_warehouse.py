@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.warehouse import held_open, writer
+from cxloop.warehouse import connect, held_open, is_held, writer
 
 
 def test_held_open_keeps_the_database_open_between_writers(tmp_path: Path) -> None:
@@ -36,3 +36,22 @@ def test_held_open_lets_go_when_the_run_fails(tmp_path: Path) -> None:
         pass
     with duckdb.connect(str(path), read_only=True) as con:  # no other connection left open
         assert con.execute("select 1").fetchone() == (1,)
+
+
+def test_a_reader_shares_the_held_database(tmp_path: Path) -> None:
+    """DuckDB refuses a read-only connection to a database this process has open read-write;
+    `connect(read_only=True)` then shares it (the CX report is read during publish)."""
+    path = tmp_path / "cx.duckdb"
+    with held_open(path):
+        with writer(path) as con:
+            con.execute("create table t as select 42 as x")
+        try:
+            duckdb.connect(str(path), read_only=True)
+            raise AssertionError("DuckDB accepted a second configuration")
+        except duckdb.ConnectionException:
+            pass
+        con = connect(path, read_only=True)
+        assert con.execute("select x from t").fetchone() == (42,)
+        con.close()
+        assert is_held(path)
+    assert not is_held(path)

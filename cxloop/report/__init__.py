@@ -21,6 +21,7 @@ from cxloop.report.chart_cache import charts_kept_in
 from cxloop.report.data import ReportData, read_report_data
 from cxloop.report.page import render_page, sections
 from cxloop.settings import Paths
+from cxloop.warehouse import connect
 
 REPORT_NAME = "cx-report.html"
 
@@ -30,7 +31,7 @@ def read_data(warehouse: Path, show_csm_names: bool) -> ReportData:
     if not Path(warehouse).is_file():
         return ReportData()
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect(warehouse, read_only=True)  # shared when a run holds it (publish)
     except duckdb.IOException as exc:
         raise CxloopError(
             f"{warehouse}: cannot open the warehouse to read ({exc}); "

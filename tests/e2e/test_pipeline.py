@@ -99,6 +99,9 @@ def test_first_run_fills_every_layer(loop: dict) -> None:
     assert followup["sent"] > 0, f"no detractor follow-up e-mail was sent: {followup}"
     assert loop["eml_1"], "the outbox holds no e-mail"
     assert (loop["paths"].bi / "cx.duckdb").exists()
+    # publish refreshed the CX report in the run that holds the warehouse open
+    assert loop["first"]["publish"]["report"] == str(loop["paths"].reports / "cx-report.html")
+    assert not any("report" in w for w in loop["first"]["warnings"]), loop["first"]["warnings"]
     # the run's three checks are rendered once, at its end, raw and mart results alike
     docs = Path(loop["first"]["check_raw"]["data_docs"])
     validations = {p.as_posix() for p in (docs.parent / "validations").rglob("*.html")}
