@@ -11,6 +11,7 @@ replaces identifiers and names and still joins; open text is redacted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -174,7 +175,9 @@ def publish_snapshot(
             row = con.execute(f'select count(*) from snap.{schema}."{table}"').fetchone()
             counts[name] = int(row[0]) if row else 0
         con.execute("detach snap")
-    finally:
+    finally:  # a Python function outlives its connection in a held database: crash on use
+        with contextlib.suppress(duckdb.Error):
+            con.remove_function("cx_redact")
         con.close()
     os.replace(tmp, target)
     version = swap_parquet(bi_dir, parquet_tmp)

@@ -23,6 +23,7 @@ from cxloop.config import ProjectConfig
 from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
 from cxloop.settings import Paths
 from cxloop.tables import TOMBSTONES, ensure_tables
+from cxloop.warehouse import connect, held_open
 
 CUSTOMERS = [
     # customer_id, account_id, email_as_recorded, email, first, last, full, phone_e164, language
@@ -322,3 +323,28 @@ def test_a_publish_copies_only_what_changed_and_equals_a_full_one(
     con.close()
     publish_snapshot(warehouse, bi_dir, "other salt", outcome=outcome)
     assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4
+
+
+def test_publishing_twice_in_a_run_that_holds_the_warehouse(tmp_path: Path) -> None:
+    """A Python function registered on a shared (held) database outlives its connection:
+    the snapshot removes its own, so a second publish in the same held run works (before,
+    it failed with 'already exists', and a call of the leftover crashed the process)."""
+    warehouse = make_warehouse(tmp_path / "cx.duckdb")
+    bi_dir = tmp_path / "bi"
+    with held_open(warehouse):
+        publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+        publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+        con = connect(warehouse)
+        functions = con.execute(
+            "select count(*) from duckdb_functions() where function_name = 'cx_redact'"
+        ).fetchone()
+        con.close()
+    assert functions == (0,)
+    con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
+    try:
+        text = con.execute(
+            "select open_text from marts.fct_survey_responses where response_id = 'R1'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert text == ("Call me on [phone] or write to [email]",)
