@@ -21,7 +21,7 @@ import duckdb
 from cxloop.dbt import DbtRun, invoke_dbt, raise_for_failure
 from cxloop.errors import ConfigError, CxloopError
 from cxloop.tables import ensure_warehouse
-from cxloop.warehouse import writer
+from cxloop.warehouse import connect, writer
 
 # What dbt reads that Python writes: every raw table, plus these (schema, table).
 PYTHON_TABLES = (
@@ -262,7 +262,7 @@ def copy_python_tables(warehouse: Path, target: PostgresTarget) -> dict[str, int
     pg = target.connect()
     copied: dict[str, int] = {}
     try:
-        duck = duckdb.connect(str(warehouse), read_only=True)
+        duck = connect(warehouse, read_only=True)
         try:
             with tempfile.TemporaryDirectory(prefix="cxloop-pg-copy-") as scratch:
                 for schema, table in tables_to_copy(duck):

@@ -175,8 +175,10 @@ def publish_snapshot(
             row = con.execute(f'select count(*) from snap.{schema}."{table}"').fetchone()
             counts[name] = int(row[0]) if row else 0
         con.execute("detach snap")
-    finally:  # a Python function outlives its connection in a held database: crash on use
+    finally:  # a held database keeps both after this connection: undo them (a failed copy too)
         with contextlib.suppress(duckdb.Error):
+            con.execute("detach database if exists snap")
+        with contextlib.suppress(duckdb.Error):  # a leftover Python function crashes on use
             con.remove_function("cx_redact")
         con.close()
     os.replace(tmp, target)

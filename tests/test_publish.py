@@ -348,3 +348,22 @@ def test_publishing_twice_in_a_run_that_holds_the_warehouse(tmp_path: Path) -> N
     finally:
         con.close()
     assert text == ("Call me on [phone] or write to [email]",)
+
+
+def test_a_failed_snapshot_leaves_nothing_attached_to_a_held_warehouse(tmp_path: Path) -> None:
+    """ATTACH is the database's, not the connection's: a publish that fails after attaching
+    the new snapshot must detach it, or the next publish in the held run cannot attach."""
+    warehouse = make_warehouse(tmp_path / "cx.duckdb")
+    bi_dir = tmp_path / "bi"
+    with held_open(warehouse):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("cxloop.publish.drop_stale", lambda con, keep: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+        con = connect(warehouse)
+        attached = con.execute(
+            "select count(*) from duckdb_databases() where database_name = 'snap'"
+        ).fetchone()
+        con.close()
+        assert attached == (0,)
+        assert publish_snapshot(warehouse, bi_dir, "pepper", full=True)["marts.mart_nps"] == 1

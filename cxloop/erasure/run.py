@@ -215,7 +215,7 @@ def finish(paths: Paths, erasure: Erasure, published: bool) -> dict[str, object]
     finally:
         con.close()
     size = store.compact(paths.warehouse)
-    with contextlib.closing(duckdb.connect(str(paths.warehouse), read_only=True)) as con:
+    with contextlib.closing(connect(paths.warehouse, read_only=True)) as con:
         residual = store.residual_mentions(con, subject.needles())
     return {
         "erasure_id": erasure.erasure_id,

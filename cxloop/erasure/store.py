@@ -20,7 +20,9 @@ import duckdb
 from cxloop.erasure.identifiers import row_match_sql
 from cxloop.erasure.subject import Subject, _in, _tables
 from cxloop.erasure.tombstones import record_salt, registered_hashes
+from cxloop.errors import CxloopError
 from cxloop.tables import ERASURES, TOMBSTONE_SALT, TOMBSTONES, ensure_tables
+from cxloop.warehouse import is_held
 
 # ops tables never swept for mentions: they hold hashes, counts, ids and file names only
 _NOT_SWEPT = {"tombstones", "tombstone_salt", "erasures", "ingest_files", "builds", "gate_verdicts"}
@@ -234,6 +236,8 @@ def compact(path: Path) -> int:
     the next erasure.
     """
     path = Path(path)
+    if is_held(path):  # the open database would go on writing to the replaced file
+        raise CxloopError(f"{path}: held open by a run in this process; compact after it")
     tmp = path.with_name(path.name + ".erase.tmp")
     for leftover in (tmp, Path(f"{tmp}.wal")):
         leftover.unlink(missing_ok=True)
