@@ -277,6 +277,13 @@ def build_unchanged(warehouse: Path, inputs: str) -> bool:
     return unchanged(warehouse, "build", inputs) and last_build_succeeded(warehouse)
 
 
+def build_due(warehouse: Path) -> bool:
+    """A build will run whatever ingest lands: none has succeeded yet, or the last one failed."""
+    if not Path(warehouse).is_file() or last_inputs(warehouse, "build") is None:
+        return True
+    return not last_build_succeeded(warehouse)
+
+
 def mark_deferred(warehouse: Path, pending: bool, run_id: str) -> None:
     """Record whether nodes a build deferred (`build(defer=...)`) wait for their build."""
     record_inputs(warehouse, "deferred", "pending" if pending else "built", run_id)

@@ -10,6 +10,7 @@ task per dbt invocation, not per node). The dbt vars that come from cxloop.yaml 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -38,6 +39,7 @@ PARSED = frozenset({"build", "run", "test", "seed", "compile", "source", "ls", "
 _NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 _MANIFEST: dict[str, Any] = {}
 _PARSING: list[subprocess.Popen[bytes]] = []  # a child's parse (parse_ahead) dbt calls wait for
+IDLE_PRIORITY = 19  # the nice value of a parse that must not slow what runs beside it
 
 
 class BuildError(CxloopError):
@@ -192,29 +194,37 @@ _PARSE_CHILD = (
 )
 
 
-def parse_ahead(home: Path, vars_: dict[str, object] | None, warehouse: Path) -> None:
+def parse_ahead(
+    home: Path, vars_: dict[str, object] | None, warehouse: Path, nice: int = 0
+) -> None:
     """Start `dbt parse` of the project in a child process, on the core the caller leaves idle
     (the pipeline's raw checks run in Python on one core): it writes dbt's partial-parse file
     in the target folder, so the first dbt call of this process parses partially (~1 s at
     scale 1 instead of a full ~4 s). Same arguments and profile variables as that call, so
     dbt accepts the file; if it does not, the call parses fully, as before. Nothing is started
-    when this process holds the parse already. Every dbt call waits for the child first.
+    when this process holds the parse already, or a child of it still parses. Every dbt call
+    waits for the child first. `nice` lowers the child's priority (IDLE_PRIORITY: it runs only
+    on a core nothing else wants, e.g. beside ingest's workers).
     """
+    if any(child.poll() is None for child in _PARSING):
+        return
     wait_for_parse()
     full, flags = dbt_command(["parse"], home, vars_)
     variables = profile_env(warehouse)
     with environment(variables):
         if _MANIFEST.get("key") == _manifest_key(full):
             return
-    _PARSING.append(
-        subprocess.Popen(
-            [sys.executable, "-c", _PARSE_CHILD, *full, *flags],
-            env={**os.environ, **variables},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PARSE_CHILD, *full, *flags],
+        env={**os.environ, **variables},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    if nice:
+        with contextlib.suppress(OSError):  # a child that has ended already
+            os.setpriority(os.PRIO_PROCESS, child.pid, nice)
+    _PARSING.append(child)
 
 
 def wait_for_parse(timeout: float = 600) -> None:
@@ -227,6 +237,21 @@ def wait_for_parse(timeout: float = 600) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+@contextmanager
+def no_parse_left() -> Iterator[None]:
+    """Stop a `parse_ahead` child still running when the block fails: nothing will build on
+    it (a run whose ingest failed after its parse started)."""
+    try:
+        yield
+    except BaseException:
+        while _PARSING:
+            child = _PARSING.pop()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        raise
 
 
 def profile_env(warehouse: Path | None) -> dict[str, str]:

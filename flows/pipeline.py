@@ -22,6 +22,7 @@ from prefect.runtime import flow_run
 from cxloop.build import LEDGER_DOWNSTREAM, SCORES_DOWNSTREAM, VOICE_AND_SCORES
 from cxloop.changes import (
     build_changes,
+    build_due,
     build_unchanged,
     changed_datasets,
     current_model_version,
@@ -39,7 +40,14 @@ from cxloop.changes import (
 )
 from cxloop.churn.training import ChurnModelError
 from cxloop.config import load_project, project_config
-from cxloop.dbt import dbt_vars, freshness_hours, parse_ahead, wait_for_parse
+from cxloop.dbt import (
+    IDLE_PRIORITY,
+    dbt_vars,
+    freshness_hours,
+    no_parse_left,
+    parse_ahead,
+    wait_for_parse,
+)
 from cxloop.errors import QualityGateError
 from cxloop.flows.act import act
 from cxloop.flows.build import build
@@ -121,7 +129,9 @@ def run_stages(
     timer = StageTimer()
     config = project_config(str(cfg_path))
     wh = paths.warehouse
-    with warehouse_slot(), held_open(wh):
+    with warehouse_slot(), held_open(wh), no_parse_left():
+        if build_due(wh):  # a build follows whatever lands: dbt parses on what ingest leaves idle
+            parse_ahead(paths.home, dbt_vars(config), wh, nice=IDLE_PRIORITY)
         with timer.stage("ingest"):
             report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
         try:

@@ -12,6 +12,7 @@ from cxloop import changes
 from cxloop.build import LEDGER_DOWNSTREAM
 from cxloop.changes import (
     build_changes,
+    build_due,
     build_unchanged,
     changed_datasets,
     ledger_inputs,
@@ -251,3 +252,20 @@ def test_a_build_whose_deferred_nodes_were_never_built_makes_the_next_build_whol
     assert build_changes(warehouse, inputs, "ledger") is None
     mark_deferred(warehouse, False, "b-2")
     assert build_changes(warehouse, inputs, "ledger") == ["raw.salesforce__account"]
+
+
+def test_a_build_is_due_before_the_first_and_after_a_failed_one(tmp_path: Path) -> None:
+    """Whatever ingest lands, a build follows (the pipeline then starts dbt's parse beside
+    ingest): no warehouse yet, no build recorded, or the last build failed."""
+    path = tmp_path / "cx.duckdb"
+    assert build_due(path)  # no warehouse file
+    with writer(path) as con:
+        con.execute(RAW_DDL)
+    assert build_due(path)  # no build recorded
+    start_build(path, "b-1", None)
+    finish_build(path, "b-1", None, ok=True)
+    record_inputs(path, "build", "inputs-1", "b-1")
+    assert not build_due(path)  # built: whether it builds again depends on what lands
+    start_build(path, "b-2", None)
+    finish_build(path, "b-2", None, ok=False)
+    assert build_due(path)

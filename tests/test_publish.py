@@ -325,6 +325,15 @@ def test_a_publish_copies_only_what_changed_and_equals_a_full_one(
     assert outcome["carried_over"] == [] and len(outcome["republished"]) == 4
 
 
+def held_count(warehouse: Path, relation: str) -> int:
+    """Rows of a DuckDB catalog function, seen from a new connection to the held database."""
+    con = connect(warehouse)
+    try:
+        return int(con.execute(f"select count(*) from {relation}").fetchone()[0])
+    finally:
+        con.close()
+
+
 def test_publishing_twice_in_a_run_that_holds_the_warehouse(tmp_path: Path) -> None:
     """A Python function registered on a shared (held) database outlives its connection:
     the snapshot removes its own, so a second publish in the same held run works (before,
@@ -334,12 +343,8 @@ def test_publishing_twice_in_a_run_that_holds_the_warehouse(tmp_path: Path) -> N
     with held_open(warehouse):
         publish_snapshot(warehouse, bi_dir, "pepper", full=True)
         publish_snapshot(warehouse, bi_dir, "pepper", full=True)
-        con = connect(warehouse)
-        functions = con.execute(
-            "select count(*) from duckdb_functions() where function_name = 'cx_redact'"
-        ).fetchone()
-        con.close()
-    assert functions == (0,)
+        functions = held_count(warehouse, "duckdb_functions() where function_name = 'cx_redact'")
+    assert functions == 0
     con = duckdb.connect(str(bi_dir / "cx.duckdb"), read_only=True)
     try:
         text = con.execute(
@@ -360,10 +365,5 @@ def test_a_failed_snapshot_leaves_nothing_attached_to_a_held_warehouse(tmp_path:
             mp.setattr("cxloop.publish.drop_stale", lambda con, keep: 1 / 0)
             with pytest.raises(ZeroDivisionError):
                 publish_snapshot(warehouse, bi_dir, "pepper", full=True)
-        con = connect(warehouse)
-        attached = con.execute(
-            "select count(*) from duckdb_databases() where database_name = 'snap'"
-        ).fetchone()
-        con.close()
-        assert attached == (0,)
+        assert held_count(warehouse, "duckdb_databases() where database_name = 'snap'") == 0
         assert publish_snapshot(warehouse, bi_dir, "pepper", full=True)["marts.mart_nps"] == 1
