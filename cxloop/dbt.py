@@ -39,6 +39,8 @@ PARSED = frozenset({"build", "run", "test", "seed", "compile", "source", "ls", "
 _NOT_PROJECT = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 _MANIFEST: dict[str, Any] = {}
 _PARSING: list[subprocess.Popen[bytes]] = []  # a child's parse (parse_ahead) dbt calls wait for
+_AHEAD: dict[int, tuple[Any, ...]] = {}  # a parse child's pid: the parse it runs (_manifest_key)
+_PARSED_AHEAD: set[tuple[Any, ...]] = set()  # parses whose partial-parse file a child wrote
 IDLE_PRIORITY = 19  # the nice value of a parse that must not slow what runs beside it
 
 
@@ -202,9 +204,10 @@ def parse_ahead(
     in the target folder, so the first dbt call of this process parses partially (~1 s at
     scale 1 instead of a full ~4 s). Same arguments and profile variables as that call, so
     dbt accepts the file; if it does not, the call parses fully, as before. Nothing is started
-    when this process holds the parse already, or a child of it still parses. Every dbt call
-    waits for the child first. `nice` lowers the child's priority (IDLE_PRIORITY: it runs only
-    on a core nothing else wants, e.g. beside ingest's workers).
+    when this process holds the parse already, or a child of it still parses or has written
+    the file for this parse. Every dbt call waits for the child first. `nice` lowers the
+    child's priority (IDLE_PRIORITY: it runs only on a core nothing else wants, e.g. beside
+    ingest's workers).
     """
     if any(child.poll() is None for child in _PARSING):
         return
@@ -212,8 +215,9 @@ def parse_ahead(
     full, flags = dbt_command(["parse"], home, vars_)
     variables = profile_env(warehouse)
     with environment(variables):
-        if _MANIFEST.get("key") == _manifest_key(full):
-            return
+        key = _manifest_key(full)
+    if _MANIFEST.get("key") == key or key in _PARSED_AHEAD:
+        return
     child = subprocess.Popen(
         [sys.executable, "-c", _PARSE_CHILD, *full, *flags],
         env={**os.environ, **variables},
@@ -224,6 +228,7 @@ def parse_ahead(
     if nice:
         with contextlib.suppress(OSError):  # a child that has ended already
             os.setpriority(os.PRIO_PROCESS, child.pid, nice)
+    _AHEAD[child.pid] = key
     _PARSING.append(child)
 
 
@@ -237,6 +242,9 @@ def wait_for_parse(timeout: float = 600) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        key = _AHEAD.pop(child.pid, None)
+        if child.returncode == 0 and key is not None:
+            _PARSED_AHEAD.add(key)
 
 
 @contextmanager
@@ -251,6 +259,7 @@ def no_parse_left() -> Iterator[None]:
             if child.poll() is None:
                 child.kill()
             child.wait()
+            _AHEAD.pop(child.pid, None)
         raise
 
 

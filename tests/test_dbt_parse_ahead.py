@@ -15,6 +15,7 @@ def test_a_parse_ahead_at_idle_priority_runs_once_and_writes_the_partial_parse(
 ) -> None:
     monkeypatch.setenv("CXLOOP_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(dbt, "_MANIFEST", {})
+    monkeypatch.setattr(dbt, "_PARSED_AHEAD", set())
     home, warehouse = tmp_path / "home", tmp_path / "home" / "warehouse" / "cx.duckdb"
     dbt.parse_ahead(home, {}, warehouse, nice=dbt.IDLE_PRIORITY)
     try:
@@ -30,6 +31,8 @@ def test_a_parse_ahead_at_idle_priority_runs_once_and_writes_the_partial_parse(
         dbt.wait_for_parse()
     assert child.returncode == 0
     assert (home / "dbt" / "target" / "partial_parse.msgpack").is_file()
+    dbt.parse_ahead(home, {}, warehouse)  # its file is written: nothing to parse again
+    assert dbt._PARSING == []
 
 
 def test_a_failed_run_leaves_no_parse_behind(
@@ -37,6 +40,7 @@ def test_a_failed_run_leaves_no_parse_behind(
 ) -> None:
     monkeypatch.setenv("CXLOOP_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(dbt, "_MANIFEST", {})
+    monkeypatch.setattr(dbt, "_PARSED_AHEAD", set())
     home = tmp_path / "home"
     with pytest.raises(RuntimeError, match="ingest failed"):
         with dbt.no_parse_left():
