@@ -235,6 +235,22 @@ def parse_ahead(
 def wait_for_parse(timeout: float = 600) -> None:
     """Wait for a `parse_ahead` child still running (at once when none is); one that hangs
     is killed (the dbt call then parses itself)."""
+    _end_parse(timeout)
+
+
+@contextmanager
+def no_parse_left() -> Iterator[None]:
+    """Stop a `parse_ahead` child still running when the block fails: nothing will build on
+    it (a run whose ingest failed after its parse started)."""
+    try:
+        yield
+    except BaseException:
+        _end_parse(0)
+        raise
+
+
+def _end_parse(timeout: float) -> None:
+    """Wait up to `timeout` for each parse child, kill it past that; remember what parsed."""
     while _PARSING:
         child = _PARSING.pop()
         try:
@@ -245,22 +261,6 @@ def wait_for_parse(timeout: float = 600) -> None:
         key = _AHEAD.pop(child.pid, None)
         if child.returncode == 0 and key is not None:
             _PARSED_AHEAD.add(key)
-
-
-@contextmanager
-def no_parse_left() -> Iterator[None]:
-    """Stop a `parse_ahead` child still running when the block fails: nothing will build on
-    it (a run whose ingest failed after its parse started)."""
-    try:
-        yield
-    except BaseException:
-        while _PARSING:
-            child = _PARSING.pop()
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-            _AHEAD.pop(child.pid, None)
-        raise
 
 
 def profile_env(warehouse: Path | None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from cxloop.sources.ingest import (
     select_jobs,
 )
 from cxloop.sources.workers import Preparer
+from cxloop.warehouse import held_open
 
 plan_ingest_task = task(plan_ingest, name="plan-ingest", cache_policy=NO_CACHE)
 
@@ -52,5 +53,6 @@ def ingest(
     """
     run = resolve_run(Settings().paths, sources_dir, config_path, warehouse, lake_dir)
     jobs = select_jobs(plan_ingest_task(run), only)
-    with warehouse_slot(), preparer_for(run, jobs) as preparer:
+    # held open: an entity's connection closing does not checkpoint the warehouse each time
+    with warehouse_slot(), held_open(run.warehouse), preparer_for(run, jobs) as preparer:
         return build_report([(job.key, ingest_entity_task(run, job, preparer)) for job in jobs])

@@ -33,7 +33,7 @@ from cxloop.sources.landing import (
 from cxloop.sources.recovery import recover_lake
 from cxloop.sources.spill import Spill
 from cxloop.sources.workers import EntityFile, Preparer, inline_files, paused_gc, worker_count
-from cxloop.warehouse import connect
+from cxloop.warehouse import connect, held_open
 
 # prepared rows (Arrow IPC bytes) landed in one transaction: DuckDB holds a transaction's
 # rows in memory until it commits (an entity of 1 GB in one took ~1 GB more at scale 10)
@@ -127,9 +127,10 @@ def ingest_jobs(
 ) -> Iterator[tuple[EntityJob, list[LandResult]]]:
     """Land the jobs in order, their files parsed by worker processes (`preparer_for`).
 
-    Each entity gets its own warehouse connection, as the flow's tasks do.
+    Each entity gets its own warehouse connection, as the flow's tasks do; the warehouse is
+    held open meanwhile (cxloop.warehouse.held_open), as the flow holds it.
     """
-    with preparer_for(run, jobs, workers) as preparer:
+    with held_open(run.warehouse), preparer_for(run, jobs, workers) as preparer:
         for job in jobs:
             yield job, ingest_entity(run, job, preparer=preparer)
 

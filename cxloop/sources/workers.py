@@ -169,11 +169,10 @@ class Preparer:
         self.landed: dict[int, set[str]] = {}
         self.ahead = 0  # bytes of new files hashed and not yet taken by the landing
         self.pool: WorkerPool | None = None
-        self.con: duckdb.DuckDBPyConnection | None = None  # the warehouse, open for the run
+        self.con: duckdb.DuckDBPyConnection | None = None  # the warehouse, while it runs
 
     def __enter__(self) -> Preparer:
-        # held open for the run: the entities' own connections share its database, so closing
-        # one does not checkpoint the warehouse (once, when this one closes, instead of per entity)
+        # the landed files and names (the ingest holds the warehouse open: warehouse.held_open)
         self.con = con = connect(self.run.warehouse)
         try:  # a failure here (a source file gone before it was hashed) leaves nothing open
             for index, job in enumerate(self.jobs):
