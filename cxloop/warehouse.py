@@ -43,11 +43,15 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     """Open the warehouse file (creating its folder); writers get the schemas and ops tables.
 
     `read_only` opens it read-only, unless this process holds it open (`held_open`): DuckDB
-    refuses a second configuration of an open database, so the reader then shares it.
+    refuses a second configuration of an open database, so the reader then shares it. A held
+    database was configured and ensured when the hold began: its connections skip both (a
+    scale-1 run opens some 200, each ~100 statements of `ensure_schemas`: ~1 s of a run).
     """
     require_no_warehouse_key(bool(os.environ.get("CXLOOP_WAREHOUSE_KEY")))
     path = Path(path)
-    if read_only and not is_held(path):  # a held database is shared, in its configuration
+    if is_held(path):  # shared, in its configuration, its schemas and tables ensured once
+        return duckdb.connect(str(path))
+    if read_only:
         return limit_memory(duckdb.connect(str(path), read_only=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     con = limit_memory(duckdb.connect(str(path)))
@@ -111,11 +115,15 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 _HELD: dict[str, int] = {}  # the files held open in this process, and how many times
+_HELD_AS: dict[str, str] = {}  # a held file's name as held_open was given it -> its real path
 
 
 def is_held(path: Path) -> bool:
     """Whether this process holds the warehouse file open (`held_open`)."""
-    return _HELD.get(str(Path(path).resolve()), 0) > 0
+    if not any(_HELD.values()):
+        return False
+    key = _HELD_AS.get(str(path)) or str(Path(path).resolve())
+    return _HELD.get(key, 0) > 0
 
 
 @contextlib.contextmanager
@@ -132,10 +140,13 @@ def held_open(path: Path) -> Iterator[None]:
     key = str(Path(path).resolve())
     con = connect(path)
     _HELD[key] = _HELD.get(key, 0) + 1
+    _HELD_AS[str(path)] = key  # the run's stages name the file as the run does: no resolve
     try:
         yield
     finally:
         _HELD[key] -= 1
+        if not _HELD[key]:
+            _HELD_AS.pop(str(path), None)
         con.close()
 
 

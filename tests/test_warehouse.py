@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from cxloop.warehouse import connect, held_open, is_held, writer
 
@@ -55,3 +56,32 @@ def test_a_reader_shares_the_held_database(tmp_path: Path) -> None:
         con.close()
         assert is_held(path)
     assert not is_held(path)
+
+
+def test_a_held_database_is_configured_and_ensured_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold's own connection sets the memory limit and ensures the schemas and ops tables;
+    the stages' connections to the held database skip both (~100 statements an open)."""
+    import cxloop.warehouse as warehouse
+
+    ensured: list[object] = []
+    real = warehouse.ensure_schemas
+    monkeypatch.setattr(warehouse, "ensure_schemas", lambda con: (ensured.append(1), real(con)))
+    monkeypatch.setenv("CXLOOP_DUCKDB_MEMORY_LIMIT", "1GB")
+    path = tmp_path / "cx.duckdb"
+    with held_open(path):
+        assert len(ensured) == 1
+        for _ in range(3):
+            with writer(path) as con:
+                limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+                assert con.execute("select count(*) from ops.pipeline_runs").fetchone() == (0,)
+        assert len(ensured) == 1
+        assert limit.replace(" ", "").lower() in {"1gb", "953.6mib"}
+        with held_open(tmp_path / "." / "cx.duckdb"):  # another name for the same file
+            with writer(tmp_path / "." / "cx.duckdb"):
+                pass
+        assert len(ensured) == 1
+    with writer(path):  # no longer held: a writer ensures again
+        pass
+    assert len(ensured) == 2
