@@ -73,6 +73,12 @@ class Table:
         marks = ", ".join("?" for _ in self.columns)
         return f"insert into {self.sql_name} ({names}) values ({marks})"
 
+    def insert_many_sql(self, count: int) -> str:
+        """`insert_sql` for `count` rows in one statement (their `row`s' values in turn)."""
+        names = ", ".join(f'"{n}"' for n in self.column_names)
+        marks = "(" + ", ".join("?" for _ in self.columns) + ")"
+        return f"insert into {self.sql_name} ({names}) values " + ", ".join([marks] * count)
+
     def row(self, values: Mapping[str, object]) -> list[object]:
         """The values of one row in column order; every column named, no other."""
         missing = [n for n in self.column_names if n not in values]

@@ -184,6 +184,7 @@ class EntityLanding:
             if self.pending.rows:
                 _append_raw(self.con, self, self.pending)
             _insert_quarantine(self.con, self.pending.quarantine)
+            _insert_file_rows(self.con, self.pending.file_rows)
             self.con.execute("commit")
         except BaseException:
             self.rollback()
@@ -230,6 +231,7 @@ class _Pending:
     columns: set[str] = field(default_factory=set)
     renames: list[Path] = field(default_factory=list)  # lake copies' temporary names
     quarantine: list[pa.Table] = field(default_factory=list)  # rows to insert at the commit
+    file_rows: list[list[object]] = field(default_factory=list)  # ops.ingest_files', likewise
     rows: list[pa.Table] = field(default_factory=list)  # raw rows not inserted yet
     rows_bytes: int = 0
 
@@ -293,7 +295,7 @@ def _land_prepared(
         rows_duplicate=batch.in_file_duplicates + len(kept) - len(landed),
         rows_erased=len(batch.hashes) - len(kept) + len(batch.quarantined) - len(quarantined),
     )
-    _record_file(con, batch, result, loaded_at, file_mtime)
+    pending.file_rows.append(_file_row(batch, result, loaded_at, file_mtime))
     pending.files.add(batch.file_sha256)
     now.update(batch.hashes[i] for i in landed)
     return result
@@ -469,33 +471,34 @@ def _insert_quarantine(con: duckdb.DuckDBPyConnection, frames: list[pa.Table]) -
         _unregister(con, "_quarantine_rows")
 
 
-def _record_file(
-    con: duckdb.DuckDBPyConnection,
-    batch: PreparedBatch,
-    result: LandResult,
-    loaded_at: datetime,
-    file_mtime: datetime | None,
-) -> None:
-    con.execute(
-        INGEST_FILES.insert_sql,
-        INGEST_FILES.row(
-            {
-                "batch_id": batch.batch_id,
-                "source": batch.source,
-                "entity": batch.entity,
-                "source_file": batch.source_file,
-                "file_sha256": batch.file_sha256,
-                "rows_read": result.rows_read,
-                "rows_landed": result.rows_landed,
-                "rows_quarantined": result.rows_quarantined,
-                "rows_duplicate": result.rows_duplicate,
-                "rows_erased": result.rows_erased,
-                "loaded_at": loaded_at,
-                "file_mtime": file_mtime,
-                "last_delivered_at": loaded_at,
-            }
-        ),
+def _file_row(
+    batch: PreparedBatch, result: LandResult, loaded_at: datetime, file_mtime: datetime | None
+) -> list[object]:
+    """The file's `ops.ingest_files` row."""
+    return INGEST_FILES.row(
+        {
+            "batch_id": batch.batch_id,
+            "source": batch.source,
+            "entity": batch.entity,
+            "source_file": batch.source_file,
+            "file_sha256": batch.file_sha256,
+            "rows_read": result.rows_read,
+            "rows_landed": result.rows_landed,
+            "rows_quarantined": result.rows_quarantined,
+            "rows_duplicate": result.rows_duplicate,
+            "rows_erased": result.rows_erased,
+            "loaded_at": loaded_at,
+            "file_mtime": file_mtime,
+            "last_delivered_at": loaded_at,
+        }
     )
+
+
+def _insert_file_rows(con: duckdb.DuckDBPyConnection, rows: list[list[object]]) -> None:
+    """Record a transaction's files in `ops.ingest_files`, one statement for all (one insert
+    per file cost ~2 ms each: a Zendesk export is hundreds of pages)."""
+    if rows:
+        con.execute(INGEST_FILES.insert_many_sql(len(rows)), [v for row in rows for v in row])
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -84,7 +84,7 @@ def reference(tmp_path: Path, sources: Path) -> dict[str, tuple[int, ...]]:
 KILL_POINTS = [
     "cxloop.sources.landing:_append_raw:after:2",  # raw appended, not committed
     "cxloop.sources.landing:_write_parquet_tmp:after:3",  # Parquet tmp written, not committed
-    "cxloop.sources.landing:_record_file:after:4",  # file recorded, commit not yet run
+    "cxloop.sources.landing:_insert_file_rows:after:2",  # files recorded, commit not yet run
     "cxloop.sources.landing:os.replace:before:2",  # committed, Parquet not renamed
     "cxloop.sources.landing:os.replace:after:5",  # a batch complete, the next not started
 ]
