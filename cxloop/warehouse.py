@@ -15,7 +15,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -67,10 +67,15 @@ def limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def connect_when_free(
-    path: Path, wait_seconds: float, *, read_only: bool = False
+    path: Path,
+    wait_seconds: float,
+    *,
+    read_only: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """`connect`, retrying with backoff while another process holds DuckDB's file lock;
-    after `wait_seconds` the lock error is raised."""
+    after `wait_seconds` the lock error is raised. `on_wait` is called once, when the first
+    attempt finds the file locked (to tell a person why nothing happens yet)."""
     deadline, delay = time.monotonic() + wait_seconds, 0.2
     while True:
         try:
@@ -78,6 +83,9 @@ def connect_when_free(
         except duckdb.IOException:
             if time.monotonic() >= deadline:
                 raise
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
             time.sleep(delay)
             delay = min(delay * 2, 5)
 

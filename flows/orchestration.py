@@ -17,6 +17,10 @@ from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 
 WRITER_LIMIT = "warehouse-writer"
+# The holder renews its lease every three quarters of it (Prefect's renewal thread); a holder
+# killed outright (kill -9, the machine lost) stops renewing, and the server takes the slot
+# back once the lease runs out: others wait at most this long for a dead run (an hour before).
+WRITER_LEASE_SECONDS = 300
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
 _limit_ready = False
 
@@ -53,7 +57,7 @@ def warehouse_slot() -> Iterator[None]:
     ensure_writer_limit()
     log = _logger()
     log.info("waiting for the %s slot", WRITER_LIMIT)
-    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=3600):
+    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=WRITER_LEASE_SECONDS):
         log.info("holding the %s slot", WRITER_LIMIT)
         token = _holding.set(True)
         try:

@@ -26,8 +26,10 @@ NowOpt = Annotated[
         "without an offset it is UTC (default: now).",
     ),
 ]
-# How long a command waits while a run holds the warehouse (DuckDB allows one writing process).
-LOCK_WAIT_SECONDS = 120.0
+# How long a command waits while another process holds the warehouse (DuckDB allows one
+# writing process, and no reader beside it): a pipeline run holds it from start to end, some
+# 3 minutes at 2M source rows (docs/benchmarks.md), so a command outlasts a long run.
+LOCK_WAIT_SECONDS = 900.0
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A short note kept with the event.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who did it (an e-mail).")]
 
@@ -53,8 +55,16 @@ def _open(path: Path, read_only: bool) -> Any:
     from cxloop.errors import CxloopError
     from cxloop.warehouse import connect_when_free
 
+    def waiting() -> None:
+        console.print(
+            f"{path}: a run holds the warehouse; waiting for it to end "
+            f"(up to {LOCK_WAIT_SECONDS / 60:.0f} min, Ctrl-C to stop)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
     try:
-        return connect_when_free(path, LOCK_WAIT_SECONDS, read_only=read_only)
+        return connect_when_free(path, LOCK_WAIT_SECONDS, read_only=read_only, on_wait=waiting)
     except duckdb.IOException as exc:
         raise CxloopError(
             f"{path}: the warehouse is busy (a run holds it) after waiting "
@@ -78,12 +88,16 @@ def _writer_slot() -> Iterator[None]:
 
 
 def _read(warehouse: Path | None, fn: Any) -> Any:
-    """Run fn(con) on a read-only connection."""
-    con = _open(_warehouse(warehouse), read_only=True)
-    try:
-        return fn(con)
-    finally:
-        con.close()
+    """Run fn(con) on a read-only connection, holding the writer slot as a write does: a run
+    holds the warehouse open from start to end, and a reader's lock would stop the next run
+    from opening it (reads take milliseconds)."""
+    path = _warehouse(warehouse)
+    with _writer_slot():
+        con = _open(path, read_only=True)
+        try:
+            return fn(con)
+        finally:
+            con.close()
 
 
 def _write(warehouse: Path | None, fn: Any) -> Any:

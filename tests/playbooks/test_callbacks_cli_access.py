@@ -57,7 +57,8 @@ def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with duckdb.connect(str(warehouse)) as con:  # nothing was created
         assert con.execute("select count(*) from duckdb_tables()").fetchone() == (0,)
     # while a run holds the warehouse (DuckDB: no reader beside another process's writer), it
-    # waits, then says so in one line
+    # says it waits, and after LOCK_WAIT_SECONDS gives up in one line
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(callbacks_cli, "LOCK_WAIT_SECONDS", 0.5)
     proc = hold_lock(warehouse, 30)
     try:
@@ -66,7 +67,29 @@ def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         proc.kill()
         proc.wait()
     assert busy.exit_code == 1
-    assert "the warehouse is busy (a run holds it) after waiting" in " ".join(busy.output.split())
+    said = " ".join(busy.output.split())
+    assert "a run holds the warehouse; waiting for it to end" in said
+    assert "the warehouse is busy (a run holds it) after waiting" in said
+
+
+def test_list_waits_for_a_run_longer_than_two_minutes(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline run holds the warehouse from start to end (minutes at scale 10): `list` waits
+    for it by default, well past the two minutes it once gave up after."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    create_tasks(warehouse, tmp_path / "outbox")
+    assert callbacks_cli.LOCK_WAIT_SECONDS >= 600
+    proc = hold_lock(warehouse, 2)
+    try:
+        result = CliRunner().invoke(
+            app, ["callbacks", "list", "--warehouse", str(warehouse), "--json"]
+        )
+    finally:
+        proc.wait()
+    assert result.exit_code == 0, result.output
+    assert "waiting for it to end" in result.output
+    assert len(json.loads(result.output[result.output.index("[") :])) == 4
 
 
 def test_a_write_waits_for_the_lock_then_records(
