@@ -22,6 +22,11 @@ from cxloop.playbooks import ledger
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
 
 
+def quoted(name: str) -> str:
+    """A column name as an SQL identifier (a source's key may hold a double quote)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 @dataclass(frozen=True)
 class Column:
     """One column: its name, DuckDB type, constraint (`not null`, `primary key`) and meaning."""
@@ -63,19 +68,21 @@ class Table:
     @property
     def ddl(self) -> str:
         """`create table if not exists` for this table."""
-        body = ",\n    ".join(f'"{c.name}" {c.type} {c.constraint}'.rstrip() for c in self.columns)
+        body = ",\n    ".join(
+            f"{quoted(c.name)} {c.type} {c.constraint}".rstrip() for c in self.columns
+        )
         return f"create table if not exists {self.sql_name} (\n    {body}\n)"
 
     @property
     def insert_sql(self) -> str:
         """`insert into` every column, in order, from `?` parameters (see `row`)."""
-        names = ", ".join(f'"{n}"' for n in self.column_names)
+        names = ", ".join(quoted(n) for n in self.column_names)
         marks = ", ".join("?" for _ in self.columns)
         return f"insert into {self.sql_name} ({names}) values ({marks})"
 
     def insert_many_sql(self, count: int) -> str:
         """`insert_sql` for `count` rows in one statement (their `row`s' values in turn)."""
-        names = ", ".join(f'"{n}"' for n in self.column_names)
+        names = ", ".join(quoted(n) for n in self.column_names)
         marks = "(" + ", ".join("?" for _ in self.columns) + ")"
         return f"insert into {self.sql_name} ({names}) values " + ", ".join([marks] * count)
 
@@ -93,7 +100,7 @@ class Table:
             if "primary key" in column.constraint or "not null" in column.constraint:
                 continue  # an old table cannot gain a required column; none was added so far
             con.execute(
-                f'alter table {self.sql_name} add column if not exists "{column.name}" '
+                f"alter table {self.sql_name} add column if not exists {quoted(column.name)} "
                 f"{column.type}"
             )
 

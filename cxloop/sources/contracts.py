@@ -240,7 +240,20 @@ class EntityContract:
         return "text"
 
     def check_columns(self, file: str, header: Iterable[str]) -> None:
-        """Raise SourceError naming the missing columns when a file lacks required ones."""
+        """Raise SourceError naming the missing columns when a file lacks required ones, or the
+        later of two names that differ only by case (one column in the warehouse, whose column
+        names ignore case: one of the two would be lost)."""
+        header = list(header)
+        seen: dict[str, str] = {}
+        for name in header:  # unnamed ones (trailing commas) are dropped: sources.prepared
+            if name and (first := seen.setdefault(name.lower(), name)) is not name:
+                raise SourceError(
+                    file,
+                    f"'{first}' and '{name}' name one column",
+                    row=1,
+                    field=name,
+                    expected="each column named once, ignoring case",
+                )
         present = set(header)
         missing = [c for c in self.columns if c not in present]
         if missing:

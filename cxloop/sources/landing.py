@@ -32,6 +32,7 @@ from cxloop.tables import (
     RAW_METADATA,
     RAW_METADATA_NAMES,
     ensure_tables,
+    quoted,
     raw_definition,
     raw_tables,
 )
@@ -389,7 +390,7 @@ def _add_columns(
         for column in frame.column_names:
             name = column.lower()
             if name not in state.columns and name not in pending.columns:
-                con.execute(f'alter table {state.table} add column "{column}" varchar')
+                con.execute(f"alter table {state.table} add column {quoted(column)} varchar")
     pending.columns |= {name.lower() for name in frame.column_names}
 
 

@@ -4,12 +4,14 @@ warehouse, so worker processes do it (cxloop.sources.workers) and the rows wait 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
+from cxloop.sources.contracts import Violation
 from cxloop.sources.frames import content_hash, rows_frame, suspect_rows
-from cxloop.sources.readers import Batch
+from cxloop.sources.readers import Batch, ParsedRow
+from cxloop.tables import RAW_METADATA_NAMES
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def prepare_batch(batch: Batch) -> PreparedBatch:
     The work of landing that needs no warehouse. The contract is checked over the file's
     Arrow table (cxloop.sources.frames), and row by row only where it may fail.
     """
+    batch = named_columns(batch)
     parsed = [row for row in batch.rows if row.problem is None]
     frame = rows_frame(batch.columns, [row.values for row in parsed])
     violations = batch.contract.violations
@@ -86,6 +89,60 @@ def prepare_batch(batch: Batch) -> PreparedBatch:
         _in_row_order(batch, bad),
         good - len(keep),
     )
+
+
+def named_columns(batch: Batch) -> Batch:
+    """The batch with every value under a column the warehouse can hold, once.
+
+    - Names that differ only by case are one column (DuckDB's names ignore case): a JSON key
+      spelled otherwise in a later object (`Email` after `email`) joins the first spelling's
+      column; an object that has both is quarantined (one of its values would be lost).
+    - A column with no name (a CSV header's trailing comma) is dropped; a row with a value
+      under it is quarantined.
+    - A key named like a landing column (`_source`, `_batch_id`, ...) is quarantined.
+
+    A CSV header with two names that differ only by case fails when read
+    (`EntityContract.check_columns`).
+    """
+    first: dict[str, str] = {}
+    for name in batch.columns:
+        first.setdefault(name.lower(), name)
+    if len(first) == len(batch.columns) and not first.keys() & _NOT_A_COLUMN:
+        return batch  # nearly every file
+    rows = [_named_row(row, first) for row in batch.rows]
+    columns = [name for low, name in first.items() if low not in _NOT_A_COLUMN]
+    return replace(batch, columns=columns, rows=rows)
+
+
+_LANDING_NAMES = frozenset(name.lower() for name in RAW_METADATA_NAMES)
+_NOT_A_COLUMN = frozenset({"", *_LANDING_NAMES})
+
+
+def _named_row(row: ParsedRow, first: dict[str, str]) -> ParsedRow:
+    if row.problem is not None:
+        return row
+    values: dict[str, str | None] = {}
+    spelled: dict[str, str] = {}  # the column -> the key this row gave it under
+    for key, value in row.values.items():
+        low = key.lower()
+        if low == "":
+            if value is None or value == "":
+                continue
+            return _unnamed(row, "", f"{value[:60]!r}: a value with no column name")
+        if low in _LANDING_NAMES:
+            return _unnamed(row, key, f"{key}: a column name the landing keeps for its own")
+        column = first[low]
+        if column in spelled:
+            reason = f"{key}: '{spelled[column]}' and '{key}' name one column"
+            return _unnamed(row, key, reason + " (column names ignore case)")
+        spelled[column] = key
+        values[column] = value
+    return replace(row, values=values)
+
+
+def _unnamed(row: ParsedRow, field: str, reason: str) -> ParsedRow:
+    """The row, quarantined for a name the warehouse cannot hold."""
+    return ParsedRow(row.row_number, {}, row.text, Violation(field, reason), row.record)
 
 
 def _in_row_order(batch: Batch, bad: dict[int, Quarantined]) -> list[Quarantined]:

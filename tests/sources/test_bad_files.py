@@ -60,6 +60,16 @@ def zendesk_ticket_with_description(value: str) -> bytes:
     return json.dumps(page).encode()
 
 
+def zendesk_users_page(*users: dict[str, object]) -> bytes:
+    base = {
+        "role": "end-user",
+        "created_at": "2024-03-01T08:00:00Z",
+        "updated_at": "2024-03-01T08:00:00Z",
+    }
+    page = {"users": [{**base, **u} for u in users], "next_page": None, "end_of_stream": True}
+    return json.dumps(page).encode()
+
+
 NPS = (ROOT / "sources" / "qualtrics" / "nps_relational_2024.csv").read_bytes()
 NPS_FILE = "qualtrics/nps_relational_2024_utf16.csv"
 
@@ -73,6 +83,30 @@ MADE: dict[str, bytes] = {
     "qualtrics-utf16-nobom": NPS.decode("utf-8-sig").encode("utf-16-le"),
     # the Arabic CSAT export in UTF-8 (no mark) where cxloop.yaml declares cp1256
     "qualtrics-utf8-as-cp1256": (BAD / "qualtrics" / "csat_after_ticket_bom.csv").read_bytes()[3:],
+    # keys that differ only by case: DuckDB's column names ignore case
+    "zd-email-Email-one-object": zendesk_users_page(
+        {"id": 7001, "name": "Ada", "email": "ada@example.com"},
+        {"id": 7002, "name": "Bo", "email": "bo@example.com", "Email": "bo@other.example.com"},
+    ),
+    "zd-email-Email-two-objects": zendesk_users_page(
+        {"id": 7003, "name": "Cy", "email": "cy@example.com"},
+        {"id": 7004, "name": "Di", "Email": "di@example.com"},
+    ),
+    "zd-unnamed-keys": zendesk_users_page(
+        {"id": 7005, "name": "Ed", "": ""},
+        {"id": 7006, "name": "Flo", "": "x"},
+        {"id": 7007, "name": "Gus", "_source": "me"},
+        {"id": 7008, "name": "Hal", 'say "hi"': "hi"},
+    ),
+    "sf-trailing-comma": (
+        b'"Id","Name","CreatedDate","LastModifiedDate",\n'
+        b'"0015g00000ZzZzYAAV","Small Co","2023-01-10T08:00:00.000Z","2024-04-01T00:00:00.000Z",\n'
+    ),
+    "sf-Email-email-header": (
+        b'"Id","AccountId","LastName","Email","email","CreatedDate","LastModifiedDate"\n'
+        b'"0035g00000Lp9ZZAAJ","0015g00000AbCdE","Roe","a@example.com","b@example.com",'
+        b'"2024-01-10T08:00:00.000Z","2024-04-01T00:00:00.000Z"\n'
+    ),
 }
 
 CASES: dict[str, Case] = {
@@ -178,6 +212,35 @@ CASES: dict[str, Case] = {
             (1, "created_at", "created_at: '2099-01-01T00:00:00Z' is in the future"),
         ],
         landed=1,  # 4002: a task due in 2099 is fine
+    ),
+    "JSON keys that differ only by case, in one object": Case(
+        "zendesk/users/page-906.json",
+        "zd-email-Email-one-object",
+        quarantined=[
+            (2, "Email", "Email: 'email' and 'Email' name one column (column names ignore case)")
+        ],
+        landed=1,
+    ),
+    "JSON keys that differ only by case, in two objects (one column)": Case(
+        "zendesk/users/page-907.json", "zd-email-Email-two-objects", landed=2
+    ),
+    "JSON keys no column can have (empty, a landing column's), and a quoted one": Case(
+        "zendesk/users/page-908.json",
+        "zd-unnamed-keys",
+        quarantined=[
+            (2, "", "'x': a value with no column name"),
+            (3, "_source", "_source: a column name the landing keeps for its own"),
+        ],
+        landed=2,  # and a key with a double quote is a column like any other
+    ),
+    "CSV header with a trailing comma (an empty last name)": Case(
+        "salesforce/Account.csv", "sf-trailing-comma", landed=1
+    ),
+    "CSV header names that differ only by case": Case(
+        "salesforce/Contact.csv",
+        "sf-Email-email-header",
+        error="salesforce/Contact.csv, row 1, field 'email': 'Email' and 'email' name one "
+        "column (expected each column named once, ignoring case)",
     ),
     "empty Salesforce CSV": Case(
         "salesforce/User.csv",
@@ -316,3 +379,17 @@ def test_the_same_id_in_two_files_with_different_content_lands_both(
         ("zendesk/tickets/page-9a.json", "normal", "[]"),
         ("zendesk/tickets/page-9b.json", "urgent", '["escalated"]'),
     ]
+
+
+def test_a_key_spelled_otherwise_in_a_later_object_lands_in_the_first_spellings_column(
+    sources: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "wh" / "cx.duckdb"
+    target = sources / "zendesk" / "users" / "page-907.json"
+    target.write_bytes(MADE["zd-email-Email-two-objects"])
+    assert ingest(sources, warehouse) == []
+    rows = query(
+        warehouse,
+        "select id, email from raw.zendesk__users where id in ('7003', '7004') order by 1",
+    )
+    assert rows == [("7003", "cy@example.com"), ("7004", "di@example.com")]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 from counting_connection import CountingConnection
 
@@ -153,14 +154,24 @@ def test_past_its_size_an_entity_commits_after_every_file_parsed_in_several_tran
 
 
 def test_a_raw_insert_that_fails_after_more_files_names_its_file_and_keeps_those_before(
-    run: IngestRun, warehouse: Path
+    run: IngestRun, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a page whose users carry `email` and `Email`: two columns raw cannot tell apart. Its rows
-    # wait for one insert with the next files' (other columns: the insert runs as page 3 is
-    # added), so the error surfaces at page 3; page 1 must stay landed, page 2 be named.
+    # page 2's rows carry a landing time DuckDB cannot read as a timestamp: their insert fails.
+    # They wait for one insert with the next files' (other columns: the insert runs as page 3
+    # is added), so the error surfaces at page 3; page 1 must stay landed, page 2 be named.
     pages = _pages(run, 3)
-    users = [{"id": 201, "name": "twice", "email": "a@example.com", "Email": "A@example.com"}]
+    users = [{"id": 201, "name": "other columns", "email": "a@example.com", "phone": "1"}]
     pages[1].write_text(json.dumps({"users": users, "end_of_stream": False}))
+    broken, raw_frame = _batch_id(pages[1]), landing._raw_frame
+
+    def unreadable_time(batch: Any, rows: list[int], loaded_at: Any) -> Any:
+        frame = raw_frame(batch, rows, loaded_at)
+        if batch.batch_id != broken:
+            return frame
+        at = frame.schema.get_field_index("_loaded_at")
+        return frame.set_column(at, "_loaded_at", pa.array(["not a time"] * frame.num_rows))
+
+    monkeypatch.setattr(landing, "_raw_frame", unreadable_time)
     with pytest.raises(duckdb.Error) as raised:
         _users(run)
     notes = " ".join(getattr(raised.value, "__notes__", []))
