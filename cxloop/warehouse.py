@@ -44,8 +44,8 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
     `read_only` opens it read-only, unless this process holds it open (`held_open`): DuckDB
     refuses a second configuration of an open database, so the reader then shares it. A held
-    database was configured and ensured when the hold began: its connections skip both (a
-    scale-1 run opens some 200, each ~100 statements of `ensure_schemas`: ~1 s of a run).
+    database was configured and ensured when the hold began: its connections skip both (each
+    open ran ~100 statements of `ensure_schemas`: 0.8 s of a scale-1 run's main thread).
     """
     require_no_warehouse_key(bool(os.environ.get("CXLOOP_WAREHOUSE_KEY")))
     path = Path(path)

@@ -245,8 +245,8 @@ class EntityContract:
         names ignore case: one of the two would be lost)."""
         header = list(header)
         seen: dict[str, str] = {}
-        for name in header:  # unnamed ones (trailing commas) are dropped: sources.prepared
-            if name and (first := seen.setdefault(name.lower(), name)) is not name:
+        for name in filter(None, header):  # unnamed ones (trailing commas): sources.prepared
+            if (first := seen.get(name.lower())) is not None:
                 raise SourceError(
                     file,
                     f"'{first}' and '{name}' name one column",
@@ -254,6 +254,7 @@ class EntityContract:
                     field=name,
                     expected="each column named once, ignoring case",
                 )
+            seen[name.lower()] = name
         present = set(header)
         missing = [c for c in self.columns if c not in present]
         if missing:
