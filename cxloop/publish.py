@@ -37,6 +37,7 @@ from cxloop.publish_manifest import (
 from cxloop.quality.gate import require_checked_marts
 from cxloop.report import write_cx_report
 from cxloop.settings import Paths
+from cxloop.sqlnames import quoted
 from cxloop.warehouse import connect
 
 log = logging.getLogger("cxloop.publish")
@@ -78,15 +79,15 @@ def tables_to_publish(con: duckdb.DuckDBPyConnection, only: list[str] | None) ->
 
 def column_expression(column: str, data_type: str, mask: bool, show_csm_names: bool) -> str:
     """The select expression publishing one column (cxloop.privacy decides the treatment)."""
-    quoted = f'"{column}"'
+    name = quoted(column)
     treatment = classify(column) if mask else "keep"
     if treatment == "staff_name" and show_csm_names:
         treatment = "keep"
     if treatment in ("hash", "staff_name"):
-        return f"sha256(getvariable('cx_salt') || cast({quoted} as varchar)) as {quoted}"
+        return f"sha256(getvariable('cx_salt') || cast({name} as varchar)) as {name}"
     if treatment == "redact" and data_type.upper() == "VARCHAR":
-        return f"cx_redact({quoted}) as {quoted}"
-    return quoted
+        return f"cx_redact({name}) as {name}"
+    return name
 
 
 def select_masked(

@@ -18,13 +18,9 @@ from dataclasses import dataclass
 import duckdb
 
 from cxloop.playbooks import ledger
+from cxloop.sqlnames import quoted
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts", "ml", "ops")
-
-
-def quoted(name: str) -> str:
-    """A column name as an SQL identifier (a source's key may hold a double quote)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 import time
@@ -46,10 +47,17 @@ def ensure_writer_limit() -> None:
 
 
 @contextlib.contextmanager
-def warehouse_slot() -> Iterator[None]:
+def warehouse_slot(
+    wait_seconds: float | None = None, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Hold the one warehouse-writer slot; re-entrant, so a flow's subflows do not deadlock.
 
     DuckDB allows one writing process: scheduled runs queue here instead of failing on the lock.
+    `wait_seconds` limits the wait (TimeoutError past it; default: as long as it takes);
+    `on_wait` is called once if the slot is not free at once (a command tells its user why).
+    A failed renewal of the lease does not stop the holder (a Prefect server that hiccups must
+    not kill a long run): past its lease another writer may get the slot, and then waits for
+    DuckDB's lock instead.
     """
     if _holding.get():
         yield
@@ -57,7 +65,7 @@ def warehouse_slot() -> Iterator[None]:
     ensure_writer_limit()
     log = _logger()
     log.info("waiting for the %s slot", WRITER_LIMIT)
-    with concurrency(WRITER_LIMIT, occupy=1, strict=True, lease_duration=WRITER_LEASE_SECONDS):
+    with _slot(wait_seconds, on_wait):
         log.info("holding the %s slot", WRITER_LIMIT)
         token = _holding.set(True)
         try:
@@ -65,6 +73,27 @@ def warehouse_slot() -> Iterator[None]:
         finally:
             _holding.reset(token)
             log.info("releasing the %s slot", WRITER_LIMIT)
+
+
+def _slot(wait_seconds: float | None, on_wait: Callable[[], None] | None) -> contextlib.ExitStack:
+    """The writer slot's lease, acquired (a context that releases it)."""
+    hold = functools.partial(
+        concurrency,
+        WRITER_LIMIT,
+        occupy=1,
+        strict=True,
+        lease_duration=WRITER_LEASE_SECONDS,
+        raise_on_lease_renewal_failure=False,
+    )
+    stack = contextlib.ExitStack()
+    if on_wait is not None:
+        try:
+            stack.enter_context(hold(timeout_seconds=1))
+            return stack
+        except TimeoutError:
+            on_wait()
+    stack.enter_context(hold(timeout_seconds=wait_seconds))
+    return stack
 
 
 def stage_run_id(flow_name: str) -> str:

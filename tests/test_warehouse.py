@@ -78,8 +78,11 @@ def test_a_held_database_is_configured_and_ensured_once(
                 assert con.execute("select count(*) from ops.pipeline_runs").fetchone() == (0,)
         assert len(ensured) == 1
         assert limit.replace(" ", "").lower() in {"1gb", "953.6mib"}
-        with held_open(tmp_path / "." / "cx.duckdb"):  # another name for the same file
-            with writer(tmp_path / "." / "cx.duckdb"):
+        other = tmp_path / "link" / "cx.duckdb"  # another name for the same file
+        (tmp_path / "link").symlink_to(tmp_path, target_is_directory=True)
+        assert is_held(other)
+        with held_open(other):
+            with writer(other):
                 pass
         assert len(ensured) == 1
     with writer(path):  # no longer held: a writer ensures again

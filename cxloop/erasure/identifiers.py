@@ -15,6 +15,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from cxloop.sqlnames import quoted
+
 EMAIL_RE = r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+"  # on lower-cased text (RE2 syntax)
 _EMAIL = re.compile(EMAIL_RE)
 
@@ -124,7 +126,7 @@ def _hash_sql(kind: str, expr: str) -> str:
 
 
 def _normalised_sql(kind: str, column: str) -> str:
-    col = f'cast("{column}" as varchar)'
+    col = f"cast({quoted(column)} as varchar)"
     if kind == "email":
         return f"lower(trim({col}))"
     if kind == "phone":
@@ -147,7 +149,7 @@ def row_match_sql(table: str, columns: Iterable[str], hashes: str = "_erasure_ha
     ]
     texts = [c for c in present.values() if not c.startswith("_")]
     if texts:
-        found = " || ' ' || ".join(f"coalesce(cast(\"{c}\" as varchar), '')" for c in texts)
+        found = " || ' ' || ".join(f"coalesce(cast({quoted(c)} as varchar), '')" for c in texts)
         terms.append(
             f"list_has_any(list_transform(regexp_extract_all(lower({found}), '{EMAIL_RE}'), "
             f"lambda x: {_hash_sql('email', 'x')}), "

@@ -21,6 +21,7 @@ from cxloop.erasure.identifiers import row_match_sql
 from cxloop.erasure.subject import Subject, _in, _tables
 from cxloop.erasure.tombstones import record_salt, registered_hashes
 from cxloop.errors import CxloopError
+from cxloop.sqlnames import quoted
 from cxloop.tables import ERASURES, TOMBSTONE_SALT, TOMBSTONES, ensure_tables
 from cxloop.warehouse import is_held
 
@@ -47,7 +48,7 @@ def _mentions(columns: list[str], needles: list[str]) -> tuple[str, list[str]]:
     terms, params = [], []
     for column in columns:
         for needle in needles:
-            terms.append(f'contains(lower(cast("{column}" as varchar)), ?)')
+            terms.append(f"contains(lower(cast({quoted(column)} as varchar)), ?)")
             params.append(needle.lower())
     return "(" + " or ".join(terms) + ")", params
 

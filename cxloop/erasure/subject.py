@@ -27,6 +27,7 @@ from cxloop.erasure.identifiers import (
     row_match_sql,
 )
 from cxloop.erasure.tombstones import registered_hashes
+from cxloop.sqlnames import quoted
 
 _EMAIL_COLUMNS = ("email", "recipientemail")
 _PHONE_COLUMNS = ("phone", "mobilephone")
@@ -107,7 +108,7 @@ def emails_by_hash(con: duckdb.DuckDBPyConnection, email_hash: str, salt: str) -
     for relation, columns in sources:
         if not columns:
             continue
-        text = " || ' ' || ".join(f"coalesce(cast(\"{c}\" as varchar), '')" for c in columns)
+        text = " || ' ' || ".join(f"coalesce(cast({quoted(c)} as varchar), '')" for c in columns)
         rows = con.execute(
             f"select distinct e from (select unnest(regexp_extract_all(lower({text}), "
             f"'{EMAIL_RE}')) as e from {relation}) "

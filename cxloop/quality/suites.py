@@ -19,6 +19,7 @@ import pandas as pd
 
 from cxloop.errors import CxloopError, QualityGateError
 from cxloop.quality.results import insert_rows, result_frame, utc_now
+from cxloop.sqlnames import quoted
 from cxloop.warehouse import reader, table_exists
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def read_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame |
         return None
     relation = f'"{schema}"."{table}"'
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
-    selected = ", ".join(f'"{c}"' for c in columns_read(dataset, columns))
+    selected = ", ".join(quoted(c) for c in columns_read(dataset, columns))
     sql = f"select {selected} from {relation}"
     if schema == "raw" and {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
         sql += f" order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"

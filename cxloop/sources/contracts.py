@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from cxloop.errors import SourceError
+from cxloop.sqlnames import fold_case
 
 SFID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _SFID_15 = re.compile(r"^[A-Za-z0-9]{15}$")
@@ -246,7 +247,7 @@ class EntityContract:
         header = list(header)
         seen: dict[str, str] = {}
         for name in filter(None, header):  # unnamed ones (trailing commas): sources.prepared
-            if (first := seen.get(name.lower())) is not None:
+            if (first := seen.get(fold_case(name))) is not None:
                 raise SourceError(
                     file,
                     f"'{first}' and '{name}' name one column",
@@ -254,7 +255,7 @@ class EntityContract:
                     field=name,
                     expected="each column named once, ignoring case",
                 )
-            seen[name.lower()] = name
+            seen[fold_case(name)] = name
         present = set(header)
         missing = [c for c in self.columns if c not in present]
         if missing:

@@ -27,12 +27,12 @@ import pyarrow.parquet as pq
 from cxloop.erasure.tombstones import TombstoneFilter
 from cxloop.sources.prepared import PreparedBatch, Quarantined, prepare_batch
 from cxloop.sources.readers import Batch
+from cxloop.sqlnames import fold_case, quoted
 from cxloop.tables import (
     INGEST_FILES,
     RAW_METADATA,
     RAW_METADATA_NAMES,
     ensure_tables,
-    quoted,
     raw_definition,
     raw_tables,
 )
@@ -351,12 +351,12 @@ def raw_has_rows(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bo
 
 
 def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> set[str]:
-    """Lower-cased column names of the raw table (empty when it does not exist yet)."""
+    """The raw table's column names, case folded as DuckDB folds them (empty: no table yet)."""
     rows = con.execute(
         "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ?",
         [f"{source}__{entity}"],
     ).fetchall()
-    return {name.lower() for (name,) in rows}
+    return {fold_case(name) for (name,) in rows}
 
 
 def _raw_frame(batch: PreparedBatch, rows: list[int], loaded_at: datetime) -> pa.Table:
@@ -388,10 +388,10 @@ def _add_columns(
         con.execute(raw_definition(state.source, state.entity, frame.column_names).ddl)
     else:
         for column in frame.column_names:
-            name = column.lower()
+            name = fold_case(column)
             if name not in state.columns and name not in pending.columns:
                 con.execute(f"alter table {state.table} add column {quoted(column)} varchar")
-    pending.columns |= {name.lower() for name in frame.column_names}
+    pending.columns |= {fold_case(name) for name in frame.column_names}
 
 
 def _buffer_raw(

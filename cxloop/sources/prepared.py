@@ -11,6 +11,7 @@ import pyarrow as pa
 from cxloop.sources.contracts import Violation
 from cxloop.sources.frames import content_hash, rows_frame, suspect_rows
 from cxloop.sources.readers import Batch, ParsedRow
+from cxloop.sqlnames import fold_case
 from cxloop.tables import RAW_METADATA_NAMES
 
 
@@ -94,9 +95,10 @@ def prepare_batch(batch: Batch) -> PreparedBatch:
 def named_columns(batch: Batch) -> Batch:
     """The batch with every value under a column the warehouse can hold, once.
 
-    - Names that differ only by case are one column (DuckDB's names ignore case): a JSON key
-      spelled otherwise in a later object (`Email` after `email`) joins the first spelling's
-      column; an object that has both is quarantined (one of its values would be lost).
+    - Names that differ only by case are one column (DuckDB compares names ignoring the case
+      of ASCII letters: `cxloop.sqlnames.fold_case`). Every key of such a file is renamed to
+      one spelling, the contract's when it names the column (so its checks apply), else the
+      file's first; an object that has two spellings is quarantined (one value would be lost).
     - A column with no name (a CSV header's trailing comma) is dropped; a row with a value
       under it is quarantined.
     - A key named like a landing column (`_source`, `_batch_id`, ...) is quarantined.
@@ -104,38 +106,41 @@ def named_columns(batch: Batch) -> Batch:
     A CSV header with two names that differ only by case fails when read
     (`EntityContract.check_columns`).
     """
-    first: dict[str, str] = {}
-    for name in batch.columns:
-        first.setdefault(name.lower(), name)
-    if len(first) == len(batch.columns) and not first.keys() & _NOT_A_COLUMN:
+    folded = {fold_case(name) for name in batch.columns}
+    if len(folded) == len(batch.columns) and not folded & _NOT_A_COLUMN:
         return batch  # nearly every file
-    rows = [_named_row(row, first) for row in batch.rows]
-    columns = [name for low, name in first.items() if low not in _NOT_A_COLUMN]
+    contract = batch.contract
+    known = {fold_case(n): n for n in (*contract.types, *contract.required, *contract.columns)}
+    spelling: dict[str, str] = {}
+    for name in batch.columns:
+        spelling.setdefault(fold_case(name), known.get(fold_case(name), name))
+    rows = [_named_row(row, spelling) for row in batch.rows]
+    columns = [name for low, name in spelling.items() if low not in _NOT_A_COLUMN]
     return replace(batch, columns=columns, rows=rows)
 
 
-_LANDING_NAMES = frozenset(name.lower() for name in RAW_METADATA_NAMES)
+_LANDING_NAMES = frozenset(fold_case(name) for name in RAW_METADATA_NAMES)
 _NOT_A_COLUMN = frozenset({"", *_LANDING_NAMES})
 
 
-def _named_row(row: ParsedRow, first: dict[str, str]) -> ParsedRow:
+def _named_row(row: ParsedRow, spelling: dict[str, str]) -> ParsedRow:
     if row.problem is not None:
         return row
     values: dict[str, str | None] = {}
-    spelled: dict[str, str] = {}  # the column -> the key this row gave it under
+    given: dict[str, str] = {}  # the column -> the key this row gave it under
     for key, value in row.values.items():
-        low = key.lower()
+        low = fold_case(key)
         if low == "":
             if value is None or value == "":
                 continue
             return _unnamed(row, "", f"{value[:60]!r}: a value with no column name")
         if low in _LANDING_NAMES:
             return _unnamed(row, key, f"{key}: a column name the landing keeps for its own")
-        column = first[low]
-        if column in spelled:
-            reason = f"{key}: '{spelled[column]}' and '{key}' name one column"
+        column = spelling.setdefault(low, key)
+        if column in given:
+            reason = f"{key}: '{given[column]}' and '{key}' name one column"
             return _unnamed(row, key, reason + " (column names ignore case)")
-        spelled[column] = key
+        given[column] = key
         values[column] = value
     return replace(row, values=values)
 

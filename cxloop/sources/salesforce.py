@@ -146,6 +146,9 @@ def _parse_row(
         name: (to_sfid18(cell) if name in id_columns else cell) if cell != "" else None
         for name, cell in zip(header, record, strict=True)
     }
+    if "" in values:  # columns with no name (trailing commas): a value there is quarantined
+        unnamed = [cell for name, cell in zip(header, record, strict=True) if not name and cell]
+        values[""] = unnamed[0] if unnamed else None  # cxloop.sources.prepared.named_columns
     return ParsedRow(number, values, original)
 
 

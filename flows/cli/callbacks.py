@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,10 +26,14 @@ NowOpt = Annotated[
         "without an offset it is UTC (default: now).",
     ),
 ]
-# How long a command waits while another process holds the warehouse (DuckDB allows one
-# writing process, and no reader beside it): a pipeline run holds it from start to end, some
-# 3 minutes at 2M source rows (docs/benchmarks.md), so a command outlasts a long run.
+# How long a command waits for a run that holds the warehouse (DuckDB allows one writing
+# process, and no reader beside it): a pipeline run holds it from start to end, some 3 minutes
+# at 2M source rows (docs/benchmarks.md), so a command outlasts a long run. With a Prefect
+# server the wait is for the writer slot; DuckDB's lock is then waited for at most
+# SLOT_LOCK_WAIT_SECONDS (the slot's holders are done; another program may have the file open,
+# and the command must not keep the slot from scheduled flows for long).
 LOCK_WAIT_SECONDS = 900.0
+SLOT_LOCK_WAIT_SECONDS = 120.0
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A short note kept with the event.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Who did it (an e-mail).")]
 
@@ -48,43 +52,58 @@ def _warehouse(warehouse: Path | None) -> Path:
     return path
 
 
-def _open(path: Path, read_only: bool) -> Any:
+def _waiting(what: str, seconds: float) -> Callable[[], None]:
+    def say() -> None:
+        console.print(
+            f"{what}; waiting for it to end (up to {seconds / 60:.0f} min, Ctrl-C to stop)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return say
+
+
+def _open(path: Path, read_only: bool, wait_seconds: float) -> Any:
     """Connect, waiting while another process holds DuckDB's lock; a one-line error after."""
     import duckdb
 
     from cxloop.errors import CxloopError
     from cxloop.warehouse import connect_when_free
 
-    def waiting() -> None:
-        console.print(
-            f"{path}: a run holds the warehouse; waiting for it to end "
-            f"(up to {LOCK_WAIT_SECONDS / 60:.0f} min, Ctrl-C to stop)",
-            highlight=False,
-            soft_wrap=True,
-        )
-
+    waiting = _waiting(f"{path}: another process holds the warehouse", wait_seconds)
     try:
-        return connect_when_free(path, LOCK_WAIT_SECONDS, read_only=read_only, on_wait=waiting)
+        return connect_when_free(path, wait_seconds, read_only=read_only, on_wait=waiting)
     except duckdb.IOException as exc:
         raise CxloopError(
             f"{path}: the warehouse is busy (a run holds it) after waiting "
-            f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done: {exc}"
+            f"{wait_seconds:.0f} s; try again when it is done: {exc}"
         ) from None
 
 
 @contextlib.contextmanager
-def _writer_slot() -> Iterator[None]:
+def _writer_slot() -> Iterator[float]:
     """The Prefect `warehouse-writer` slot when a Prefect server is configured (scheduled flows
-    queue on it, as the in-the-moment actor does); without one no scheduled flow runs."""
+    queue on it, as the in-the-moment actor does); without one no scheduled flow runs. Yields
+    how long to wait for DuckDB's lock then."""
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
-        yield
-        return
-    from cxloop.flows.orchestration import warehouse_slot
+    from cxloop.errors import CxloopError
 
-    with warehouse_slot():
-        yield
+    if not PREFECT_API_URL.value():
+        yield LOCK_WAIT_SECONDS
+        return
+    from cxloop.flows.orchestration import WRITER_LIMIT, warehouse_slot
+
+    said = _waiting(f"a run holds the {WRITER_LIMIT} slot", LOCK_WAIT_SECONDS)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(warehouse_slot(wait_seconds=LOCK_WAIT_SECONDS, on_wait=said))
+        except TimeoutError:
+            raise CxloopError(
+                f"the warehouse is busy (a run holds the {WRITER_LIMIT} slot) after waiting "
+                f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done"
+            ) from None
+        yield SLOT_LOCK_WAIT_SECONDS
 
 
 def _read(warehouse: Path | None, fn: Any) -> Any:
@@ -92,8 +111,8 @@ def _read(warehouse: Path | None, fn: Any) -> Any:
     holds the warehouse open from start to end, and a reader's lock would stop the next run
     from opening it (reads take milliseconds)."""
     path = _warehouse(warehouse)
-    with _writer_slot():
-        con = _open(path, read_only=True)
+    with _writer_slot() as lock_wait:
+        con = _open(path, read_only=True, wait_seconds=lock_wait)
         try:
             return fn(con)
         finally:
@@ -103,8 +122,8 @@ def _read(warehouse: Path | None, fn: Any) -> Any:
 def _write(warehouse: Path | None, fn: Any) -> Any:
     """Run fn(con) in one committed transaction, holding the writer slot (see _writer_slot)."""
     path = _warehouse(warehouse)
-    with _writer_slot():
-        con = _open(path, read_only=False)
+    with _writer_slot() as lock_wait:
+        con = _open(path, read_only=False, wait_seconds=lock_wait)
         try:
             con.execute("begin transaction")
             result = fn(con)

@@ -62,6 +62,25 @@ def test_a_row_matches_by_person_column_or_by_an_email_in_any_text() -> None:
     assert kept == (2,)  # nulls are not matches: the row with no requester stays
 
 
+def test_a_column_named_with_quotes_is_matched_not_spliced_into_the_sql() -> None:
+    """A source's key may hold double quotes (it lands as a column): the predicate quotes it,
+    so it neither breaks the statement nor changes what it matches."""
+    con = duckdb.connect()
+    sneaky = "id\" as varchar), '')) or true or (cast(\"id"
+    frame = pa.table(
+        {
+            "id": ["1", "2"],
+            'say "hi"': ["mail jane.roe@example.com", "no one"],
+            sneaky: ["x", "y"],
+        }
+    )
+    con.register("users", frame)
+    with registered_hashes(con, _hashes(("email", "jane.roe@example.com")), SALT):
+        predicate = row_match_sql("zendesk__users", frame.column_names)
+        rows = con.execute(f"select id from users where {predicate} order by id").fetchall()
+    assert rows == [("1",)]
+
+
 def test_lake_files_and_leftover_tmp_copies_are_rewritten_without_the_person(
     tmp_path: Path,
 ) -> None:

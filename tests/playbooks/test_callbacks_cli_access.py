@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +34,17 @@ def hold_lock(warehouse: Path, seconds: float) -> subprocess.Popen:
     return proc
 
 
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No Prefect server configured, even when the session's test server is up (its URL is a
+    setting, not the environment): the commands wait for DuckDB's lock alone."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield
+
+
 def test_now_takes_z_and_offsets(warehouse: Path, tmp_path: Path) -> None:
     create_tasks(warehouse, tmp_path / "outbox")  # due Friday 2024-06-07 14:00 UTC
     base = ["--warehouse", str(warehouse), "--json"]
@@ -48,7 +61,7 @@ def test_now_takes_z_and_offsets(warehouse: Path, tmp_path: Path) -> None:
     assert "--now: expected an ISO 8601 timestamp" in bad.output
 
 
-def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_server: None) -> None:
     warehouse = tmp_path / "cx.duckdb"
     duckdb.connect(str(warehouse)).close()  # a warehouse with no callback tables yet
     result = CliRunner().invoke(app, ["callbacks", "list", "--warehouse", str(warehouse), "--json"])
@@ -58,7 +71,6 @@ def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert con.execute("select count(*) from duckdb_tables()").fetchone() == (0,)
     # while a run holds the warehouse (DuckDB: no reader beside another process's writer), it
     # says it waits, and after LOCK_WAIT_SECONDS gives up in one line
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(callbacks_cli, "LOCK_WAIT_SECONDS", 0.5)
     proc = hold_lock(warehouse, 30)
     try:
@@ -68,16 +80,15 @@ def test_list_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         proc.wait()
     assert busy.exit_code == 1
     said = " ".join(busy.output.split())
-    assert "a run holds the warehouse; waiting for it to end" in said
+    assert "another process holds the warehouse; waiting for it to end" in said
     assert "the warehouse is busy (a run holds it) after waiting" in said
 
 
 def test_list_waits_for_a_run_longer_than_two_minutes(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path, tmp_path: Path, no_server: None
 ) -> None:
     """A pipeline run holds the warehouse from start to end (minutes at scale 10): `list` waits
     for it by default, well past the two minutes it once gave up after."""
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     create_tasks(warehouse, tmp_path / "outbox")
     assert callbacks_cli.LOCK_WAIT_SECONDS >= 600
     proc = hold_lock(warehouse, 2)
@@ -93,9 +104,8 @@ def test_list_waits_for_a_run_longer_than_two_minutes(
 
 
 def test_a_write_waits_for_the_lock_then_records(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path, tmp_path: Path, no_server: None
 ) -> None:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     create_tasks(warehouse, tmp_path / "outbox")
     r1 = task_of(warehouse, "R1")
     proc = hold_lock(warehouse, 1.5)  # a run holds the warehouse for 1.5 s
@@ -114,3 +124,36 @@ def test_a_write_waits_for_the_lock_then_records(
         assert con.execute(
             "select status, occurred_at from ops.callback_events where event_type = 'contacted'"
         ).fetchall() == [("contacted", datetime(2024, 6, 6, 10, 0))]
+
+
+def test_with_a_server_list_queues_on_the_writer_slot_and_says_so(
+    warehouse: Path, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Under a Prefect server a run holds the `warehouse-writer` slot: `list` waits for it
+    (saying so), then reads."""
+    from cxloop.flows.orchestration import warehouse_slot
+
+    create_tasks(warehouse, tmp_path / "outbox")
+    held, release = threading.Event(), threading.Event()
+
+    def a_run() -> None:
+        with warehouse_slot():
+            held.set()
+            release.wait(60)
+
+    run = threading.Thread(target=a_run)
+    run.start()
+    assert held.wait(60)
+    threading.Timer(3, release.set).start()
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(
+            app, ["callbacks", "list", "--warehouse", str(warehouse), "--json"]
+        )
+    finally:
+        release.set()
+        run.join()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 2  # it waited for the run's slot
+    assert "a run holds the warehouse-writer slot; waiting for it to end" in result.output
+    assert len(json.loads(result.output[result.output.index("[") :])) == 4

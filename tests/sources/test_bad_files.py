@@ -98,6 +98,15 @@ MADE: dict[str, bytes] = {
         {"id": 7007, "name": "Gus", "_source": "me"},
         {"id": 7008, "name": "Hal", 'say "hi"': "hi"},
     ),
+    "zd-ID-then-id": zendesk_users_page(
+        {"ID": 7011, "name": "Ivy", "email": "ivy@example.com"},
+        {"id": 7012, "name": "Jo", "email": "jo@example.com"},
+    ),
+    "sf-two-unnamed": (
+        b'"Id","Name","CreatedDate","LastModifiedDate",,\n'
+        b'"0015g00000ZzZzXAAV","Tiny Co","2023-01-10T08:00:00.000Z","2024-04-01T00:00:00.000Z",,\n'
+        b'"0015g00000ZzZzWAAV","Lost Co","2023-01-10T08:00:00.000Z","2024-04-01T00:00:00.000Z",y,\n'
+    ),
     "sf-trailing-comma": (
         b'"Id","Name","CreatedDate","LastModifiedDate",\n'
         b'"0015g00000ZzZzYAAV","Small Co","2023-01-10T08:00:00.000Z","2024-04-01T00:00:00.000Z",\n'
@@ -232,6 +241,15 @@ CASES: dict[str, Case] = {
             (3, "_source", "_source: a column name the landing keeps for its own"),
         ],
         landed=2,  # and a key with a double quote is a column like any other
+    ),
+    "JSON keys that differ only by case take the contract's spelling (id, required)": Case(
+        "zendesk/users/page-909.json", "zd-ID-then-id", landed=2
+    ),
+    "CSV header with two unnamed columns, a value under one": Case(
+        "salesforce/Account.csv",
+        "sf-two-unnamed",
+        quarantined=[(2, "", "'y': a value with no column name")],
+        landed=1,
     ),
     "CSV header with a trailing comma (an empty last name)": Case(
         "salesforce/Account.csv", "sf-trailing-comma", landed=1
