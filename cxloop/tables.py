@@ -72,9 +72,7 @@ class Table:
     @property
     def insert_sql(self) -> str:
         """`insert into` every column, in order, from `?` parameters (see `row`)."""
-        names = ", ".join(quoted(n) for n in self.column_names)
-        marks = ", ".join("?" for _ in self.columns)
-        return f"insert into {self.sql_name} ({names}) values ({marks})"
+        return self.insert_many_sql(1)
 
     def insert_many_sql(self, count: int) -> str:
         """`insert_sql` for `count` rows in one statement (their `row`s' values in turn)."""
