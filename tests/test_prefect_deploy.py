@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from postgres_server import NoPostgres, postgres_server, required, scratch_database
 from small_marts import build_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen, grace: float) -> None:
+    """Terminate a child process, killing it after `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 pytestmark = pytest.mark.deploy
 FIXTURE_SOURCES = ROOT / "tests" / "fixtures" / "sources"
 WRITER = "warehouse-writer"
@@ -44,26 +54,40 @@ ACT_NOW = "2024-06-05T14:00:00+00:00"
 
 
 def api(url: str, path: str, body: dict | None = None, method: str | None = None) -> object:
+    """One call to the server's REST API, its JSON answer. A loaded server may answer 503 (its
+    database is busy) or slowly: those are retried, timeouts only for calls that read."""
+    method = method or ("POST" if body is not None else "GET")
     req = urllib.request.Request(
         url + path,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json"},
-        method=method or ("POST" if body is not None else "GET"),
+        method=method,
     )
-    for attempt in range(6):  # SQLite behind a loaded server answers 503 when it is locked
+    reads = method == "GET" or path.endswith("/filter")
+    for attempt in range(6):
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             if exc.code != 503 or attempt == 5:
                 raise
-            time.sleep(2)
+        except (TimeoutError, urllib.error.URLError) as exc:
+            timed_out = isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError)
+            if not (reads and timed_out) or attempt == 5:
+                raise
+        time.sleep(2)
     raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A Prefect server on 127.0.0.1 with its own PREFECT_HOME; stopped afterwards."""
+    """A Prefect server on 127.0.0.1 with its own PREFECT_HOME; stopped afterwards.
+
+    Its database is PostgreSQL when one is at hand (CI's, else a throwaway cluster), as Prefect
+    advises for production (docs/operations.md); else SQLite. On SQLite, once in CI, the server's
+    database stayed locked for its 60 s busy timeout while the two flow runs wrote their states,
+    logs and lease, and every API call waited.
+    """
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     env = {
@@ -74,30 +98,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "TMPDIR": str(home),
     }
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                api(url, "/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the Prefect server did not start") from None
-                time.sleep(0.5)
-        yield {**env, "PREFECT_API_URL": url}
-    finally:
-        proc.terminate()
+    with contextlib.ExitStack() as stack:
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            dsn = stack.enter_context(postgres_server())
+        except NoPostgres:
+            if required():
+                raise
+        else:
+            database = stack.enter_context(scratch_database(dsn, "prefect_deploy"))
+            env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database.replace(
+                "postgresql://", "postgresql+asyncpg://", 1
+            )
+        server_log = stack.enter_context((home / "server.log").open("w"))  # read on a failure
+        proc = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/api"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    api(url, "/health")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("the Prefect server did not start") from None
+                    time.sleep(0.5)
+            yield {**env, "PREFECT_API_URL": url}
+        finally:
+            stop(proc, 20)
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +257,9 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
     by_name = {d["name"]: d for d in api(url, "/deployments/filter", {})}
     for d in by_name.values():  # no scheduled run may start while we test manual runs
         api(url, f"/deployments/{d['id']}/pause_deployment", {})
+    scheduled = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "limit": 200}
+    for run in api(url, "/flow_runs/filter", scheduled):  # made before the pause
+        api(url, f"/flow_runs/{run['id']}", method="DELETE")
     warehouse = Path(deployed["CXLOOP_HOME"]) / "warehouse" / "cx.duckdb"
     warehouse.parent.mkdir(parents=True)
     build_warehouse(warehouse)  # four recent detractors, one opted out; gate open
@@ -277,11 +312,7 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
 
         states = wait_until("both runs to finish", finished, 300, worker)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker, 30)
         worker_log.close()
     log_tail = (tmp_path / "worker.log").read_text()[-3000:]
     assert states == {"ingest": "COMPLETED", "act": "COMPLETED"}, log_tail

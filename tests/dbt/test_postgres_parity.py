@@ -1,6 +1,6 @@
 """The second dbt target: PostgreSQL builds the same marts, with the same numbers, as DuckDB.
 
-Runs against CXLOOP_TEST_PG_DSN, or a throwaway cluster (tests/dbt/postgres_server.py); skips
+Runs against CXLOOP_TEST_PG_DSN, or a throwaway cluster (tests/postgres_server.py); skips
 when neither exists, fails instead when CXLOOP_REQUIRE_POSTGRES=1 (.ci/run sets it).
 """
 

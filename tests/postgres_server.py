@@ -13,12 +13,13 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-throwaway"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "pg-throwaway"
 
 
 class NoPostgres(RuntimeError):
@@ -74,3 +75,26 @@ def postgres_server() -> Iterator[str]:
         yield values["CXLOOP_TEST_PG_DSN"]
     finally:
         subprocess.run([str(SCRIPT), "stop", values["PG_THROWAWAY_DIR"]], timeout=120, check=False)
+
+
+@contextmanager
+def scratch_database(dsn: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on `dsn`'s server (its user must be allowed to create one), dropped
+    afterwards; yields its DSN."""
+    import psycopg2  # dbt-postgres's driver
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    def admin(statement: str) -> None:
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True  # create and drop database refuse to run in a transaction
+        try:
+            conn.cursor().execute(statement)
+        finally:
+            conn.close()
+
+    admin(f'create database "{name}"')
+    try:
+        yield urlsplit(dsn)._replace(path=f"/{name}").geturl()
+    finally:
+        admin(f'drop database if exists "{name}" with (force)')
