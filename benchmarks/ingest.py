@@ -27,7 +27,6 @@ must not exist yet), else in a temporary folder. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -38,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.memory import PeakRss
 
 
 def prepare_sources(sources: Path, scale: float, seed: int) -> bool:
@@ -52,43 +53,6 @@ def prepare_sources(sources: Path, scale: float, seed: int) -> bool:
         check=True,
     )  # fmt: skip
     return True
-
-
-class PeakRss:
-    """Samples the resident memory of this process and its children together (every 50 ms)."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.peak_kb = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> PeakRss:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-    def _run(self) -> None:
-        while not self.stop.wait(0.05):
-            pids = [os.getpid()]
-            for task in Path("/proc/self/task").iterdir():
-                with contextlib.suppress(OSError):
-                    pids += (task / "children").read_text().split()
-            total = 0
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1])
-            self.peak_kb = max(self.peak_kb, total)
-
-    @property
-    def mb(self) -> int:
-        return round(self.peak_kb / 1024)
 
 
 def _rss_mb() -> int:

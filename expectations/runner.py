@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 from great_expectations.execution_engine import pandas_execution_engine
+from great_expectations.expectations.expectation import Expectation
 from great_expectations.validator.v1_validator import Validator
 
 from cxloop.expectations._build import DerivedCheck
@@ -46,6 +49,40 @@ DOCS_INDEX_LIMIT = 500
 # a scale-1 run's checks), for a value nothing reads. A result names its run; what data a
 # check covered is in ops.stage_inputs (cxloop.changes). No batch is fingerprinted:
 pandas_execution_engine.HASH_THRESHOLD = 0
+
+# GE 1.x builds an expectation's whole configuration anew (a pydantic dict of the expectation,
+# then a new ExpectationConfiguration) on every access of `Expectation.configuration`, and its
+# validation reads it once per keyword it looks up: a third of a validation's time (session
+# 10's profile). Within one of our validations nothing changes an expectation, so there each
+# expectation's configuration is built once (`configurations_built_once`); everywhere else the
+# property is GE's own. The memo keeps the expectations alive, so an id names one of them.
+_BUILD_CONFIGURATION = Expectation.configuration
+_CONFIGURATIONS: ContextVar[dict[int, tuple[Expectation, Any]] | None] = ContextVar(
+    "cxloop_expectation_configurations", default=None
+)
+
+
+def _configuration(self: Expectation) -> Any:
+    memo = _CONFIGURATIONS.get()
+    if memo is None:
+        return _BUILD_CONFIGURATION.fget(self)  # type: ignore[attr-defined]
+    built = memo.get(id(self))
+    if built is None:
+        built = memo[id(self)] = (self, _BUILD_CONFIGURATION.fget(self))  # type: ignore[attr-defined]
+    return built[1]
+
+
+Expectation.configuration = property(_configuration, doc=_BUILD_CONFIGURATION.__doc__)  # type: ignore[method-assign,assignment]
+
+
+@contextmanager
+def configurations_built_once() -> Iterator[None]:
+    """Within the block (this thread's context), each expectation's configuration is built once."""
+    token = _CONFIGURATIONS.set({})
+    try:
+        yield
+    finally:
+        _CONFIGURATIONS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -242,7 +279,8 @@ class Runner:
                 batch_parameters={"dataframe": frame},
                 result_format=RESULT_FORMAT,
             )
-            outcome = validator.validate_expectation_suite(suite)
+            with configurations_built_once():
+                outcome = validator.validate_expectation_suite(suite)
             run_id = RunIdentifier(run_name=run_name)
             self._store(outcome, validator, dataset, run_id)
             results = [_to_result(r) for r in outcome.results]

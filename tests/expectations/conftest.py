@@ -670,3 +670,9 @@ def good_frames() -> Callable[[str], pd.DataFrame]:
     """A fresh good frame for a dataset name (raw or mart)."""
     frames = {**raw_frames(), **mart_frames()}
     return lambda name: frames[name].copy()
+
+
+@pytest.fixture
+def every_good_frame() -> dict[str, pd.DataFrame]:
+    """Every dataset's good frame, by name."""
+    return {**raw_frames(), **mart_frames()}

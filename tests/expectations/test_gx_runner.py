@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+import cxloop.expectations.runner as runner_module
 from cxloop.expectations.runner import Runner
 
 Frames = Callable[[str], pd.DataFrame]
@@ -77,3 +80,41 @@ def test_an_unchanged_suite_is_not_stored_again_and_a_changed_one_is(
     changed = stored_suite(root)
     assert len(changed["expectations"]) < len(written["expectations"])
     assert "ExpectationSuiteIdentifier" in [type(i).__name__ for i in narrower._pending_docs]
+
+
+def test_configurations_built_once_give_ge_s_own_results(
+    monkeypatch: pytest.MonkeyPatch, every_good_frame: dict[str, pd.DataFrame]
+) -> None:
+    """Every suite, on its good frame, on the frame with every value missing and on the frame
+    doubled (duplicates): the results equal those of GE's own property, which builds an
+    expectation's configuration on every access; and far fewer configurations are built."""
+    variants = {
+        f"{name}/{kind}": (name, frame)
+        for name, good in sorted(every_good_frame.items())
+        for kind, frame in (
+            ("good", good),
+            ("missing", good.astype(object).where(pd.DataFrame(False, good.index, good.columns))),
+            ("doubled", pd.concat([good, good], ignore_index=True)),
+        )
+    }
+    built = {"n": 0}
+    own = runner_module._BUILD_CONFIGURATION
+
+    def counted(self):  # GE's own build, counted
+        built["n"] += 1
+        return own.fget(self)
+
+    monkeypatch.setattr(runner_module, "_BUILD_CONFIGURATION", property(counted))
+
+    def results() -> tuple[dict[str, object], int]:
+        built["n"] = 0
+        runner = Runner(None)
+        out = {key: runner.validate(name, frame.copy()) for key, (name, frame) in variants.items()}
+        return out, built["n"]
+
+    once, builds_once = results()
+    monkeypatch.setattr(runner_module, "configurations_built_once", contextlib.nullcontext)
+    every_time, builds_every_time = results()
+    assert once == every_time
+    assert any(not r.success for r in once.values()) and any(r.success for r in once.values())
+    assert builds_once * 3 < builds_every_time
