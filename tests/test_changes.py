@@ -23,6 +23,7 @@ from cxloop.changes import (
     source_inputs,
     unchanged,
 )
+from cxloop.dbt import project_manifest
 from cxloop.playbooks import ledger
 from cxloop.quality.freshness import freshness_unchanged
 from cxloop.quality.gate import finish_build, start_build
@@ -269,3 +270,19 @@ def test_a_build_is_due_before_the_first_and_after_a_failed_one(tmp_path: Path) 
     start_build(path, "b-2", None)
     finish_build(path, "b-2", None, ok=False)
     assert build_due(path)
+
+
+def test_new_tickets_reach_the_survey_facts_but_not_the_answers_topics(tmp_path: Path) -> None:
+    """The topics of an answer depend on its text alone: new tickets (which change who is who)
+    rebuild fct_survey_responses but not the tagging; new survey answers rebuild both."""
+    from cxloop.reached import reached, source_ids
+
+    manifest = project_manifest(tmp_path, {}, tmp_path / "cx.duckdb")
+    assert manifest is not None
+
+    def phase_3(relation: str) -> set[str]:
+        return set(reached(manifest, source_ids(manifest, [relation]) or set()).phase_3)
+
+    tickets, answers = phase_3("raw.zendesk__tickets"), phase_3("raw.qualtrics__responses")
+    assert "fct_survey_responses" in tickets and "int_survey_response_topics__tagged" not in tickets
+    assert {"fct_survey_responses", "int_survey_response_topics__tagged"} <= answers

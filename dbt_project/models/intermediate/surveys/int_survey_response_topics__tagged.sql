@@ -1,12 +1,15 @@
 -- One row per open-text survey answer and topic it names (seeds/topic_keywords.csv, per
 -- language; text and patterns normalized by normalize_text). An answer naming no known topic
 -- gets the topic 'other'. Answers in a language with no keyword list are matched against all.
+-- The answers of fct_survey_responses (the counted ones), read before the identity join: a
+-- topic depends on the text and its language only, so resolving customers anew (new tickets
+-- or contacts) does not redo the tagging.
 with
 
 responses as (
 
-    select * from {{ ref('fct_survey_responses') }}
-    where open_text is not null and trim(open_text) <> ''
+    select * from {{ ref('int_survey_responses__unioned') }}
+    where is_counted and open_text is not null and trim(open_text) <> ''
 
 ),
 
