@@ -214,8 +214,13 @@ def summary_line(result: dict[str, object]) -> str:
         f"({result['dbt_floor_s']} s; goal <= 2x)"
     ]
     if "nothing_new_s" in result:
+        quiet = (
+            "nothing new"
+            if result["settled"]
+            else f"no run with nothing new in {MAX_SETTLING} (sends still due); the last"
+        )
         parts += [
-            f"nothing new {result['nothing_new_s']} s = {result['ratio_nothing_new']}x the "
+            f"{quiet} {result['nothing_new_s']} s = {result['ratio_nothing_new']}x the "
             "first run (goal <= 10 s and <= 0.15x)",
             f"{result['new_rows']:,} new rows "
             f"({100 * result['new_rows'] / result['source_rows']:.1f}%) "  # type: ignore[operator]
