@@ -9,8 +9,9 @@ from pathlib import Path
 
 
 class PeakRss:
-    """Samples the resident memory of this process and its children together (every
-    `interval` seconds), but for the children in `exclude` (a server started beside the run)."""
+    """Samples the resident memory of this process and its direct children together (every
+    `interval` seconds), but for the children in `exclude` (a server started beside the run).
+    Grandchildren and peaks shorter than the interval are missed: a lower bound."""
 
     def __init__(self, exclude: set[int] | None = None, interval: float = 0.05) -> None:
         self.exclude = {str(pid) for pid in exclude or ()}

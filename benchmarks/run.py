@@ -163,8 +163,8 @@ def bench_pipeline(
         gen_s, counts = generate_in_child(sources, scale, seed)
         source_rows = sum(n for name, n in counts.items() if not name.startswith("truth."))
         new_rows = 0 if first_only else hold_back_newest(sources, held, new_share, source_rows)
-        # the helper processes a run starts count (ingest's workers, dbt's parse, the voice
-        # worker), the Prefect server beside the runs does not
+        # the helper processes a run starts count (ingest's workers, dbt's parse child), the
+        # Prefect server started beside the runs does not
         with PeakRss(exclude={server_pid} if server_pid else None, interval=0.2) as together:
             runs = [timed_run(sources)]
             while not first_only and len(runs) <= MAX_SETTLING:  # until nothing new is left
@@ -217,7 +217,7 @@ def summary_line(result: dict[str, object]) -> str:
         quiet = (
             "nothing new"
             if result["settled"]
-            else f"no run with nothing new in {MAX_SETTLING} (sends still due); the last"
+            else f"no run with nothing new in {MAX_SETTLING} (a build ran in each); the last"
         )
         parts += [
             f"{quiet} {result['nothing_new_s']} s = {result['ratio_nothing_new']}x the "
@@ -241,7 +241,8 @@ def append_results(result: dict[str, object]) -> None:
         f"| {stamp} | pipeline | {result['scale']} | {result['source_rows']:,} | "
         f"{result['generate_s']} s | {result['pipeline_s']} s | {stages}; "
         f"{summary_line(result)} | "
-        f"{result['peak_rss_mb']} MB | {os.cpu_count()} cores, {platform.python_version()} |\n"
+        f"{result['peak_rss_mb']} MB ({result['peak_rss_with_helpers_mb']} MB with helpers) | "
+        f"{os.cpu_count()} cores, {platform.python_version()} |\n"
     )
     with RESULTS.open("a") as fh:
         fh.write(line)

@@ -53,7 +53,7 @@ pandas_execution_engine.HASH_THRESHOLD = 0
 # GE 1.x builds an expectation's whole configuration anew (a pydantic dict of the expectation,
 # then a new ExpectationConfiguration) on every access of `Expectation.configuration`, and its
 # validation reads it once per keyword it looks up: a third of a validation's time (session
-# 10's profile). Within one of our validations nothing changes an expectation, so there each
+# 9's profile). Within one of our validations nothing changes an expectation, so there each
 # expectation's configuration is built once (`configurations_built_once`); everywhere else the
 # property is GE's own. The memo keeps the expectations alive, so an id names one of them.
 _BUILD_CONFIGURATION = Expectation.configuration

@@ -77,10 +77,14 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([str(SCRIPT), "stop", values["PG_THROWAWAY_DIR"]], timeout=120, check=False)
 
 
+class ScratchDatabaseError(RuntimeError):
+    """The server would not create a database (no CREATEDB right, an old server...)."""
+
+
 @contextmanager
 def scratch_database(dsn: str, prefix: str) -> Iterator[str]:
-    """A new, empty database on `dsn`'s server (its user must be allowed to create one), dropped
-    afterwards; yields its DSN."""
+    """A new, empty database on `dsn`'s server (its user must be allowed to create one; the
+    drop needs PostgreSQL 13 or later), dropped afterwards; yields its DSN."""
     import psycopg2  # dbt-postgres's driver
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -93,7 +97,10 @@ def scratch_database(dsn: str, prefix: str) -> Iterator[str]:
         finally:
             conn.close()
 
-    admin(f'create database "{name}"')
+    try:
+        admin(f'create database "{name}"')
+    except psycopg2.Error as exc:
+        raise ScratchDatabaseError(f"could not create a scratch database: {exc}") from exc
     try:
         yield urlsplit(dsn)._replace(path=f"/{name}").geturl()
     finally:

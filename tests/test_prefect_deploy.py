@@ -24,7 +24,13 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from postgres_server import NoPostgres, postgres_server, required, scratch_database
+from postgres_server import (
+    NoPostgres,
+    ScratchDatabaseError,
+    postgres_server,
+    required,
+    scratch_database,
+)
 from small_marts import build_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,13 +105,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     }
     env.pop("PREFECT_API_URL", None)
     with contextlib.ExitStack() as stack:
+        env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)  # never the caller's database
         try:
             dsn = stack.enter_context(postgres_server())
-        except NoPostgres:
+            database = stack.enter_context(scratch_database(dsn, "prefect_deploy"))
+        except (NoPostgres, ScratchDatabaseError):  # SQLite, unless CI requires PostgreSQL
             if required():
                 raise
         else:
-            database = stack.enter_context(scratch_database(dsn, "prefect_deploy"))
             env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database.replace(
                 "postgresql://", "postgresql+asyncpg://", 1
             )
@@ -125,7 +132,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
                     break
                 except OSError:
                     if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("the Prefect server did not start") from None
+                        server_log.flush()
+                        log = (home / "server.log").read_text()[-3000:]
+                        raise RuntimeError(f"the Prefect server did not start:\n{log}") from None
                     time.sleep(0.5)
             yield {**env, "PREFECT_API_URL": url}
         finally:
@@ -257,8 +266,11 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
     by_name = {d["name"]: d for d in api(url, "/deployments/filter", {})}
     for d in by_name.values():  # no scheduled run may start while we test manual runs
         api(url, f"/deployments/{d['id']}/pause_deployment", {})
+    # scheduled runs that outlive the pause (one started mid-test at a 15-minute boundary)
+    # are deleted, after two scheduler loops so that none is still being inserted
+    time.sleep(2 * float(deployed["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"]))
     scheduled = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}, "limit": 200}
-    for run in api(url, "/flow_runs/filter", scheduled):  # made before the pause
+    for run in api(url, "/flow_runs/filter", scheduled):
         api(url, f"/flow_runs/{run['id']}", method="DELETE")
     warehouse = Path(deployed["CXLOOP_HOME"]) / "warehouse" / "cx.duckdb"
     warehouse.parent.mkdir(parents=True)

@@ -113,6 +113,7 @@ def test_configurations_built_once_give_ge_s_own_results(
         return out, built["n"]
 
     once, builds_once = results()
+    assert runner_module._CONFIGURATIONS.get() is None  # outside a validation: GE's own property
     monkeypatch.setattr(runner_module, "configurations_built_once", contextlib.nullcontext)
     every_time, builds_every_time = results()
     assert once == every_time
