@@ -20,6 +20,7 @@ import duckdb
 
 from cxloop.dbt import DbtRun, invoke_dbt, raise_for_failure
 from cxloop.errors import ConfigError, CxloopError
+from cxloop.sqlnames import quoted
 from cxloop.tables import ensure_warehouse
 from cxloop.warehouse import connect, writer
 
@@ -152,11 +153,6 @@ class PostgresTarget:
             raise PostgresError(f"PostgreSQL {self.describe()}: cannot connect ({first})") from None
 
 
-def quote(identifier: str) -> str:
-    """A SQL identifier, double-quoted (raw column names keep the source's case)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def postgres_type(duckdb_type: str, where: str) -> str:
     """The PostgreSQL type for a DuckDB column type; refuses nested types, naming the column."""
     upper = duckdb_type.upper()
@@ -223,22 +219,22 @@ def copy_table(
     """
     columns = table_columns(duck, schema, table)
     csv_path = scratch / f"{schema}.{table}.csv"
-    select_list = ", ".join(quote(name) for name, _ in columns)
+    select_list = ", ".join(quoted(name) for name, _ in columns)
     duck.execute(
-        f"copy (select {select_list} from {quote(schema)}.{quote(table)}) "
+        f"copy (select {select_list} from {quoted(schema)}.{quoted(table)}) "
         f"to '{csv_path}' (format csv, header false)"
     )
-    target = f"{quote(schema)}.{quote(table)}"
+    target = f"{quoted(schema)}.{quoted(table)}"
     try:
         with pg, pg.cursor() as cur:  # one transaction: committed on success, else rolled back
             # a reader holding the table (an open BI transaction) makes us wait, not hang forever
             cur.execute(f"set local lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
-            cur.execute(f"create schema if not exists {quote(schema)}")
+            cur.execute(f"create schema if not exists {quoted(schema)}")
             if existing_columns(cur, schema, table) == columns:
                 cur.execute(f"truncate table {target}")
             else:
                 cur.execute(f"drop table if exists {target} cascade")
-                definition = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
+                definition = ", ".join(f"{quoted(name)} {kind}" for name, kind in columns)
                 cur.execute(f"create table {target} ({definition})")
             with csv_path.open("rb") as data:
                 cur.copy_expert(f"copy {target} ({select_list}) from stdin with (format csv)", data)

@@ -1,7 +1,8 @@
 """Column names from sources, as DuckDB takes them: quoted for SQL, compared as DuckDB compares.
 
 A source's keys and headers are written by others (a JSON key may hold a double quote), so
-every statement that names a source column quotes it with `quoted`. DuckDB matches quoted
+every statement that names a column or a table quotes it with `quoted` (DuckDB and PostgreSQL
+quote alike; `Table.column_list` is a table's quoted columns). DuckDB matches quoted
 identifiers ignoring the case of ASCII letters only (`"Email"` is `"email"`, `"Émail"` is not
 `"émail"`): `fold_case` folds a name the same way, to tell which names are one column.
 """

@@ -74,9 +74,14 @@ class Table:
         """`insert into` every column, in order, from `?` parameters (see `row`)."""
         return self.insert_many_sql(1)
 
+    @property
+    def column_list(self) -> str:
+        """Every column's quoted name, in order, comma-separated (for select and insert)."""
+        return ", ".join(quoted(n) for n in self.column_names)
+
     def insert_many_sql(self, count: int) -> str:
         """`insert_sql` for `count` rows in one statement (their `row`s' values in turn)."""
-        names = ", ".join(quoted(n) for n in self.column_names)
+        names = self.column_list
         marks = "(" + ", ".join("?" for _ in self.columns) + ")"
         return f"insert into {self.sql_name} ({names}) values " + ", ".join([marks] * count)
 

@@ -36,6 +36,7 @@ from cxloop.playbooks.plan import PlanContext
 from cxloop.playbooks.render import TemplateRenderer
 from cxloop.playbooks.spec import LoadedPlaybook
 from cxloop.quality.gate import gate_state
+from cxloop.sqlnames import quoted
 from cxloop.warehouse import connect_when_free
 
 TRIGGER_TABLE = "moment_responses"
@@ -90,7 +91,7 @@ def _load_trigger_table(
         }
         rows.append({k: v for k, v in values.items() if k in have})
     for row in rows:
-        names = ", ".join(f'"{k}"' for k in row)
+        names = ", ".join(quoted(k) for k in row)
         marks = ", ".join("?" for _ in row)
         con.execute(f"insert into {TRIGGER_TABLE} ({names}) values ({marks})", list(row.values()))
     return unresolved

@@ -23,6 +23,7 @@ import yaml
 
 from cxloop.errors import QualityGateError
 from cxloop.package_data import dbt_project_dir
+from cxloop.sqlnames import quoted
 
 PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 SOURCES_KEY = re.compile(r"^sources\s*:", re.MULTILINE)
@@ -55,7 +56,7 @@ class _Relation:
         self.schema, self.identifier, self.name = schema, identifier, identifier
 
     def __str__(self) -> str:
-        return f'"{self.schema}"."{self.identifier}"'
+        return f"{quoted(self.schema)}.{quoted(self.identifier)}"
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def read_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame |
     schema, table = dataset.split(".", 1)
     if not table_exists(con, schema, table):
         return None
-    relation = f'"{schema}"."{table}"'
+    relation = f"{quoted(schema)}.{quoted(table)}"
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     selected = ", ".join(quoted(c) for c in columns_read(dataset, columns))
     sql = f"select {selected} from {relation}"

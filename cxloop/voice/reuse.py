@@ -115,8 +115,7 @@ def _rows(con: Any, table: Table) -> pd.DataFrame:
     columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
     if not set(table.column_names) <= columns:  # written by an older release: redo everything
         return pd.DataFrame(columns=list(table.column_names))
-    names = ", ".join(f'"{n}"' for n in table.column_names)
-    return con.execute(f"select {names} from {table.sql_name}").df()
+    return con.execute(f"select {table.column_list} from {table.sql_name}").df()
 
 
 def read_previous(warehouse: Path) -> Previous:
@@ -343,7 +342,7 @@ def write_voice(warehouse: Path, rows: VoiceRows) -> int:
             )
             new = frame[_member(frame["text_id"], rewrite)]
             con.register("voice_rows", new)
-            names = ", ".join(f'"{n}"' for n in table.column_names)
+            names = table.column_list
             con.execute(f"insert into {table.sql_name} ({names}) select {names} from voice_rows")
             con.unregister("voice_rows")
         con.unregister("voice_ids")

@@ -17,7 +17,7 @@ def replace_table(warehouse: Path, table: Table, rows: pd.DataFrame) -> int:
         table.add_missing_columns(con)  # a table made by an older release
         con.execute(f"delete from {table.sql_name}")
         con.register("replacement_rows", rows)
-        names = ", ".join(f'"{n}"' for n in table.column_names)
+        names = table.column_list
         con.execute(f"insert into {table.sql_name} ({names}) select {names} from replacement_rows")
         con.unregister("replacement_rows")
     return len(rows)
