@@ -142,6 +142,7 @@ class StageTimer:
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
+        self.seconds.setdefault(name, 0.0)  # stages side by side are listed in the order they began
         for listener in list(_listeners):
             listener(name, None)
         try:

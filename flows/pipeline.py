@@ -233,18 +233,31 @@ def run_stages(
                 record_inputs(wh, "build", sources_in, built)
                 record_inputs(wh, "ledger", ledger_in, built)
                 record_many(wh, {f"build:{d}": fp for d, fp in raw_in.items()}, built)
-            with timer.stage("act"):
-                report["act"] = act.fn(dry_run=dry_run, now=now, config=str(cfg_path))
-            if not dry_run:
-                with timer.stage("publish"):
-                    publish_in = publish_inputs(wh, config)
-                    if unchanged(wh, "publish", publish_in) and (paths.bi / "cx.duckdb").exists():
-                        skip(report, "publish", "marts unchanged since the last publish")
-                        report["warnings"] = publish_warnings(config)
-                    else:
-                        report["publish"] = publish.fn(str(cfg_path))
-                        report["warnings"] = report["publish"]["warnings"]
-                        record_inputs(wh, "publish", publish_in, run_id)
+
+            def act_stage() -> dict[str, Any]:
+                with timer.stage("act"):
+                    return act.fn(dry_run=dry_run, now=now, config=str(cfg_path))
+
+            acted_by = beside(act_stage, "act")  # act runs beside publish: neither reads the other
+            try:
+                if not dry_run:
+                    with timer.stage("publish"):
+                        publish_in = publish_inputs(wh, config)
+                        if (
+                            unchanged(wh, "publish", publish_in)
+                            and (paths.bi / "cx.duckdb").exists()
+                        ):
+                            skip(report, "publish", "marts unchanged since the last publish")
+                            report["warnings"] = publish_warnings(config)
+                        else:
+                            report["publish"] = publish.fn(str(cfg_path))
+                            report["warnings"] = report["publish"]["warnings"]
+                            record_inputs(wh, "publish", publish_in, run_id)
+            except BaseException:  # act's thread ends first; publish's error is the one raised
+                with contextlib.suppress(Exception):
+                    acted_by()
+                raise
+            report["act"] = acted_by()
             report["status"] = "ok"
         except QualityGateError as exc:
             report["status"] = "blocked"
