@@ -61,7 +61,7 @@ from cxloop.heap import long_lived_heap
 from cxloop.publish import publish_warnings
 from cxloop.quality.freshness import freshness_unchanged
 from cxloop.quality.results import utc_now
-from cxloop.settings import Settings
+from cxloop.settings import Paths, Settings
 from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
 from cxloop.warehouse import held_open, writer
@@ -132,9 +132,10 @@ def run_stages(
     with warehouse_slot(), held_open(wh), no_parse_left():
         if build_due(wh):  # a build follows whatever lands: dbt parses on what ingest leaves idle
             parse_ahead(paths.home, dbt_vars(config), wh, nice=IDLE_PRIORITY)
-        with timer.stage("ingest"):
-            report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
+        failure: Exception | None = None
         try:
+            with timer.stage("ingest"):
+                report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
             sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
             if not build_unchanged(wh, sources_in):  # dbt parses on the core the checks leave
                 parse_ahead(paths.home, dbt_vars(config), wh)
@@ -264,10 +265,29 @@ def run_stages(
             report["blocked"] = str(exc)
             logger.error("Quality gate failed; nothing more acted on or published: %s", exc)
             gate_closed(str(exc), return_state=True)  # a Failed `quality-gate` run for alerts
-        with timer.stage("data_docs"):  # once for the run's checks, passed or failed
-            render_docs_task(paths.gx)
-        wait_for_parse()  # a blocked run leaves no dbt parse behind
-        report["durations"] = timer.seconds
-        report["warehouse"] = warehouse_summary(paths.warehouse)
-        record_run(paths.warehouse, report, started_at)
+        except Exception as exc:  # recorded, its checks' pages rendered, then raised
+            report["status"] = "failed"
+            report["error"] = f"{type(exc).__name__}: {exc}"
+            failure = exc
+        if failure is None:
+            wait_for_parse()  # a blocked run leaves no dbt parse behind (a failed one kills it)
+            finish_run(report, timer, paths, started_at)
+        else:
+            try:  # as far as the failure allows; the failure is the error raised
+                finish_run(report, timer, paths, started_at)
+            except Exception as exc:
+                logger.error("The failed run could not be recorded: %s", exc)
+            raise failure
     return report
+
+
+def finish_run(
+    report: dict[str, Any], timer: StageTimer, paths: Paths, started_at: datetime
+) -> None:
+    """The run's end, whatever its status: Data Docs rendered once for all its checks, the
+    summary kept in ops.pipeline_runs."""
+    with timer.stage("data_docs"):
+        render_docs_task(paths.gx)
+    report["durations"] = timer.seconds
+    report["warehouse"] = warehouse_summary(paths.warehouse)
+    record_run(paths.warehouse, report, started_at)

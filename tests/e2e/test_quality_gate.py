@@ -78,3 +78,36 @@ def test_a_failed_gate_sends_and_publishes_nothing(
     with pytest.raises(MartsNotCheckedError, match="publish refused"):
         publish()
     assert not list(paths.outbox.glob("*.eml")) and not (paths.bi / "cx.duckdb").exists()
+
+
+def test_a_failed_run_is_recorded_and_its_error_raised(
+    tmp_path: Path, cx_home: Path, prefect_harness: None
+) -> None:
+    """A stage's error (here an undecodable survey export at ingest) is raised as it was, and
+    the run is kept in ops.pipeline_runs as `failed` with that error, its Data Docs rendered."""
+    import shutil
+
+    from cxloop.errors import CxloopError
+
+    sources = tmp_path / "sources"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "sources", sources)
+    (sources / "qualtrics/nps_relational_2024.csv").write_bytes(
+        "Q1\n\u0645\u0631\u062d\u0628\u0627\n".encode("cp1256")
+    )
+    paths = Settings().paths
+
+    with pytest.raises(CxloopError, match="nps_relational_2024.csv") as raised:
+        pipeline(str(sources), now=datetime(2026, 11, 2, 12, tzinfo=UTC))
+
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        runs = con.execute(
+            "select status, summary->>'$.error', summary->'$.durations' from ops.pipeline_runs"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(runs) == 1
+    status, error, durations = runs[0]
+    assert status == "failed"
+    assert "nps_relational_2024.csv" in error and str(raised.value) in error
+    assert "ingest" in durations and "data_docs" in durations
