@@ -83,8 +83,8 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> Any:
 @contextlib.contextmanager
 def _writer_slot() -> Iterator[float]:
     """The Prefect `warehouse-writer` slot when a Prefect server is configured (scheduled flows
-    queue on it, as the in-the-moment actor does); without one no scheduled flow runs. Yields
-    how long to wait for DuckDB's lock then."""
+    queue on it, as the in-the-moment actor does); without one, or when it does not answer, no
+    scheduled flow runs. Yields how long to wait for DuckDB's lock then."""
     from prefect.settings import PREFECT_API_URL
 
     from cxloop.errors import CxloopError
@@ -92,6 +92,8 @@ def _writer_slot() -> Iterator[float]:
     if not PREFECT_API_URL.value():
         yield LOCK_WAIT_SECONDS
         return
+    import httpx
+
     from cxloop.flows.orchestration import WRITER_LIMIT, warehouse_slot
 
     said = _waiting(f"a run holds the {WRITER_LIMIT} slot", LOCK_WAIT_SECONDS)
@@ -103,6 +105,16 @@ def _writer_slot() -> Iterator[float]:
                 f"the warehouse is busy (a run holds the {WRITER_LIMIT} slot) after waiting "
                 f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done"
             ) from None
+        except httpx.TransportError as exc:  # a CSM's queue must not depend on the server
+            console.print(
+                f"the Prefect server at {PREFECT_API_URL.value()} does not answer "
+                f"({type(exc).__name__}); going on with DuckDB's lock alone (no scheduled run "
+                "starts while the server is down)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            yield LOCK_WAIT_SECONDS
+            return
         yield SLOT_LOCK_WAIT_SECONDS
 
 

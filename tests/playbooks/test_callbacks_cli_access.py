@@ -157,3 +157,27 @@ def test_with_a_server_list_queues_on_the_writer_slot_and_says_so(
     assert time.monotonic() - started >= 2  # it waited for the run's slot
     assert "a run holds the warehouse-writer slot; waiting for it to end" in result.output
     assert len(json.loads(result.output[result.output.index("[") :])) == 4
+
+
+def test_list_goes_on_when_the_configured_server_is_down(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSM's queue does not depend on the Prefect server: configured but down (nothing
+    listens at its URL), `list` says so and reads under DuckDB's lock alone."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from cxloop.flows import orchestration
+    from cxloop.flows.prefect_api import free_port
+
+    create_tasks(warehouse, tmp_path / "outbox")
+    monkeypatch.setattr(orchestration, "_limit_ready", False)  # ask the (down) server again
+    url = f"http://127.0.0.1:{free_port()}/api"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        result = CliRunner().invoke(
+            app, ["callbacks", "list", "--warehouse", str(warehouse), "--json"]
+        )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output[: result.output.index("[")].split())
+    assert f"the Prefect server at {url} does not answer" in said
+    assert len(json.loads(result.output[result.output.index("[") :])) == 4
