@@ -255,8 +255,11 @@ def run_stages(
                             report["warnings"] = report["publish"]["warnings"]
                             record_inputs(wh, "publish", publish_in, run_id)
             except BaseException:  # act's thread ends first; publish's error is the one raised
-                with contextlib.suppress(Exception):
-                    acted_by()
+                try:
+                    report["act"] = acted_by()  # what was sent stays in the run's summary
+                except Exception as exc:
+                    report["act_error"] = f"{type(exc).__name__}: {exc}"
+                    logger.error("act failed beside a failed publish: %s", report["act_error"])
                 raise
             report["act"] = acted_by()
             report["status"] = "ok"
@@ -271,23 +274,40 @@ def run_stages(
             failure = exc
         if failure is None:
             wait_for_parse()  # a blocked run leaves no dbt parse behind (a failed one kills it)
-            finish_run(report, timer, paths, started_at)
-        else:
-            try:  # as far as the failure allows; the failure is the error raised
-                finish_run(report, timer, paths, started_at)
-            except Exception as exc:
-                logger.error("The failed run could not be recorded: %s", exc)
+        finish_run(report, timer, paths, started_at, failed=failure is not None)
+        if failure is not None:
             raise failure
     return report
 
 
 def finish_run(
-    report: dict[str, Any], timer: StageTimer, paths: Paths, started_at: datetime
+    report: dict[str, Any],
+    timer: StageTimer,
+    paths: Paths,
+    started_at: datetime,
+    failed: bool = False,
 ) -> None:
     """The run's end, whatever its status: Data Docs rendered once for all its checks, the
-    summary kept in ops.pipeline_runs."""
-    with timer.stage("data_docs"):
-        render_docs_task(paths.gx)
+    summary kept in ops.pipeline_runs. After a `failed` run each step goes as far as the
+    failure allows (what stops one is logged), so the run is recorded whenever the warehouse
+    takes it and the run's own error is the one raised."""
+
+    def attempt(what: str, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as exc:
+            if not failed:
+                raise
+            get_run_logger().error("The failed run could not %s: %s", what, exc)
+
+    def render() -> None:
+        with timer.stage("data_docs"):
+            render_docs_task(paths.gx)
+
+    def summarize() -> None:
+        report["warehouse"] = warehouse_summary(paths.warehouse)
+
+    attempt("render its Data Docs", render)
     report["durations"] = timer.seconds
-    report["warehouse"] = warehouse_summary(paths.warehouse)
-    record_run(paths.warehouse, report, started_at)
+    attempt("summarize the warehouse", summarize)
+    attempt("be recorded", lambda: record_run(paths.warehouse, report, started_at))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +23,28 @@ def test_a_listener_hears_each_stage_start_and_end() -> None:
         pass
     assert [h[0] for h in heard] == ["ingest", "ingest"]
     assert heard[0][1] is None and heard[1][1] == timer.seconds["ingest"]
+
+
+def test_stages_side_by_side_are_listed_in_the_order_they_began() -> None:
+    """Act begins before publish and ends after it (they run side by side): the summary's
+    durations still list act first."""
+    from cxloop.flows.orchestration import beside
+
+    timer = StageTimer()
+    started, publish_done = threading.Event(), threading.Event()
+
+    def act() -> None:
+        with timer.stage("act"):
+            started.set()
+            publish_done.wait(5)
+
+    acted = beside(act, "act")
+    started.wait(5)
+    with timer.stage("publish"):
+        pass
+    publish_done.set()
+    acted()
+    assert list(timer.seconds) == ["act", "publish"]
 
 
 def test_prefect_logs_go_to_the_file_not_the_console(tmp_path: Path) -> None:

@@ -92,12 +92,11 @@ def _writer_slot() -> Iterator[float]:
     if not PREFECT_API_URL.value():
         yield LOCK_WAIT_SECONDS
         return
-    import httpx
-
     from cxloop.flows.orchestration import WRITER_LIMIT, warehouse_slot
 
     said = _waiting(f"a run holds the {WRITER_LIMIT} slot", LOCK_WAIT_SECONDS)
     with contextlib.ExitStack() as stack:
+        down: BaseException | None = None
         try:
             stack.enter_context(warehouse_slot(wait_seconds=LOCK_WAIT_SECONDS, on_wait=said))
         except TimeoutError:
@@ -105,17 +104,34 @@ def _writer_slot() -> Iterator[float]:
                 f"the warehouse is busy (a run holds the {WRITER_LIMIT} slot) after waiting "
                 f"{LOCK_WAIT_SECONDS:.0f} s; try again when it is done"
             ) from None
-        except httpx.TransportError as exc:  # a CSM's queue must not depend on the server
-            console.print(
-                f"the Prefect server at {PREFECT_API_URL.value()} does not answer "
-                f"({type(exc).__name__}); going on with DuckDB's lock alone (no scheduled run "
-                "starts while the server is down)",
-                highlight=False,
-                soft_wrap=True,
-            )
-            yield LOCK_WAIT_SECONDS
+        except Exception as exc:  # a CSM's queue must not depend on the server being up
+            down = _unanswered(exc)
+            if down is None:
+                raise
+        if down is None:
+            yield SLOT_LOCK_WAIT_SECONDS
             return
-        yield SLOT_LOCK_WAIT_SECONDS
+        console.print(
+            f"the Prefect server at {PREFECT_API_URL.value()} does not answer "
+            f"({type(down).__name__}); going on with DuckDB's lock alone (no scheduled run "
+            "starts while the server is down)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        yield LOCK_WAIT_SECONDS
+
+
+def _unanswered(exc: BaseException) -> BaseException | None:
+    """The connection error behind `exc` (itself or a cause: Prefect wraps the one it meets
+    while acquiring a slot), or None when the server answered."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _read(warehouse: Path | None, fn: Any) -> Any:

@@ -80,14 +80,28 @@ def test_a_failed_gate_sends_and_publishes_nothing(
     assert not list(paths.outbox.glob("*.eml")) and not (paths.bi / "cx.duckdb").exists()
 
 
+@pytest.mark.parametrize("docs_fail", [False, True], ids=["docs-rendered", "docs-fail-too"])
 def test_a_failed_run_is_recorded_and_its_error_raised(
-    tmp_path: Path, cx_home: Path, prefect_harness: None
+    tmp_path: Path,
+    cx_home: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+    docs_fail: bool,
 ) -> None:
     """A stage's error (here an undecodable survey export at ingest) is raised as it was, and
-    the run is kept in ops.pipeline_runs as `failed` with that error, its Data Docs rendered."""
+    the run is kept in ops.pipeline_runs as `failed` with that error, its Data Docs rendered;
+    when the Data Docs fail too, the run is still recorded and its own error raised."""
     import shutil
 
     from cxloop.errors import CxloopError
+    from cxloop.flows import pipeline as pipeline_module
+
+    if docs_fail:
+
+        def broken_docs(gx: Path) -> None:
+            raise OSError("no space left for Data Docs")
+
+        monkeypatch.setattr(pipeline_module, "render_docs_task", broken_docs)
 
     sources = tmp_path / "sources"
     shutil.copytree(Path(__file__).parents[1] / "fixtures" / "sources", sources)

@@ -159,18 +159,20 @@ def test_with_a_server_list_queues_on_the_writer_slot_and_says_so(
     assert len(json.loads(result.output[result.output.index("[") :])) == 4
 
 
+@pytest.mark.parametrize("limit_known", [False, True], ids=["limit-read", "slot-acquired"])
 def test_list_goes_on_when_the_configured_server_is_down(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit_known: bool
 ) -> None:
     """A CSM's queue does not depend on the Prefect server: configured but down (nothing
-    listens at its URL), `list` says so and reads under DuckDB's lock alone."""
+    listens at its URL), `list` says so and reads under DuckDB's lock alone, whether the
+    server goes unanswered reading the limit or (the limit known) acquiring the slot."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from cxloop.flows import orchestration
     from cxloop.flows.prefect_api import free_port
 
     create_tasks(warehouse, tmp_path / "outbox")
-    monkeypatch.setattr(orchestration, "_limit_ready", False)  # ask the (down) server again
+    monkeypatch.setattr(orchestration, "_limit_ready", limit_known)
     url = f"http://127.0.0.1:{free_port()}/api"
     monkeypatch.setenv("PREFECT_API_URL", url)
     with temporary_settings(updates={PREFECT_API_URL: url}):
@@ -181,3 +183,25 @@ def test_list_goes_on_when_the_configured_server_is_down(
     said = " ".join(result.output[: result.output.index("[")].split())
     assert f"the Prefect server at {url} does not answer" in said
     assert len(json.loads(result.output[result.output.index("[") :])) == 4
+
+
+def test_only_an_unanswered_server_counts_as_down() -> None:
+    """Prefect wraps the connection error it meets acquiring a slot; an answer (an HTTP
+    error status) is not a server that is down."""
+    import httpx
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    refused = httpx.ConnectError("refused")
+    try:
+        try:
+            raise refused
+        except httpx.ConnectError as exc:
+            raise ConcurrencySlotAcquisitionError("unable to acquire") from exc
+    except ConcurrencySlotAcquisitionError as wrapped:
+        assert callbacks_cli._unanswered(wrapped) is refused
+    request = httpx.Request("POST", "http://127.0.0.1/api")
+    answered = httpx.HTTPStatusError(
+        "500", request=request, response=httpx.Response(500, request=request)
+    )
+    assert callbacks_cli._unanswered(answered) is None
+    assert callbacks_cli._unanswered(ValueError("bad")) is None
