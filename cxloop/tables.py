@@ -347,6 +347,14 @@ IDENTITY_CLUSTERS = Table(
         C("last_name_latin", "varchar"),
         C("resolved_at", "timestamp", "not null"),
         C("run_id", "varchar", "not null"),
+        C("phone_any", "varchar", "", "the phone Splink compares: phone_e164, else the mobile's"),
+        C(
+            "phone_input",
+            "varchar",
+            "",
+            "md5 of the record's phone, mobile and account phone: the next run reuses the "
+            "three phone columns while it is unchanged",
+        ),
     ),
     "one row per person record with its customer_id; replaced by each identity run",
 )

@@ -8,10 +8,13 @@ over-merge guard). A CRM contact is one person: two are never joined (the cannot
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 RULE_RANK = {"external_id": 0, "ticket_requester": 1, "email": 2, "splink": 3, "previous_run": 4}
 
@@ -91,9 +94,76 @@ class Clusters:
     stages_done: int = 0
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """One stage's pairs of record positions, in the order they are applied: both ends, the
+    rule's rank (`RULE_RANK`) and the match probability (NaN: none, as for `previous_run`)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    rank: np.ndarray
+    prob: np.ndarray
+
+    @classmethod
+    def of(cls, i: Sequence[int], j: Sequence[int], rule: str, prob: float | None) -> Pairs:
+        """Pairs all joined by `rule`, with one probability (None: none)."""
+        n = len(i)
+        return cls(
+            np.asarray(i, dtype=np.int64).reshape(n),
+            np.asarray(j, dtype=np.int64).reshape(n),
+            np.full(n, RULE_RANK[rule], dtype=np.int64),
+            np.full(n, np.nan if prob is None else prob, dtype=np.float64),
+        )
+
+    @classmethod
+    def from_edges(cls, edges: Sequence[tuple[int, int, str, float | None]]) -> Pairs:
+        """Pairs from (i, j, rule, probability) tuples."""
+        if not len(edges):
+            return cls.of([], [], "previous_run", None)
+        ei, ej, rules, probs = zip(*edges, strict=True)
+        return cls(
+            np.asarray(ei, dtype=np.int64),
+            np.asarray(ej, dtype=np.int64),
+            np.asarray([RULE_RANK[r] for r in rules], dtype=np.int64),
+            np.asarray([np.nan if p is None else p for p in probs], dtype=np.float64),
+        )
+
+    @classmethod
+    def concat(cls, *parts: Pairs) -> Pairs:
+        """The parts' pairs one after the other."""
+        return cls(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in "i j rank prob".split())
+        )
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    def take(self, mask: np.ndarray) -> Pairs:
+        """The pairs where `mask` holds, in order."""
+        return Pairs(self.i[mask], self.j[mask], self.rank[mask], self.prob[mask])
+
+    def edges(self) -> list[tuple[int, int, str, float | None]]:
+        """As (i, j, rule, probability) tuples."""
+        return [
+            (i, j, RANK_RULE[r], None if p != p else p)
+            for i, j, r, p in zip(
+                self.i.tolist(),
+                self.j.tolist(),
+                self.rank.tolist(),
+                self.prob.tolist(),
+                strict=True,
+            )
+        ]
+
+
+Stage = Pairs | Sequence[tuple[int, int, str, float | None]]
+NO_RULE = len(RULE_RANK) + 10  # above every rank: a record no pair has joined yet
+UNKNOWN_RULE = 9  # a rule that is not ours (kept, as UnionFind's stage loop always did)
+
+
 def cluster(
     df: pd.DataFrame,
-    stages: list[list[tuple[int, int, str, float | None]]],
+    stages: Sequence[Stage],
     max_cluster_size: int,
     start: Clusters | None = None,
 ) -> Clusters:
@@ -102,42 +172,109 @@ def cluster(
     `start` continues an earlier clustering (its stages are not repeated). Returns per
     record: cluster label, the rule that joined it, its match probability, and one dict per
     guard hit (stage, size, records).
+
+    A stage's pairs are applied in order, as `UnionFind` unions them, but computed as
+    connected components: a component holding at most one CRM contact is joined whole (no
+    union in it can be refused), so only the pairs of components with two or more contacts
+    are applied one by one. Each record of an applied pair takes the pair's rule when it
+    ranks before its own, and its probability when higher; not in a reverted component.
     """
     n = len(df)
     anchors = list(df["anchor"])
     if start is None:
         start = Clusters(list(range(n)), [None] * n, [None] * n)
-    labels, rule, prob = list(start.labels), list(start.rule), list(start.prob)
     guard_hits = list(start.guard_hits)
-    for stage_no, edges in enumerate(stages, start=start.stages_done):
-        uf = UnionFind.from_labels(labels, anchors)  # the earlier stage's clusters are nodes
-        applied = [(i, j, r, p) for i, j, r, p in edges if uf.union(i, j)]
-        new = uf.labels()
-        sizes = Counter(new)
-        too_big = {root for root, size in sizes.items() if size > max_cluster_size}
-        if too_big:
-            old_sizes = Counter(labels)
-            members: dict[int, list[int]] = {root: [] for root in too_big}
-            for i, root in enumerate(new):
-                if root in members:
-                    members[root].append(i)
-            for root in sorted(too_big):
-                if max(old_sizes[labels[i]] for i in members[root]) == sizes[root]:
+    done = start.stages_done + len(stages)
+    if n == 0:
+        return Clusters([], [], [], guard_hits, done)
+    codes = pd.factorize(
+        pd.Series([a if isinstance(a, str) and a else None for a in anchors], dtype=object)
+    )[0]
+    labels = np.asarray(start.labels, dtype=np.int64).reshape(n)
+    others = {r for r in start.rule if r is not None and r not in RULE_RANK}
+    rank = np.asarray(
+        [NO_RULE if r is None else RULE_RANK.get(r, UNKNOWN_RULE) for r in start.rule],
+        dtype=np.int64,
+    )
+    other_of = {i: r for i, r in enumerate(start.rule) if r in others}
+    prob = np.asarray([np.nan if p is None else p for p in start.prob], dtype=np.float64)
+    positions = np.arange(n, dtype=np.int64)
+    for stage_no, stage in enumerate(stages, start=start.stages_done):
+        pairs = stage if isinstance(stage, Pairs) else Pairs.from_edges(stage)
+        new, applied = _join(labels, pairs, codes, anchors, positions)
+        sizes = np.bincount(new, minlength=n)
+        big = sizes > max_cluster_size
+        if big.any():
+            old_sizes = np.bincount(labels, minlength=n)
+            for root in np.flatnonzero(big).tolist():
+                members = np.flatnonzero(new == root)
+                if old_sizes[labels[members]].max() == sizes[root]:
                     continue  # nothing merged at this stage: not this stage's doing
                 guard_hits.append(
                     {
                         "stage": stage_no,
-                        "size": sizes[root],
-                        "records": [df["record_key"].iat[i] for i in members[root]],
+                        "size": int(sizes[root]),
+                        "records": [df["record_key"].iat[i] for i in members.tolist()],
                     }
                 )
-        for i, j, r, p in applied:
-            for k in (i, j):
-                if new[k] in too_big:
-                    continue
-                if rule[k] is None or RULE_RANK[r] < RULE_RANK.get(rule[k], 9):
-                    rule[k] = r
-                if p is not None:
-                    prob[k] = max(prob[k] or 0.0, p)
-        labels = [old if root in too_big else root for old, root in zip(labels, new, strict=True)]
-    return Clusters(labels, rule, prob, guard_hits, start.stages_done + len(stages))
+        _credit(rank, prob, pairs.take(applied), ~big[new])
+        labels = np.where(big[new], labels, new)
+    rules = [
+        other_of[i] if r == UNKNOWN_RULE else (None if r == NO_RULE else RANK_RULE[r])
+        for i, r in enumerate(rank.tolist())
+    ]
+    probs = [None if p != p else p for p in prob.tolist()]
+    return Clusters(labels.tolist(), rules, probs, guard_hits, done)
+
+
+RANK_RULE = {rank: rule for rule, rank in RULE_RANK.items()}
+
+
+def _join(
+    labels: np.ndarray,
+    pairs: Pairs,
+    codes: np.ndarray,
+    anchors: list[str | None],
+    positions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labels after applying the pairs in order (UnionFind's), and which pairs applied."""
+    n = len(labels)
+    graph = coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (labels[pairs.i], labels[pairs.j])), shape=(n, n)
+    )
+    _, component = connected_components(graph, directed=False)
+    of_record = component[labels]
+    root = np.full(component.max() + 1, n, dtype=np.int64)
+    np.minimum.at(root, of_record, positions)  # a set's label is its smallest position
+    new = root[of_record]
+    applied = np.ones(len(pairs), dtype=bool)
+    anchored = codes >= 0
+    contacts = pd.DataFrame({"c": of_record[anchored], "a": codes[anchored]}).drop_duplicates()
+    counts = contacts.groupby("c").size()
+    clash = np.zeros(len(root), dtype=bool)
+    clash[counts.index[counts.to_numpy() > 1].to_numpy()] = True
+    if clash.any():  # two contacts meet: apply these components' pairs one by one
+        uf = UnionFind.from_labels(labels.tolist(), anchors)
+        at = np.flatnonzero(clash[of_record[pairs.i]])
+        for k, i, j in zip(at.tolist(), pairs.i[at].tolist(), pairs.j[at].tolist(), strict=True):
+            applied[k] = uf.union(i, j)
+        members = np.flatnonzero(clash[of_record])
+        new[members] = [uf.find(i) for i in members.tolist()]
+    return new, applied
+
+
+def _credit(rank: np.ndarray, prob: np.ndarray, pairs: Pairs, kept: np.ndarray) -> None:
+    """Each end of an applied pair, where `kept`, takes the pair's rule when it ranks before
+    its own and its probability when higher (`rank` and `prob` in place)."""
+    ends = np.concatenate([pairs.i, pairs.j])
+    keep = kept[ends]
+    ends = ends[keep]
+    ranks = np.concatenate([pairs.rank, pairs.rank])[keep]
+    probs = np.concatenate([pairs.prob, pairs.prob])[keep]
+    np.minimum.at(rank, ends, ranks)
+    has = ~np.isnan(probs)
+    if has.any():
+        top = np.full(len(prob), -np.inf)
+        np.maximum.at(top, ends[has], probs[has])
+        hit = top > -np.inf
+        prob[hit] = np.maximum(np.nan_to_num(prob[hit], nan=0.0), top[hit])

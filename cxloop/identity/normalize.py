@@ -207,6 +207,24 @@ class PhoneBook:
 
 # --- the record frame ------------------------------------------------------------------------
 
+# the person records' columns identity reads (int_person_records__unioned has more)
+RECORD_COLUMNS = (
+    "source",
+    "source_record_id",
+    "email_raw",
+    "email_normalized",
+    "is_email_valid",
+    "phone_raw",
+    "mobile_raw",
+    "account_phone",
+    "first_name",
+    "last_name",
+    "explicit_contact_id",
+    "explicit_zendesk_user_id",
+    "account_hint",
+)
+PHONE_INPUTS = ("phone_raw", "mobile_raw", "account_phone")  # what the phone columns come from
+PHONE_OUTPUTS = ("phone_e164", "is_phone_valid", "phone_any")
 # a CRM contact is one person: two never share a customer (Salesforce contacts, HubSpot contacts)
 ANCHOR_SOURCES = frozenset({"salesforce", "hubspot"})
 # survey responses, whichever tool collected them (int_survey_responses__unioned.source): a
@@ -235,7 +253,9 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
 
     Every normalization runs once per distinct input value (`per_distinct`, `PhoneBook`):
     names repeat across records, and a customer's phone and e-mail recur in each of their
-    records.
+    records. Phones are the slowest (a parse each): with `phone_known` and the `known_`
+    columns (`store.load_person_records`), records whose phone inputs are unchanged since the
+    last run keep its phone columns.
     """
     df = records.reset_index(drop=True).astype(object)
     df = df.where(df.notna(), None)
@@ -243,20 +263,9 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         if col not in df:
             df[col] = None
     df = df.astype({"source_record_id": str})
-    book = PhoneBook()
-    region = [
-        book.region_of(p) or book.region_of(a)
-        for p, a in zip(df["phone_raw"], df["account_phone"], strict=True)
-    ]
-    phones = [book.e164(p, r) for p, r in zip(df["phone_raw"], region, strict=True)]
-    e164 = [p for p, _ in phones]
-    df["phone_e164"] = e164
-    df["is_phone_valid"] = [v for _, v in phones]
-    # the mobile only stands in for a missing or invalid phone (Splink's phone_any)
-    df["phone_any"] = [
-        p if p is not None else book.e164(m, r)[0]
-        for p, m, r in zip(e164, df["mobile_raw"], region, strict=True)
-    ]
+    phones = _phone_columns(df)
+    for column in PHONE_OUTPUTS:
+        df[column] = phones[column]
     df["first_key"] = per_distinct(name_key, df["first_name"])
     df["last_key"] = per_distinct(name_key, df["last_name"])
     df["first_name_latin"] = per_distinct(name_latin, df["first_name"])
@@ -275,3 +284,29 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         | (df["source"].isin(SURVEY_SOURCES) & df["explicit_zendesk_user_id"].notna())
     )
     return df
+
+
+def _phone_columns(df: pd.DataFrame) -> dict[str, list[object]]:
+    """E.164 phone, its validity and Splink's `phone_any` per record.
+
+    The phone's region comes from itself or the account's phone; the mobile only stands in
+    for a missing or invalid phone. Records whose `phone_known` holds (inputs unchanged since
+    the last run, `store.load_person_records`) keep the last run's values; `prepare` drops
+    those columns.
+    """
+    known = df.pop("phone_known") if "phone_known" in df else None
+    last = {c: df.pop(f"known_{c}").tolist() for c in PHONE_OUTPUTS} if known is not None else {}
+    n = len(df)
+    out: dict[str, list[object]] = (
+        last if known is not None else {c: [None] * n for c in PHONE_OUTPUTS}
+    )
+    todo = range(n) if known is None else [i for i, k in enumerate(known) if k is not True]
+    book = PhoneBook()
+    phone, mobile, account = (df[c].tolist() for c in PHONE_INPUTS)
+    for i in todo:
+        region = book.region_of(phone[i]) or book.region_of(account[i])
+        e164, valid = book.e164(phone[i], region)
+        out["phone_e164"][i] = e164
+        out["is_phone_valid"][i] = valid
+        out["phone_any"][i] = e164 if e164 is not None else book.e164(mobile[i], region)[0]
+    return out

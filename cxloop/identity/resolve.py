@@ -18,14 +18,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from cxloop.identity.clusters import cluster
+from cxloop.identity.clusters import RULE_RANK, Pairs, cluster
 from cxloop.identity.normalize import ANCHOR_SOURCES, prepare
-from cxloop.identity.rules import deterministic_edges, previous_edges
+from cxloop.identity.rules import deterministic_pairs, previous_pairs
 from cxloop.identity.runs import (
     IdentityState,
     clusters_fingerprint,
+    last_settings,
     record_run,
     records_fingerprint,
     settings_fingerprint,
@@ -73,7 +75,11 @@ def resolve_warehouse(
     with writer(warehouse) as con:
         t0 = time.perf_counter()
         records_fp = records_fingerprint(con)
-        records = load_person_records(con)
+        settings = settings_fingerprint(threshold, max_cluster_size)
+        # the last map's phone columns are reused when made by the same code and libraries
+        records = load_person_records(
+            con, reuse_phones=not full_refresh and last_settings(con) == settings
+        )
         previous = load_previous(con)
         load_s = time.perf_counter() - t0
         result = resolve(
@@ -92,7 +98,7 @@ def resolve_warehouse(
             change_log(result.changes, guard_hits, run_id, now),
         )
         state = IdentityState(
-            settings_fingerprint(threshold, max_cluster_size),
+            settings,
             records_fp or "",
             clusters_fingerprint(con) or "",
         )
@@ -125,16 +131,14 @@ def resolve(
     clock = StageClock()
     df = prepare(records)
     clock.lap("prepare")
-    det = [(i, j, r, 1.0) for i, j, r in deterministic_edges(df)]
-    explicit = [e for e in det if e[2] != "email"]
-    email = [e for e in det if e[2] == "email"]
+    explicit, email = deterministic_pairs(df)
     rules = cluster(df, [explicit, email], max_cluster_size)
     # Splink scores what the rules alone left apart, so a rerun on the same records scores the
     # same pairs as the first run and keeps their `splink` rule and probability (without this,
     # records the last run joined by Splink turned `previous_run` on the next run).
     splink_groups = rules.labels
     if not full_refresh and previous:
-        rules = cluster(df, [previous_edges(df, previous), explicit, email], max_cluster_size)
+        rules = cluster(df, [previous_pairs(df, previous), explicit, email], max_cluster_size)
     clock.lap("rules")
     pairs = (
         splink_edges(df, threshold, splink_groups, lap=clock.lap)
@@ -142,9 +146,12 @@ def resolve(
         else pd.DataFrame(columns=["i", "j", "probability"])
     )
     pairs = pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
-    splink_stage = [
-        (int(i), int(j), "splink", float(p)) for i, j, p in pairs[["i", "j", "probability"]].values
-    ]
+    splink_stage = Pairs(
+        pairs["i"].to_numpy(dtype="int64"),
+        pairs["j"].to_numpy(dtype="int64"),
+        np.full(len(pairs), RULE_RANK["splink"], dtype="int64"),
+        pairs["probability"].to_numpy(dtype="float64"),
+    )
     final = cluster(df, [splink_stage], max_cluster_size, start=rules)
     labels, rule, prob, guard_hits = final.labels, final.rule, final.prob, final.guard_hits
     clock.lap("cluster")

@@ -2,57 +2,59 @@
 
 Shared external ids (a survey's Salesforce Contact Id), the ticket-requester rule (a CSAT
 response names its ticket's Zendesk user), the normalized e-mail, and the last run's
-clusters as must-link pairs. Each pair is (i, j, rule) over record positions.
+clusters as must-link pairs. Pairs are over record positions (`clusters.Pairs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
+import numpy as np
 import pandas as pd
 
+from cxloop.identity.clusters import Pairs
 from cxloop.identity.normalize import SURVEY_SOURCES, anchor_key
 
 
-def deterministic_edges(df: pd.DataFrame) -> list[tuple[int, int, str]]:
-    """Pairs (i, j, rule) from explicit ids, CSAT ticket requesters and normalized e-mail."""
-    edges: list[tuple[int, int, str]] = []
+def deterministic_pairs(df: pd.DataFrame) -> tuple[Pairs, Pairs]:
+    """The rules' pairs in the order they are applied: explicit ids (shared external ids, then
+    CSAT ticket requesters), then normalized e-mail; each in record order."""
     by_anchor = {a: i for i, a in enumerate(df["anchor"]) if isinstance(a, str)}
+    external: tuple[list[int], list[int]] = ([], [])
     for i, cid in enumerate(df["explicit_contact_id"]):
         j = by_anchor.get(anchor_key(cid) or "")
         if j is not None and j != i:
-            edges.append((i, j, "external_id"))
+            external[0].append(i)
+            external[1].append(j)
     zendesk = {
         r: i
         for i, (s, r) in enumerate(zip(df["source"], df["source_record_id"], strict=True))
         if s == "zendesk"
     }
+    requester: tuple[list[int], list[int]] = ([], [])
     for i, (s, uid) in enumerate(zip(df["source"], df["explicit_zendesk_user_id"], strict=True)):
         if s in SURVEY_SOURCES and uid is not None and not pd.isna(uid):
             j = zendesk.get(str(int(uid)))
             if j is not None:
-                edges.append((i, j, "ticket_requester"))
-    edges += _chain(df["email_normalized"], "email")
-    return edges
+                requester[0].append(i)
+                requester[1].append(j)
+    explicit = Pairs.concat(
+        Pairs.of(*external, "external_id", 1.0), Pairs.of(*requester, "ticket_requester", 1.0)
+    )
+    return explicit, _chain(df["email_normalized"], "email", 1.0)
 
 
-def previous_edges(
-    df: pd.DataFrame, previous: dict[str, str]
-) -> list[tuple[int, int, str, float | None]]:
-    """Last run's clusters as must-link edges: existing customers are nodes, not re-split."""
-    ids = [previous.get(k) for k in df["record_key"]]
-    return [(i, j, r, None) for i, j, r in _chain(ids, "previous_run")]
+def previous_pairs(df: pd.DataFrame, previous: dict[str, str]) -> Pairs:
+    """Last run's clusters as must-link pairs: existing customers are nodes, not re-split."""
+    return _chain(df["record_key"].map(previous), "previous_run", None)
 
 
-def _chain(values: Iterable[object], rule: str) -> list[tuple[int, int, str]]:
-    """Edges joining every record to the first one with the same non-null value."""
-    first: dict[object, int] = {}
-    edges = []
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and pd.isna(v)):
-            continue
-        if v in first:
-            edges.append((first[v], i, rule))
-        else:
-            first[v] = i
-    return edges
+def _chain(values: pd.Series, rule: str, prob: float | None) -> Pairs:
+    """Pairs joining every record to the first one with the same non-null value."""
+    codes = pd.factorize(pd.Series(values, dtype=object).reset_index(drop=True))[0]
+    at = np.flatnonzero(codes >= 0)
+    if not len(at):
+        return Pairs.of([], [], rule, prob)
+    first = np.full(codes.max() + 1, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes[at], at)
+    head = first[codes[at]]
+    later = head != at
+    return Pairs.of(head[later], at[later], rule, prob)

@@ -103,6 +103,17 @@ def consumed_state(con: duckdb.DuckDBPyConnection) -> IdentityState | None:
     return IdentityState(*row[0]) if row else None
 
 
+def last_settings(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The settings fingerprint of the last identity run (the one that wrote the map)."""
+    if not table_exists(con, IDENTITY_RUNS.schema, IDENTITY_RUNS.name):
+        return None
+    row = con.execute(
+        f"select settings_fingerprint from {IDENTITY_RUNS.qualified} "
+        "order by resolved_at desc limit 1"
+    ).fetchall()
+    return row[0][0] if row else None
+
+
 def record_run(
     con: duckdb.DuckDBPyConnection,
     run_id: str,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from datetime import datetime
 
 import pandas as pd
@@ -28,44 +27,42 @@ def assign_ids(
 
     Returns the id per record and the changes (merge/split/new) against `previous`.
     """
-    keys = list(df["record_key"])
-    members: dict[int, list[int]] = {}
-    for i, lab in enumerate(labels):
-        members.setdefault(lab, []).append(i)
-    claims = []  # (votes, -smallest key order, cluster, id)
-    for lab, idx in members.items():
-        votes = Counter(previous[keys[i]] for i in idx if keys[i] in previous)
-        for old_id, count in votes.items():
-            claims.append((-count, old_id, min(keys[i] for i in idx), lab))
-    claims.sort()
+    frame = pd.DataFrame({"label": labels, "key": df["record_key"]})
+    frame["old"] = frame["key"].map(previous)
+    by_key = frame.sort_values("key", kind="stable").drop_duplicates("label")
+    smallest = pd.Series(by_key["key"].to_numpy(), index=by_key["label"].to_numpy())
+    claims = frame.dropna(subset=["old"]).groupby(["label", "old"], sort=False).size().reset_index()
+    claims.columns = ["label", "old", "votes"]
+    claims["smallest"] = claims["label"].map(smallest)
+    # most votes, then the smallest id, the cluster with the smallest key, the smallest label
+    claims = claims.sort_values(
+        ["votes", "old", "smallest", "label"], ascending=[False, True, True, True], kind="stable"
+    )
     cluster_id: dict[int, str] = {}
     taken: set[str] = set()
-    for _, old_id, _, lab in claims:
-        if lab not in cluster_id and old_id not in taken:
-            cluster_id[lab] = old_id
+    for label, old_id in zip(claims["label"].tolist(), claims["old"].tolist(), strict=True):
+        if label not in cluster_id and old_id not in taken:
+            cluster_id[label] = old_id
             taken.add(old_id)
-    for lab in sorted(members, key=lambda lab: min(keys[i] for i in members[lab])):
-        if lab in cluster_id:
-            continue
-        ordered = sorted(keys[i] for i in members[lab])
-        candidate = mint_id(ordered[0])
+    unclaimed = smallest[~smallest.index.isin(list(cluster_id))].sort_values(kind="stable")
+    for label, key in zip(unclaimed.index.tolist(), unclaimed.tolist(), strict=True):
+        candidate = mint_id(key)
         k = 1
         while candidate in taken:
-            candidate = mint_id(f"{ordered[0]}#{k}")
+            candidate = mint_id(f"{key}#{k}")
             k += 1
-        cluster_id[lab] = candidate
+        cluster_id[label] = candidate
         taken.add(candidate)
-    ids = [cluster_id[lab] for lab in labels]
-    return ids, _changes(keys, ids, previous)
+    ids = frame["label"].map(cluster_id).tolist()
+    return ids, _changes(frame["key"].tolist(), ids, frame["old"].tolist())
 
 
-def _changes(keys: list[str], ids: list[str], previous: dict[str, str]) -> pd.DataFrame:
+def _changes(keys: list[str], ids: list[str], olds: list[object]) -> pd.DataFrame:
     """One row per record whose id changed: `merge` when its old id is gone, else `split`."""
     current_ids = set(ids)
     rows = []
-    for key, new_id in zip(keys, ids, strict=True):
-        old_id = previous.get(key)
-        if old_id is None or old_id == new_id:
+    for key, new_id, old_id in zip(keys, ids, olds, strict=True):
+        if not isinstance(old_id, str) or old_id == new_id:
             continue
         source, record_id = key.split(":", 1)
         change = "merge" if old_id not in current_ids else "split"

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from identity_records import ACME_PHONE as ACME
 from identity_records import frame, record
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from cxloop.config import IdentityConfig
 from cxloop.flows.cli import app
 from cxloop.identity import resolve_identities
 from cxloop.identity.evaluate import TruthFileError, pairwise_metrics, read_truth
+from cxloop.identity.normalize import prepare
 from cxloop.identity.resolve import resolve_warehouse
 from cxloop.identity.store import IdentityError
 
@@ -224,3 +226,59 @@ def test_identity_is_skipped_only_while_records_and_map_are_what_a_good_build_co
     runs = table(warehouse, "select build_id, records from ops.identity_runs order by resolved_at")
     assert list(runs["build_id"]) == ["b1", "b2", "b4", "b5", "b6"]
     assert list(runs["records"]) == [len(records)] * 4 + [len(records) + 1]
+
+
+def test_phones_are_parsed_again_only_where_their_inputs_changed(
+    tmp_path: Path, records: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phonenumbers
+
+    parsed: list[str] = []
+    real_parse = phonenumbers.parse
+
+    def counting_parse(text: str, region: str | None = None) -> object:
+        parsed.append(text)
+        return real_parse(text, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting_parse)
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, records)
+    resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    assert parsed  # the first run parses every distinct phone
+
+    # Khalid's CRM phone changes to his mobile; a new helpdesk user brings a local number
+    changed = records.copy()
+    khalid = changed["source_record_id"] == "003000000000002AAA"
+    changed.loc[khalid, "phone_raw"] = "+966 50 266 1077"
+    changed = pd.concat(
+        [changed, frame([record("zendesk", "99", phone_raw="050 111 2233", account_phone=ACME)])],
+        ignore_index=True,
+    )
+    write_person_records(warehouse, changed)
+    parsed.clear()
+    resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    # only the two changed records' phones (and their account phone's region) are parsed
+    assert set(parsed) <= {"+966 50 266 1077", "050 111 2233", ACME}
+    assert "+966 50 266 1077" in parsed and "050 111 2233" in parsed
+    phones = table(
+        warehouse,
+        "select source_record_id, phone_e164, is_phone_valid, phone_any "
+        "from intermediate.identity_clusters order by source, source_record_id",
+    ).set_index("source_record_id")
+    assert phones.loc["003000000000002AAA", "phone_e164"] == "+966502661077"
+    assert phones.loc["99", "phone_e164"] == "+966501112233"  # national, region from the account
+    assert phones.loc["003000000000001AAA", "phone_any"] == "+966115840910"  # kept from run 1
+
+    # the reused columns are those a run without reuse computes
+    fresh = prepare(changed.sort_values(["source", "source_record_id"]))
+    columns = ["phone_e164", "is_phone_valid", "phone_any"]
+    expected = fresh.set_index("source_record_id")[columns].astype(object)
+    got = phones[columns].astype(object)
+    assert (
+        got.where(got.notna(), None).to_dict() == expected.where(expected.notna(), None).to_dict()
+    )
+
+    # other settings (or code): nothing is reused
+    parsed.clear()
+    resolve_warehouse(warehouse, threshold=0.8, max_cluster_size=25)
+    assert {"+966115840910", "011 584 0910"} <= set(parsed)
