@@ -15,10 +15,13 @@ import gc
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
 from cxloop.settings import Settings, require_no_warehouse_key
 from cxloop.tables import CORE_TABLES, SCHEMAS, ensure_tables, ensure_warehouse
@@ -183,3 +186,62 @@ def release_dbt_connections() -> None:
 
         DuckDBConnectionManager.close_all_connections()
     gc.collect()
+
+
+# Arrow types whose pandas conversion is `.df()`'s, given the nulls are mapped as below
+_NULLABLE = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+# fetch_frame reads a DB-API result as Arrow (con.sql would refuse while the connection has a
+# pending result); DuckDB warns that this copies the rows once more, which is still far cheaper
+# than `.df()`'s Python strings
+warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+
+
+def _same_as_df(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_timestamp(kind)
+        or kind in _NULLABLE
+    )
+
+
+def fetch_frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pd.DataFrame:
+    """The query's rows as `con.execute(sql).df()` gives them (same dtypes and values), through
+    Arrow: 3-10x faster for text columns (`.df()` makes Python strings that pandas then turns
+    into Arrow strings again). Integers and booleans with nulls become pandas' nullable types,
+    as in `.df()`; a result with other types (dates, decimals, lists...) goes through `.df()`."""
+    table = con.execute(sql, params).to_arrow_table()  # not con.sql: a result may be pending
+    names = table.column_names
+    if len(set(names)) != len(names) or not all(_same_as_df(f.type) for f in table.schema):
+        return duckdb.from_arrow(table).df()
+    columns = zip(names, table.columns, strict=True)
+    return pd.DataFrame({name: _series(column) for name, column in columns})
+
+
+def _series(column: pa.ChunkedArray) -> pd.Series:
+    """One column as `.df()` converts it (see fetch_frame)."""
+    if column.null_count == len(column) and not (
+        pa.types.is_floating(column.type) or pa.types.is_timestamp(column.type)
+    ):
+        if column.type in _NULLABLE and len(column):
+            return column.to_pandas(types_mapper=_NULLABLE.get)
+        if column.type not in _NULLABLE:  # text with no value at all: objects, as .df()
+            return pd.Series([None] * len(column), dtype=object)
+    if column.null_count and column.type in _NULLABLE:
+        return column.to_pandas(types_mapper=_NULLABLE.get)
+    return column.to_pandas()

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cxloop.warehouse import connect, held_open, is_held, writer
+from cxloop.warehouse import connect, fetch_frame, held_open, is_held, writer
 
 
 def test_held_open_keeps_the_database_open_between_writers(tmp_path: Path) -> None:
@@ -88,3 +88,33 @@ def test_a_held_database_is_configured_and_ensured_once(
     with writer(path):  # no longer held: a writer ensures again
         pass
     assert len(ensured) == 2
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "",  # values and nulls in every column
+        "where a = 1",  # no nulls: numpy dtypes
+        "where a = 2",  # every value null: nullable dtypes, text as objects
+        "where false",  # no rows
+    ],
+)
+@pytest.mark.parametrize(
+    "columns",
+    ["*", "a, a", "*, date '2026-01-01' as d, 1.5 as n"],  # a repeated name; types Arrow differs on
+)
+def test_fetch_frame_gives_the_frame_df_gives(where: str, columns: str) -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select * from (values "
+        "(1, 1::bigint, true, 1.5::double, timestamp '2026-01-01 10:00:00', 'a', 1::tinyint, "
+        "timestamptz '2026-01-01 10:00:00+00', 1::ubigint, 2.5::float, false), "
+        "(2, null, null, null, null, null, null, null, null, null, true)"
+        ") t(a, b, c, f, ts, s, i8, tz, u, f4, flag)"
+    )
+    sql = f"select {columns} from t {where} order by a"
+    expected, got = con.execute(sql).df(), fetch_frame(con, sql)
+    assert list(got.columns) == list(expected.columns)
+    assert got.dtypes.tolist() == expected.dtypes.tolist()
+    assert got.equals(expected)
+    assert [list(map(repr, got[c])) for c in got] == [list(map(repr, expected[c])) for c in got]

@@ -12,7 +12,7 @@ from cxloop.models.features import CHURN_SPEC, FeatureDataError
 from cxloop.models.registry import ModelVersion, Promotion, promote_if_better, register
 from cxloop.models.train import TrainResult, train_churn_model
 from cxloop.settings import Paths
-from cxloop.warehouse import reader, table_exists
+from cxloop.warehouse import fetch_frame, reader, table_exists
 
 SNAPSHOTS = ("ml", "account_snapshots")
 
@@ -41,7 +41,7 @@ def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
                 f"{warehouse}: no table {'.'.join(SNAPSHOTS)} (expected the dbt model; "
                 "run `cxloop build` first)"
             )
-        return con.execute(sql).df()
+        return fetch_frame(con, sql)
 
 
 def read_snapshots(warehouse: Path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxloop.errors import CxloopError
-from cxloop.warehouse import reader, table_exists
+from cxloop.warehouse import fetch_frame, reader, table_exists
 
 TRUTH_COLUMNS = {"source", "source_record_id", "person_id"}
 
@@ -90,9 +90,9 @@ def load_identity_map(warehouse: Path) -> pd.DataFrame:
     with reader(warehouse) as con:
         for schema, table in IDENTITY_MAP_TABLES:
             if table_exists(con, schema, table):
-                return con.execute(
-                    f"select source, source_record_id, customer_id from {schema}.{table}"
-                ).df()
+                return fetch_frame(
+                    con, f"select source, source_record_id, customer_id from {schema}.{table}"
+                )
     raise IdentityMapError(f"{warehouse}: no marts.customer_identity_map (run the build first)")
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from cxloop.errors import CxloopError
 from cxloop.identity.normalize import PHONE_INPUTS, PHONE_OUTPUTS, RECORD_COLUMNS
 from cxloop.tables import IDENTITY_CHANGES, IDENTITY_CLUSTERS, IDENTITY_TABLES, ensure_tables
-from cxloop.warehouse import table_exists
+from cxloop.warehouse import fetch_frame, table_exists
 
 PERSON_RECORDS = ("intermediate", "int_person_records__unioned")
 CLUSTERS = ("intermediate", "identity_clusters")
@@ -53,19 +53,21 @@ def load_person_records(con: duckdb.DuckDBPyConnection, reuse_phones: bool = Fal
             " and m.source_record_id = r.source_record_id"
             f" and m.phone_input = {phone_input_sql('r')}"
         )
-    return con.execute(
-        f"select {columns} from {relation} order by r.source, r.source_record_id"
-    ).df()
+    return fetch_frame(
+        con, f"select {columns} from {relation} order by r.source, r.source_record_id"
+    )
 
 
 def load_previous(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The last run's map: record key -> customer_id (empty on the first run)."""
     if not table_exists(con, *CLUSTERS):
         return {}
-    rows = con.execute(
-        "select source || ':' || source_record_id, customer_id from intermediate.identity_clusters"
-    ).fetchall()
-    return dict(rows)
+    rows = fetch_frame(
+        con,
+        "select source || ':' || source_record_id as record_key, customer_id "
+        "from intermediate.identity_clusters",
+    )
+    return dict(zip(rows["record_key"].tolist(), rows["customer_id"].tolist(), strict=True))
 
 
 def save(con: duckdb.DuckDBPyConnection, clusters: pd.DataFrame, changes: pd.DataFrame) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 from cxloop.errors import CxloopError, QualityGateError
 from cxloop.quality.results import insert_rows, result_frame, utc_now
 from cxloop.sqlnames import quoted
-from cxloop.warehouse import reader, table_exists
+from cxloop.warehouse import fetch_frame, reader, table_exists
 
 if TYPE_CHECKING:
     from cxloop.expectations.runner import ExpectationResult, SuiteResult
@@ -137,7 +137,7 @@ def read_dataset(con: duckdb.DuckDBPyConnection, dataset: str) -> pd.DataFrame |
     sql = f"select {selected} from {relation}"
     if schema == "raw" and {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
         sql += f" order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
-    return con.execute(sql).df()
+    return fetch_frame(con, sql)
 
 
 def check_family(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.privacy import redact
+from cxloop.warehouse import fetch_frame
 
 Z_95 = 1.96
 JOURNEY_DAYS = 30
@@ -58,7 +59,7 @@ def query(con: duckdb.DuckDBPyConnection, tables: list[str], sql: str, params=No
     if not all(has_table(con, *name.split(".")) for name in tables):
         return pd.DataFrame()
     try:
-        return con.execute(sql, params or []).df()
+        return fetch_frame(con, sql, params or None)
     except duckdb.Error as exc:  # a table from before a column existed: rebuild the marts
         raise UnreadableTableError(f"{', '.join(tables)}: {str(exc).splitlines()[0]}") from exc
 

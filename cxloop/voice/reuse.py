@@ -32,7 +32,7 @@ import cxloop.models.topics as topic_model
 from cxloop.package_data import dbt_project_dir
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE, Table
 from cxloop.voice import language, lexicon, sentiment, topics
-from cxloop.warehouse import reader, table_exists, writer
+from cxloop.warehouse import fetch_frame, reader, table_exists, writer
 
 REFIT_SHARE = 0.10  # new + changed + deleted texts, as a share of the texts of the fit
 FIT_FILE = "current.joblib"
@@ -115,7 +115,7 @@ def _rows(con: Any, table: Table) -> pd.DataFrame:
     columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
     if not set(table.column_names) <= columns:  # written by an older release: redo everything
         return pd.DataFrame(columns=list(table.column_names))
-    return con.execute(f"select {table.column_list} from {table.sql_name}").df()
+    return fetch_frame(con, f"select {table.column_list} from {table.sql_name}")
 
 
 def read_previous(warehouse: Path) -> Previous:
@@ -136,12 +136,17 @@ class VoiceRows:
     stats: dict[str, Any]
 
 
-def _stale(texts: pd.DataFrame, prev: pd.DataFrame, column: str, key: str) -> pd.Series:
-    """Per text: no previous state, another content hash or another key for this step."""
-    known = prev.set_index("text_id")
-    same_text = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
-    same_key = texts["text_id"].map(known[column]).eq(key)
-    return ~(same_text & same_key)
+def _aligned(texts: pd.DataFrame, prev: pd.DataFrame) -> pd.DataFrame:
+    """`prev`'s row of each text (by text_id, NaN where none), on the texts' index: one lookup
+    for every column (a `map` per column looked the ids up again each time)."""
+    return prev.set_index("text_id").reindex(texts["text_id"]).set_axis(texts.index)
+
+
+def _stale(texts: pd.DataFrame, known: pd.DataFrame, column: str, key: str) -> pd.Series:
+    """Per text: no previous state, another content hash or another key for this step
+    (`known`: the previous state `_aligned` to the texts)."""
+    same_text = known["text_sha256"].eq(texts["text_sha256"])
+    return ~(same_text & known[column].eq(key))
 
 
 def forget_stale_languages(texts: pd.DataFrame, previous: Previous) -> pd.DataFrame:
@@ -167,12 +172,13 @@ def voice_rows(
 
     `texts` come from with_languages (they carry `language` and `text_sha256`)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    prev_state = previous.state if reuse else previous.state.iloc[0:0]
-    has_row = _member(texts["text_id"], set(previous.sentiment["text_id"]))
+    known = _aligned(texts, previous.state)  # fit membership, whatever is reused
+    prev_state = known if reuse else _aligned(texts, previous.state.iloc[0:0])
+    has_row = _member(texts["text_id"], set(previous.sentiment["text_id"].tolist()))
     s_key = sentiment_key(state)
     redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row
     patterns = patterns_key()
-    stored, computed = topic_fit(texts, previous.state, models_dir, n_learned, patterns)
+    stored, computed = topic_fit(texts, known, models_dir, n_learned, patterns)
     refit = computed is not None
     t_key = _sha(patterns, n_learned, stored.fit_id)
     redo_topics = (
@@ -182,9 +188,8 @@ def voice_rows(
     )
     sentiment_rows = _sentiment(texts, state, previous.sentiment, redo_sentiment)
     topic_frame = _topics(texts, stored, previous.topics, redo_topics, now, computed)
-    known = previous.state.set_index("text_id")  # fit membership, whatever is reused
-    same_text = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
-    members = texts["text_id"].map(known["topics_fit"]).where(same_text)
+    same_text = known["text_sha256"].eq(texts["text_sha256"])
+    members = known["topics_fit"].where(same_text)
     member = pd.Series(stored.fit_id, index=texts.index) if refit else members
     new_state = pd.DataFrame(
         {
@@ -198,12 +203,12 @@ def voice_rows(
         }
     )[list(VOICE_STATE.column_names)]
     changed = _changed_ids(sentiment_rows, previous.sentiment, ["scored_at"])
-    changed |= set(texts.loc[redo_topics | redo_sentiment, "text_id"])
-    current = set(texts["text_id"])
+    changed |= set(texts.loc[redo_topics | redo_sentiment, "text_id"].tolist())
+    current = set(texts["text_id"].tolist())
     earlier = {
-        *previous.sentiment["text_id"],
-        *previous.state["text_id"],
-        *previous.topics["text_id"],
+        *previous.sentiment["text_id"].tolist(),
+        *previous.state["text_id"].tolist(),
+        *previous.topics["text_id"].tolist(),
     }
     deleted = sorted(earlier - current)
     stats = {
@@ -219,15 +224,15 @@ def voice_rows(
 
 
 def topic_fit(
-    texts: pd.DataFrame, prev_state: pd.DataFrame, models_dir: Path, n_learned: int, patterns: str
+    texts: pd.DataFrame, known: pd.DataFrame, models_dir: Path, n_learned: int, patterns: str
 ) -> tuple[StoredFit, tuple[dict, topic_model.LearnedTopics] | None]:
     """The stored fit, or a new one fit on every text when the rule says so (then with every
-    text's keyword topics and clusters, computed on the way)."""
+    text's keyword topics and clusters, computed on the way). `known`: the previous state
+    `_aligned` to the texts."""
     stored = load_fit(models_dir)
     if stored is not None and stored.patterns == patterns and stored.n_learned == n_learned:
-        known = prev_state.set_index("text_id")
-        same = texts["text_id"].map(known["text_sha256"]).eq(texts["text_sha256"])
-        in_fit = texts["text_id"].map(known["topics_fit"]).eq(stored.fit_id) & same
+        same = known["text_sha256"].eq(texts["text_sha256"])
+        in_fit = known["topics_fit"].eq(stored.fit_id) & same
         members = int(in_fit.sum())
         moved = (len(texts) - members) + (stored.n_texts - members)
         if moved < REFIT_SHARE * max(stored.n_texts, 1):
@@ -307,17 +312,15 @@ def _member(values: pd.Series, members: set[str]) -> pd.Series:
 
 def _changed_ids(new: pd.DataFrame, old: pd.DataFrame, ignore: list[str]) -> set[str]:
     """text_ids whose row differs from the earlier one (or is new)."""
-    columns = [c for c in new.columns if c not in ignore]
+    columns = [c for c in new.columns if c not in ignore and c != "text_id"]
     if old.empty:
-        return set(new["text_id"])
-    merged = new[columns].merge(old[columns], on="text_id", how="left", suffixes=("", "_old"))
-    differs = pd.Series(False, index=merged.index)
+        return set(new["text_id"].tolist())
+    before = _aligned(new, old[["text_id", *columns]])
+    differs = pd.Series(False, index=new.index)
     for column in columns:
-        if column == "text_id":
-            continue
-        a, b = merged[column], merged[f"{column}_old"]
+        a, b = new[column], before[column]
         differs |= ~((a == b) | (a.isna() & b.isna()))
-    return set(merged.loc[differs, "text_id"])
+    return set(new.loc[differs, "text_id"].tolist())
 
 
 def write_voice(warehouse: Path, rows: VoiceRows) -> int:

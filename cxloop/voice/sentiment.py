@@ -39,7 +39,7 @@ from cxloop.tables import TEXT_SENTIMENT
 from cxloop.voice.language import detect_languages
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
 from cxloop.voice.store import replace_table
-from cxloop.warehouse import reader, table_exists
+from cxloop.warehouse import fetch_frame, reader, table_exists
 
 TEXTS = ("ml", "voice_texts")
 LEXICON_LANGUAGE = "en"
@@ -88,7 +88,7 @@ def read_texts(warehouse: Path) -> pd.DataFrame:
             else "select *, null as previous_sha256, null as previous_language "
             "from ml.voice_texts order by text_id"
         )
-        return con.execute(sql).df()
+        return fetch_frame(con, sql)
 
 
 def with_languages(texts: pd.DataFrame) -> pd.DataFrame:
