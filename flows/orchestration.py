@@ -17,6 +17,8 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
 
+from cxloop.flows.prefect_api import temporary_api
+
 WRITER_LIMIT = "warehouse-writer"
 # The holder renews its lease every three quarters of it (Prefect's renewal thread); a holder
 # killed outright (kill -9, the machine lost) stops renewing, and the server takes the slot
@@ -46,6 +48,86 @@ def ensure_writer_limit() -> None:
     _limit_ready = True
 
 
+def reclaim_dead_holders() -> int:
+    """Take back the writer slot from a command that died holding it; how many were taken.
+
+    A Prefect server's Repossessor revokes a lease its holder stopped renewing, but the
+    temporary server a command starts is ephemeral, and Prefect runs no Repossessor there:
+    a command killed outright (kill -9, the machine lost) left the slot taken for good, and
+    every later command waited forever. Temporary servers keep their leases in files under
+    PREFECT_HOME (`prefect_api.LEASE_STORAGE`), so this does the Repossessor's work before
+    waiting: each expired lease on the writer limit is released through the API. A count of
+    taken slots that no lease at all accounts for (left by a release before leases were kept
+    in files) is set back to the live leases' count, after a second look.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.server.concurrency.lease_storage.filesystem import ConcurrencyLeaseStorage
+
+    storage = ConcurrencyLeaseStorage()
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
+        expired, live = _in_thread(lambda: _writer_leases(storage, limit.id))
+        for lease_id in expired:
+            client.release_concurrency_slots_with_lease(lease_id)
+        taken = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
+        if taken > len(live):
+            time.sleep(1.0)  # a holder between taking its slot and writing its lease
+            _, live = _in_thread(lambda: _writer_leases(storage, limit.id))
+            taken = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
+            if taken > len(live):
+                client.update_global_concurrency_limit(
+                    WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=len(live))
+                )
+    if expired:
+        _logger().warning(
+            "took back the %s slot from %d run(s) that stopped without releasing it",
+            WRITER_LIMIT,
+            len(expired),
+        )
+    return len(expired)
+
+
+def _writer_leases(storage: Any, limit_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """The writer limit's expired and live leases in the lease files."""
+
+    async def read() -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        expired = []
+        for lease_id in await storage.read_expired_lease_ids(limit=10_000):
+            lease = await storage.read_lease(lease_id)
+            if lease is not None and limit_id in lease.resource_ids:
+                expired.append(lease_id)
+        live = []
+        for lease_id in await storage.read_active_lease_ids(limit=10_000):
+            lease = await storage.read_lease(lease_id)
+            if lease is not None and limit_id in lease.resource_ids:
+                live.append(lease_id)
+        return expired, live
+
+    import anyio
+
+    return anyio.run(read)
+
+
+def _in_thread(work: Callable[[], Any]) -> Any:
+    """`work()` in a thread of its own (no event loop of the caller's in the way)."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="cxloop-reclaim")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 @contextlib.contextmanager
 def warehouse_slot(
     wait_seconds: float | None = None, on_wait: Callable[[], None] | None = None
@@ -64,6 +146,8 @@ def warehouse_slot(
         return
     ensure_writer_limit()
     log = _logger()
+    if temporary_api():
+        reclaim_dead_holders()
     log.info("waiting for the %s slot", WRITER_LIMIT)
     with _slot(wait_seconds, on_wait):
         log.info("holding the %s slot", WRITER_LIMIT)

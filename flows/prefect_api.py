@@ -31,6 +31,10 @@ from pathlib import Path
 from cxloop.errors import CxloopError
 
 API_SETTINGS = ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL_ENABLED")
+# The temporary server keeps concurrency leases in files under PREFECT_HOME, so that a lease
+# outlives the server of the command that took it (its own memory, Prefect's default, does not)
+LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
+TEMPORARY_API = "CXLOOP_TEMPORARY_PREFECT_API"  # the URL of this command's temporary server
 START_TIMEOUT_S = 90.0
 
 
@@ -113,13 +117,14 @@ class TemporaryServer:
                     "PREFECT_UI_ENABLED": "0",
                     "PREFECT__SERVER_EPHEMERAL": "1",
                     "PREFECT__SERVER_FINAL": "1",
+                    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
                 },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
-        os.environ["PREFECT_API_URL"] = self.url
+        os.environ["PREFECT_API_URL"] = os.environ[TEMPORARY_API] = self.url
         atexit.register(self.stop)
 
     def wait(self, timeout: float = START_TIMEOUT_S) -> None:
@@ -153,3 +158,9 @@ class TemporaryServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def temporary_api() -> bool:
+    """Whether this process talks to a temporary server (its own or its parent command's)."""
+    url = os.environ.get(TEMPORARY_API)
+    return bool(url) and os.environ.get("PREFECT_API_URL") == url

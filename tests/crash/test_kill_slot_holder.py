@@ -1,0 +1,106 @@
+"""A command killed while it holds the warehouse-writer slot does not keep it for good.
+
+The CLI's temporary Prefect server is ephemeral, and Prefect runs no Repossessor there: before
+the fix, the slot of a command killed with SIGKILL stayed taken and every later command waited
+forever at "waiting for the warehouse-writer slot". Each command here is a process of its own
+with its own temporary server, on one PREFECT_HOME (one database), as on a user's machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+COMMAND = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from cxloop.flows.prefect_api import TemporaryServer
+    server = TemporaryServer(Path(sys.argv[1]) / "server.log")
+    server.start()
+    server.wait()
+    import cxloop.flows.orchestration as orchestration
+    if sys.argv[2] == "hold":
+        with orchestration.warehouse_slot():
+            print("held", flush=True)
+            time.sleep(600)
+    elif sys.argv[2] == "try":
+        try:
+            with orchestration.warehouse_slot(wait_seconds=2):
+                print("acquired", flush=True)
+        except TimeoutError:
+            print("busy", flush=True)
+    else:
+        with orchestration.warehouse_slot(wait_seconds=30):
+            print("acquired", flush=True)
+        # a slot taken with no lease behind it (left by a release from before leases were
+        # kept in files) is given back too
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+        with get_client(sync_client=True) as client:
+            client.update_global_concurrency_limit(
+                orchestration.WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=1)
+            )
+        with orchestration.warehouse_slot(wait_seconds=30):
+            print("acquired again", flush=True)
+    """
+)
+
+
+def command(tmp_path: Path, role: str) -> subprocess.Popen[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PREFECT_") and key != "CXLOOP_TEMPORARY_PREFECT_API"
+    }
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    return subprocess.Popen(
+        [sys.executable, "-c", COMMAND, str(tmp_path), role],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def expire_leases(prefect_home: Path) -> int:
+    """Move every lease's end into the past, in Prefect's lease files and their index, as if
+    the lease time (300 s; Prefect refuses under 60 s) had passed."""
+    folder = prefect_home / "concurrency_leases"
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    leases = [f for f in folder.glob("*.json") if f.name != "expirations.json"]
+    for lease in leases:
+        data = json.loads(lease.read_text())
+        lease.write_text(json.dumps({**data, "expiration": past}))
+    index = folder / "expirations.json"
+    index.write_text(json.dumps(dict.fromkeys(json.loads(index.read_text()), past)))
+    return len(leases)
+
+
+def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(tmp_path: Path) -> None:
+    holder = command(tmp_path, "hold")
+    try:
+        assert holder.stdout is not None
+        line = holder.stdout.readline()
+        assert line.strip() == "held", line + holder.stdout.read()
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    # the dead holder's lease has not run out: the slot stays its
+    early = command(tmp_path, "try")
+    output, _ = early.communicate(timeout=120)
+    assert early.returncode == 0 and "busy\n" in output and "acquired" not in output, output
+
+    assert expire_leases(tmp_path / "prefect") == 1
+    waiter = command(tmp_path, "wait")
+    output, _ = waiter.communicate(timeout=120)
+    assert waiter.returncode == 0, output
+    assert "acquired\n" in output and "acquired again\n" in output, output
+    assert "took back the warehouse-writer slot from 1 run(s)" in output, output
