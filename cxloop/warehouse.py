@@ -15,7 +15,6 @@ import gc
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -188,7 +187,16 @@ def release_dbt_connections() -> None:
     gc.collect()
 
 
-# Arrow types whose pandas conversion is `.df()`'s, given the nulls are mapped as below
+# The result types fetch_frame converts through Arrow: for these, Arrow's conversion is `.df()`'s
+# once integers and booleans with nulls take pandas' nullable types (`_series`); any other type
+# (dates, decimals, UUIDs, enums, lists...) converts differently, and the result goes through
+# `.df()`.
+ARROW_SAFE = frozenset(
+    "VARCHAR BIGINT INTEGER SMALLINT TINYINT UBIGINT UINTEGER USMALLINT UTINYINT BOOLEAN "
+    "DOUBLE FLOAT TIMESTAMP".split()
+) | {"TIMESTAMP WITH TIME ZONE"}
+ARROW_BATCH_ROWS = 122_880  # DuckDB's row group: the rows converted at a time
+# pandas' nullable type of an Arrow integer or boolean column with nulls (as `.df()` gives)
 _NULLABLE = {
     pa.int8(): pd.Int8Dtype(),
     pa.int16(): pd.Int16Dtype(),
@@ -202,33 +210,23 @@ _NULLABLE = {
 }
 
 
-# fetch_frame reads a DB-API result as Arrow (con.sql would refuse while the connection has a
-# pending result); DuckDB warns that this copies the rows once more, which is still far cheaper
-# than `.df()`'s Python strings
-warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
-
-
-def _same_as_df(kind: pa.DataType) -> bool:
-    return (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_timestamp(kind)
-        or kind in _NULLABLE
-    )
-
-
 def fetch_frame(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
 ) -> pd.DataFrame:
-    """The query's rows as `con.execute(sql).df()` gives them (same dtypes and values), through
-    Arrow: 3-10x faster for text columns (`.df()` makes Python strings that pandas then turns
-    into Arrow strings again). Integers and booleans with nulls become pandas' nullable types,
-    as in `.df()`; a result with other types (dates, decimals, lists...) goes through `.df()`."""
-    table = con.execute(sql, params).to_arrow_table()  # not con.sql: a result may be pending
-    names = table.column_names
-    if len(set(names)) != len(names) or not all(_same_as_df(f.type) for f in table.schema):
-        return duckdb.from_arrow(table).df()
+    """The query's rows as `con.execute(sql).df()` gives them (same dtypes and values), read as
+    a stream of Arrow record batches: 3-5x faster for text columns (`.df()` makes a Python
+    string of each value, which pandas turns back into Arrow) and a lower peak than either
+    `.df()` or a whole Arrow table. A result with a type outside `ARROW_SAFE`, or a repeated
+    column name, is read with `.df()`.
+
+    Like `execute`, it first runs any earlier result of `execute` on `con` to its end (DuckDB
+    refuses a relation query while one is pending; `complete` runs, never cancels, a write)."""
+    con.complete()
+    relation = con.sql(sql, params=params)
+    names = relation.columns
+    if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
+        return con.execute(sql, params).df()  # the relation only bound the query: one run
+    table = relation.to_arrow_reader(ARROW_BATCH_ROWS).read_all()
     columns = zip(names, table.columns, strict=True)
     return pd.DataFrame({name: _series(column) for name, column in columns})
 

@@ -24,6 +24,7 @@ WRITER_LIMIT = "warehouse-writer"
 # killed outright (kill -9, the machine lost) stops renewing, and the server takes the slot
 # back once the lease runs out: others wait at most this long for a dead run (an hour before).
 WRITER_LEASE_SECONDS = 300
+RECLAIM_EVERY_S = 30.0  # how often a command waiting on a temporary server looks for dead holders
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
 _limit_ready = False
 
@@ -55,37 +56,74 @@ def reclaim_dead_holders() -> int:
     temporary server a command starts is ephemeral, and Prefect runs no Repossessor there:
     a command killed outright (kill -9, the machine lost) left the slot taken for good, and
     every later command waited forever. Temporary servers keep their leases in files under
-    PREFECT_HOME (`prefect_api.LEASE_STORAGE`), so this does the Repossessor's work before
-    waiting: each expired lease on the writer limit is released through the API. A count of
-    taken slots that no lease at all accounts for (left by a release before leases were kept
-    in files) is set back to the live leases' count, after a second look.
+    PREFECT_HOME (`prefect_api.LEASE_STORAGE`), so a command talking to one does the
+    Repossessor's work before and while it waits (`_reclaiming`): each lease on the writer
+    limit that is still expired when read again is released through the API. A count of taken
+    slots that no live lease accounts for (left by a kill from before leases were kept in
+    files), unchanged over two looks a second apart, is set back to the live leases' count.
+    One command at a time does this (a lock file beside the leases), so two never release the
+    same lease twice.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.server.concurrency.lease_storage.filesystem import ConcurrencyLeaseStorage
 
     storage = ConcurrencyLeaseStorage()
-    with get_client(sync_client=True) as client:
-        limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
-        expired, live = _in_thread(lambda: _writer_leases(storage, limit.id))
-        for lease_id in expired:
-            client.release_concurrency_slots_with_lease(lease_id)
-        taken = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
-        if taken > len(live):
-            time.sleep(1.0)  # a holder between taking its slot and writing its lease
-            _, live = _in_thread(lambda: _writer_leases(storage, limit.id))
-            taken = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
-            if taken > len(live):
-                client.update_global_concurrency_limit(
-                    WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=len(live))
-                )
-    if expired:
+    storage.storage_path.mkdir(parents=True, exist_ok=True)
+    released = 0
+    with _locked(storage.storage_path / "cxloop-reclaim.lock"):
+        with get_client(sync_client=True) as client:
+
+            def taken() -> int:
+                return client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
+
+            limit_id = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).id
+            expired, _ = _in_thread(lambda: _writer_leases(storage, limit_id))
+            for lease_id in expired:
+                if _in_thread(lambda lease=lease_id: _still_expired(storage, lease)):
+                    client.release_concurrency_slots_with_lease(lease_id)
+                    released += 1
+            first = taken()
+            if first > len(_in_thread(lambda: _writer_leases(storage, limit_id))[1]):
+                time.sleep(1.0)  # a holder between taking its slot and writing its lease
+                live = _in_thread(lambda: _writer_leases(storage, limit_id))[1]
+                if taken() == first > len(live):
+                    client.update_global_concurrency_limit(
+                        WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=len(live))
+                    )
+    if released:
         _logger().warning(
             "took back the %s slot from %d run(s) that stopped without releasing it",
             WRITER_LIMIT,
-            len(expired),
+            released,
         )
-    return len(expired)
+    return released
+
+
+@contextlib.contextmanager
+def _locked(path: Any) -> Iterator[None]:
+    """An exclusive lock on `path` (a file) for the body, across processes."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _still_expired(storage: Any, lease_id: uuid.UUID) -> bool:
+    """Whether the lease file still says the lease has run out (its holder did not renew)."""
+    import datetime as dt
+
+    import anyio
+
+    async def read() -> bool:
+        lease = await storage.read_lease(lease_id)
+        return lease is not None and lease.expiration < dt.datetime.now(dt.UTC)
+
+    return anyio.run(read)
 
 
 def _writer_leases(storage: Any, limit_id: uuid.UUID) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
@@ -176,8 +214,33 @@ def _slot(wait_seconds: float | None, on_wait: Callable[[], None] | None) -> con
             return stack
         except TimeoutError:
             on_wait()
-    stack.enter_context(hold(timeout_seconds=wait_seconds))
+    with _reclaiming() if temporary_api() else contextlib.nullcontext():
+        stack.enter_context(hold(timeout_seconds=wait_seconds))
     return stack
+
+
+@contextlib.contextmanager
+def _reclaiming() -> Iterator[None]:
+    """While the body waits for the slot, take back a dead holder's every `RECLAIM_EVERY_S`
+    (a holder killed just before this command started still has most of its lease to run)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(RECLAIM_EVERY_S):
+            try:
+                reclaim_dead_holders()
+            except Exception:  # noqa: BLE001 - the wait goes on; the next pass tries again
+                logging.getLogger(__name__).debug(
+                    "reclaiming the writer slot failed", exc_info=True
+                )
+
+    thread = threading.Thread(target=loop, name="cxloop-reclaim-writer-slot", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def stage_run_id(flow_name: str) -> str:

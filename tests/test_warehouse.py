@@ -101,7 +101,12 @@ def test_a_held_database_is_configured_and_ensured_once(
 )
 @pytest.mark.parametrize(
     "columns",
-    ["*", "a, a", "*, date '2026-01-01' as d, 1.5 as n"],  # a repeated name; types Arrow differs on
+    [
+        "*",
+        "a, a",  # a repeated name
+        "*, date '2026-01-01' as d, 1.5 as n",  # types Arrow converts otherwise: read by .df()
+        "*, '00000000-0000-0000-0000-000000000001'::uuid as id, null as nothing",
+    ],
 )
 def test_fetch_frame_gives_the_frame_df_gives(where: str, columns: str) -> None:
     con = duckdb.connect()
@@ -118,3 +123,13 @@ def test_fetch_frame_gives_the_frame_df_gives(where: str, columns: str) -> None:
     assert got.dtypes.tolist() == expected.dtypes.tolist()
     assert got.equals(expected)
     assert [list(map(repr, got[c])) for c in got] == [list(map(repr, expected[c])) for c in got]
+
+
+def test_fetch_frame_takes_parameters_and_finishes_a_pending_result() -> None:
+    con = duckdb.connect()
+    con.execute("create table t as select range as i, 'row ' || range as s from range(5)")
+    pending = con.execute("insert into t values (9, 'late') returning i")  # not fetched
+    assert pending is not None
+    got = fetch_frame(con, "select * from t where i >= ? order by i", [3])
+    assert got["i"].tolist() == [3, 4, 9]  # the pending insert ran to its end first
+    assert got["s"].tolist() == ["row 3", "row 4", "late"]

@@ -240,7 +240,7 @@ def _join(
     """The labels after applying the pairs in order (UnionFind's), and which pairs applied."""
     n = len(labels)
     graph = coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (labels[pairs.i], labels[pairs.j])), shape=(n, n)
+        (np.ones(len(pairs), dtype=bool), (labels[pairs.i], labels[pairs.j])), shape=(n, n)
     )
     _, component = connected_components(graph, directed=False)
     of_record = component[labels]

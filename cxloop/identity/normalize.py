@@ -300,7 +300,7 @@ def _phone_columns(df: pd.DataFrame) -> dict[str, list[object]]:
     out: dict[str, list[object]] = (
         last if known is not None else {c: [None] * n for c in PHONE_OUTPUTS}
     )
-    todo = range(n) if known is None else [i for i, k in enumerate(known) if k is not True]
+    todo = range(n) if known is None else [i for i, k in enumerate(known) if not k]
     book = PhoneBook()
     phone, mobile, account = (df[c].tolist() for c in PHONE_INPUTS)
     for i in todo:

@@ -172,8 +172,9 @@ def voice_rows(
 
     `texts` come from with_languages (they carry `language` and `text_sha256`)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    known = _aligned(texts, previous.state)  # fit membership, whatever is reused
-    prev_state = known if reuse else _aligned(texts, previous.state.iloc[0:0])
+    looked_up = ["text_id", "text_sha256", "sentiment_key", "topics_key", "topics_fit"]
+    known = _aligned(texts, previous.state[looked_up])  # fit membership, whatever is reused
+    prev_state = known if reuse else _aligned(texts, previous.state[looked_up].iloc[0:0])
     has_row = _member(texts["text_id"], set(previous.sentiment["text_id"].tolist()))
     s_key = sentiment_key(state)
     redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row
@@ -186,11 +187,12 @@ def voice_rows(
         if refit
         else _stale(texts, prev_state, "topics_key", t_key) | ~has_row
     )
-    sentiment_rows = _sentiment(texts, state, previous.sentiment, redo_sentiment)
-    topic_frame = _topics(texts, stored, previous.topics, redo_topics, now, computed)
     same_text = known["text_sha256"].eq(texts["text_sha256"])
     members = known["topics_fit"].where(same_text)
     member = pd.Series(stored.fit_id, index=texts.index) if refit else members
+    del known, prev_state, same_text, members  # history-sized: not held while rows are made
+    sentiment_rows = _sentiment(texts, state, previous.sentiment, redo_sentiment)
+    topic_frame = _topics(texts, stored, previous.topics, redo_topics, now, computed)
     new_state = pd.DataFrame(
         {
             "text_id": texts["text_id"],
@@ -259,11 +261,11 @@ def _sentiment(
     """ml.text_sentiment rows: scored anew where `redo`, else the earlier scoring with the
     text's current descriptive columns (its customer may have been resolved since)."""
     fresh = sentiment.score_texts(texts[redo], state) if redo.any() else None
-    kept_texts = texts[~redo]
     computed = ["language", "sentiment_score", "sentiment_label", "method", "model_version"]
-    kept = kept_texts[
-        ["text_id", "text_kind", "source_id", "customer_id", "account_id", "written_at"]
-    ].merge(previous[["text_id", *computed, "text_sha256", "scored_at"]], on="text_id", how="left")
+    described = ["text_id", "text_kind", "source_id", "customer_id", "account_id", "written_at"]
+    kept = texts.loc[~redo, described].merge(  # not the texts themselves: history-sized
+        previous[["text_id", *computed, "text_sha256", "scored_at"]], on="text_id", how="left"
+    )
     frames = [f for f in (fresh, kept[list(TEXT_SENTIMENT.column_names)]) if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,21 +27,18 @@ COMMAND = textwrap.dedent(
     server.start()
     server.wait()
     import cxloop.flows.orchestration as orchestration
+    orchestration.RECLAIM_EVERY_S = 0.5  # look for dead holders often, not every 30 s
     if sys.argv[2] == "hold":
         with orchestration.warehouse_slot():
             print("held", flush=True)
             time.sleep(600)
-    elif sys.argv[2] == "try":
-        try:
-            with orchestration.warehouse_slot(wait_seconds=2):
-                print("acquired", flush=True)
-        except TimeoutError:
-            print("busy", flush=True)
     else:
-        with orchestration.warehouse_slot(wait_seconds=30):
-            print("acquired", flush=True)
-        # a slot taken with no lease behind it (left by a release from before leases were
-        # kept in files) is given back too
+        with orchestration.warehouse_slot(
+            wait_seconds=60, on_wait=lambda: print("waiting", flush=True)
+        ):
+            print("acquired at", time.time(), flush=True)
+        # a slot taken with no lease behind it (left by a kill from before leases were kept
+        # in files) is given back too
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
         with get_client(sync_client=True) as client:
@@ -93,14 +91,22 @@ def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(tmp_path: Pa
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
 
-    # the dead holder's lease has not run out: the slot stays its
-    early = command(tmp_path, "try")
-    output, _ = early.communicate(timeout=120)
-    assert early.returncode == 0 and "busy\n" in output and "acquired" not in output, output
-
-    assert expire_leases(tmp_path / "prefect") == 1
     waiter = command(tmp_path, "wait")
-    output, _ = waiter.communicate(timeout=120)
+    try:
+        assert waiter.stdout is not None
+        lines = []
+        while "waiting" not in lines:  # the dead holder's lease has not run out: it waits
+            lines.append(waiter.stdout.readline().strip())
+            assert lines[-1] or waiter.poll() is None, lines
+        time.sleep(3)  # several passes over a live lease: none takes it
+        expired_at = time.time()
+        assert expire_leases(tmp_path / "prefect") == 1  # as if 300 s had passed
+        output, _ = waiter.communicate(timeout=60)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
     assert waiter.returncode == 0, output
-    assert "acquired\n" in output and "acquired again\n" in output, output
-    assert "took back the warehouse-writer slot from 1 run(s)" in output, output
+    acquired_at = [float(line.split()[-1]) for line in output.splitlines() if "acquired at" in line]
+    assert acquired_at and acquired_at[0] >= expired_at, output  # not before the lease ran out
+    assert "acquired again\n" in output, output
+    assert output.count("took back the warehouse-writer slot from 1 run(s)") == 1, output
