@@ -317,11 +317,13 @@ def _changed_ids(new: pd.DataFrame, old: pd.DataFrame, ignore: list[str]) -> set
     columns = [c for c in new.columns if c not in ignore and c != "text_id"]
     if old.empty:
         return set(new["text_id"].tolist())
-    before = _aligned(new, old[["text_id", *columns]])
-    differs = pd.Series(False, index=new.index)
-    for column in columns:
-        a, b = new[column], before[column]
-        differs |= ~((a == b) | (a.isna() & b.isna()))
+    at = pd.Index(old["text_id"]).get_indexer(new["text_id"])  # -1: no earlier row
+    known = at >= 0
+    differs = pd.Series(~known, index=new.index)
+    for column in columns:  # one column at a time: history-sized
+        a = new.loc[known, column]
+        b = old[column].iloc[at[known]].set_axis(a.index)
+        differs.loc[known] |= ~((a == b) | (a.isna() & b.isna()))
     return set(new.loc[differs, "text_id"].tolist())
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from voice_fixtures import FIXTURES, training_answers
 
 from cxloop.voice.reuse import (
+    _changed_ids,
     forget_stale_languages,
     read_previous,
     voice_rows,
@@ -139,3 +140,27 @@ def test_only_new_and_changed_texts_are_computed_and_the_tables_equal_a_full_run
     assert third.stats["topics_refit"] and third.stats["sentiment_computed"] == 15
     expected = topic_rows(third_texts, N_LEARNED).drop(columns="topics_run_at")
     assert table(warehouse, "text_topics", "topics_run_at") == (comparable(expected))
+
+
+def test_a_kept_texts_row_is_rewritten_when_what_describes_it_changed() -> None:
+    """A text scored before keeps its score, but its row is rewritten when its customer (or any
+    other column but the stamp) changed since: the identity step may resolve it anew."""
+    old = pd.DataFrame(
+        {
+            "text_id": ["t1", "t2", "t3", "t4"],
+            "customer_id": ["cus_a", "cus_b", None, "cus_d"],
+            "sentiment_score": [0.5, -0.2, 0.1, 0.9],
+            "scored_at": pd.to_datetime(["2026-01-01"] * 4),
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "text_id": ["t4", "t1", "t2", "t3", "t5"],  # another order, and one new text
+            "customer_id": ["cus_d", "cus_a", "cus_z", None, "cus_e"],
+            "sentiment_score": [0.9, 0.5, -0.2, 0.1, 0.3],
+            "scored_at": pd.to_datetime(["2026-02-01"] * 5),  # a new stamp alone is no change
+        }
+    )
+    assert _changed_ids(new, old, ["scored_at"]) == {"t2", "t5"}
+    assert _changed_ids(new, old, []) == {"t1", "t2", "t3", "t4", "t5"}
+    assert _changed_ids(new, old.iloc[0:0], ["scored_at"]) == {"t1", "t2", "t3", "t4", "t5"}
