@@ -195,7 +195,7 @@ ARROW_SAFE = frozenset(
     "VARCHAR BIGINT INTEGER SMALLINT TINYINT UBIGINT UINTEGER USMALLINT UTINYINT BOOLEAN "
     "DOUBLE FLOAT TIMESTAMP".split()
 ) | {"TIMESTAMP WITH TIME ZONE"}
-ARROW_BATCH_ROWS = 122_880  # DuckDB's row group: the rows converted at a time
+ARROW_BATCH_ROWS = 122_880  # the record batches' size (DuckDB's row group)
 # pandas' nullable type of an Arrow integer or boolean column with nulls (as `.df()` gives)
 _NULLABLE = {
     pa.int8(): pd.Int8Dtype(),
@@ -213,11 +213,12 @@ _NULLABLE = {
 def fetch_frame(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
 ) -> pd.DataFrame:
-    """The query's rows as `con.execute(sql).df()` gives them (same dtypes and values), read as
-    a stream of Arrow record batches: 3-5x faster for text columns (`.df()` makes a Python
-    string of each value, which pandas turns back into Arrow) and a lower peak than either
-    `.df()` or a whole Arrow table. A result with a type outside `ARROW_SAFE`, or a repeated
-    column name, is read with `.df()`.
+    """The rows of one SELECT as `con.execute(sql).df()` gives them (same dtypes and values),
+    read as Arrow from a relation: 3-5x faster for text columns (`.df()` makes a Python string
+    of each value, which pandas turns back into Arrow), with about `.df()`'s peak (Arrow from
+    a DB-API result instead, which DuckDB copies once more, raised the scale-10 peak by ~0.5 GB:
+    docs/benchmarks.md). A result with a type outside `ARROW_SAFE`, or a repeated column name,
+    is read with `.df()` (the relation only bound the SELECT, so it runs once).
 
     Like `execute`, it first runs any earlier result of `execute` on `con` to its end (DuckDB
     refuses a relation query while one is pending; `complete` runs, never cancels, a write)."""
@@ -225,7 +226,7 @@ def fetch_frame(
     relation = con.sql(sql, params=params)
     names = relation.columns
     if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
-        return con.execute(sql, params).df()  # the relation only bound the query: one run
+        return con.execute(sql, params).df()
     table = relation.to_arrow_reader(ARROW_BATCH_ROWS).read_all()
     columns = zip(names, table.columns, strict=True)
     return pd.DataFrame({name: _series(column) for name, column in columns})

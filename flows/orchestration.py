@@ -185,7 +185,7 @@ def warehouse_slot(
     ensure_writer_limit()
     log = _logger()
     if temporary_api():
-        reclaim_dead_holders()
+        _try_reclaim()
     log.info("waiting for the %s slot", WRITER_LIMIT)
     with _slot(wait_seconds, on_wait):
         log.info("holding the %s slot", WRITER_LIMIT)
@@ -219,6 +219,15 @@ def _slot(wait_seconds: float | None, on_wait: Callable[[], None] | None) -> con
     return stack
 
 
+def _try_reclaim() -> None:
+    """`reclaim_dead_holders`, whose failure (a busy or unreachable server, the lock file)
+    is a warning: the command waits as it would have; the next pass tries again."""
+    try:
+        reclaim_dead_holders()
+    except Exception as exc:  # noqa: BLE001 - taking back a dead holder's slot is a bonus
+        _logger().warning("could not look for runs that died holding the writer slot: %s", exc)
+
+
 @contextlib.contextmanager
 def _reclaiming() -> Iterator[None]:
     """While the body waits for the slot, take back a dead holder's every `RECLAIM_EVERY_S`
@@ -227,14 +236,12 @@ def _reclaiming() -> Iterator[None]:
 
     def loop() -> None:
         while not stop.wait(RECLAIM_EVERY_S):
-            try:
-                reclaim_dead_holders()
-            except Exception:  # noqa: BLE001 - the wait goes on; the next pass tries again
-                logging.getLogger(__name__).debug(
-                    "reclaiming the writer slot failed", exc_info=True
-                )
+            _try_reclaim()
 
-    thread = threading.Thread(target=loop, name="cxloop-reclaim-writer-slot", daemon=True)
+    context = contextvars.copy_context()  # the run's logger and Prefect settings
+    thread = threading.Thread(
+        target=context.run, args=(loop,), name="cxloop-reclaim-writer-slot", daemon=True
+    )
     thread.start()
     try:
         yield
