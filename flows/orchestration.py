@@ -77,16 +77,20 @@ def reclaim_dead_holders() -> int:
             def taken() -> int:
                 return client.read_global_concurrency_limit_by_name(WRITER_LIMIT).active_slots
 
+            def leases() -> tuple[list[uuid.UUID], list[uuid.UUID]]:  # (expired, live)
+                return beside(lambda: _writer_leases(storage, limit_id), "cxloop-reclaim")()
+
             limit_id = client.read_global_concurrency_limit_by_name(WRITER_LIMIT).id
-            expired, _ = _in_thread(lambda: _writer_leases(storage, limit_id))
-            for lease_id in expired:
-                if _in_thread(lambda lease=lease_id: _still_expired(storage, lease)):
+            for lease_id in leases()[0]:
+                if beside(
+                    lambda lease=lease_id: _still_expired(storage, lease), "cxloop-reclaim"
+                )():
                     client.release_concurrency_slots_with_lease(lease_id)
                     released += 1
             first = taken()
-            if first > len(_in_thread(lambda: _writer_leases(storage, limit_id))[1]):
+            if first > len(leases()[1]):
                 time.sleep(1.0)  # a holder between taking its slot and writing its lease
-                live = _in_thread(lambda: _writer_leases(storage, limit_id))[1]
+                live = leases()[1]
                 if taken() == first > len(live):
                     client.update_global_concurrency_limit(
                         WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=len(live))
@@ -145,25 +149,6 @@ def _writer_leases(storage: Any, limit_id: uuid.UUID) -> tuple[list[uuid.UUID], 
     import anyio
 
     return anyio.run(read)
-
-
-def _in_thread(work: Callable[[], Any]) -> Any:
-    """`work()` in a thread of its own (no event loop of the caller's in the way)."""
-    result: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="cxloop-reclaim")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
 
 
 @contextlib.contextmanager

@@ -142,19 +142,6 @@ class Pairs:
         """The pairs where `mask` holds, in order."""
         return Pairs(self.i[mask], self.j[mask], self.rank[mask], self.prob[mask])
 
-    def edges(self) -> list[tuple[int, int, str, float | None]]:
-        """As (i, j, rule, probability) tuples."""
-        return [
-            (i, j, RANK_RULE[r], None if p != p else p)
-            for i, j, r, p in zip(
-                self.i.tolist(),
-                self.j.tolist(),
-                self.rank.tolist(),
-                self.prob.tolist(),
-                strict=True,
-            )
-        ]
-
 
 Stage = Pairs | Sequence[tuple[int, int, str, float | None]]
 NO_RULE = len(RULE_RANK) + 10  # above every rank: a record no pair has joined yet
@@ -191,12 +178,11 @@ def cluster(
         pd.Series([a if isinstance(a, str) and a else None for a in anchors], dtype=object)
     )[0]
     labels = np.asarray(start.labels, dtype=np.int64).reshape(n)
-    others = {r for r in start.rule if r is not None and r not in RULE_RANK}
     rank = np.asarray(
         [NO_RULE if r is None else RULE_RANK.get(r, UNKNOWN_RULE) for r in start.rule],
         dtype=np.int64,
     )
-    other_of = {i: r for i, r in enumerate(start.rule) if r in others}
+    other_of = {i: r for i, r in enumerate(start.rule) if r is not None and r not in RULE_RANK}
     prob = np.asarray([np.nan if p is None else p for p in start.prob], dtype=np.float64)
     positions = np.arange(n, dtype=np.int64)
     for stage_no, stage in enumerate(stages, start=start.stages_done):
