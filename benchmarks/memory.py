@@ -9,9 +9,9 @@ from pathlib import Path
 
 
 class PeakRss:
-    """Samples the resident memory of this process and its direct children together (every
-    `interval` seconds), but for the children in `exclude` (a server started beside the run).
-    Grandchildren and peaks shorter than the interval are missed: a lower bound."""
+    """Samples the resident memory of this process and all its descendants together (every
+    `interval` seconds), but for the children in `exclude` and theirs (a server started beside
+    the run). Peaks shorter than the interval are missed: a lower bound."""
 
     def __init__(self, exclude: set[int] | None = None, interval: float = 0.05) -> None:
         self.exclude = {str(pid) for pid in exclude or ()}
@@ -30,21 +30,29 @@ class PeakRss:
 
     def _run(self) -> None:
         while not self.stop.wait(self.interval):
-            pids = [os.getpid()]
-            for task in Path("/proc/self/task").iterdir():
-                with contextlib.suppress(OSError):
-                    pids += [
-                        pid
-                        for pid in (task / "children").read_text().split()
-                        if pid not in self.exclude
-                    ]
             total = 0
-            for pid in pids:
+            for pid in self._tree():
                 with contextlib.suppress(OSError):
                     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                         if line.startswith("VmRSS:"):
                             total += int(line.split()[1])
             self.peak_kb = max(self.peak_kb, total)
+
+    def _tree(self) -> list[str]:
+        """This process and its descendants now, less the excluded ones and theirs."""
+        pids, todo = [], [str(os.getpid())]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            with contextlib.suppress(OSError):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    with contextlib.suppress(OSError):
+                        todo += [
+                            child
+                            for child in (task / "children").read_text().split()
+                            if child not in self.exclude
+                        ]
+        return pids
 
     @property
     def mb(self) -> int:

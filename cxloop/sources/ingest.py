@@ -27,7 +27,7 @@ from cxloop.sources.landing import (
     LandResult,
     PreparedBatch,
     landed_files,
-    note_redelivery,
+    note_redeliveries,
     raw_has_rows,
 )
 from cxloop.sources.recovery import recover_lake
@@ -249,8 +249,8 @@ def _note_redeliveries(
     con: duckdb.DuckDBPyConnection, job: EntityJob, files: list[EntityFile]
 ) -> None:
     """Record the files landed before as delivered again (a fresh source)."""
-    for file in files:
-        note_redelivery(con, job.entity, file.sha, job.kind, file.mtime)
+    if files:
+        note_redeliveries(con, job.kind, job.entity, [(f.sha, f.mtime) for f in files])
 
 
 def entity_counts(results: list[LandResult]) -> dict[str, int]:

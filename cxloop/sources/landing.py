@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -80,25 +81,45 @@ def landed_files(con: duckdb.DuckDBPyConnection, entity: str, source: str) -> se
     return {sha for (sha,) in rows}
 
 
-def note_redelivery(
-    con: duckdb.DuckDBPyConnection, entity: str, sha256: str, source: str, mtime: datetime
-) -> bool:
-    """Record that a file landed before was seen again; True if its record changed.
+# Files landed before, seen again (a VALUES list of content hash, modification time).
+NOTE_REDELIVERIES = """
+update ops.ingest_files as f set
+    last_delivered_at = case when f.file_mtime is null
+        then coalesce(f.last_delivered_at, f.loaded_at) else ? end,
+    file_mtime = s.mtime
+from (values {values}) as s(sha, mtime)
+where f.source = ? and f.entity = ? and f.file_sha256 = s.sha
+    and f.file_mtime is distinct from s.mtime
+returning f.batch_id
+"""
+
+
+def note_redeliveries(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    entity: str,
+    seen: Sequence[tuple[str, datetime | None]],
+) -> int:
+    """Record that files landed before (content hash, modification time) were seen again; how
+    many landed files' records changed.
 
     A delivery is the same bytes with a new modification time (a nightly export that did not
     change): it keeps the source fresh. The same file lying untouched in the folder is not one,
-    so a source whose exports stop arriving still turns stale.
+    so a source whose exports stop arriving still turns stale. One statement for all the files
+    (a statement a file took ~1.3 ms, some 2 s a run at scale 10); the same bytes in two files
+    are noted one file after the other, in the order they were seen, as before.
     """
     now = datetime.now(UTC).replace(tzinfo=None)
-    changed = con.execute(
-        "update ops.ingest_files set last_delivered_at = "
-        "case when file_mtime is null then coalesce(last_delivered_at, loaded_at) else ? end, "
-        "file_mtime = ? "
-        "where source = ? and entity = ? and file_sha256 = ? "
-        "and file_mtime is distinct from ? returning file_mtime",
-        [now, mtime, source, entity, sha256, mtime],
-    ).fetchall()
-    return bool(changed)
+    times = Counter(sha for sha, _ in seen)
+    once = [pair for pair in seen if times[pair[0]] == 1]
+    groups = [once] if once else []
+    groups += [[pair] for pair in seen if times[pair[0]] > 1]
+    changed = 0
+    for group in groups:
+        values = ", ".join(["(?::varchar, ?::timestamp)"] * len(group))
+        params = [now, *(v for pair in group for v in pair), source, entity]
+        changed += len(con.execute(NOTE_REDELIVERIES.format(values=values), params).fetchall())
+    return changed
 
 
 def land_batch(
@@ -110,7 +131,7 @@ def land_batch(
     """Land one file in one transaction; a file landed before is skipped whole.
 
     `file_mtime` (the file's modification time, UTC) is kept to tell a re-delivery of the same
-    bytes from the same file lying in the folder (`note_redelivery`).
+    bytes from the same file lying in the folder (`note_redeliveries`).
     """
     return land_batches(con, [(prepare_batch(batch), file_mtime)], lake_dir)[0]
 

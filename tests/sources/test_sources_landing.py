@@ -128,3 +128,55 @@ def test_a_failing_insert_leaves_no_trace(
         "select (select count(*) from ops.ingest_files), (select count(*) from ops.quarantine)"
     ) == [(0, 0)]
     assert not list(lake.rglob("*.parquet*"))
+
+
+def test_redeliveries_are_noted_in_one_statement_as_file_by_file() -> None:
+    """`note_redeliveries` against the per-file rule, written out: a landed file whose bytes
+    are seen with another modification time is delivered now (or, with no time kept yet, keeps
+    its last delivery); the same time is no delivery; the same bytes seen twice in one run are
+    noted in the order seen; other entities and sources are untouched."""
+    from datetime import datetime, timedelta
+
+    from cxloop.sources.landing import note_redeliveries
+    from cxloop.tables import INGEST_FILES, ensure_tables
+
+    con = duckdb.connect()
+    ensure_tables(con, [INGEST_FILES])
+    t0 = datetime(2026, 1, 1)
+    landed = [  # batch, source, entity, sha, file_mtime, last_delivered_at
+        ("b1", "zendesk", "tickets", "s1", t0, t0),  # seen with a new time: delivered now
+        ("b2", "zendesk", "tickets", "s2", t0, t0),  # seen with the same time: nothing
+        ("b3", "zendesk", "tickets", "s3", None, None),  # no time kept: delivered when loaded
+        ("b4", "zendesk", "tickets", "s4", None, t0),  # seen twice: kept, then now
+        ("b5", "zendesk", "users", "s1", t0, t0),  # another entity, the same bytes
+        ("b6", "salesforce", "tickets", "s1", t0, t0),  # another source
+        ("b7", "zendesk", "tickets", "s7", t0, t0),  # not seen
+    ]
+    for batch, source, entity, sha, mtime, delivered in landed:
+        con.execute(
+            "insert into ops.ingest_files (batch_id, source, entity, source_file, file_sha256, "
+            "rows_read, rows_landed, rows_quarantined, rows_duplicate, loaded_at, file_mtime, "
+            "last_delivered_at) values (?, ?, ?, 'f', ?, 0, 0, 0, 0, ?, ?, ?)",
+            [batch, source, entity, sha, t0 - timedelta(days=3), mtime, delivered],
+        )
+    t1, t2 = t0 + timedelta(hours=1), t0 + timedelta(hours=2)
+    before = datetime.utcnow()
+    seen = [("s1", t1), ("s2", t0), ("s3", t1), ("s4", t1), ("s4", t2), ("s9", t1)]
+    changed = note_redeliveries(con, "zendesk", "tickets", seen)
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select batch_id, file_mtime, last_delivered_at >= ?, last_delivered_at "
+            "from ops.ingest_files",
+            [before],
+        ).fetchall()
+    }
+    assert changed == 4  # s1, s3, and s4 twice
+    assert rows["b1"][:2] == (t1, True)
+    assert rows["b2"] == (t0, False, t0)
+    assert rows["b3"] == (t1, False, t0 - timedelta(days=3))
+    assert rows["b4"][:2] == (t2, True)
+    assert rows["b5"] == (t0, False, t0) and rows["b6"] == (t0, False, t0)
+    assert rows["b7"] == (t0, False, t0)
+    again = [("s1", t1), ("s2", t0), ("s3", t1), ("s4", t2)]  # as last seen: no delivery
+    assert note_redeliveries(con, "zendesk", "tickets", again) == 0
