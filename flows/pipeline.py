@@ -66,6 +66,9 @@ from cxloop.summary import warehouse_summary
 from cxloop.tables import CHURN_SCORES
 from cxloop.warehouse import held_open, writer
 
+# The stages that validate with GE and leave their results' pages to the run's one render.
+CHECK_STAGES = ("check_raw", "check_marts", "check_scores")
+
 
 def skip(report: dict[str, Any], stage: str, reason: str) -> None:
     """Say in the run summary that a stage had no new input and did not run."""
@@ -287,10 +290,10 @@ def finish_run(
     started_at: datetime,
     failed: bool = False,
 ) -> None:
-    """The run's end, whatever its status: Data Docs rendered once for all its checks, the
-    summary kept in ops.pipeline_runs. After a `failed` run each step goes as far as the
-    failure allows (what stops one is logged), so the run is recorded whenever the warehouse
-    takes it and the run's own error is the one raised."""
+    """The run's end, whatever its status: Data Docs rendered once for all its checks (none
+    when no check ran), the summary kept in ops.pipeline_runs. After a `failed` run each step
+    goes as far as the failure allows (what stops one is logged), so the run is recorded
+    whenever the warehouse takes it and the run's own error is the one raised."""
 
     def attempt(what: str, step: Callable[[], None]) -> None:
         try:
@@ -301,8 +304,13 @@ def finish_run(
             get_run_logger().error("The failed run could not %s: %s", what, exc)
 
     def render() -> None:
+        unchanged = report.get("skipped", {})
+        checked = [s for s in CHECK_STAGES if s in timer.seconds and s not in unchanged]
         with timer.stage("data_docs"):
-            render_docs_task(paths.gx)
+            if checked:
+                render_docs_task(paths.gx)
+            else:  # no result to render: GE is not loaded for nothing (~1.3 s in a new process)
+                skip(report, "data_docs", "nothing was checked in this run")
 
     def summarize() -> None:
         report["warehouse"] = warehouse_summary(paths.warehouse)

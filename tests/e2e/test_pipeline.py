@@ -202,7 +202,7 @@ def test_scores_reach_the_customer_360(loop: dict) -> None:
 def test_runs_with_nothing_new_skip_what_has_no_new_input(loop: dict) -> None:
     """Second run: only the first run's sends are new (what reads the ledger is rebuilt and
     checked; the texts are not new, so voice is skipped); third run: nothing is rebuilt,
-    checked, scored, voiced or published, and act runs."""
+    checked, scored, voiced or published, no Data Docs are rendered, and act runs."""
     second, third = loop["second"], loop["third"]
     assert "build" not in loop["first"].get("skipped", {})
     assert loop["first"]["voice"]["sentiment"]["texts"] > 0  # the first run scored every text
@@ -212,8 +212,9 @@ def test_runs_with_nothing_new_skip_what_has_no_new_input(loop: dict) -> None:
     assert "marts.fct_tickets" not in rebuilt and "ml.account_snapshots" not in rebuilt
     assert second["check_marts"]["passed"] and second["check_marts"]["datasets_checked"] >= 1
     assert third["status"] == "ok"
+    assert "data_docs" not in second["skipped"]  # check_marts ran: its results are rendered
     assert set(third["skipped"]) == {
-        "check_raw", "build", "check_marts", "voice", "score", "publish",
+        "check_raw", "build", "check_marts", "voice", "score", "publish", "data_docs",
     }  # fmt: skip
     assert "build_scores" not in third and "check_scores" not in third
     assert all(p["sent"] == 0 for p in third["act"].values() if isinstance(p, dict))
