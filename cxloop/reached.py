@@ -11,6 +11,9 @@ When they do reach the person records, phase 3 depends on what phase 1 and ident
 (cxloop.identity.runs): person records and map as the last successful build consumed them
 (identity skipped) leave everything downstream of them as it is, so phase 3 holds only what
 the new rows reach around them; an unchanged map alone spares what only the map reaches.
+
+What reads neither the person records nor the identity map (`identity_free`) is built while
+the identity step runs (cxloop.build, `beside_identity`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Reached:
     phase_3: tuple[str, ...]
     phase_3_records: tuple[str, ...] = ()
     phase_3_direct: tuple[str, ...] = ()
+    beside_identity: tuple[str, ...] = ()  # phase 3's nodes that need no identity (identity_free)
 
     @property
     def empty(self) -> bool:
@@ -113,7 +117,43 @@ def reached(manifest: Any, changed: set[str]) -> Reached:
         _split(manifest, models, set(changed) | sources, phase_1_models, phase_1_inputs)
         for models, sources in ((both, identity_uid), (records, set()), (direct, set()))
     ]
-    return Reached(variants[0][0], True, *(phase_3 for _, phase_3 in variants))
+    # what every variant builds and identity cannot change: built while identity runs
+    free = identity_free(manifest)
+    beside = tuple(name for name in variants[2][1] if name in free)
+    return Reached(variants[0][0], True, *(phase_3 for _, phase_3 in variants), beside)
+
+
+def identity_free(manifest: Any) -> frozenset[str]:
+    """The dbt names of what a build can run while the identity step runs: the built nodes
+    that neither feed the person records (phase 1) nor read them or the identity map, and the
+    data tests whose parents are all such nodes, phase 1's or sources other than the map (but
+    not all phase 1's: phase 1 ran those). Empty when dbt could not parse.
+    """
+    if manifest is None:
+        return frozenset()
+    manifest.build_parent_and_child_maps()
+    children, parents = manifest.child_map, manifest.parent_map
+    phase_1_models = _walk([PERSON_RECORDS], parents) | {PERSON_RECORDS}
+    phase_1_inputs = phase_1_models | {
+        p for m in phase_1_models for p in parents.get(m, ()) if _kind(p) == "source"
+    }
+    identity_uid = source_ids(manifest, [IDENTITY_SOURCE]) or set()
+    after = _walk([PERSON_RECORDS, *identity_uid], children)
+    free = {
+        uid
+        for uid in manifest.nodes
+        if _kind(uid) in BUILT and uid not in phase_1_models and uid not in after
+    }
+    may_read = free | phase_1_inputs | (set(manifest.sources) - identity_uid)
+    names = set()
+    for uid, node in manifest.nodes.items():
+        if uid in free:
+            names.add(node.name)
+        elif _kind(uid) == "test":
+            depends = set(node.depends_on.nodes)
+            if depends and depends <= may_read and not depends <= phase_1_inputs:
+                names.add(node.name)
+    return frozenset(names)
 
 
 def _split(

@@ -1,8 +1,14 @@
-"""The `build` flow: dbt phase 1, identity, dbt phase 3; one task per step (cxloop.build)."""
+"""The `build` flow: dbt phase 1, identity, dbt phase 3; one task per step (cxloop.build).
+
+While the identity step runs (in a thread), dbt builds what reads neither the person records
+nor the identity map (`cxloop.reached.identity_free`): the identity step is mostly Python,
+those models mostly DuckDB, so the two share the cores (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -13,11 +19,11 @@ from prefect.cache_policies import NO_CACHE
 from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
 from cxloop.dbt import DbtRun, dbt_vars, project_manifest
-from cxloop.flows.orchestration import stage_run_id, warehouse_slot
+from cxloop.flows.orchestration import beside, stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
-from cxloop.reached import Reached, deferred_nodes, plan_build
+from cxloop.reached import Reached, deferred_nodes, identity_free, plan_build
 from cxloop.settings import Settings
 
 
@@ -40,6 +46,24 @@ def dbt_build_task(
 
 
 identity_task = task(resolve_identities, name="resolve-identities", cache_policy=NO_CACHE)
+
+
+def beside_identity(
+    identity: Callable[[], dict[str, Any]], names: Sequence[str], refresh: bool, args: tuple
+) -> tuple[dict[str, Any], list[DbtRun]]:
+    """Run the identity step in a thread while dbt builds `names` (nodes that need no
+    identity) here; the identity report and the dbt run. Both end before this returns: dbt's
+    error is raised once the identity step ended, the identity step's own otherwise."""
+    if not names:
+        return identity(), []
+    wait = beside(identity, "identity")
+    try:
+        run = dbt_build_task("beside-identity", reached_args(names, refresh), *args)
+    except BaseException:
+        with contextlib.suppress(Exception):  # its error, if any, is in its task's log
+            wait()
+        raise
+    return wait(), [run]
 
 
 @flow(name="build")
@@ -79,7 +103,7 @@ def build(
             )
             manifest = (
                 project_manifest(paths.home, dbt_vars(config), paths.warehouse)
-                if defer and not select
+                if not select
                 else None
             )
             later = deferred_nodes(manifest, defer or ())
@@ -93,12 +117,18 @@ def build(
             else:
                 deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
-                identity = identity_task(
-                    paths.warehouse, config.identity if config else None, build_id=run_id
+                free = sorted(identity_free(manifest) - later)
+                identity, early = beside_identity(
+                    lambda: identity_task(
+                        paths.warehouse, config.identity if config else None, build_id=run_id
+                    ),
+                    free,
+                    refresh,
+                    args,
                 )
-                rest = phase_args("rest", None, refresh, exclude=deferred)
+                rest = phase_args("rest", None, refresh, exclude=[*deferred, *free])
                 phase_3 = dbt_build_task("rest", rest, *args)
-                report = build_report([phase_1, phase_3], identity)
+                report = build_report([phase_1, *early, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             datasets.extend(report["datasets"])
     return {
@@ -117,8 +147,9 @@ def build_reached(
     args: tuple,
     later: AbstractSet[str] = frozenset(),
 ) -> tuple[dict[str, Any], list[str]]:
-    """Phase 1, identity and phase 3, each only when the plan has nodes there; the report and
-    the phase-3 nodes left for later (those in `later`: see `build`'s `defer`).
+    """Phase 1, identity and phase 3, each only when the plan has nodes there (phase 3's nodes
+    that need no identity built while the identity step runs); the report and the phase-3
+    nodes left for later (those in `later`: see `build`'s `defer`).
 
     Identity is skipped when its records, settings and map are those the last successful
     build consumed; phase 3 then builds only what the new rows reach around them
@@ -127,12 +158,19 @@ def build_reached(
     runs, identity = [], None
     if plan.phase_1:
         runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
+    early = [n for n in plan.beside_identity if n not in later] if plan.identity else []
     if plan.identity:
-        identity = identity_task(
-            args[0], config.identity if config else None, build_id=args[3], reuse=True
+        identity, beside_runs = beside_identity(
+            lambda: identity_task(
+                args[0], config.identity if config else None, build_id=args[3], reuse=True
+            ),
+            early,
+            refresh,
+            args,
         )
+        runs += beside_runs
     reached_3 = plan.phase_3_after(identity)
-    phase_3 = tuple(n for n in reached_3 if n not in later)
+    phase_3 = tuple(n for n in reached_3 if n not in later and n not in set(early))
     if phase_3:
         runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
     return build_report(runs, identity), sorted(set(later) & set(reached_3))
