@@ -367,3 +367,47 @@ def test_a_failed_snapshot_leaves_nothing_attached_to_a_held_warehouse(tmp_path:
                 publish_snapshot(warehouse, bi_dir, "pepper", full=True)
         assert held_count(warehouse, "duckdb_databases() where database_name = 'snap'") == 0
         assert publish_snapshot(warehouse, bi_dir, "pepper", full=True)["marts.mart_nps"] == 1
+
+
+def test_the_report_drawn_beside_the_snapshot_is_written_only_after_it(tmp_path: Path) -> None:
+    """In a run (the warehouse held) publish draws the CX report in a thread while it copies
+    the snapshot: a refused snapshot writes no page (the one before stays), a report that
+    fails to draw is a warning after a published snapshot, and a good one is written."""
+    import threading
+
+    import cxloop.publish
+    from cxloop.quality.gate import MartsNotCheckedError
+    from cxloop.tables import GATE_VERDICTS
+
+    warehouse = make_warehouse(tmp_path / "warehouse" / "cx.duckdb")
+    paths = Paths(home=tmp_path)
+    page = paths.reports / "cx-report.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("the page before")
+    con = duckdb.connect(str(warehouse))
+    con.execute(f"delete from {GATE_VERDICTS.qualified}")  # the marts' check is not on record
+    con.close()
+    drawn_in: list[str] = []
+    draw = cxloop.publish.draw_cx_report
+
+    def spy(*args: object) -> object:
+        drawn_in.append(threading.current_thread().name)
+        return draw(*args)  # type: ignore[arg-type]
+
+    with held_open(warehouse), pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cxloop.publish.draw_cx_report", spy)
+        with pytest.raises(MartsNotCheckedError):
+            publish_configured(paths, None)
+        assert page.read_text() == "the page before" and not (paths.bi / "cx.duckdb").exists()
+
+        mark_checked(warehouse)
+        with pytest.MonkeyPatch.context() as failing:
+            failing.setattr("cxloop.report.sections", lambda data: 1 / 0)
+            result = publish_configured(paths, None)
+        assert result["report"] is None and (paths.bi / "cx.duckdb").is_file()
+        assert result["warnings"] == ["the CX report was not refreshed: division by zero"]
+        assert page.read_text() == "the page before"
+
+        result = publish_configured(paths, None)
+        assert result["report"] == str(page) and "the page before" not in page.read_text()
+    assert len(drawn_in) == 3 and all(name.startswith("cx-report") for name in drawn_in)
