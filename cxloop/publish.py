@@ -16,8 +16,6 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,10 +35,10 @@ from cxloop.publish_manifest import (
     write_manifest,
 )
 from cxloop.quality.gate import require_checked_marts
-from cxloop.report import DrawnReport, draw_cx_report, save_cx_report
+from cxloop.report import write_cx_report
 from cxloop.settings import Paths
 from cxloop.sqlnames import quoted
-from cxloop.warehouse import connect, is_held
+from cxloop.warehouse import connect
 
 log = logging.getLogger("cxloop.publish")
 
@@ -250,40 +248,31 @@ def publish_configured(
     for warning in warnings:
         log.warning(warning)
     outcome: dict[str, list[str]] = {}
-    # In a run (the warehouse held) the report is drawn (Python, matplotlib) while the snapshot
-    # is copied (mostly DuckDB, which lets go of Python's lock); its page is written only once
-    # the snapshot is published. Else the report's read-only connection could not open beside
-    # publish's: it is drawn after.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cx-report") as pool:
-        drawing = pool.submit(draw_cx_report, paths, config) if is_held(paths.warehouse) else None
-        counts = publish_snapshot(
-            paths.warehouse,
-            paths.bi,
-            publish_salt(paths),
-            mask=mask,
-            show_csm_names=cfg.show_csm_names if cfg else False,
-            only=cfg.tables if cfg else None,
-            full=full,
-            outcome=outcome,
-        )
-    drawn = drawing.result if drawing else lambda: draw_cx_report(paths, config)
+    counts = publish_snapshot(
+        paths.warehouse,
+        paths.bi,
+        publish_salt(paths),
+        mask=mask,
+        show_csm_names=cfg.show_csm_names if cfg else False,
+        only=cfg.tables if cfg else None,
+        full=full,
+        outcome=outcome,
+    )
     return {
         "tables": counts,
         **outcome,
         "masked": mask,
         "storage_version": STORAGE_VERSION,
         "warnings": warnings,
-        "report": refresh_report(paths, drawn, warnings),
+        "report": refresh_report(paths, config, warnings),
     }
 
 
-def refresh_report(
-    paths: Paths, drawn: Callable[[], DrawnReport], warnings: list[str]
-) -> str | None:
-    """Write the CX report (docs/report.md) after a published snapshot; a failure to draw or
-    write it is a warning, since the snapshot is already published."""
+def refresh_report(paths: Paths, config: ProjectConfig | None, warnings: list[str]) -> str | None:
+    """Rewrite the CX report (docs/report.md) after a snapshot; a failure is a warning, since
+    the snapshot is already published."""
     try:
-        return save_cx_report(paths, drawn())["path"]
+        return write_cx_report(paths, config)["path"]
     except Exception as exc:  # noqa: BLE001 - the report must never undo a good publish
         log.exception("the CX report was not refreshed")
         warnings.append(f"the CX report was not refreshed: {exc}")

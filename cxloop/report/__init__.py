@@ -2,15 +2,13 @@
 
 `write_cx_report` reads the warehouse read-only (`cxloop.report.data`), draws the pictures
 (`cxloop.report.plots`) and writes the page (`cxloop.report.page`) in one rename, so a reader
-never sees half a page; publish draws (`draw_cx_report`) while it copies the snapshot and
-writes (`save_cx_report`) once the snapshot is published. An empty or missing warehouse
-gives a page whose sections say "No data yet".
+never sees half a page. An empty or missing warehouse gives a page whose sections say
+"No data yet".
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,19 +43,8 @@ def read_data(warehouse: Path, show_csm_names: bool) -> ReportData:
         con.close()
 
 
-@dataclass(frozen=True)
-class DrawnReport:
-    """A report drawn and rendered, not yet written: its page and what it says of itself."""
-
-    html: str
-    as_of: Any
-    sections: dict[str, str]  # section id: "ok" or "no data yet"
-    problems: list[str]
-
-
-def draw_cx_report(paths: Paths, config: ProjectConfig | None = None) -> DrawnReport:
-    """Read the warehouse, draw the pictures and render the page, writing nothing but the
-    charts' cache (publish draws while it copies the snapshot, and writes after it).
+def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[str, Any]:
+    """Write $CXLOOP_HOME/reports/cx-report.html; its path and which sections have data.
 
     CSM names appear only when `publish.show_csm_names` is set (else their user ids), as in
     the BI snapshot; comments are redacted (cxloop.privacy).
@@ -68,31 +55,14 @@ def draw_cx_report(paths: Paths, config: ProjectConfig | None = None) -> DrawnRe
     with charts_kept_in(paths.reports / ".charts"):  # unchanged charts are not drawn again
         drawn = sections(data)  # once, for the page and the summary
     html = render_page(data, config.company if config else "cxloop", written_at, drawn)
-    return DrawnReport(
-        html=html,
-        as_of=data.as_of,
-        sections={s["id"]: ("no data yet" if s["empty"] else "ok") for s in drawn},
-        problems=data.problems,
-    )
-
-
-def save_cx_report(paths: Paths, report: DrawnReport) -> dict[str, Any]:
-    """Write a drawn report to $CXLOOP_HOME/reports/cx-report.html in one rename; its path
-    and which sections have data."""
     target = paths.reports / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(report.html, encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, target)
     return {
         "path": str(target),
-        "as_of": report.as_of,
-        "sections": report.sections,
-        "problems": report.problems,
+        "as_of": data.as_of,
+        "sections": {s["id"]: ("no data yet" if s["empty"] else "ok") for s in drawn},
+        "problems": data.problems,
     }
-
-
-def write_cx_report(paths: Paths, config: ProjectConfig | None = None) -> dict[str, Any]:
-    """Write $CXLOOP_HOME/reports/cx-report.html (`draw_cx_report`, then `save_cx_report`);
-    its path and which sections have data."""
-    return save_cx_report(paths, draw_cx_report(paths, config))
