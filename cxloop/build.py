@@ -84,14 +84,24 @@ def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> 
 
 
 def run_dbt_build(
-    args: list[str], warehouse: Path, home: Path, config: ProjectConfig | None, run_id: str
+    args: list[str],
+    warehouse: Path,
+    home: Path,
+    config: ProjectConfig | None,
+    run_id: str,
+    *,
+    prepare: bool = True,
+    check: bool = True,
 ) -> DbtRun:
     """One dbt build invocation on an ensured warehouse: tests recorded, then BuildError if
-    anything failed."""
-    prepare_warehouse(warehouse)
+    anything failed. Without `prepare` the warehouse is taken as ensured already (an earlier
+    invocation of the same build did it); without `check` the failed run is returned."""
+    if prepare:
+        prepare_warehouse(warehouse)
     run = invoke_dbt(args, home=home, vars_=dbt_vars(config), warehouse=warehouse)
     record_dbt_results(warehouse, run, run_id)
-    raise_for_failure(run)
+    if check:
+        raise_for_failure(run)
     return run
 
 

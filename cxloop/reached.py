@@ -138,6 +138,8 @@ def identity_free(manifest: Any) -> frozenset[str]:
         p for m in phase_1_models for p in parents.get(m, ()) if _kind(p) == "source"
     }
     identity_uid = source_ids(manifest, [IDENTITY_SOURCE]) or set()
+    if not identity_uid:  # the map is not a source: nothing is known to need no identity
+        return frozenset()
     after = _walk([PERSON_RECORDS, *identity_uid], children)
     free = {
         uid
@@ -201,4 +203,28 @@ def deferred_nodes(manifest: Any, relations: Iterable[str]) -> set[str]:
         node.name
         for uid, node in manifest.nodes.items()
         if uid in models or (_kind(uid) == "test" and set(node.depends_on.nodes) & reached)
+    }
+
+
+def skipped_after(manifest: Any, failed: Iterable[Any]) -> set[str]:
+    """The dbt names one invocation skips after these failed nodes (NodeResults): what is
+    downstream of a failed model or of the model a failed test tests, and every test of those
+    (of the failed model too). A later invocation of the same build leaves them out, so a
+    failure in an earlier one stops what it would have stopped in one."""
+    failed = list(failed)
+    if manifest is None or not failed:
+        return set()
+    manifest.build_parent_and_child_maps()
+    models, tested = set(), set()
+    for node in failed:
+        if node.resource_type == "test" and node.unique_id in manifest.nodes:
+            tested |= set(manifest.nodes[node.unique_id].depends_on.nodes)
+        else:
+            models.add(node.unique_id)
+    down = _walk(models | tested, manifest.child_map)
+    gone = down | models
+    return {
+        node.name
+        for uid, node in manifest.nodes.items()
+        if uid in down or (_kind(uid) == "test" and set(node.depends_on.nodes) & gone)
     }

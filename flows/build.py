@@ -7,7 +7,6 @@ those models mostly DuckDB, so the two share the cores (docs/architecture.md).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -18,12 +17,19 @@ from prefect.cache_policies import NO_CACHE
 
 from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
-from cxloop.dbt import DbtRun, dbt_vars, project_manifest
-from cxloop.flows.orchestration import beside, stage_run_id, warehouse_slot
+from cxloop.dbt import (
+    DbtRun,
+    dbt_vars,
+    environment,
+    profile_env,
+    project_manifest,
+    raise_for_failure,
+)
+from cxloop.flows.orchestration import beside, run_logger, stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
-from cxloop.reached import Reached, deferred_nodes, identity_free, plan_build
+from cxloop.reached import Reached, deferred_nodes, identity_free, plan_build, skipped_after
 from cxloop.settings import Settings
 
 
@@ -35,9 +41,12 @@ def dbt_build_task(
     home: Path,
     config: ProjectConfig | None,
     run_id: str,
+    prepare: bool = True,
+    check: bool = True,
 ) -> DbtRun:
-    """One dbt build invocation; every node's result is logged, tests are recorded."""
-    run = run_dbt_build(dbt_args, warehouse, home, config, run_id)
+    """One dbt build invocation; every node's result is logged, tests are recorded (see
+    `run_dbt_build` for `prepare` and `check`)."""
+    run = run_dbt_build(dbt_args, warehouse, home, config, run_id, prepare=prepare, check=check)
     logger = get_run_logger()
     logger.info("%s: %s in %.1f s", run.command(), run.counts, run.seconds)
     for node in run.slowest():
@@ -49,21 +58,42 @@ identity_task = task(resolve_identities, name="resolve-identities", cache_policy
 
 
 def beside_identity(
-    identity: Callable[[], dict[str, Any]], names: Sequence[str], refresh: bool, args: tuple
-) -> tuple[dict[str, Any], list[DbtRun]]:
+    identity: Callable[[], dict[str, Any]],
+    names: Sequence[str],
+    refresh: bool,
+    args: tuple,
+    manifest: Any,
+) -> tuple[dict[str, Any], list[DbtRun], set[str]]:
     """Run the identity step in a thread while dbt builds `names` (nodes that need no
-    identity) here; the identity report and the dbt run. Both end before this returns: dbt's
-    error is raised once the identity step ended, the identity step's own otherwise."""
+    identity) here: the identity report, the dbt run, and what the next invocation must leave
+    out (what dbt skips after a node that failed here, `skipped_after`). The failed run is
+    the caller's to raise, after the build's last invocation, as one invocation would.
+
+    Both end before this returns. Phase 1 prepared the warehouse, so dbt starts at once: the
+    identity step holds the process's writer for its whole transaction, and dbt's models do
+    not take it (its results are recorded under it, after). dbt's variables are set for the
+    whole time, so the identity thread never sees them come and go.
+    """
     if not names:
-        return identity(), []
-    wait = beside(identity, "identity")
-    try:
-        run = dbt_build_task("beside-identity", reached_args(names, refresh), *args)
-    except BaseException:
-        with contextlib.suppress(Exception):  # its error, if any, is in its task's log
-            wait()
-        raise
-    return wait(), [run]
+        return identity(), [], set()
+    warehouse = args[0]
+    with environment(profile_env(warehouse)):
+        wait = beside(identity, "identity")
+        try:
+            run = dbt_build_task(
+                "beside-identity", reached_args(names, refresh), *args, prepare=False, check=False
+            )
+        except BaseException:
+            run_logger().warning("waiting for the identity step to end")
+            try:
+                wait()
+            except Exception as exc:  # noqa: BLE001 - the first error is the one raised
+                run_logger().error("the identity step failed too: %s", exc)
+            raise
+        report = wait()
+    if not run.completed or run.error:  # dbt itself failed (or was interrupted): stop here
+        raise_for_failure(run)
+    return report, [run], skipped_after(manifest, (n for n in run.nodes if n.failed))
 
 
 @flow(name="build")
@@ -112,22 +142,25 @@ def build(
                 select_args = phase_args("select", select, refresh)
                 report = build_report([dbt_build_task("select", select_args, *args)])
             elif plan is not None:
-                report, deferred = build_reached(plan, refresh, config, args, later)
+                report, deferred = build_reached(plan, refresh, config, args, later, manifest)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
                 deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
                 free = sorted(identity_free(manifest) - later)
-                identity, early = beside_identity(
+                identity, early, stopped = beside_identity(
                     lambda: identity_task(
                         paths.warehouse, config.identity if config else None, build_id=run_id
                     ),
                     free,
                     refresh,
                     args,
+                    manifest,
                 )
-                rest = phase_args("rest", None, refresh, exclude=[*deferred, *free])
-                phase_3 = dbt_build_task("rest", rest, *args)
+                left_out = [*deferred, *free, *sorted(stopped - set(free))]
+                rest = phase_args("rest", None, refresh, exclude=left_out)
+                phase_3 = dbt_build_task("rest", rest, *args, check=False)
+                raise_for_failure(*early, phase_3)
                 report = build_report([phase_1, *early, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             datasets.extend(report["datasets"])
@@ -146,6 +179,7 @@ def build_reached(
     config: ProjectConfig | None,
     args: tuple,
     later: AbstractSet[str] = frozenset(),
+    manifest: Any = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Phase 1, identity and phase 3, each only when the plan has nodes there (phase 3's nodes
     that need no identity built while the identity step runs); the report and the phase-3
@@ -159,18 +193,22 @@ def build_reached(
     if plan.phase_1:
         runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
     early = [n for n in plan.beside_identity if n not in later] if plan.identity else []
+    stopped: set[str] = set()
     if plan.identity:
-        identity, beside_runs = beside_identity(
+        identity, beside_runs, stopped = beside_identity(
             lambda: identity_task(
                 args[0], config.identity if config else None, build_id=args[3], reuse=True
             ),
             early,
             refresh,
             args,
+            manifest,
         )
         runs += beside_runs
     reached_3 = plan.phase_3_after(identity)
-    phase_3 = tuple(n for n in reached_3 if n not in later and n not in set(early))
+    left_out = set(later) | set(early) | stopped
+    phase_3 = tuple(n for n in reached_3 if n not in left_out)
     if phase_3:
-        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
+        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args, check=False))
+    raise_for_failure(*runs)
     return build_report(runs, identity), sorted(set(later) & set(reached_3))

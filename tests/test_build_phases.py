@@ -103,15 +103,55 @@ def test_new_tickets_build_what_needs_no_identity_beside_it(project: tuple[Any, 
     assert "int_tickets__measured" in beside and "fct_tickets" not in beside
 
 
-def test_the_identity_step_ends_before_a_failed_build_beside_it_is_raised(
-    monkeypatch: pytest.MonkeyPatch,
+def test_what_a_failure_stops_is_what_one_invocation_would_skip(
+    project: tuple[Any, Path],
 ) -> None:
+    """After a failed model: everything downstream of it and every test of those and of it;
+    after a failed test: what is downstream of the model it tests, not that model's other
+    tests."""
+    from cxloop.dbt import NodeResult
+    from cxloop.reached import skipped_after
+
+    manifest, _ = project
+
+    def failed(name: str) -> NodeResult:
+        uid = next(u for u, n in manifest.nodes.items() if n.name == name)
+        kind = uid.split(".", 1)[0]
+        return NodeResult(uid, name, kind, "fail" if kind == "test" else "error", 0.1)
+
+    assert skipped_after(manifest, []) == set()
+    model = skipped_after(manifest, [failed("int_tickets__measured")])
+    assert {"fct_tickets", "dim_customers", "mart_ticket_kpis"} <= model
+    assert "int_tickets__measured" not in model  # it ran (and failed): not run again
+    assert "not_null_int_tickets__measured_ticket_id" in model  # its tests would be skipped
+    assert not {"int_ticket_events__classified", "stg_zendesk__tickets"} & model
+
+    test = next(
+        n.name
+        for u, n in manifest.nodes.items()
+        if u.startswith("test.") and n.depends_on.nodes == ["model.cxloop.int_tickets__measured"]
+    )
+    after_test = skipped_after(manifest, [failed(test)])
+    assert after_test == model - {"not_null_int_tickets__measured_ticket_id"} - {
+        n.name
+        for u, n in manifest.nodes.items()
+        if u.startswith("test.") and n.depends_on.nodes == ["model.cxloop.int_tickets__measured"]
+    }
+
+
+def test_the_identity_step_ends_before_dbt_beside_it_stops_the_build(
+    monkeypatch: pytest.MonkeyPatch, project: tuple[Any, Path]
+) -> None:
+    """dbt beside the identity step: its error (it could not run) is raised once the identity
+    step ended; its failed nodes are returned with what they stop; with nothing to build
+    beside it the identity step runs here."""
     import threading
     import time
 
-    from cxloop.dbt import BuildError
+    from cxloop.dbt import BuildError, DbtRun, NodeResult
     from cxloop.flows import build as build_flow
 
+    manifest, home = project
     ended: list[str] = []
 
     def identity() -> dict[str, Any]:
@@ -119,18 +159,37 @@ def test_the_identity_step_ends_before_a_failed_build_beside_it_is_raised(
         ended.append(threading.current_thread().name)
         return {"skipped": False}
 
-    def failing(phase: str, args: list[str], *rest: object) -> None:
-        assert phase == "beside-identity" and "--select" in args
-        raise BuildError("a test failed")
+    calls: list[tuple] = []
 
-    monkeypatch.setattr(build_flow, "dbt_build_task", failing)
-    with pytest.raises(BuildError, match="a test failed"):
-        build_flow.beside_identity(identity, ["int_tickets__measured"], False, ())
+    def dbt(phase: str, args: list[str], *rest: object, **options: bool) -> DbtRun:
+        calls.append((phase, options))
+        return result
+
+    monkeypatch.setattr(build_flow, "dbt_build_task", dbt)
+    args = (home / "cx.duckdb", home, None, "run-1")
+    result = DbtRun(("build",), success=False, completed=False, seconds=1.0, error="interrupted")
+    with pytest.raises(BuildError, match="interrupted"):
+        build_flow.beside_identity(identity, ["int_tickets__measured"], False, args, manifest)
     assert ended == ["identity"]  # in its thread, and over before the error came out
+    assert calls == [("beside-identity", {"prepare": False, "check": False})]
 
-    monkeypatch.setattr(build_flow, "dbt_build_task", lambda *a: "the run")
-    report, runs = build_flow.beside_identity(identity, ["x"], False, ())
-    assert report == {"skipped": False} and runs == ["the run"]
-    # nothing to build beside it: the identity step runs here
-    assert build_flow.beside_identity(identity, [], False, ()) == ({"skipped": False}, [])
+    uid = "model.cxloop.int_tickets__measured"
+    failed = NodeResult(uid, "int_tickets__measured", "model", "error", 0.1)
+    result = DbtRun(("build",), success=False, completed=True, seconds=1.0, nodes=(failed,))
+    report, runs, stopped = build_flow.beside_identity(
+        identity, ["int_tickets__measured"], False, args, manifest
+    )
+    assert report == {"skipped": False} and runs == [result] and "fct_tickets" in stopped
+
+    def crash(*a: object, **k: object) -> DbtRun:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_flow, "dbt_build_task", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_flow.beside_identity(identity, ["x"], False, args, manifest)
+    assert ended[-1] == "identity" and len(ended) == 3
+
+    assert build_flow.beside_identity(identity, [], False, args, manifest) == (
+        {"skipped": False}, [], set(),
+    )  # fmt: skip
     assert ended[-1] == threading.current_thread().name

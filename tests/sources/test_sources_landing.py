@@ -135,7 +135,7 @@ def test_redeliveries_are_noted_in_one_statement_as_file_by_file() -> None:
     are seen with another modification time is delivered now (or, with no time kept yet, keeps
     its last delivery); the same time is no delivery; the same bytes seen twice in one run are
     noted in the order seen; other entities and sources are untouched."""
-    from datetime import datetime, timedelta
+    from datetime import UTC, datetime, timedelta
 
     from cxloop.sources.landing import note_redeliveries
     from cxloop.tables import INGEST_FILES, ensure_tables
@@ -160,7 +160,7 @@ def test_redeliveries_are_noted_in_one_statement_as_file_by_file() -> None:
             [batch, source, entity, sha, t0 - timedelta(days=3), mtime, delivered],
         )
     t1, t2 = t0 + timedelta(hours=1), t0 + timedelta(hours=2)
-    before = datetime.utcnow()
+    before = datetime.now(UTC).replace(tzinfo=None)
     seen = [("s1", t1), ("s2", t0), ("s3", t1), ("s4", t1), ("s4", t2), ("s9", t1)]
     changed = note_redeliveries(con, "zendesk", "tickets", seen)
     rows = {
