@@ -1,8 +1,7 @@
 """The build stage: dbt in two phases around identity resolution, every test recorded.
 
 Phase 1 builds what identity reads (`+int_person_records__unioned`); the identity step writes
-`intermediate.identity_clusters`, while what needs no identity is built beside it
-(cxloop.reached.identity_free); phase 3 builds everything else (each node is built once).
+`intermediate.identity_clusters`; phase 3 builds everything else (each node is built once).
 Each phase is one dbt invocation (`cxloop.dbt.invoke_dbt`), its tests kept as rows of
 ops.quality_results. No Prefect here: the `build` flow makes each step a task.
 """
@@ -74,8 +73,7 @@ def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> 
         # phase 3 builds everything phase 1 did not: with cautious indirect selection the
         # exclusion drops only the tests whose parents are all phase 1's (the tests phase 1
         # ran), so the tests that span both phases (identity-map count parity) still run here.
-        # Phase 1 and phase 3 together are exactly the nodes of a plain `dbt build`; phase 3
-        # may also exclude what the build ran beside the identity step (flows/build.py).
+        # Phase 1 and phase 3 together are exactly the nodes of a plain `dbt build`.
         # The `exclude` nodes name their tests (deferred_nodes): none runs before its parent.
         return [
             *BUILD, "--exclude", IDENTITY_PHASE_1, *exclude, "--indirect-selection", "cautious"
@@ -84,24 +82,14 @@ def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> 
 
 
 def run_dbt_build(
-    args: list[str],
-    warehouse: Path,
-    home: Path,
-    config: ProjectConfig | None,
-    run_id: str,
-    *,
-    prepare: bool = True,
-    check: bool = True,
+    args: list[str], warehouse: Path, home: Path, config: ProjectConfig | None, run_id: str
 ) -> DbtRun:
     """One dbt build invocation on an ensured warehouse: tests recorded, then BuildError if
-    anything failed. Without `prepare` the warehouse is taken as ensured already (an earlier
-    invocation of the same build did it); without `check` the failed run is returned."""
-    if prepare:
-        prepare_warehouse(warehouse)
+    anything failed."""
+    prepare_warehouse(warehouse)
     run = invoke_dbt(args, home=home, vars_=dbt_vars(config), warehouse=warehouse)
     record_dbt_results(warehouse, run, run_id)
-    if check:
-        raise_for_failure(run)
+    raise_for_failure(run)
     return run
 
 

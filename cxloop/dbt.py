@@ -122,15 +122,11 @@ class DbtRun:
         return "dbt " + " ".join(shown)
 
 
-def raise_for_failure(*runs: DbtRun) -> None:
-    """BuildError naming the first failed nodes (or dbt's error) when an invocation failed
-    (several: the first failed ones of each, as one invocation of them all would)."""
-    failed = [run for run in runs if not run.success]
-    if failed:
-        commands = "; ".join(run.command() for run in failed)
-        nodes = [f for run in failed for f in run.failures]
-        detail = "; ".join(nodes[:5]) or "; ".join(r.error or "failed" for r in failed)
-        raise BuildError(f"{commands} failed: {detail}")
+def raise_for_failure(run: DbtRun) -> None:
+    """BuildError naming the first failed nodes (or dbt's error) when the invocation failed."""
+    if not run.success:
+        detail = "; ".join(run.failures[:5]) or run.error or "failed"
+        raise BuildError(f"{run.command()} failed: {detail}")
 
 
 def invoke_dbt(

@@ -11,9 +11,6 @@ When they do reach the person records, phase 3 depends on what phase 1 and ident
 (cxloop.identity.runs): person records and map as the last successful build consumed them
 (identity skipped) leave everything downstream of them as it is, so phase 3 holds only what
 the new rows reach around them; an unchanged map alone spares what only the map reaches.
-
-What reads neither the person records nor the identity map (`identity_free`) is built while
-the identity step runs (cxloop.build, `beside_identity`).
 """
 
 from __future__ import annotations
@@ -44,7 +41,6 @@ class Reached:
     phase_3: tuple[str, ...]
     phase_3_records: tuple[str, ...] = ()
     phase_3_direct: tuple[str, ...] = ()
-    beside_identity: tuple[str, ...] = ()  # phase 3's nodes that need no identity (identity_free)
 
     @property
     def empty(self) -> bool:
@@ -117,45 +113,7 @@ def reached(manifest: Any, changed: set[str]) -> Reached:
         _split(manifest, models, set(changed) | sources, phase_1_models, phase_1_inputs)
         for models, sources in ((both, identity_uid), (records, set()), (direct, set()))
     ]
-    # what every variant builds and identity cannot change: built while identity runs
-    free = identity_free(manifest)
-    beside = tuple(name for name in variants[2][1] if name in free)
-    return Reached(variants[0][0], True, *(phase_3 for _, phase_3 in variants), beside)
-
-
-def identity_free(manifest: Any) -> frozenset[str]:
-    """The dbt names of what a build can run while the identity step runs: the built nodes
-    that neither feed the person records (phase 1) nor read them or the identity map, and the
-    data tests whose parents are all such nodes, phase 1's or sources other than the map (but
-    not all phase 1's: phase 1 ran those). Empty when dbt could not parse.
-    """
-    if manifest is None:
-        return frozenset()
-    manifest.build_parent_and_child_maps()
-    children, parents = manifest.child_map, manifest.parent_map
-    phase_1_models = _walk([PERSON_RECORDS], parents) | {PERSON_RECORDS}
-    phase_1_inputs = phase_1_models | {
-        p for m in phase_1_models for p in parents.get(m, ()) if _kind(p) == "source"
-    }
-    identity_uid = source_ids(manifest, [IDENTITY_SOURCE]) or set()
-    if not identity_uid:  # the map is not a source: nothing is known to need no identity
-        return frozenset()
-    after = _walk([PERSON_RECORDS, *identity_uid], children)
-    free = {
-        uid
-        for uid in manifest.nodes
-        if _kind(uid) in BUILT and uid not in phase_1_models and uid not in after
-    }
-    may_read = free | phase_1_inputs | (set(manifest.sources) - identity_uid)
-    names = set()
-    for uid, node in manifest.nodes.items():
-        if uid in free:
-            names.add(node.name)
-        elif _kind(uid) == "test":
-            depends = set(node.depends_on.nodes)
-            if depends and depends <= may_read and not depends <= phase_1_inputs:
-                names.add(node.name)
-    return frozenset(names)
+    return Reached(variants[0][0], True, *(phase_3 for _, phase_3 in variants))
 
 
 def _split(
@@ -203,28 +161,4 @@ def deferred_nodes(manifest: Any, relations: Iterable[str]) -> set[str]:
         node.name
         for uid, node in manifest.nodes.items()
         if uid in models or (_kind(uid) == "test" and set(node.depends_on.nodes) & reached)
-    }
-
-
-def skipped_after(manifest: Any, failed: Iterable[Any]) -> set[str]:
-    """The dbt names one invocation skips after these failed nodes (NodeResults): what is
-    downstream of a failed model or of the model a failed test tests, and every test of those
-    (of the failed model too). A later invocation of the same build leaves them out, so a
-    failure in an earlier one stops what it would have stopped in one."""
-    failed = list(failed)
-    if manifest is None or not failed:
-        return set()
-    manifest.build_parent_and_child_maps()
-    models, tested = set(), set()
-    for node in failed:
-        if node.resource_type == "test" and node.unique_id in manifest.nodes:
-            tested |= set(manifest.nodes[node.unique_id].depends_on.nodes)
-        else:
-            models.add(node.unique_id)
-    down = _walk(models | tested, manifest.child_map)
-    gone = down | models
-    return {
-        node.name
-        for uid, node in manifest.nodes.items()
-        if uid in down or (_kind(uid) == "test" and set(node.depends_on.nodes) & gone)
     }

@@ -1,13 +1,8 @@
-"""The `build` flow: dbt phase 1, identity, dbt phase 3; one task per step (cxloop.build).
-
-While the identity step runs (in a thread), dbt builds what reads neither the person records
-nor the identity map (`cxloop.reached.identity_free`): the identity step is mostly Python,
-those models mostly DuckDB, so the two share the cores (docs/architecture.md).
-"""
+"""The `build` flow: dbt phase 1, identity, dbt phase 3; one task per step (cxloop.build)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -17,19 +12,12 @@ from prefect.cache_policies import NO_CACHE
 
 from cxloop.build import build_report, phase_args, reached_args, run_dbt_build
 from cxloop.config import ProjectConfig, project_config
-from cxloop.dbt import (
-    DbtRun,
-    dbt_vars,
-    environment,
-    profile_env,
-    project_manifest,
-    raise_for_failure,
-)
-from cxloop.flows.orchestration import beside, run_logger, stage_run_id, warehouse_slot
+from cxloop.dbt import DbtRun, dbt_vars, project_manifest
+from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.identity import resolve_identities
 from cxloop.incremental import full_refresh_reason, project_fingerprint, record_incremental_build
 from cxloop.quality.gate import recorded_build
-from cxloop.reached import Reached, deferred_nodes, identity_free, plan_build, skipped_after
+from cxloop.reached import Reached, deferred_nodes, plan_build
 from cxloop.settings import Settings
 
 
@@ -41,12 +29,9 @@ def dbt_build_task(
     home: Path,
     config: ProjectConfig | None,
     run_id: str,
-    prepare: bool = True,
-    check: bool = True,
 ) -> DbtRun:
-    """One dbt build invocation; every node's result is logged, tests are recorded (see
-    `run_dbt_build` for `prepare` and `check`)."""
-    run = run_dbt_build(dbt_args, warehouse, home, config, run_id, prepare=prepare, check=check)
+    """One dbt build invocation; every node's result is logged, tests are recorded."""
+    run = run_dbt_build(dbt_args, warehouse, home, config, run_id)
     logger = get_run_logger()
     logger.info("%s: %s in %.1f s", run.command(), run.counts, run.seconds)
     for node in run.slowest():
@@ -55,45 +40,6 @@ def dbt_build_task(
 
 
 identity_task = task(resolve_identities, name="resolve-identities", cache_policy=NO_CACHE)
-
-
-def beside_identity(
-    identity: Callable[[], dict[str, Any]],
-    names: Sequence[str],
-    refresh: bool,
-    args: tuple,
-    manifest: Any,
-) -> tuple[dict[str, Any], list[DbtRun], set[str]]:
-    """Run the identity step in a thread while dbt builds `names` (nodes that need no
-    identity) here: the identity report, the dbt run, and what the next invocation must leave
-    out (what dbt skips after a node that failed here, `skipped_after`). The failed run is
-    the caller's to raise, after the build's last invocation, as one invocation would.
-
-    Both end before this returns. Phase 1 prepared the warehouse, so dbt starts at once: the
-    identity step holds the process's writer for its whole transaction, and dbt's models do
-    not take it (its results are recorded under it, after). dbt's variables are set for the
-    whole time, so the identity thread never sees them come and go.
-    """
-    if not names:
-        return identity(), [], set()
-    warehouse = args[0]
-    with environment(profile_env(warehouse)):
-        wait = beside(identity, "identity")
-        try:
-            run = dbt_build_task(
-                "beside-identity", reached_args(names, refresh), *args, prepare=False, check=False
-            )
-        except BaseException:
-            run_logger().warning("waiting for the identity step to end")
-            try:
-                wait()
-            except Exception as exc:  # noqa: BLE001 - the first error is the one raised
-                run_logger().error("the identity step failed too: %s", exc)
-            raise
-        report = wait()
-    if not run.completed or run.error:  # dbt itself failed (or was interrupted): stop here
-        raise_for_failure(run)
-    return report, [run], skipped_after(manifest, (n for n in run.nodes if n.failed))
 
 
 @flow(name="build")
@@ -133,7 +79,7 @@ def build(
             )
             manifest = (
                 project_manifest(paths.home, dbt_vars(config), paths.warehouse)
-                if not select
+                if defer and not select
                 else None
             )
             later = deferred_nodes(manifest, defer or ())
@@ -142,26 +88,17 @@ def build(
                 select_args = phase_args("select", select, refresh)
                 report = build_report([dbt_build_task("select", select_args, *args)])
             elif plan is not None:
-                report, deferred = build_reached(plan, refresh, config, args, later, manifest)
+                report, deferred = build_reached(plan, refresh, config, args, later)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
                 deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
-                free = sorted(identity_free(manifest) - later)
-                identity, early, stopped = beside_identity(
-                    lambda: identity_task(
-                        paths.warehouse, config.identity if config else None, build_id=run_id
-                    ),
-                    free,
-                    refresh,
-                    args,
-                    manifest,
+                identity = identity_task(
+                    paths.warehouse, config.identity if config else None, build_id=run_id
                 )
-                left_out = [*deferred, *free, *sorted(stopped - set(free))]
-                rest = phase_args("rest", None, refresh, exclude=left_out)
-                phase_3 = dbt_build_task("rest", rest, *args, check=False)
-                raise_for_failure(*early, phase_3)
-                report = build_report([phase_1, *early, phase_3], identity)
+                rest = phase_args("rest", None, refresh, exclude=deferred)
+                phase_3 = dbt_build_task("rest", rest, *args)
+                report = build_report([phase_1, phase_3], identity)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             datasets.extend(report["datasets"])
     return {
@@ -179,11 +116,9 @@ def build_reached(
     config: ProjectConfig | None,
     args: tuple,
     later: AbstractSet[str] = frozenset(),
-    manifest: Any = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Phase 1, identity and phase 3, each only when the plan has nodes there (phase 3's nodes
-    that need no identity built while the identity step runs); the report and the phase-3
-    nodes left for later (those in `later`: see `build`'s `defer`).
+    """Phase 1, identity and phase 3, each only when the plan has nodes there; the report and
+    the phase-3 nodes left for later (those in `later`: see `build`'s `defer`).
 
     Identity is skipped when its records, settings and map are those the last successful
     build consumed; phase 3 then builds only what the new rows reach around them
@@ -192,23 +127,12 @@ def build_reached(
     runs, identity = [], None
     if plan.phase_1:
         runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
-    early = [n for n in plan.beside_identity if n not in later] if plan.identity else []
-    stopped: set[str] = set()
     if plan.identity:
-        identity, beside_runs, stopped = beside_identity(
-            lambda: identity_task(
-                args[0], config.identity if config else None, build_id=args[3], reuse=True
-            ),
-            early,
-            refresh,
-            args,
-            manifest,
+        identity = identity_task(
+            args[0], config.identity if config else None, build_id=args[3], reuse=True
         )
-        runs += beside_runs
     reached_3 = plan.phase_3_after(identity)
-    left_out = set(later) | set(early) | stopped
-    phase_3 = tuple(n for n in reached_3 if n not in left_out)
+    phase_3 = tuple(n for n in reached_3 if n not in later)
     if phase_3:
-        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args, check=False))
-    raise_for_failure(*runs)
+        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
     return build_report(runs, identity), sorted(set(later) & set(reached_3))

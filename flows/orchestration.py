@@ -96,7 +96,7 @@ def reclaim_dead_holders() -> int:
                         WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=len(live))
                     )
     if released:
-        run_logger().warning(
+        _logger().warning(
             "took back the %s slot from %d run(s) that stopped without releasing it",
             WRITER_LIMIT,
             released,
@@ -168,7 +168,7 @@ def warehouse_slot(
         yield
         return
     ensure_writer_limit()
-    log = run_logger()
+    log = _logger()
     if temporary_api():
         _try_reclaim()
     log.info("waiting for the %s slot", WRITER_LIMIT)
@@ -210,7 +210,7 @@ def _try_reclaim() -> None:
     try:
         reclaim_dead_holders()
     except Exception as exc:  # noqa: BLE001 - taking back a dead holder's slot is a bonus
-        run_logger().warning("could not look for runs that died holding the writer slot: %s", exc)
+        _logger().warning("could not look for runs that died holding the writer slot: %s", exc)
 
 
 @contextlib.contextmanager
@@ -248,7 +248,7 @@ def stage_run_id(flow_name: str) -> str:
     return str(uuid.uuid4())
 
 
-def run_logger() -> logging.Logger | logging.LoggerAdapter:
+def _logger() -> logging.Logger | logging.LoggerAdapter:
     """The run's logger (its lines reach the Prefect API), else a module logger."""
     try:
         return get_run_logger()
