@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,12 @@ for _k, _v in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
 }.items():
     os.environ.setdefault(_k, _v)
+
+# The Prefect servers the tests start (the CLI's temporary servers in subprocesses) keep their
+# database and concurrency leases under PREFECT_HOME: one of the test run's own, never the
+# developer's ~/.prefect, so no lease or run of another run (or of a killed one) is seen here.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cxloop-test-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -16,19 +16,26 @@ per part.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import selectors
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from typing import IO, Any
 
 from cxloop.demo.parts import PARTS, Simulated, merge, write_part
 
 HEADER = struct.Struct(">Q")
+POLL_S = 5.0  # how often a wait for the workers' results checks that they are alive
+# No result for this long: the waiting workers print their threads' stacks (into the errors
+# file, shown with a warning on stderr) and the wait goes on. A part takes seconds at scale 10.
+STALL_S = 240.0
 
 
 class WorkerError(RuntimeError):
@@ -81,6 +88,7 @@ class Writers:
         todo = list(PARTS)
         results: dict[str, dict[str, int]] = {}
         queued: dict[int, list[str]] = {k: [] for k in range(len(self.procs))}
+        progress, warned = time.monotonic(), False
         with selectors.DefaultSelector() as selector:
             for k, proc in enumerate(self.procs):
                 self._send(k, sim)
@@ -93,11 +101,17 @@ class Writers:
                 if todo:  # this process takes the next part, then looks for results
                     part = todo.pop(0)
                     results[part] = write_part(sim, part)
-                events = selector.select(timeout=0 if todo else None)
+                events = selector.select(timeout=0 if todo else POLL_S)
                 for key, _ in events:
                     k = key.data
                     part = queued[k].pop(0)
                     results[part] = self._result(k, part)
+                    progress, warned = time.monotonic(), False
+                if not events and not todo:
+                    self._check_alive(queued)
+                    if not warned and time.monotonic() - progress > STALL_S:
+                        self._warn_stalled(queued, time.monotonic() - progress)
+                        warned = True
         return merge(results)
 
     def close(self) -> None:
@@ -118,6 +132,31 @@ class Writers:
                 if stream:
                     stream.close()
         self.errors.close()
+
+    def _check_alive(self, queued: dict[int, list[str]]) -> None:
+        """A worker with parts queued that has exited is an error (its pipe's end is normally
+        seen first, as a result that never comes)."""
+        for k, parts in queued.items():
+            if parts and self.procs[k].poll() is not None:
+                raise self._died(k, f"writing {parts[0]}")
+
+    def _warn_stalled(self, queued: dict[int, list[str]], waited: float) -> None:
+        """Ask the workers still writing for their stacks and show them on stderr."""
+        self.errors.seek(0, os.SEEK_END)
+        start = self.errors.tell()
+        busy = {k: parts[0] for k, parts in queued.items() if parts}
+        for k in busy:
+            self.procs[k].send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        self.errors.seek(start)
+        stacks = self.errors.read().decode(errors="replace").strip()
+        doing = ", ".join(f"worker {k} on {part}" for k, part in busy.items())
+        print(
+            f"demo generator: no part finished in {waited:.0f} s ({doing}); still waiting. "
+            f"The workers' stacks:\n{stacks}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _send(self, k: int, obj: object) -> None:
         proc = self.procs[k]
@@ -163,6 +202,7 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)  # _warn_stalled
     serve(sys.stdin.buffer, out)
 
 

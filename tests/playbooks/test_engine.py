@@ -6,7 +6,6 @@ import dataclasses
 import email
 import email.policy
 import shutil
-import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,15 @@ from cxloop.playbooks.spec import LoadedPlaybook, load_playbook, load_playbooks
 ROOT = Path(__file__).resolve().parents[2] / "playbooks"
 
 
-def specs(
-    folder: Path | None = None, *, extra_columns: tuple[str, ...] = (), **guardrails: Any
-) -> list[LoadedPlaybook]:
-    """The shipped detractor playbook, rewritten with changed guardrails and validated again."""
-    if not guardrails and not extra_columns:
+def specs(folder: Path | None = None, **guardrails: Any) -> list[LoadedPlaybook]:
+    """The shipped detractor playbook; with guardrails, rewritten into `folder` with them changed
+    and validated again."""
+    if not guardrails:
         return load_playbooks(ROOT, ["detractor_followup"])
+    assert folder is not None, "a playbook with changed guardrails is written into a folder"
     data = yaml.safe_load((ROOT / "detractor_followup.yaml").read_text(encoding="utf-8"))
     data["guardrails"].update(guardrails)
-    data["trigger"]["joins"][0]["columns"] += list(extra_columns)
-    path = (folder or Path(tempfile.mkdtemp())) / "detractor_followup.yaml"
+    path = folder / "detractor_followup.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return [load_playbook(path, ROOT / "templates")]
 
@@ -176,10 +174,10 @@ def test_suppression_list_is_respected(warehouse, ctx, tmp_path) -> None:
 
 def test_max_per_run_defers_the_rest_to_the_next_run(warehouse, ctx, tmp_path) -> None:
     outbox = tmp_path / "outbox"
-    first = run(warehouse, ctx, outbox, specs(max_per_run=2))
+    first = run(warehouse, ctx, outbox, specs(tmp_path, max_per_run=2))
     assert first["skipped_by_guardrail"] == 1 and first["skipped"] == {"max_per_run": 1}
     assert len(emails_sent_to(outbox)) == 2
-    second = run(warehouse, ctx, outbox, specs(max_per_run=2))
+    second = run(warehouse, ctx, outbox, specs(tmp_path, max_per_run=2))
     assert second["skipped_by_guardrail"] == 0
     assert len(emails_sent_to(outbox)) == 3
 
