@@ -178,6 +178,19 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(row and row[0])
 
 
+def require_model_table(warehouse: Path, table: tuple[str, str], error: type[Exception]) -> None:
+    """Raise `error` saying what to run when the warehouse file or the dbt model's table is
+    missing."""
+    if not Path(warehouse).is_file():
+        raise error(f"{warehouse}: no warehouse file (run `cxloop build` first)")
+    with reader(warehouse) as con:
+        if not table_exists(con, *table):
+            raise error(
+                f"{warehouse}: no table {'.'.join(table)} (expected the dbt model; "
+                "run `cxloop build` first)"
+            )
+
+
 def release_dbt_connections() -> None:
     """Make dbt-duckdb let go of the warehouse file after an in-process dbt invocation."""
     with contextlib.suppress(Exception):

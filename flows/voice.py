@@ -1,10 +1,11 @@
 """The `voice` flow: language, sentiment and topics of every open-text answer and customer
 ticket comment (cxloop.voice), then mart_drivers rebuilt on them (docs/voice.md).
 
-Reads ml.voice_texts (dbt), retrains the sentiment model when the labelled answers changed,
-writes ml.text_sentiment and ml.text_topics (recorded in ops.builds, so act and publish wait for
-their check), and the report under $CXLOOP_HOME/reports. In the pipeline, `build_downstream`
-is off: the pipeline rebuilds mart_drivers in the same dbt invocation as the scores' dims.
+Reads only the new and changed texts of ml.voice_texts (dbt; cxloop.voice.changed), retrains
+the sentiment model when the labelled answers changed, writes ml.text_sentiment and
+ml.text_topics (recorded in ops.builds, so act and publish wait for their check), and the
+report under $CXLOOP_HOME/reports. In the pipeline, `build_downstream` is off: the pipeline
+rebuilds mart_drivers in the same dbt invocation as the scores' dims.
 """
 
 from __future__ import annotations
@@ -21,25 +22,27 @@ from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS
-from cxloop.voice.reuse import forget_stale_languages, read_previous, voice_rows, write_voice
-from cxloop.voice.sentiment import (
-    read_texts,
-    sentiment_report,
-    train_or_reuse,
-    with_languages,
-    write_report,
+from cxloop.voice.changed import (
+    detect_languages_of_changed,
+    labelled_answers,
+    read_work,
+    stored_summary,
 )
-from cxloop.voice.topics import topics_summary
+from cxloop.voice.reuse import voice_rows, write_voice
+from cxloop.voice.sentiment import sentiment_report, train_or_reuse, write_report
 
 # Everything dbt builds on the voice tables (stg_ml__text_*, mart_drivers).
 VOICE_DOWNSTREAM = "source:ml.text_sentiment+ source:ml.text_topics+"
 
-read_texts_task = task(read_texts, name="read-texts", cache_policy=NO_CACHE)
-previous_task = task(read_previous, name="read-previous-voice", cache_policy=NO_CACHE)
-languages_task = task(with_languages, name="detect-languages", cache_policy=NO_CACHE)
+languages_task = task(
+    detect_languages_of_changed, name="detect-languages-of-changed", cache_policy=NO_CACHE
+)
+labelled_task = task(labelled_answers, name="read-labelled-answers", cache_policy=NO_CACHE)
 train_task = task(train_or_reuse, name="train-or-reuse-sentiment-model", cache_policy=NO_CACHE)
+work_task = task(read_work, name="read-texts-with-work", cache_policy=NO_CACHE)
 rows_task = task(voice_rows, name="score-and-tag-changed-texts", cache_policy=NO_CACHE)
 write_task = task(write_voice, name="write-voice-tables", cache_policy=NO_CACHE)
+summary_task = task(stored_summary, name="count-voice-tables", cache_policy=NO_CACHE)
 report_task = task(write_report, name="write-sentiment-report", cache_policy=NO_CACHE)
 
 
@@ -59,25 +62,30 @@ def voice(
     warehouse_path, models_path = resolve_paths(paths, warehouse, models_dir)
     run_id = stage_run_id("voice")
     with warehouse_slot():
-        previous = previous_task(warehouse_path)
-        texts = read_texts_task(warehouse_path)
-        texts = (  # full: every language detected again
-            texts.drop(columns=["previous_sha256", "previous_language"])
-            if full
-            else forget_stale_languages(texts, previous)
-        )
-        texts = languages_task(texts)
+        detected = languages_task(warehouse_path, full)
         state = train_task(
-            texts, models_path, settings.min_train_answers, settings.min_test_answers
+            labelled_task(warehouse_path, detected, full),
+            models_path,
+            settings.min_train_answers,
+            settings.min_test_answers,
+        )
+        work = work_task(
+            warehouse_path, models_path, state, settings.learned_topics, detected, full
         )
         with recorded_build(warehouse_path, run_id, "voice") as changed:
             voiced = rows_task(
-                texts, state, previous, models_path, settings.learned_topics, reuse=not full
+                work.texts,
+                state,
+                work.previous,
+                models_path,
+                settings.learned_topics,
+                reuse=not full,
+                scope=work.scope,
             )
             write_task(warehouse_path, voiced)
             changed.extend([TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified])
-    rows, topics = voiced.sentiment, voiced.topics
-    report = sentiment_report(texts, rows, state)
+        counts, topics = summary_task(warehouse_path)
+    report = sentiment_report(counts, state)
     report_paths = report_task(report, paths.reports)
     get_run_logger().info(
         "Sentiment of %d texts (%s); held-out accuracy %s; too little data: %s",
@@ -88,7 +96,7 @@ def voice(
     )
     summary: dict[str, Any] = {
         "sentiment": report,
-        "topics": topics_summary(topics),
+        "topics": topics,
         "computed": voiced.stats,
         "reports": [str(p) for p in report_paths],
         "datasets": [TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified],

@@ -12,7 +12,7 @@ from cxloop.models.features import CHURN_SPEC, FeatureDataError
 from cxloop.models.registry import ModelVersion, Promotion, promote_if_better, register
 from cxloop.models.train import TrainResult, train_churn_model
 from cxloop.settings import Paths
-from cxloop.warehouse import fetch_frame, reader, table_exists
+from cxloop.warehouse import fetch_frame, reader, require_model_table
 
 SNAPSHOTS = ("ml", "account_snapshots")
 
@@ -33,14 +33,8 @@ def resolve_paths(
 
 def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
     """Run one query against ml.account_snapshots; a missing file or table is a clear error."""
-    if not Path(warehouse).is_file():
-        raise ChurnModelError(f"{warehouse}: no warehouse file (run `cxloop build` first)")
+    require_model_table(warehouse, SNAPSHOTS, ChurnModelError)
     with reader(warehouse) as con:
-        if not table_exists(con, *SNAPSHOTS):
-            raise ChurnModelError(
-                f"{warehouse}: no table {'.'.join(SNAPSHOTS)} (expected the dbt model; "
-                "run `cxloop build` first)"
-            )
         return fetch_frame(con, sql)
 
 

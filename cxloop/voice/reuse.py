@@ -109,19 +109,40 @@ class Previous:
     topics: pd.DataFrame
 
 
-def _rows(con: Any, table: Table) -> pd.DataFrame:
+def _rows(con: Any, table: Table, where: str = "") -> pd.DataFrame:
     if not table_exists(con, table.schema, table.name):
         return pd.DataFrame(columns=list(table.column_names))
     columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
     if not set(table.column_names) <= columns:  # written by an older release: redo everything
         return pd.DataFrame(columns=list(table.column_names))
-    return fetch_frame(con, f"select {table.column_list} from {table.sql_name}")
+    return fetch_frame(con, f"select {table.column_list} from {table.sql_name} {where}")
+
+
+def previous_rows(con: Any, where: str = "") -> Previous:
+    """The voice tables' rows (those `where` selects) as the last run left them."""
+    return Previous(*(_rows(con, t, where) for t in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS)))
 
 
 def read_previous(warehouse: Path) -> Previous:
     """The voice tables as the last run left them."""
     with reader(warehouse) as con:
-        return Previous(*(_rows(con, t) for t in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS)))
+        return previous_rows(con)
+
+
+def topics_key(patterns: str, n_learned: int, fit_id: str) -> str:
+    """The topics key of a text: the keyword patterns, `voice.learned_topics` and the fit."""
+    return _sha(patterns, n_learned, fit_id)
+
+
+@dataclass
+class Scope:
+    """When `voice_rows` is given only the texts with work (cxloop.voice.changed): how many
+    texts there are in all, the stored fit that still serves (no refit), and the texts deleted
+    since the last run (found in SQL)."""
+
+    texts: int
+    fit: StoredFit
+    deleted: list[str]
 
 
 @dataclass
@@ -149,17 +170,6 @@ def _stale(texts: pd.DataFrame, known: pd.DataFrame, column: str, key: str) -> p
     return ~(same_text & known[column].eq(key))
 
 
-def forget_stale_languages(texts: pd.DataFrame, previous: Previous) -> pd.DataFrame:
-    """The texts (from sentiment.read_texts) without the earlier language of a text detected
-    under another detector key, so with_languages detects it again."""
-    out = texts.copy()
-    known = previous.state.set_index("text_id")["language_key"]
-    stale = out["text_id"].map(known).ne(LANGUAGE_KEY)
-    if "previous_sha256" in out:
-        out.loc[stale, "previous_sha256"] = None
-    return out
-
-
 def voice_rows(
     texts: pd.DataFrame,
     state: sentiment.SentimentModelState,
@@ -167,10 +177,14 @@ def voice_rows(
     models_dir: Path,
     n_learned: int,
     reuse: bool = True,
+    scope: Scope | None = None,
 ) -> VoiceRows:
     """Sentiment, topics and state of every text, computed only where stale (module docstring).
 
-    `texts` come from with_languages (they carry `language` and `text_sha256`)."""
+    `texts` carry `language` and `text_sha256`; they are every text, or with `scope` only the
+    texts with work (cxloop.voice.changed), `previous` then only their earlier rows."""
+    if scope is not None and texts.empty:
+        return _nothing_to_compute(scope)
     now = datetime.now(UTC).replace(tzinfo=None)
     looked_up = ["text_id", "text_sha256", "sentiment_key", "topics_key", "topics_fit"]
     known = _aligned(texts, previous.state[looked_up])  # fit membership, whatever is reused
@@ -179,9 +193,11 @@ def voice_rows(
     s_key = sentiment_key(state)
     redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row
     patterns = patterns_key()
-    stored, computed = topic_fit(texts, known, models_dir, n_learned, patterns)
+    stored, computed = (
+        (scope.fit, None) if scope else topic_fit(texts, known, models_dir, n_learned, patterns)
+    )
     refit = computed is not None
-    t_key = _sha(patterns, n_learned, stored.fit_id)
+    t_key = topics_key(patterns, n_learned, stored.fit_id)
     redo_topics = (
         pd.Series(True, index=texts.index)
         if refit
@@ -206,15 +222,9 @@ def voice_rows(
     )[list(VOICE_STATE.column_names)]
     changed = _changed_ids(sentiment_rows, previous.sentiment, ["scored_at"])
     changed |= set(texts.loc[redo_topics | redo_sentiment, "text_id"].tolist())
-    current = set(texts["text_id"].tolist())
-    earlier = {
-        *previous.sentiment["text_id"].tolist(),
-        *previous.state["text_id"].tolist(),
-        *previous.topics["text_id"].tolist(),
-    }
-    deleted = sorted(earlier - current)
+    deleted = scope.deleted if scope else _deleted(texts, previous)
     stats = {
-        "texts": int(len(texts)),
+        "texts": scope.texts if scope else int(len(texts)),
         "sentiment_computed": int(redo_sentiment.sum()),
         "topics_computed": int(redo_topics.sum()),
         "rows_rewritten": len(changed),
@@ -225,6 +235,44 @@ def voice_rows(
     return VoiceRows(sentiment_rows, topic_frame, new_state, sorted(changed), deleted, stats)
 
 
+def _nothing_to_compute(scope: Scope) -> VoiceRows:
+    """No text has work: only the deleted texts' rows go."""
+    stats = {
+        "texts": scope.texts,
+        "sentiment_computed": 0,
+        "topics_computed": 0,
+        "rows_rewritten": 0,
+        "texts_deleted": len(scope.deleted),
+        "topics_refit": False,
+        "topics_fit": scope.fit.fit_id,
+    }
+    empty = [pd.DataFrame(columns=list(t.column_names)) for t in (TEXT_SENTIMENT, TEXT_TOPICS)]
+    state = pd.DataFrame(columns=list(VOICE_STATE.column_names))
+    return VoiceRows(*empty, state, [], scope.deleted, stats)
+
+
+def fit_is_current(
+    stored: StoredFit | None, patterns: str, n_learned: int, texts: int, members: int
+) -> bool:
+    """The refit rule: the stored fit serves while it was fit under these patterns and config
+    and the texts new, changed or deleted since (`texts` now, `members` of them unchanged
+    members of the fit) stay under REFIT_SHARE of the texts it was fit on."""
+    if stored is None or stored.patterns != patterns or stored.n_learned != n_learned:
+        return False
+    moved = (texts - members) + (stored.n_texts - members)
+    return moved < REFIT_SHARE * max(stored.n_texts, 1)
+
+
+def _deleted(texts: pd.DataFrame, previous: Previous) -> list[str]:
+    """The texts with earlier rows that are no longer texts."""
+    earlier = {
+        *previous.sentiment["text_id"].tolist(),
+        *previous.state["text_id"].tolist(),
+        *previous.topics["text_id"].tolist(),
+    }
+    return sorted(earlier - set(texts["text_id"].tolist()))
+
+
 def topic_fit(
     texts: pd.DataFrame, known: pd.DataFrame, models_dir: Path, n_learned: int, patterns: str
 ) -> tuple[StoredFit, tuple[dict, topic_model.LearnedTopics] | None]:
@@ -232,12 +280,10 @@ def topic_fit(
     text's keyword topics and clusters, computed on the way). `known`: the previous state
     `_aligned` to the texts."""
     stored = load_fit(models_dir)
-    if stored is not None and stored.patterns == patterns and stored.n_learned == n_learned:
+    if stored is not None:
         same = known["text_sha256"].eq(texts["text_sha256"])
-        in_fit = known["topics_fit"].eq(stored.fit_id) & same
-        members = int(in_fit.sum())
-        moved = (len(texts) - members) + (stored.n_texts - members)
-        if moved < REFIT_SHARE * max(stored.n_texts, 1):
+        members = int((known["topics_fit"].eq(stored.fit_id) & same).sum())
+        if fit_is_current(stored, patterns, n_learned, len(texts), members):
             return stored, None
     values = texts["text"].astype(str).tolist()
     fit = topic_model.fit_topics(values, n_learned)

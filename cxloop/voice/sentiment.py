@@ -8,7 +8,6 @@ the latest scoring of every text: a run replaces it whole, in one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +35,8 @@ from cxloop.models.sentiment_registry import (
     register_sentiment,
 )
 from cxloop.tables import TEXT_SENTIMENT
-from cxloop.voice.language import detect_languages
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
 from cxloop.voice.store import replace_table
-from cxloop.warehouse import fetch_frame, reader, table_exists
 
 TEXTS = ("ml", "voice_texts")
 LEXICON_LANGUAGE = "en"
@@ -61,54 +58,6 @@ class SentimentModelState:
     @property
     def metadata(self) -> dict[str, Any]:
         return self.version.metadata if self.version else {}
-
-
-def read_texts(warehouse: Path) -> pd.DataFrame:
-    """Every row of ml.voice_texts (the dbt model); a missing file or table is a clear error."""
-    if not Path(warehouse).is_file():
-        raise VoiceDataError(f"{warehouse}: no warehouse file (run `cxloop build` first)")
-    with reader(warehouse) as con:
-        if not table_exists(con, *TEXTS):
-            raise VoiceDataError(
-                f"{warehouse}: no table {'.'.join(TEXTS)} (expected the dbt model; "
-                "run `cxloop build` first)"
-            )
-        previous = table_exists(con, TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name) and bool(
-            con.execute(  # a table written before text_sha256 existed keeps nothing to reuse
-                "select 1 from duckdb_columns() where schema_name = ? and table_name = ? "
-                "and column_name = 'text_sha256'",
-                [TEXT_SENTIMENT.schema, TEXT_SENTIMENT.name],
-            ).fetchall()
-        )
-        sql = (
-            "select v.*, s.text_sha256 as previous_sha256, s.language as previous_language "
-            f"from ml.voice_texts v left join {TEXT_SENTIMENT.sql_name} s using (text_id) "
-            "order by v.text_id"
-            if previous
-            else "select *, null as previous_sha256, null as previous_language "
-            "from ml.voice_texts order by text_id"
-        )
-        return fetch_frame(con, sql)
-
-
-def with_languages(texts: pd.DataFrame) -> pd.DataFrame:
-    """The texts with `language` (ISO 639-1) detected from the text itself, and `text_sha256`.
-
-    A text scored before and unchanged since (same sha256) keeps the language detected then,
-    so a run detects only new and edited texts (langdetect takes milliseconds a text)."""
-    out = texts.copy()
-    out["text_sha256"] = [hashlib.sha256(str(t).encode()).hexdigest() for t in out["text"]]
-    known = (
-        out["previous_sha256"].eq(out["text_sha256"])
-        if "previous_sha256" in out
-        else pd.Series(False, index=out.index)
-    )
-    out["language"] = out["previous_language"] if "previous_language" in out else None
-    fresh = ~known
-    if fresh.any():
-        out.loc[fresh, "language"] = detect_languages(out.loc[fresh, "text"].astype(str).tolist())
-    out["language"] = out["language"].astype(object).where(out["language"].notna(), None)
-    return out.drop(columns=["previous_sha256", "previous_language"], errors="ignore")
 
 
 def train_or_reuse(
@@ -196,19 +145,38 @@ def write_sentiment(warehouse: Path, rows: pd.DataFrame) -> int:
     return replace_table(warehouse, TEXT_SENTIMENT, rows)
 
 
-def sentiment_report(texts: pd.DataFrame, rows: pd.DataFrame, state: SentimentModelState) -> dict:
+@dataclass
+class TextCounts:
+    """The report's counts: texts, and texts per kind, method and language ('none': none)."""
+
+    texts: int
+    by_kind: dict[str, int]
+    by_method: dict[str, int]
+    by_language: dict[str, int]
+
+
+def text_counts(rows: pd.DataFrame) -> TextCounts:
+    """The counts of ml.text_sentiment rows (one per text)."""
+    return TextCounts(
+        int(len(rows)),
+        *(
+            {str(k): int(v) for k, v in rows[c].fillna("none").value_counts().items()}
+            for c in ("text_kind", "method", "language")
+        ),
+    )
+
+
+def sentiment_report(counts: TextCounts, state: SentimentModelState) -> dict:
     """Held-out accuracy per language, languages with too little data, and methods used."""
     meta = state.metadata
     per_language = meta.get("per_language", {})
     if state.training is not None and not per_language:
         per_language = state.training.get("per_language", {})
     return {
-        "texts": int(len(rows)),
-        "by_kind": {k: int(v) for k, v in rows["text_kind"].value_counts().sort_index().items()},
-        "by_method": {k: int(v) for k, v in rows["method"].value_counts().sort_index().items()},
-        "by_language": {
-            str(k): int(v) for k, v in texts["language"].fillna("none").value_counts().items()
-        },
+        "texts": counts.texts,
+        "by_kind": dict(sorted(counts.by_kind.items())),
+        "by_method": dict(sorted(counts.by_method.items())),
+        "by_language": dict(sorted(counts.by_language.items(), key=lambda kv: (-kv[1], kv[0]))),
         "model_version": state.version.version if state.version else None,
         "model_languages": state.languages,
         "held_out_accuracy": {

@@ -125,12 +125,18 @@ def write_topics(warehouse: Path, rows: pd.DataFrame) -> int:
 
 
 def topics_summary(rows: pd.DataFrame) -> dict[str, object]:
-    """Texts per topic and source, and the new clusters to review."""
+    """Texts per topic and source, and the new clusters to review, of ml.text_topics rows."""
     counts = rows.groupby(["topic_source", "topic"])["text_id"].nunique()
-    learned = rows.loc[rows["topic_source"] == "learned", "topic"]
+    return summarize_topics(len(rows), {key: int(n) for key, n in counts.items()})
+
+
+def summarize_topics(rows: int, texts: dict[tuple[str, str], int]) -> dict[str, object]:
+    """The summary from the row count and the texts per (topic_source, topic)."""
     return {
-        "rows": int(len(rows)),
-        "keyword": {t: int(n) for (s, t), n in counts.items() if s == "keyword"},
-        "learned": {t: int(n) for (s, t), n in counts.items() if s == "learned"},
-        "new_clusters_for_review": sorted({t for t in learned if t.startswith("learned: ")}),
+        "rows": int(rows),
+        "keyword": {t: n for (s, t), n in sorted(texts.items()) if s == "keyword"},
+        "learned": {t: n for (s, t), n in sorted(texts.items()) if s == "learned"},
+        "new_clusters_for_review": sorted(
+            t for s, t in texts if s == "learned" and t.startswith("learned: ")
+        ),
     }

@@ -7,7 +7,6 @@ detection at least 35 of 36 (one short text may go to a neighbouring language).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,8 @@ from cxloop.voice.sentiment import (
     report_markdown,
     score_texts,
     sentiment_report,
+    text_counts,
     train_or_reuse,
-    with_languages,
 )
 
 # the fixture has 24 training and 8 held-out answers per language (time split below)
@@ -141,7 +140,7 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     texts["written_at"] = pd.Timestamp("2025-05-01")
     rows = score_texts(texts, third)
     assert set(rows["method"]) == {"model"} and rows["model_version"].notna().all()
-    report = sentiment_report(texts, rows, third)
+    report = sentiment_report(text_counts(rows), third)
     assert set(report["held_out_accuracy"]) == {"ar", "en", "fa"}
     assert report["too_little_data"] == []
     # the four added answers are the latest Persian ones: held out, beside the 8 before
@@ -149,22 +148,3 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     line = voice_line(report)  # the run summary's line
     assert line.startswith("Sentiment: 36 texts (model 36)") and "fa " in line
     assert line.endswith("too little data for a model: none")
-
-
-def test_an_unchanged_text_keeps_its_language_an_edited_one_is_detected_again() -> None:
-    text = "The support was great."
-    same = hashlib.sha256(text.encode()).hexdigest()
-    texts = pd.DataFrame(
-        {
-            "text_id": ["a", "b", "c"],
-            "text": [text, text, "خدمة ممتازة وفريق رائع."],
-            # a: scored before, unchanged (its stored language is kept, even a wrong one);
-            # b: edited since (stale hash); c: new
-            "previous_sha256": [same, "0" * 64, None],
-            "previous_language": ["xx", "xx", None],
-        }
-    )
-    out = with_languages(texts)
-    assert out["language"].tolist() == ["xx", "en", "ar"]
-    assert out["text_sha256"].tolist()[:2] == [same, same]
-    assert "previous_language" not in out

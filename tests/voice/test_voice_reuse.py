@@ -10,21 +10,19 @@ refit the topics, which then equal topic_rows on every text (what a first run gi
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 from voice_fixtures import FIXTURES, training_answers
 
-from cxloop.voice.reuse import (
-    _changed_ids,
-    forget_stale_languages,
-    read_previous,
-    voice_rows,
-    write_voice,
-)
-from cxloop.voice.sentiment import SentimentModelState, read_texts, score_texts, with_languages
-from cxloop.voice.topics import topic_rows
+from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE
+from cxloop.voice.changed import detect_languages_of_changed, read_work, stored_summary
+from cxloop.voice.reuse import LANGUAGE_KEY, _changed_ids, voice_rows, write_voice
+from cxloop.voice.sentiment import SentimentModelState, score_texts, text_counts
+from cxloop.voice.topics import topic_rows, topics_summary
 
 N_LEARNED = 3
 NO_MODEL = SentimentModelState(None)
@@ -60,17 +58,15 @@ def put_texts(warehouse: Path, texts: pd.DataFrame) -> None:
 
 
 def run(warehouse: Path, models: Path, reuse: bool = True, write: bool = True):
-    previous = read_previous(warehouse)
-    texts = read_texts(warehouse)
-    texts = with_languages(
-        forget_stale_languages(texts, previous)
-        if reuse
-        else texts.drop(columns=["previous_sha256", "previous_language"])
+    """The voice flow's steps (no sentiment model): the texts read, and the rows made."""
+    detected = detect_languages_of_changed(warehouse, full=not reuse)
+    work = read_work(warehouse, models, NO_MODEL, N_LEARNED, detected, full=not reuse)
+    rows = voice_rows(
+        work.texts, NO_MODEL, work.previous, models, N_LEARNED, reuse=reuse, scope=work.scope
     )
-    rows = voice_rows(texts, NO_MODEL, previous, models, N_LEARNED, reuse=reuse)
     if write:
         write_voice(warehouse, rows)
-    return texts, rows
+    return work.texts, rows
 
 
 def table(warehouse: Path, name: str, stamp: str) -> list[dict]:
@@ -89,13 +85,20 @@ def comparable(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def test_only_new_and_changed_texts_are_computed_and_the_tables_equal_a_full_run(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+def first_run(tmp_path: Path):
+    """A warehouse with the fixture texts after a first voice run: its paths, texts, what the
+    run read and what it made."""
     warehouse, models = tmp_path / "cx.duckdb", tmp_path / "models"
     texts = fixture_texts()
     put_texts(warehouse, texts)
-    first_texts, first = run(warehouse, models)
+    return warehouse, models, texts, *run(warehouse, models)
+
+
+def test_only_new_and_changed_texts_are_computed_and_the_tables_equal_a_full_run(
+    first_run,
+) -> None:
+    warehouse, models, texts, first_texts, first = first_run
     assert first.stats["topics_refit"] and first.stats["sentiment_computed"] == 132
     expected_topics = topic_rows(first_texts, N_LEARNED).drop(columns="topics_run_at")
     assert table(warehouse, "text_topics", "topics_run_at") == (comparable(expected_topics))
@@ -111,7 +114,10 @@ def test_only_new_and_changed_texts_are_computed_and_the_tables_equal_a_full_run
     )
     added["text_id"] = "ticket_comment:" + added["source_id"]
     put_texts(warehouse, pd.concat([edited, added], ignore_index=True))
-    _, second = run(warehouse, models)
+    second_texts, second = run(warehouse, models)
+    # only the texts with work are read: the edited one and the two new ones
+    assert sorted(second_texts["source_id"]) == ["b01", "m13", "t13"]
+    assert second.stats["texts"] == 133
     assert {k: second.stats[k] for k in ("sentiment_computed", "topics_computed")} == {
         "sentiment_computed": 3,
         "topics_computed": 3,
@@ -164,3 +170,83 @@ def test_a_kept_texts_row_is_rewritten_when_what_describes_it_changed() -> None:
     assert _changed_ids(new, old, ["scored_at"]) == {"t2", "t5"}
     assert _changed_ids(new, old, []) == {"t1", "t2", "t3", "t4", "t5"}
     assert _changed_ids(new, old.iloc[0:0], ["scored_at"]) == {"t1", "t2", "t3", "t4", "t5"}
+
+
+def test_a_text_whose_customer_changed_is_read_and_rewritten_not_recomputed(first_run) -> None:
+    warehouse, models, texts, _, _ = first_run
+    moved = texts.copy()
+    moved.loc[moved["source_id"] == "b01", "customer_id"] = "C-other"  # resolved anew
+    put_texts(warehouse, moved)
+    read, rows = run(warehouse, models)
+    assert read["source_id"].tolist() == ["b01"]
+    assert rows.stats["sentiment_computed"] == 0 and rows.stats["topics_computed"] == 0
+    assert rows.rewrite == ["ticket_comment:b01"]
+    sentiment = {r["text_id"]: r for r in table(warehouse, "text_sentiment", "scored_at")}
+    assert sentiment["ticket_comment:b01"]["customer_id"] == "C-other"
+    assert len(sentiment) == 132
+
+    # the report's counts, read from the tables in SQL, are those of the tables' rows
+    counts, topics = stored_summary(warehouse)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        sentiment_rows = con.execute("select * from ml.text_sentiment").df()
+        topic_frame = con.execute("select * from ml.text_topics").df()
+    finally:
+        con.close()
+    assert counts.texts == 132 and counts.by_kind == {"ticket_comment": 132}
+    assert counts == text_counts(sentiment_rows)
+    assert topics == topics_summary(topic_frame)
+
+    # nothing changed: nothing is read, nothing rewritten
+    read, rows = run(warehouse, models)
+    assert read.empty and rows.rewrite == [] and rows.deleted == []
+    assert rows.stats["texts"] == 132
+
+
+def test_a_texts_language_is_kept_while_its_content_and_the_detector_are_the_same(
+    tmp_path: Path,
+) -> None:
+    """Only texts without a known language are detected: a scored, unchanged text keeps the
+    language stored with it (even a wrong one); an edited text, a new one, and one detected
+    under another detector (its language_key) are detected again."""
+    warehouse = tmp_path / "cx.duckdb"
+    text = "The support was great."
+    same = hashlib.sha256(text.encode()).hexdigest()
+    texts = (
+        fixture_texts()
+        .head(4)
+        .assign(
+            text=[text, text, "خدمة ممتازة وفريق رائع.", text],
+            source_id=["a", "b", "c", "d"],
+        )
+    )
+    texts["text_id"] = "ticket_comment:" + texts["source_id"]
+    put_texts(warehouse, texts)
+    con = duckdb.connect(str(warehouse))
+    for table in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS):
+        con.execute(table.ddl)
+    # a: scored before, unchanged; b: edited since (its stored hash is another's); d: detected
+    # by another detector version; c: new
+    for source, sha, key in (("a", same, LANGUAGE_KEY), ("b", "0" * 64, LANGUAGE_KEY),
+                             ("d", same, "an older detector")):  # fmt: skip
+        con.execute(
+            "insert into ml.voice_state values (?, ?, ?, 'sk', 'tk', null, now())",
+            [f"ticket_comment:{source}", sha, key],
+        )
+        con.execute(
+            "insert into ml.text_sentiment (text_id, text_kind, source_id, language, method, "
+            "text_sha256, scored_at) values (?, 'ticket_comment', ?, 'xx', 'none', ?, now())",
+            [f"ticket_comment:{source}", source, sha],
+        )
+    con.close()
+    detected = detect_languages_of_changed(warehouse)
+    assert detected == {
+        "ticket_comment:b": "en",
+        "ticket_comment:c": "ar",
+        "ticket_comment:d": "en",
+    }
+    work = read_work(warehouse, tmp_path / "models", NO_MODEL, N_LEARNED, detected)
+    assert work.scope is None  # no stored topics fit: every text is read
+    languages = dict(zip(work.texts["source_id"], work.texts["language"], strict=True))
+    assert languages == {"a": "xx", "b": "en", "c": "ar", "d": "en"}
+    assert work.texts.set_index("source_id").loc["a", "text_sha256"] == same  # DuckDB's sha256
