@@ -191,7 +191,12 @@ def voice_rows(
     prev_state = known if reuse else _aligned(texts, previous.state[looked_up].iloc[0:0])
     has_row = _member(texts["text_id"], set(previous.sentiment["text_id"].tolist()))
     s_key = sentiment_key(state)
-    redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row
+    # a text detected anew in another language (a new detector) is scored again in it
+    earlier_language = _aligned(texts, previous.sentiment[["text_id", "language"]])["language"]
+    same_language = earlier_language.eq(texts["language"]) | (
+        earlier_language.isna() & texts["language"].isna()
+    )
+    redo_sentiment = _stale(texts, prev_state, "sentiment_key", s_key) | ~has_row | ~same_language
     patterns = patterns_key()
     stored, computed = (
         (scope.fit, None) if scope else topic_fit(texts, known, models_dir, n_learned, patterns)
@@ -355,7 +360,9 @@ def _topics(
 
 def _member(values: pd.Series, members: set[str]) -> pd.Series:
     """values.isin(members), by a set lookup (pandas' Arrow-string isin is ~100x slower)."""
-    return pd.Series([v in members for v in values.to_numpy(object)], index=values.index)
+    return pd.Series(  # bool even when empty: an empty object Series would select columns
+        [v in members for v in values.to_numpy(object)], index=values.index, dtype=bool
+    )
 
 
 def _changed_ids(new: pd.DataFrame, old: pd.DataFrame, ignore: list[str]) -> set[str]:

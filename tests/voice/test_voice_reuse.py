@@ -250,3 +250,45 @@ def test_a_texts_language_is_kept_while_its_content_and_the_detector_are_the_sam
     languages = dict(zip(work.texts["source_id"], work.texts["language"], strict=True))
     assert languages == {"a": "xx", "b": "en", "c": "ar", "d": "en"}
     assert work.texts.set_index("source_id").loc["a", "text_sha256"] == same  # DuckDB's sha256
+
+
+def test_a_deleted_text_and_a_text_with_no_topic_are_written(first_run) -> None:
+    """Runs whose rows to write are empty frames: only a deletion, then a new text that names
+    no topic (its frames hold a sentiment row and no topic row)."""
+    warehouse, models, texts, _, _ = first_run
+    put_texts(warehouse, texts[texts["source_id"] != "b01"])
+    read, rows = run(warehouse, models)
+    assert read.empty and rows.deleted == ["ticket_comment:b01"] and rows.rewrite == []
+    for name, stamp in (("text_sentiment", "scored_at"), ("text_topics", "topics_run_at")):
+        assert "ticket_comment:b01" not in {r["text_id"] for r in table(warehouse, name, stamp)}
+
+    hmm = texts.head(1).assign(source_id="h01", text_id="ticket_comment:h01", text="Hmm.")
+    put_texts(warehouse, pd.concat([texts[texts["source_id"] != "b01"], hmm]))
+    read, rows = run(warehouse, models)
+    assert read["source_id"].tolist() == ["h01"] and rows.rewrite == ["ticket_comment:h01"]
+    assert rows.topics.empty
+    sentiment = {r["text_id"]: r for r in table(warehouse, "text_sentiment", "scored_at")}
+    assert sentiment["ticket_comment:h01"]["text_sha256"] == hashlib.sha256(b"Hmm.").hexdigest()
+    assert len(sentiment) == 132
+
+
+def test_a_text_detected_anew_in_another_language_is_scored_again(first_run) -> None:
+    """A new language detector (its key) detects every text again; a text whose language
+    comes out other than the stored one is scored again in it, as a run from nothing would."""
+    warehouse, models, _, _, _ = first_run
+    before = {r["text_id"]: r for r in table(warehouse, "text_sentiment", "scored_at")}
+    b01 = "ticket_comment:b01"
+    assert before[b01]["language"] == "en" and before[b01]["method"] == "lexicon"
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        f"update ml.voice_state set language_key = 'an older detector' where text_id = '{b01}'"
+    )
+    con.execute(
+        "update ml.text_sentiment set language = 'xx', method = 'none', sentiment_score = null, "
+        f"sentiment_label = null where text_id = '{b01}'"
+    )
+    con.close()
+    read, rows = run(warehouse, models)
+    assert read["text_id"].tolist() == [b01] and rows.stats["sentiment_computed"] == 1
+    after = {r["text_id"]: r for r in table(warehouse, "text_sentiment", "scored_at")}
+    assert after == before
