@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from cxloop.churn.training import resolve_paths
 from cxloop.config import VoiceConfig, project_config
@@ -82,7 +83,9 @@ def voice(
                 reuse=not full,
                 scope=work.scope,
             )
-            write_task(warehouse_path, voiced)
+            # quoted: Prefect would walk its lists of text ids one by one (every text on a
+            # first run) looking for task results among them
+            write_task(warehouse_path, quote(voiced))
             changed.extend([TEXT_SENTIMENT.qualified, TEXT_TOPICS.qualified])
         counts, topics = summary_task(warehouse_path)
     report = sentiment_report(counts, state)

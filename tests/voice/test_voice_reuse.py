@@ -240,7 +240,7 @@ def test_a_texts_language_is_kept_while_its_content_and_the_detector_are_the_sam
         )
     con.close()
     detected = detect_languages_of_changed(warehouse)
-    assert detected == {
+    assert detected.to_dict() == {
         "ticket_comment:b": "en",
         "ticket_comment:c": "ar",
         "ticket_comment:d": "en",
