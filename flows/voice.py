@@ -23,14 +23,10 @@ from cxloop.flows.orchestration import stage_run_id, warehouse_slot
 from cxloop.quality.gate import recorded_build
 from cxloop.settings import Settings
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS
-from cxloop.voice.changed import (
-    detect_languages_of_changed,
-    labelled_answers,
-    read_work,
-    stored_summary,
-)
+from cxloop.voice.changed import detect_languages_of_changed, labelled_answers, read_work
+from cxloop.voice.report import sentiment_report, stored_summary, write_report
 from cxloop.voice.reuse import voice_rows, write_voice
-from cxloop.voice.sentiment import sentiment_report, train_or_reuse, write_report
+from cxloop.voice.sentiment import train_or_reuse
 
 # Everything dbt builds on the voice tables (stg_ml__text_*, mart_drivers).
 VOICE_DOWNSTREAM = "source:ml.text_sentiment+ source:ml.text_topics+"

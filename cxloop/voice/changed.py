@@ -16,7 +16,7 @@ so the stage reads in three steps, each a task of the `voice` flow:
    detected under another detector), their languages detected;
 2. `labelled_answers`: the answers the sentiment model trains on (train_or_reuse);
 3. `read_work`: the texts with work under the keys, their earlier rows and the deleted texts.
-`stored_summary` then reads the report's counts from the tables written.
+The report's counts are then read from the tables written (cxloop.voice.report).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from cxloop.models.sentiment import LABEL_OF
-from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE, Table
+from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE
 from cxloop.voice.language import detect_languages
 from cxloop.voice.reuse import (
     LANGUAGE_KEY,
@@ -42,8 +42,7 @@ from cxloop.voice.reuse import (
     sentiment_key,
     topics_key,
 )
-from cxloop.voice.sentiment import TEXTS, SentimentModelState, TextCounts, VoiceDataError
-from cxloop.voice.topics import summarize_topics
+from cxloop.voice.sentiment import TEXTS, SentimentModelState, VoiceDataError
 from cxloop.warehouse import fetch_frame, reader, require_model_table, table_exists
 
 # The columns of a text's ml.text_sentiment row that describe it rather than score it.
@@ -203,35 +202,3 @@ def _everything(con: duckdb.DuckDBPyConnection, detected: pd.Series, full: bool)
     sql, params = _texts_sql(_reusable(con, full))
     texts = fetch_frame(con, f"select * from ({sql}) order by text_id", params)
     return Work(_with_languages(texts, detected), previous_rows(con), None)
-
-
-def stored_summary(warehouse: Path) -> tuple[TextCounts, dict[str, object]]:
-    """The sentiment report's counts and the topics summary, from the voice tables as written."""
-    with reader(warehouse) as con:
-        return _sentiment_counts(con), _topic_counts(con)
-
-
-def _grouped(con: duckdb.DuckDBPyConnection, table: Table, column: str) -> dict[str, int]:
-    rows = con.execute(
-        f"select coalesce({column}, 'none'), count(*) from {table.sql_name} group by 1"
-    ).fetchall()
-    return {str(k): int(n) for k, n in rows}
-
-
-def _sentiment_counts(con: duckdb.DuckDBPyConnection) -> TextCounts:
-    (texts,) = con.execute(f"select count(*) from {TEXT_SENTIMENT.sql_name}").fetchone()
-    return TextCounts(
-        int(texts),
-        _grouped(con, TEXT_SENTIMENT, "text_kind"),
-        _grouped(con, TEXT_SENTIMENT, "method"),
-        _grouped(con, TEXT_SENTIMENT, "language"),
-    )
-
-
-def _topic_counts(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    (rows,) = con.execute(f"select count(*) from {TEXT_TOPICS.sql_name}").fetchone()
-    counts = con.execute(
-        f"select topic_source, topic, count(distinct text_id) from {TEXT_TOPICS.sql_name} "
-        "group by 1, 2"
-    ).fetchall()
-    return summarize_topics(int(rows), {(s, t): int(n) for s, t, n in counts})

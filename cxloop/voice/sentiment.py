@@ -1,14 +1,15 @@
-"""Sentiment of every text: read ml.voice_texts, detect languages, train or reuse the model,
-score, write ml.text_sentiment (defined in cxloop.tables), and report (docs/voice.md).
+"""Sentiment of a text: train or reuse the sentiment model, and score texts into
+ml.text_sentiment rows (defined in cxloop.tables; docs/voice.md).
 
 Method per text: `model` when the current sentiment model serves the text's language;
-`lexicon` (VADER) for other English text; `none` otherwise (no score, no label). The table holds
-the latest scoring of every text: a run replaces it whole, in one transaction.
+`lexicon` (VADER) for other English text; `none` otherwise (no score, no label). Which texts are
+scored, and which rows are rewritten, is cxloop.voice.changed's and cxloop.voice.reuse's; the
+report is cxloop.voice.report's. This module's code is part of the sentiment key: an edit here
+scores every text again on the next run.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,7 +37,6 @@ from cxloop.models.sentiment_registry import (
 )
 from cxloop.tables import TEXT_SENTIMENT
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
-from cxloop.voice.store import replace_table
 
 TEXTS = ("ml", "voice_texts")
 LEXICON_LANGUAGE = "en"
@@ -138,103 +138,3 @@ def _per_distinct(texts: pd.Series, score: Callable[[pd.Series], Any]) -> list[f
     distinct = pd.Series(values.unique())
     by_text = dict(zip(distinct, (float(x) for x in score(distinct)), strict=True))
     return [by_text[v] for v in values]
-
-
-def write_sentiment(warehouse: Path, rows: pd.DataFrame) -> int:
-    """Replace ml.text_sentiment with these rows, in one transaction."""
-    return replace_table(warehouse, TEXT_SENTIMENT, rows)
-
-
-@dataclass
-class TextCounts:
-    """The report's counts: texts, and texts per kind, method and language ('none': none)."""
-
-    texts: int
-    by_kind: dict[str, int]
-    by_method: dict[str, int]
-    by_language: dict[str, int]
-
-
-def text_counts(rows: pd.DataFrame) -> TextCounts:
-    """The counts of ml.text_sentiment rows (one per text)."""
-    return TextCounts(
-        int(len(rows)),
-        *(
-            {str(k): int(v) for k, v in rows[c].fillna("none").value_counts().items()}
-            for c in ("text_kind", "method", "language")
-        ),
-    )
-
-
-def sentiment_report(counts: TextCounts, state: SentimentModelState) -> dict:
-    """Held-out accuracy per language, languages with too little data, and methods used."""
-    meta = state.metadata
-    per_language = meta.get("per_language", {})
-    if state.training is not None and not per_language:
-        per_language = state.training.get("per_language", {})
-    return {
-        "texts": counts.texts,
-        "by_kind": dict(sorted(counts.by_kind.items())),
-        "by_method": dict(sorted(counts.by_method.items())),
-        "by_language": dict(sorted(counts.by_language.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "model_version": state.version.version if state.version else None,
-        "model_languages": state.languages,
-        "held_out_accuracy": {
-            lang: r.get("accuracy") for lang, r in per_language.items() if r["status"] == "model"
-        },
-        "too_little_data": sorted(
-            lang for lang, r in per_language.items() if r["status"] != "model"
-        ),
-        "per_language": per_language,
-        "data_window": meta.get("data_window") or (state.training or {}).get("window"),
-        "trained_this_run": state.training,
-    }
-
-
-def write_report(report: dict[str, Any], reports_dir: Path) -> list[Path]:
-    """The report as JSON and markdown under reports_dir (written to temporary names, then
-    renamed)."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, body in (
-        ("sentiment.json", json.dumps(report, indent=2, default=str) + "\n"),
-        ("sentiment.md", report_markdown(report)),
-    ):
-        target = reports_dir / name
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(target)
-        paths.append(target)
-    return paths
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    """The report for a person: per-language held-out accuracy and what had too little data."""
-    lines = [
-        "# Sentiment model report",
-        "",
-        f"- texts scored: {report['texts']} ({_pairs(report['by_kind'])})",
-        f"- methods: {_pairs(report['by_method'])}",
-        f"- model version: {report['model_version'] or 'none'}",
-        f"- languages with too little data for a model: "
-        f"{', '.join(report['too_little_data']) or 'none'}",
-        "",
-        "| language | train answers (detractors / promoters) | held-out answers | "
-        "held-out accuracy | majority baseline | status |",
-        "|---|---|---|---|---|---|",
-    ]
-    for lang, r in sorted(report["per_language"].items()):
-        lines.append(
-            f"| {lang} | {r['n_train']} ({r['n_train_detractors']} / {r['n_train_promoters']}) "
-            f"| {r['n_test']} | {_num(r.get('accuracy'))} | {_num(r.get('majority_baseline'))} "
-            f"| {r['status']} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _pairs(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

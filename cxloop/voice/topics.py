@@ -25,7 +25,6 @@ from cxloop.models.textnorm import normalize_text
 from cxloop.models.topics import learn_topics
 from cxloop.package_data import dbt_project_dir
 from cxloop.tables import TEXT_TOPICS
-from cxloop.voice.store import replace_table
 
 SEED_SHARE = 0.75
 MIN_SEED_TEXTS = 3
@@ -117,26 +116,3 @@ def topic_rows(texts: pd.DataFrame, n_learned: int = DEFAULT_LEARNED_TOPICS) -> 
     frame = pd.DataFrame(rows, columns=["text_id", "topic", "topic_source", "weight"])
     frame["topics_run_at"] = datetime.now(UTC).replace(tzinfo=None)
     return frame[list(TEXT_TOPICS.column_names)]
-
-
-def write_topics(warehouse: Path, rows: pd.DataFrame) -> int:
-    """Replace ml.text_topics with these rows, in one transaction."""
-    return replace_table(warehouse, TEXT_TOPICS, rows)
-
-
-def topics_summary(rows: pd.DataFrame) -> dict[str, object]:
-    """Texts per topic and source, and the new clusters to review, of ml.text_topics rows."""
-    counts = rows.groupby(["topic_source", "topic"])["text_id"].nunique()
-    return summarize_topics(len(rows), {key: int(n) for key, n in counts.items()})
-
-
-def summarize_topics(rows: int, texts: dict[tuple[str, str], int]) -> dict[str, object]:
-    """The summary from the row count and the texts per (topic_source, topic)."""
-    return {
-        "rows": int(rows),
-        "keyword": {t: n for (s, t), n in sorted(texts.items()) if s == "keyword"},
-        "learned": {t: n for (s, t), n in sorted(texts.items()) if s == "learned"},
-        "new_clusters_for_review": sorted(
-            t for s, t in texts if s == "learned" and t.startswith("learned: ")
-        ),
-    }

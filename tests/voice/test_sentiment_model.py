@@ -25,14 +25,8 @@ from cxloop.models.sentiment import (
 from cxloop.summary import voice_line
 from cxloop.voice.language import detect_language, detect_languages
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
-from cxloop.voice.sentiment import (
-    SentimentModelState,
-    report_markdown,
-    score_texts,
-    sentiment_report,
-    text_counts,
-    train_or_reuse,
-)
+from cxloop.voice.report import report_markdown, sentiment_report, text_counts
+from cxloop.voice.sentiment import SentimentModelState, score_texts, train_or_reuse
 
 # the fixture has 24 training and 8 held-out answers per language (time split below)
 MIN_TRAIN, MIN_TEST = 20, 5

@@ -12,12 +12,12 @@ import pytest
 from voice_fixtures import FIXTURES, labelled_texts
 
 from cxloop.errors import SourceError
+from cxloop.voice.report import topics_summary
 from cxloop.voice.topics import (
     cluster_names,
     keyword_patterns,
     keyword_topics,
     topic_rows,
-    topics_summary,
 )
 
 

@@ -19,10 +19,11 @@ import pytest
 from voice_fixtures import FIXTURES, training_answers
 
 from cxloop.tables import TEXT_SENTIMENT, TEXT_TOPICS, VOICE_STATE
-from cxloop.voice.changed import detect_languages_of_changed, read_work, stored_summary
+from cxloop.voice.changed import detect_languages_of_changed, read_work
+from cxloop.voice.report import stored_summary, text_counts, topics_summary
 from cxloop.voice.reuse import LANGUAGE_KEY, _changed_ids, voice_rows, write_voice
-from cxloop.voice.sentiment import SentimentModelState, score_texts, text_counts
-from cxloop.voice.topics import topic_rows, topics_summary
+from cxloop.voice.sentiment import SentimentModelState, score_texts
+from cxloop.voice.topics import topic_rows
 
 N_LEARNED = 3
 NO_MODEL = SentimentModelState(None)
