@@ -224,7 +224,9 @@ _NULLABLE = {
 
 
 def fetch_frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list[object] | dict[str, object] | None = None,
 ) -> pd.DataFrame:
     """The rows of one SELECT as `con.execute(sql).df()` gives them (same dtypes and values),
     read as Arrow from a relation: 3-5x faster for text columns (`.df()` makes a Python string

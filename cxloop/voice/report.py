@@ -1,6 +1,7 @@
 """The voice stage's report: counts of the texts per kind, method and language, held-out
 accuracy per language (sentiment.json / sentiment.md under $CXLOOP_HOME/reports), and the
-topics summary, counted in SQL over the voice tables as written.
+topics summary. The flow counts in SQL over the voice tables as written (`stored_summary`);
+`text_counts` and `topics_summary` count the same from frames of the tables' rows.
 
 Apart from the modules whose code the voice keys hash (cxloop.voice.reuse): editing a report
 does not redo every text.
