@@ -36,6 +36,11 @@ API_SETTINGS = ("PREFECT_API_URL", "PREFECT_SERVER_EPHEMERAL_ENABLED")
 LEASE_STORAGE = "prefect.server.concurrency.lease_storage.filesystem"
 TEMPORARY_API = "CXLOOP_TEMPORARY_PREFECT_API"  # the URL of this command's temporary server
 START_TIMEOUT_S = 90.0
+# When the writer slot is taken, Prefect's server tells the waiting client to ask again after the
+# limit's average slot occupancy, capped by this setting (30 s by default): after pipeline runs
+# a queued command slept up to ~30 s past the slot's release. 5 s: a poll every few seconds.
+SLOT_WAIT_SETTING = "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS"
+SLOT_WAIT_SECONDS = "5"
 
 
 def api_may_be_configured(cwd: Path, env: Mapping[str, str]) -> bool:
@@ -118,6 +123,7 @@ class TemporaryServer:
                     "PREFECT__SERVER_EPHEMERAL": "1",
                     "PREFECT__SERVER_FINAL": "1",
                     "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
+                    SLOT_WAIT_SETTING: os.environ.get(SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS),
                 },
                 stdout=log,
                 stderr=subprocess.STDOUT,

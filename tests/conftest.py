@@ -17,6 +17,9 @@ for _k, _v in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # a flow waiting for the writer slot asks the test servers again within 2 s of its release
+    # (Prefect's default cap is 30 s: flows/prefect_api.py SLOT_WAIT_SETTING)
+    "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
 }.items():
     os.environ.setdefault(_k, _v)
 
