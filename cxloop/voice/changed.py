@@ -36,6 +36,7 @@ from cxloop.voice.reuse import (
     Previous,
     Scope,
     fit_is_current,
+    is_current,
     load_fit,
     patterns_key,
     previous_rows,
@@ -43,7 +44,7 @@ from cxloop.voice.reuse import (
     topics_key,
 )
 from cxloop.voice.sentiment import TEXTS, SentimentModelState, VoiceDataError
-from cxloop.warehouse import fetch_frame, reader, require_model_table, table_exists
+from cxloop.warehouse import fetch_frame, reader, require_model_table
 
 # The columns of a text's ml.text_sentiment row that describe it rather than score it.
 DESCRIBED = ("text_kind", "source_id", "customer_id", "account_id", "written_at")
@@ -62,13 +63,7 @@ class Work:
 
 def _tables_current(con: duckdb.DuckDBPyConnection) -> bool:
     """The three voice tables exist with every column this release writes."""
-    for table in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS):
-        if not table_exists(con, table.schema, table.name):
-            return False
-        columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
-        if not set(table.column_names) <= columns:
-            return False
-    return True
+    return all(is_current(con, t) for t in (VOICE_STATE, TEXT_SENTIMENT, TEXT_TOPICS))
 
 
 def _texts_sql(reuse: bool, keys: tuple[str, str] | None = None) -> tuple[str, dict[str, Any]]:

@@ -109,11 +109,17 @@ class Previous:
     topics: pd.DataFrame
 
 
-def _rows(con: Any, table: Table, where: str = "") -> pd.DataFrame:
+def is_current(con: Any, table: Table) -> bool:
+    """The table exists with every column this release writes (else: written by an older
+    release, or never; its rows are not reused)."""
     if not table_exists(con, table.schema, table.name):
-        return pd.DataFrame(columns=list(table.column_names))
+        return False
     columns = {r[0] for r in con.execute(f"describe {table.sql_name}").fetchall()}
-    if not set(table.column_names) <= columns:  # written by an older release: redo everything
+    return set(table.column_names) <= columns
+
+
+def _rows(con: Any, table: Table, where: str = "") -> pd.DataFrame:
+    if not is_current(con, table):  # redo everything
         return pd.DataFrame(columns=list(table.column_names))
     return fetch_frame(con, f"select {table.column_list} from {table.sql_name} {where}")
 
