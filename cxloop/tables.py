@@ -383,8 +383,8 @@ IDENTITY_RUNS = Table(
         C("build_id", "varchar", "", "the build flow run it was part of; null: run alone"),
         C("resolved_at", "timestamp", "not null", "UTC"),
         C("settings_fingerprint", "varchar", "not null", "sha256 of threshold, guard, code"),
-        C("records_fingerprint", "varchar", "not null", "md5 of its input rows, in any order"),
-        C("clusters_fingerprint", "varchar", "not null", "md5 of its map, run columns aside"),
+        C("records_fingerprint", "varchar", "not null", "count:hash sum of its input rows"),
+        C("clusters_fingerprint", "varchar", "not null", "count:hash sum of its map (no run cols)"),
         C("records", "bigint", "not null"),
     ),
     "one row per identity run, written with its clusters: a build skips identity while its "

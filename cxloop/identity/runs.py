@@ -56,11 +56,15 @@ def settings_fingerprint(threshold: float, max_cluster_size: int) -> str:
 
 
 def _rows_fingerprint(con: duckdb.DuckDBPyConnection, relation: str, columns: str) -> str:
-    """md5 over the rows' JSON (sorted, so row order does not count)."""
-    return con.execute(
-        "select md5(coalesce(string_agg(h, ',' order by h), '')) from "
-        f"(select md5(cast(to_json({columns}) as varchar)) as h from {relation} as r)"
-    ).fetchall()[0][0]
+    """The rows' count and the sum of their DuckDB hashes: row order does not count, and a
+    repeated row counts twice. One scan, no sort (an md5 over the sorted rows' JSON took ~0.6 s
+    per table at scale 10, computed up to four times a build); the same fingerprint as a
+    publish's (cxloop.publish_manifest). DuckDB's version is part of the settings fingerprint,
+    so a hash that changes with it reruns identity once."""
+    row = con.execute(
+        f"select count(*), coalesce(sum(hash({columns})), 0) from {relation} as r"
+    ).fetchone()
+    return f"{row[0]}:{row[1]}" if row else "0:0"
 
 
 def records_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -1,0 +1,31 @@
+"""The identity fingerprints (cxloop.identity.runs): what changes them and what does not."""
+
+from __future__ import annotations
+
+import duckdb
+
+from cxloop.identity.runs import _rows_fingerprint
+
+
+def fingerprint(rows: list[tuple[str, str | None]]) -> str:
+    con = duckdb.connect()
+    con.execute("create table t (source varchar, email varchar)")
+    if rows:
+        con.executemany("insert into t values (?, ?)", rows)
+    return _rows_fingerprint(con, "t", "r")
+
+
+def test_row_order_does_not_count_and_every_edit_does() -> None:
+    rows = [("zendesk", "a@x.com"), ("salesforce", None), ("typeform", "b@y.sa")]
+    same = fingerprint(rows)
+    assert fingerprint(list(reversed(rows))) == same
+    assert fingerprint([*rows[:2], ("typeform", "b@y.sb")]) != same  # one value edited
+    assert fingerprint([*rows[:2], ("typeform", None)]) != same  # one value erased
+    assert fingerprint(rows[:2]) != same  # one row deleted
+    assert fingerprint([*rows, rows[0]]) != same  # a repeated row counts again
+    swapped = [("zendesk", "b@y.sa"), ("salesforce", None), ("typeform", "a@x.com")]
+    assert fingerprint(swapped) != same  # the same values in other rows
+
+
+def test_an_empty_table_has_a_fingerprint() -> None:
+    assert fingerprint([]) == "0:0"
