@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -147,6 +148,50 @@ def raw_table_inputs(warehouse: Path, config: ProjectConfig | None) -> dict[str,
         raw = raw_facts(con)
     shared = {"config": config_facts(config), "code": code_fingerprint()}
     return {f"raw.{table}": fingerprint({"table": facts, **shared}) for table, facts in raw.items()}
+
+
+# A raw check validates only the rows landed since the last one that passed under the same
+# checks (docs/quality.md "Raw checks per landed batch"): per raw table, the newest `_loaded_at`
+# that check covered, recorded as `check_raw_through:<table>` = "<rules>|<ISO time>".
+RAW_THROUGH = "check_raw_through:"
+
+
+def raw_check_rules(config: ProjectConfig | None) -> str:
+    """What decides how a raw row is checked: cxloop.yaml and the code (the suites in it)."""
+    return fingerprint({"config": config_facts(config), "code": code_fingerprint()})
+
+
+def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[str, datetime]:
+    """Per raw dataset, the newest `_loaded_at` its last passing check under `rules` covered:
+    its next check reads only the rows landed after it. A dataset never checked under these
+    rules (new checks, cxloop.yaml changed, a first run) has none and is read whole."""
+    windows = {}
+    for dataset in datasets:
+        recorded = last_inputs(warehouse, f"{RAW_THROUGH}{dataset}")
+        if recorded is not None and recorded.startswith(f"{rules}|"):
+            windows[dataset] = datetime.fromisoformat(recorded.split("|", 1)[1])
+    return windows
+
+
+def newest_landed(warehouse: Path, datasets: list[str]) -> dict[str, datetime]:
+    """Per raw dataset with landing metadata and rows, its newest `_loaded_at`."""
+    newest = {}
+    with reader(warehouse) as con:
+        for dataset in datasets:
+            schema, table = dataset.split(".", 1)
+            columns = {r[0] for r in con.execute(f'describe {schema}."{table}"').fetchall()}
+            if "_loaded_at" not in columns:
+                continue
+            row = con.execute(f'select max(_loaded_at) from {schema}."{table}"').fetchone()
+            if row and row[0] is not None:
+                newest[dataset] = row[0]
+    return newest
+
+
+def raw_checked_through(newest: dict[str, datetime], rules: str) -> dict[str, str]:
+    """The `record_many` entries saying a passing raw check covered each dataset up to `newest`
+    (its newest `_loaded_at` when the check started) under `rules`."""
+    return {f"{RAW_THROUGH}{d}": f"{rules}|{at.isoformat()}" for d, at in newest.items()}
 
 
 def changed_datasets(warehouse: Path, stage: str, inputs: dict[str, str]) -> list[str]:

@@ -241,10 +241,16 @@ STAGE_INPUTS = Table(
             "stage",
             "varchar",
             "not null",
-            "check_raw:<raw table> / build / ledger / score / publish / deferred (its inputs: "
-            "pending or built)",
+            "check_raw:<raw table> / check_raw_through:<raw table> / build / ledger / score / "
+            "publish / deferred (its inputs: pending or built)",
         ),
-        C("inputs", "varchar", "not null", "sha256 of what the stage read (cxloop.changes)"),
+        C(
+            "inputs",
+            "varchar",
+            "not null",
+            "sha256 of what the stage read (cxloop.changes); check_raw_through: the checks' "
+            "sha256 | the newest _loaded_at the passing raw check covered",
+        ),
         C("run_id", "varchar", "", "the flow run that succeeded on these inputs"),
         C("recorded_at", "timestamp", "not null", "UTC"),
     ),

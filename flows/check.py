@@ -6,6 +6,7 @@ the gate enforced (cxloop.quality). A failed critical check fails the flow.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ def check(
     config_path: str | None = None,
     datasets: list[str] | None = None,
     render: bool = True,
+    landed_after: dict[str, datetime] | None = None,
 ) -> dict[str, Any]:
     """Run the GE suites for a stage ('raw', 'marts' or 'all'); fail on a critical check.
 
@@ -56,6 +58,8 @@ def check(
     those (e.g. what a build just changed). Each dataset's verdict is stored against the
     latest build (ops.gate_verdicts): act and publish read it. Without `render`, the Data Docs
     of these results wait for the next render (the pipeline renders once, at its end).
+    `landed_after` (the pipeline's, per raw dataset): only the rows landed after that time
+    are validated, those the last passing check did not see (cxloop.changes).
     """
     paths = Settings().paths
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
@@ -63,7 +67,7 @@ def check(
     report = CheckReport(run_id=run_id, stage=stage)
     for family in families_for(stage):
         report.outcomes.append(
-            check_family_task(family, warehouse_path, paths.gx, run_id, datasets)
+            check_family_task(family, warehouse_path, paths.gx, run_id, datasets, landed_after)
         )
     with warehouse_slot():
         report.rows_recorded = record_results_task(warehouse_path, report)
@@ -78,6 +82,8 @@ def check(
     enforce_gate(report)
     enforce_freshness(freshness)
     summary = report.summary()
+    if landed_after:
+        summary["landed_after"] = {d: at.isoformat() for d, at in sorted(landed_after.items())}
     if freshness:
         summary["sources_fresh"] = {r.source: r.status for r in freshness}
     return summary

@@ -78,6 +78,9 @@ def test_a_failed_gate_sends_and_publishes_nothing(
     with pytest.raises(MartsNotCheckedError, match="publish refused"):
         publish()
     assert not list(paths.outbox.glob("*.eml")) and not (paths.bi / "cx.duckdb").exists()
+    # the next run reads the same rows again (a raw check's window moves only when it passes)
+    again = pipeline(str(sources), now=datetime(2026, 11, 2, 13, tzinfo=UTC))
+    assert again["status"] == "blocked" and "raw.salesforce__account" in again["blocked"]
 
 
 @pytest.mark.parametrize("docs_fail", [False, True], ids=["docs-rendered", "docs-fail-too"])

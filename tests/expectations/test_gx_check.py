@@ -148,3 +148,40 @@ def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CxloopError, match="cx.duckdb: warehouse not found"):
         run_checks("marts", tmp_path / "cx.duckdb", None)
     assert not (tmp_path / "cx.duckdb").exists()
+
+
+def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_checks(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    from cxloop.changes import newest_landed, raw_check_windows, raw_checked_through, record_many
+
+    warehouse, dataset = tmp_path / "cx.duckdb", "raw.zendesk__tickets"
+    first = good_frames(dataset)
+    build_warehouse(warehouse, {dataset: first})
+
+    def check_raw(rules: str) -> tuple[dict, int]:
+        """The pipeline's raw step: its window, the check, on a pass the window's new end;
+        the window and the rows validated."""
+        windows = raw_check_windows(warehouse, [dataset], rules)
+        newest = newest_landed(warehouse, [dataset])
+        outcome = check_family("raw_zendesk", warehouse, None, "run", [dataset], windows)
+        (suite,) = outcome.results
+        if not suite.critical_failed:
+            record_many(warehouse, raw_checked_through(newest, rules), "run")
+        return windows, suite.row_count
+
+    assert check_raw("rules-1") == ({}, len(first))  # never checked: the table whole
+    # a second delivery an hour later, one of its rows bad
+    later = good_frames(dataset)
+    later["_loaded_at"] = later["_loaded_at"] + pd.Timedelta(hours=1)
+    later["_content_hash"] = [f"{i:064x}" for i in range(len(later))]
+    later.loc[0, "_content_hash"] = "not a sha256"  # a critical failure
+    with writer(warehouse) as con:
+        con.register("later", later)
+        con.execute(f"insert into {dataset} by name select * from later")
+    passed_through = {dataset: first["_loaded_at"].max().to_pydatetime()}
+    assert check_raw("rules-1") == (passed_through, len(later))  # only the new rows
+    # it failed, so the window did not move: the next check reads the same rows again ...
+    assert check_raw("rules-1") == (passed_through, len(later))
+    # ... and under other checks (a new release, cxloop.yaml changed) the table is read whole
+    assert check_raw("rules-2") == ({}, len(first) + len(later))
