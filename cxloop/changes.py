@@ -151,9 +151,13 @@ def raw_table_inputs(warehouse: Path, config: ProjectConfig | None) -> dict[str,
 
 
 # A raw check validates only the rows landed since the last one that passed under the same
-# checks (docs/quality.md "Raw checks per landed batch"): per raw table, the newest `_loaded_at`
-# that check covered, recorded as `check_raw_through:<table>` = "<rules>|<ISO time>".
+# checks (docs/quality.md "How much is validated"): per raw table, what that check covered, as
+# `check_raw_through:<table>` = "<rules>|<newest _loaded_at>|<rows>|<hash>": the newest landing
+# time then, and the count and order-free hash of the rows' `_content_hash` up to it. A table
+# whose rows up to that time are no longer those (a row written behind the window by another
+# loader or a clock set back, an erasure) has no window and is read as before.
 RAW_THROUGH = "check_raw_through:"
+_COVERED = "count(*), coalesce(bit_xor(hash(_content_hash)), 0)::varchar"
 
 
 def raw_check_rules(config: ProjectConfig | None) -> str:
@@ -161,37 +165,57 @@ def raw_check_rules(config: ProjectConfig | None) -> str:
     return fingerprint({"config": config_facts(config), "code": code_fingerprint()})
 
 
+def _landing_columns(con: duckdb.DuckDBPyConnection, dataset: str) -> bool:
+    schema, table = dataset.split(".", 1)
+    columns = {r[0] for r in con.execute(f'describe {schema}."{table}"').fetchall()}
+    return {"_loaded_at", "_content_hash"} <= columns
+
+
 def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[str, datetime]:
-    """Per raw dataset, the newest `_loaded_at` its last passing check under `rules` covered:
-    its next check reads only the rows landed after it. A dataset never checked under these
-    rules (new checks, cxloop.yaml changed, a first run) has none and is read whole."""
+    """Per raw dataset, the newest `_loaded_at` its last passing check under `rules` covered,
+    when its rows up to that time are still the ones that check saw: its next check reads
+    only the rows landed after it. Any other dataset (never checked under these rules: new
+    checks, cxloop.yaml changed, a first run; or rows changed behind the window) has none
+    and is read as before."""
     windows = {}
-    for dataset in datasets:
-        recorded = last_inputs(warehouse, f"{RAW_THROUGH}{dataset}")
-        if recorded is not None and recorded.startswith(f"{rules}|"):
-            windows[dataset] = datetime.fromisoformat(recorded.split("|", 1)[1])
+    with reader(warehouse) as con:
+        for dataset in datasets:
+            recorded = last_inputs(warehouse, f"{RAW_THROUGH}{dataset}")
+            parts = recorded.split("|") if recorded else []
+            if len(parts) != 4 or parts[0] != rules or not _landing_columns(con, dataset):
+                continue
+            end = datetime.fromisoformat(parts[1])
+            schema, table = dataset.split(".", 1)
+            covered = con.execute(
+                f'select {_COVERED} from {schema}."{table}" where _loaded_at <= ?', [end]
+            ).fetchone()
+            if covered and [str(covered[0]), covered[1]] == parts[2:]:
+                windows[dataset] = end
     return windows
 
 
-def newest_landed(warehouse: Path, datasets: list[str]) -> dict[str, datetime]:
-    """Per raw dataset with landing metadata and rows, its newest `_loaded_at`."""
-    newest = {}
+def raw_landed_so_far(warehouse: Path, datasets: list[str]) -> dict[str, list[str]]:
+    """Per raw dataset with landing metadata and rows: its newest `_loaded_at` (ISO), rows and
+    order-free hash of `_content_hash`, to record once its check passed (`raw_checked_through`).
+    Read before the check: a row landed meanwhile is read again next time, never skipped."""
+    facts = {}
     with reader(warehouse) as con:
         for dataset in datasets:
-            schema, table = dataset.split(".", 1)
-            columns = {r[0] for r in con.execute(f'describe {schema}."{table}"').fetchall()}
-            if "_loaded_at" not in columns:
+            if not _landing_columns(con, dataset):
                 continue
-            row = con.execute(f'select max(_loaded_at) from {schema}."{table}"').fetchone()
+            schema, table = dataset.split(".", 1)
+            row = con.execute(
+                f'select max(_loaded_at), {_COVERED} from {schema}."{table}"'
+            ).fetchone()
             if row and row[0] is not None:
-                newest[dataset] = row[0]
-    return newest
+                facts[dataset] = [row[0].isoformat(), str(row[1]), row[2]]
+    return facts
 
 
-def raw_checked_through(newest: dict[str, datetime], rules: str) -> dict[str, str]:
-    """The `record_many` entries saying a passing raw check covered each dataset up to `newest`
-    (its newest `_loaded_at` when the check started) under `rules`."""
-    return {f"{RAW_THROUGH}{d}": f"{rules}|{at.isoformat()}" for d, at in newest.items()}
+def raw_checked_through(landed: dict[str, list[str]], rules: str) -> dict[str, str]:
+    """The `record_many` entries saying a passing raw check under `rules` covered each dataset
+    as `raw_landed_so_far` found it when the check started."""
+    return {f"{RAW_THROUGH}{d}": "|".join([rules, *facts]) for d, facts in landed.items()}
 
 
 def changed_datasets(warehouse: Path, stage: str, inputs: dict[str, str]) -> list[str]:

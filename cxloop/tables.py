@@ -249,7 +249,7 @@ STAGE_INPUTS = Table(
             "varchar",
             "not null",
             "sha256 of what the stage read (cxloop.changes); check_raw_through: the checks' "
-            "sha256 | the newest _loaded_at the passing raw check covered",
+            "sha256 | the newest _loaded_at the passing raw check covered | rows | hash",
         ),
         C("run_id", "varchar", "", "the flow run that succeeded on these inputs"),
         C("recorded_at", "timestamp", "not null", "UTC"),

@@ -29,11 +29,11 @@ from cxloop.changes import (
     gate_open,
     ledger_inputs,
     mark_deferred,
-    newest_landed,
     publish_inputs,
     raw_check_rules,
     raw_check_windows,
     raw_checked_through,
+    raw_landed_so_far,
     raw_table_inputs,
     record_inputs,
     record_many,
@@ -155,7 +155,7 @@ def run_stages(
                     skip(report, "check_raw", "no new raw data; sources still fresh")
                 else:  # with no table changed, only source freshness is checked
                     rules = raw_check_rules(config)  # each table: the rows landed since it passed
-                    newest = newest_landed(wh, changed_raw)
+                    landed = raw_landed_so_far(wh, changed_raw)
                     report["check_raw"] = check.fn(
                         stage="raw",
                         config_path=str(cfg_path),
@@ -164,7 +164,7 @@ def run_stages(
                         landed_after=raw_check_windows(wh, changed_raw, rules),
                     )
                     passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
-                    record_many(wh, passed | raw_checked_through(newest, rules), run_id)
+                    record_many(wh, passed | raw_checked_through(landed, rules), run_id)
             with timer.stage("build"):
                 ledger_only, built = False, None
                 if not build_unchanged(wh, sources_in):  # only what the new rows reach

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from cxloop.changes import raw_check_windows, raw_checked_through, raw_landed_so_far, record_many
 from cxloop.errors import CxloopError, QualityGateError
 from cxloop.flows.check import check
 from cxloop.quality import (
@@ -150,38 +151,73 @@ def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "cx.duckdb").exists()
 
 
+TICKETS = "raw.zendesk__tickets"
+
+
+def tickets_landed(tmp_path: Path, good_frames: Frames) -> tuple[Path, pd.DataFrame]:
+    """A warehouse whose raw Zendesk tickets are one good landing; the file and the rows."""
+    warehouse, first = tmp_path / "cx.duckdb", good_frames(TICKETS)
+    build_warehouse(warehouse, {TICKETS: first})
+    return warehouse, first
+
+
+def passed(warehouse: Path, landed: dict[str, list[str]], rules: str) -> None:
+    """Record what a passing raw check covered, as the pipeline does."""
+    record_many(warehouse, raw_checked_through(landed, rules), "run")
+
+
 def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_checks(
     tmp_path: Path, good_frames: Frames
 ) -> None:
-    from cxloop.changes import newest_landed, raw_check_windows, raw_checked_through, record_many
-
-    warehouse, dataset = tmp_path / "cx.duckdb", "raw.zendesk__tickets"
-    first = good_frames(dataset)
-    build_warehouse(warehouse, {dataset: first})
+    warehouse, first = tickets_landed(tmp_path, good_frames)
 
     def check_raw(rules: str) -> tuple[dict, int]:
-        """The pipeline's raw step: its window, the check, on a pass the window's new end;
-        the window and the rows validated."""
-        windows = raw_check_windows(warehouse, [dataset], rules)
-        newest = newest_landed(warehouse, [dataset])
-        outcome = check_family("raw_zendesk", warehouse, None, "run", [dataset], windows)
+        """The pipeline's raw step: its window, the check, on a pass what it covered; the
+        window and the rows validated."""
+        landed = raw_landed_so_far(warehouse, [TICKETS])
+        windows = raw_check_windows(warehouse, [TICKETS], rules)
+        outcome = check_family("raw_zendesk", warehouse, None, "run", [TICKETS], windows)
         (suite,) = outcome.results
         if not suite.critical_failed:
-            record_many(warehouse, raw_checked_through(newest, rules), "run")
+            passed(warehouse, landed, rules)
         return windows, suite.row_count
 
+    def land(frame: pd.DataFrame, hours: int, bad: bool = False) -> pd.DataFrame:
+        rows = frame.assign(_loaded_at=frame["_loaded_at"] + pd.Timedelta(hours=hours))
+        rows["_content_hash"] = [f"{hours:032x}{i:032x}" for i in range(len(rows))]
+        if bad:
+            rows.loc[0, "_content_hash"] = "not a sha256"  # a critical failure
+        with writer(warehouse) as con:
+            con.register("rows", rows)
+            con.execute(f"insert into {TICKETS} by name select * from rows")
+            con.unregister("rows")
+        return rows
+
     assert check_raw("rules-1") == ({}, len(first))  # never checked: the table whole
-    # a second delivery an hour later, one of its rows bad
-    later = good_frames(dataset)
-    later["_loaded_at"] = later["_loaded_at"] + pd.Timedelta(hours=1)
-    later["_content_hash"] = [f"{i:064x}" for i in range(len(later))]
-    later.loc[0, "_content_hash"] = "not a sha256"  # a critical failure
-    with writer(warehouse) as con:
-        con.register("later", later)
-        con.execute(f"insert into {dataset} by name select * from later")
-    passed_through = {dataset: first["_loaded_at"].max().to_pydatetime()}
+    passed_through = {TICKETS: first["_loaded_at"].max().to_pydatetime()}
+    later = land(first, hours=1, bad=True)  # a delivery an hour later, one of its rows bad
     assert check_raw("rules-1") == (passed_through, len(later))  # only the new rows
     # it failed, so the window did not move: the next check reads the same rows again ...
     assert check_raw("rules-1") == (passed_through, len(later))
     # ... and under other checks (a new release, cxloop.yaml changed) the table is read whole
     assert check_raw("rules-2") == ({}, len(first) + len(later))
+
+
+def test_rows_written_behind_a_raw_check_window_void_it(
+    tmp_path: Path, good_frames: Frames
+) -> None:
+    warehouse, first = tickets_landed(tmp_path, good_frames)
+    passed(warehouse, raw_landed_so_far(warehouse, [TICKETS]), "r")
+    end = first["_loaded_at"].max().to_pydatetime()
+    assert raw_check_windows(warehouse, [TICKETS], "r") == {TICKETS: end}
+    # a row with an older landing time (another loader, a clock set back): not after the window
+    older = first.head(1).assign(_loaded_at=first["_loaded_at"] - pd.Timedelta(days=1))
+    older["_content_hash"] = "f" * 64
+    with writer(warehouse) as con:
+        con.register("older", older)
+        con.execute(f"insert into {TICKETS} by name select * from older")
+    assert raw_check_windows(warehouse, [TICKETS], "r") == {}  # the table is read as before
+    with writer(warehouse) as con:  # an erasure behind the window voids it too
+        con.execute(f"delete from {TICKETS} where _content_hash = '{'f' * 64}'")
+        con.execute(f"delete from {TICKETS} where _row_number = 1")
+    assert raw_check_windows(warehouse, [TICKETS], "r") == {}

@@ -25,6 +25,8 @@ def test_row_order_does_not_count_and_every_edit_does() -> None:
     assert fingerprint([*rows, rows[0]]) != same  # a repeated row counts again
     swapped = [("zendesk", "b@y.sa"), ("salesforce", None), ("typeform", "a@x.com")]
     assert fingerprint(swapped) != same  # the same values in other rows
+    crossed = [("a@x.com", "zendesk"), *rows[1:]]
+    assert fingerprint(crossed) != same  # the same values in other columns of a row
 
 
 def test_an_empty_table_has_a_fingerprint() -> None:
