@@ -84,6 +84,9 @@ def config_facts(config: ProjectConfig | None) -> Any:
     return config.model_dump(mode="json") if config is not None else None
 
 
+CONTENT_XOR = "bit_xor(hash(_content_hash))"  # an order-free hash of a raw table's rows
+
+
 def raw_facts(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """Per raw table: rows, newest `_loaded_at`, order-free hash of the rows' content hashes."""
     tables = con.execute(
@@ -94,9 +97,7 @@ def raw_facts(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     for (table,) in tables:
         columns = {r[0] for r in con.execute(f'describe raw."{table}"').fetchall()}
         if {"_loaded_at", "_content_hash"} <= columns:
-            sql = (
-                f'select count(*), max(_loaded_at), bit_xor(hash(_content_hash)) from raw."{table}"'
-            )
+            sql = f'select count(*), max(_loaded_at), {CONTENT_XOR} from raw."{table}"'
         else:  # a table loaded by another tool: its size stands for its state
             sql = f'select count(*), null, null from raw."{table}"'
         row = con.execute(sql).fetchone()
@@ -105,10 +106,18 @@ def raw_facts(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     return facts
 
 
-def source_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
-    """What the raw checks and the build read: the raw layer, cxloop.yaml and the code."""
+def raw_table_facts(warehouse: Path) -> dict[str, list[Any]]:
+    """`raw_facts` of the warehouse: read once after ingest, every raw-derived input uses it."""
     with reader(warehouse) as con:
-        raw = raw_facts(con)
+        return raw_facts(con)
+
+
+def source_inputs(
+    warehouse: Path, config: ProjectConfig | None, raw: dict[str, list[Any]] | None = None
+) -> str:
+    """What the raw checks and the build read: the raw layer (`raw`: its facts, read when not
+    given), cxloop.yaml and the code."""
+    raw = raw_table_facts(warehouse) if raw is None else raw
     return fingerprint({"raw": raw, "config": config_facts(config), "code": code_fingerprint()})
 
 
@@ -142,33 +151,28 @@ def ledger_inputs(warehouse: Path) -> str:
     return fingerprint({"ledger": facts, "code": code_fingerprint()})
 
 
-def raw_table_inputs(warehouse: Path, config: ProjectConfig | None) -> dict[str, str]:
-    """Per non-empty raw table (`raw.<name>`): what its raw check reads (rows, config, code)."""
-    with reader(warehouse) as con:
-        raw = raw_facts(con)
+def raw_table_inputs(
+    warehouse: Path, config: ProjectConfig | None, raw: dict[str, list[Any]] | None = None
+) -> dict[str, str]:
+    """Per non-empty raw table (`raw.<name>`): what its raw check reads (rows, config, code);
+    `raw`: the tables' facts (`raw_table_facts`), read when not given."""
+    raw = raw_table_facts(warehouse) if raw is None else raw
     shared = {"config": config_facts(config), "code": code_fingerprint()}
     return {f"raw.{table}": fingerprint({"table": facts, **shared}) for table, facts in raw.items()}
 
 
 # A raw check validates only the rows landed since the last one that passed under the same
 # checks (docs/quality.md "How much is validated"): per raw table, what that check covered, as
-# `check_raw_through:<table>` = "<rules>|<newest _loaded_at>|<rows>|<hash>": the newest landing
-# time then, and the count and order-free hash of the rows' `_content_hash` up to it. A table
-# whose rows up to that time are no longer those (a row written behind the window by another
-# loader or a clock set back, an erasure) has no window and is read as before.
+# `check_raw_through:<table>` = "<rules>|<newest _loaded_at>|<rows>|<hash>": the table's
+# `raw_facts` when the check started. A table whose rows up to that time are no longer those (a
+# row written behind the window by another loader or a clock set back, an erasure) has no
+# window and is read as before.
 RAW_THROUGH = "check_raw_through:"
-_COVERED = "count(*), coalesce(bit_xor(hash(_content_hash)), 0)::varchar"
 
 
 def raw_check_rules(config: ProjectConfig | None) -> str:
     """What decides how a raw row is checked: cxloop.yaml and the code (the suites in it)."""
     return fingerprint({"config": config_facts(config), "code": code_fingerprint()})
-
-
-def _landing_columns(con: duckdb.DuckDBPyConnection, dataset: str) -> bool:
-    schema, table = dataset.split(".", 1)
-    columns = {r[0] for r in con.execute(f'describe {schema}."{table}"').fetchall()}
-    return {"_loaded_at", "_content_hash"} <= columns
 
 
 def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[str, datetime]:
@@ -177,50 +181,42 @@ def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[
     only the rows landed after it. Any other dataset (never checked under these rules: new
     checks, cxloop.yaml changed, a first run; or rows changed behind the window) has none
     and is read as before."""
+    recorded = latest_inputs(warehouse, [f"{RAW_THROUGH}{d}" for d in datasets])
     windows = {}
     with reader(warehouse) as con:
         for dataset in datasets:
-            recorded = last_inputs(warehouse, f"{RAW_THROUGH}{dataset}")
-            parts = recorded.split("|") if recorded else []
-            if len(parts) != 4 or parts[0] != rules or not _landing_columns(con, dataset):
+            parts = recorded.get(f"{RAW_THROUGH}{dataset}", "").split("|")
+            if len(parts) != 4 or parts[0] != rules:
                 continue
             end = datetime.fromisoformat(parts[1])
             schema, table = dataset.split(".", 1)
             covered = con.execute(
-                f'select {_COVERED} from {schema}."{table}" where _loaded_at <= ?', [end]
+                f'select count(*), {CONTENT_XOR} from {schema}."{table}" where _loaded_at <= ?',
+                [end],
             ).fetchone()
-            if covered and [str(covered[0]), covered[1]] == parts[2:]:
+            if covered and [str(v) for v in covered] == parts[2:]:
                 windows[dataset] = end
     return windows
 
 
-def raw_landed_so_far(warehouse: Path, datasets: list[str]) -> dict[str, list[str]]:
-    """Per raw dataset with landing metadata and rows: its newest `_loaded_at` (ISO), rows and
-    order-free hash of `_content_hash`, to record once its check passed (`raw_checked_through`).
-    Read before the check: a row landed meanwhile is read again next time, never skipped."""
-    facts = {}
-    with reader(warehouse) as con:
-        for dataset in datasets:
-            if not _landing_columns(con, dataset):
-                continue
-            schema, table = dataset.split(".", 1)
-            row = con.execute(
-                f'select max(_loaded_at), {_COVERED} from {schema}."{table}"'
-            ).fetchone()
-            if row and row[0] is not None:
-                facts[dataset] = [row[0].isoformat(), str(row[1]), row[2]]
-    return facts
-
-
-def raw_checked_through(landed: dict[str, list[str]], rules: str) -> dict[str, str]:
-    """The `record_many` entries saying a passing raw check under `rules` covered each dataset
-    as `raw_landed_so_far` found it when the check started."""
-    return {f"{RAW_THROUGH}{d}": "|".join([rules, *facts]) for d, facts in landed.items()}
+def raw_checked_through(
+    raw: dict[str, list[Any]], datasets: list[str], rules: str
+) -> dict[str, str]:
+    """The `record_many` entries saying a passing raw check under `rules` covered each of
+    `datasets` as its `raw_facts` (`raw`, read before the check) found it: a row landed
+    meanwhile is read again next time, never skipped. Tables without landing metadata get none."""
+    entries = {}
+    for dataset in datasets:
+        rows, newest, content = raw.get(dataset.split(".", 1)[1], [None, None, None])
+        if newest is not None:
+            entries[f"{RAW_THROUGH}{dataset}"] = f"{rules}|{newest.isoformat()}|{rows}|{content}"
+    return entries
 
 
 def changed_datasets(warehouse: Path, stage: str, inputs: dict[str, str]) -> list[str]:
     """The datasets whose inputs differ from those `stage` last succeeded on (per dataset)."""
-    return sorted(d for d, fp in inputs.items() if not unchanged(warehouse, f"{stage}:{d}", fp))
+    last = latest_inputs(warehouse, [f"{stage}:{d}" for d in inputs])
+    return sorted(d for d, fp in inputs.items() if last.get(f"{stage}:{d}") != fp)
 
 
 def latest_build_id(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> str | None:
@@ -298,17 +294,25 @@ def publish_inputs(warehouse: Path, config: ProjectConfig | None) -> str:
     )
 
 
-def last_inputs(warehouse: Path, stage: str) -> str | None:
-    """The fingerprint `stage` recorded when it last succeeded, or None."""
+def latest_inputs(warehouse: Path, stages: list[str]) -> dict[str, str]:
+    """Per stage, the fingerprint it recorded when it last succeeded (absent: never), in one
+    query (the raw checks ask for every raw table)."""
+    if not stages or not Path(warehouse).is_file():
+        return {}
     with reader(warehouse) as con:
         if not table_exists(con, STAGE_INPUTS.schema, STAGE_INPUTS.name):
-            return None
-        row = con.execute(
-            f"select inputs from {STAGE_INPUTS.qualified} where stage = ? "
-            "order by recorded_at desc limit 1",
-            [stage],
-        ).fetchone()
-    return row[0] if row else None
+            return {}
+        rows = con.execute(
+            f"select stage, inputs from {STAGE_INPUTS.qualified} where list_contains(?, stage) "
+            "qualify row_number() over (partition by stage order by recorded_at desc) = 1",
+            [stages],
+        ).fetchall()
+    return dict(rows)
+
+
+def last_inputs(warehouse: Path, stage: str) -> str | None:
+    """The fingerprint `stage` recorded when it last succeeded, or None."""
+    return latest_inputs(warehouse, [stage]).get(stage)
 
 
 def unchanged(warehouse: Path, stage: str, inputs: str) -> bool:

@@ -33,7 +33,7 @@ from cxloop.changes import (
     raw_check_rules,
     raw_check_windows,
     raw_checked_through,
-    raw_landed_so_far,
+    raw_table_facts,
     raw_table_inputs,
     record_inputs,
     record_many,
@@ -143,11 +143,12 @@ def run_stages(
         try:
             with timer.stage("ingest"):
                 report["ingest"] = ingest.fn(sources_dir, str(cfg_path))
-            sources_in, ledger_in = source_inputs(wh, config), ledger_inputs(wh)
+            raw = raw_table_facts(wh)  # the raw layer as ingest left it, read once
+            sources_in, ledger_in = source_inputs(wh, config, raw), ledger_inputs(wh)
             if not build_unchanged(wh, sources_in):  # dbt parses on the core the checks leave
                 parse_ahead(paths.home, dbt_vars(config), wh)
             with timer.stage("check_raw"):  # only the raw tables that changed since passing
-                raw_in = raw_table_inputs(wh, config)
+                raw_in = raw_table_inputs(wh, config, raw)
                 changed_raw = changed_datasets(wh, "check_raw", raw_in)
                 if not changed_raw and freshness_unchanged(
                     wh, freshness_hours(config) if config else {}, utc_now()
@@ -155,7 +156,6 @@ def run_stages(
                     skip(report, "check_raw", "no new raw data; sources still fresh")
                 else:  # with no table changed, only source freshness is checked
                     rules = raw_check_rules(config)  # each table: the rows landed since it passed
-                    landed = raw_landed_so_far(wh, changed_raw)
                     report["check_raw"] = check.fn(
                         stage="raw",
                         config_path=str(cfg_path),
@@ -164,7 +164,7 @@ def run_stages(
                         landed_after=raw_check_windows(wh, changed_raw, rules),
                     )
                     passed = {f"check_raw:{d}": raw_in[d] for d in changed_raw}
-                    record_many(wh, passed | raw_checked_through(landed, rules), run_id)
+                    record_many(wh, passed | raw_checked_through(raw, changed_raw, rules), run_id)
             with timer.stage("build"):
                 ledger_only, built = False, None
                 if not build_unchanged(wh, sources_in):  # only what the new rows reach

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from cxloop.changes import raw_check_windows, raw_checked_through, raw_landed_so_far, record_many
+from cxloop.changes import raw_check_windows, raw_checked_through, raw_table_facts, record_many
 from cxloop.errors import CxloopError, QualityGateError
 from cxloop.flows.check import check
 from cxloop.quality import (
@@ -161,9 +161,9 @@ def tickets_landed(tmp_path: Path, good_frames: Frames) -> tuple[Path, pd.DataFr
     return warehouse, first
 
 
-def passed(warehouse: Path, landed: dict[str, list[str]], rules: str) -> None:
+def passed(warehouse: Path, raw: dict[str, list], rules: str) -> None:
     """Record what a passing raw check covered, as the pipeline does."""
-    record_many(warehouse, raw_checked_through(landed, rules), "run")
+    record_many(warehouse, raw_checked_through(raw, [TICKETS], rules), "run")
 
 
 def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_checks(
@@ -174,7 +174,7 @@ def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_c
     def check_raw(rules: str) -> tuple[dict, int]:
         """The pipeline's raw step: its window, the check, on a pass what it covered; the
         window and the rows validated."""
-        landed = raw_landed_so_far(warehouse, [TICKETS])
+        landed = raw_table_facts(warehouse)
         windows = raw_check_windows(warehouse, [TICKETS], rules)
         outcome = check_family("raw_zendesk", warehouse, None, "run", [TICKETS], windows)
         (suite,) = outcome.results
@@ -207,7 +207,7 @@ def test_rows_written_behind_a_raw_check_window_void_it(
     tmp_path: Path, good_frames: Frames
 ) -> None:
     warehouse, first = tickets_landed(tmp_path, good_frames)
-    passed(warehouse, raw_landed_so_far(warehouse, [TICKETS]), "r")
+    passed(warehouse, raw_table_facts(warehouse), "r")
     end = first["_loaded_at"].max().to_pydatetime()
     assert raw_check_windows(warehouse, [TICKETS], "r") == {TICKETS: end}
     # a row with an older landing time (another loader, a clock set back): not after the window
