@@ -30,11 +30,15 @@ SOURCES ?= var/demo/sources
 serve: $(STAMP)
 	CXLOOP_PROJECT_DIR=$(CURDIR) $(BIN)/cxloop serve --sources $(SOURCES)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to one process, so a
+# module's fixtures (a built warehouse, a pipeline run) are built once; each process starts
+# its own Prefect test server. TEST_WORKERS=0 runs it in this process.
 # DuckDB's bindings print nanobind "leaked ..." notes at interpreter exit, after pytest's
 # summary; they are noise (objects alive at shutdown), so they are dropped here.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	set -o pipefail; $(BIN)/pytest -q 2>&1 | awk '!/^nanobind: |^ - leaked |^ - \.\.\. skipped remainder|^See https:\/\/nanobind/'
+	set -o pipefail; $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile 2>&1 | awk '!/^nanobind: |^ - leaked |^ - \.\.\. skipped remainder|^See https:\/\/nanobind/'
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

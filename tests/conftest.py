@@ -41,7 +41,8 @@ def cx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """One temporary Prefect API for the whole session (startup takes 10-15 s on 2 cores)."""
+    """One temporary Prefect API for the whole session, one per test process under
+    pytest-xdist (`make test` runs two); startup takes 10-15 s on 2 cores."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=90):
