@@ -151,7 +151,9 @@ def _ingest_entity(
         if raw_has_rows(con, job.kind, job.entity):  # asked once: every file parsed first
             files = list(files)
             candidates = [h for f in files if f.spilled for h in Spill.hashes(f.spilled)]
-        return _land_entity(con, job, files, candidates, run)
+        results = _land_entity(con, job, files, candidates, run)
+    run.digests.save()  # the files hashed so far, read again next run only if they changed
+    return results
 
 
 def _land_entity(

@@ -6,10 +6,12 @@ Shared by the ingest itself (cxloop.sources.ingest) and its worker processes
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cxloop.config import ProjectConfig
+from cxloop.sources.digests import DIGESTS_FILE, FileDigests
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,11 @@ class IngestRun:
     config: ProjectConfig
     warehouse: Path
     lake_dir: Path
+
+    @functools.cached_property
+    def digests(self) -> FileDigests:
+        """The source files' hashes remembered from earlier runs (cxloop.sources.digests)."""
+        return FileDigests(self.lake_dir / DIGESTS_FILE)
 
 
 @dataclass(frozen=True)

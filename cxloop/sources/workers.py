@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -43,7 +43,6 @@ from cxloop.config import SourceConfig
 from cxloop.sources import ADAPTERS
 from cxloop.sources.landing import landed_files
 from cxloop.sources.prepared import prepare_batch
-from cxloop.sources.readers import file_sha256
 from cxloop.sources.recovery import recover_lake
 from cxloop.sources.spill import Spill, Spilled, spill_batch
 from cxloop.warehouse import connect
@@ -87,11 +86,6 @@ class EntityFile:
     spilled: Spilled | None
 
 
-def file_mtime(path: Path) -> datetime:
-    """The file's modification time as naive UTC (how the warehouse stores timestamps)."""
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-
-
 def prepare_into(
     kind: str, entity: str, path: Path, rel: str, source: SourceConfig, target: Path
 ) -> Spilled:
@@ -119,7 +113,7 @@ def inline_files(
     source = run.config.sources[job.source_name]
     for path in job.files:
         rel = path.relative_to(run.sources_dir).as_posix()
-        sha, mtime = file_sha256(path.read_bytes()), file_mtime(path)
+        sha, mtime, _ = run.digests.digest(path)
         if sha in landed:
             yield EntityFile(rel, sha, mtime, None)
         else:
@@ -234,9 +228,7 @@ class Preparer:
         hand the new ones to the workers (started once enough wait)."""
         while self.queue and (self.queue[0].job <= through_job or self.ahead < LOOKAHEAD_BYTES):
             item = self.queue.popleft()
-            data = item.path.read_bytes()
-            item.sha, item.mtime, item.size = file_sha256(data), file_mtime(item.path), len(data)
-            del data
+            item.sha, item.mtime, item.size = self.run.digests.digest(item.path)
             if item.sha not in self.landed[item.job]:  # else landed before: not parsed
                 self.ahead += item.size
                 self.unsent.append(item)

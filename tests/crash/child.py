@@ -3,8 +3,10 @@
 Usage: `python child.py STAGE ARGS...`, optionally with
 `CXLOOP_TEST_KILL_AT=<module>:<attribute.path>:<before|after>[:<n>]`: the n-th call (default 1)
 of that function kills this process
-with SIGKILL just before or just after it runs. Nothing in cxloop knows about this: the hook
-wraps the library's own functions here, so the library runs exactly as in production.
+with SIGKILL just before or just after it runs. A function of another module reached through
+the named one (`cxloop.sources.landing:os.replace`) counts only the named module's calls.
+Nothing in cxloop knows about this: the hook wraps the library's own functions here, so the
+library runs exactly as in production.
 
 On success the stage's result is printed as one JSON line on stdout.
 """
@@ -17,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +44,13 @@ def install_kill_hook(spec: str) -> None:
         owner = getattr(owner, part)
     original = getattr(owner, name)
     calls = {"n": 0}
+    # os.replace is every module's: count the calls made from the named module only
+    shared = isinstance(owner, types.ModuleType) and owner.__name__ != module_name
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if shared and sys._getframe(1).f_globals.get("__name__") != module_name:
+            return original(*args, **kwargs)
         calls["n"] += 1
         if when == "before" and calls["n"] == nth:
             die()
