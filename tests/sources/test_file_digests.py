@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from ingest_helpers import ingest_report, ingest_run
 
-from cxloop.settings import Settings
 from cxloop.sources import digests
 from cxloop.sources.digests import DIGESTS_FILE, FileDigests
-from cxloop.sources.ingest import build_report, entity_counts, ingest_jobs, plan_ingest, resolve_run
-from cxloop.sources.jobs import IngestRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
@@ -105,30 +103,19 @@ def test_files_gone_are_dropped_from_the_memo(tmp_path: Path, later: None) -> No
     assert set(FileDigests(store).known) == {str(kept), str(tmp_path / "new.csv")}
 
 
-def _fresh_run(sources: Path, home: Path) -> IngestRun:
-    return resolve_run(
-        Settings().paths, sources, warehouse=home / "cx.duckdb", lake_dir=home / "lake"
-    )
-
-
-def _ingest(run: IngestRun, workers: int) -> dict:
-    landed = ingest_jobs(run, plan_ingest(run), workers)
-    return build_report([(job.key, entity_counts(results)) for job, results in landed])
-
-
 @pytest.mark.parametrize("workers", [0, 1])
 def test_an_unchanged_folder_is_not_read_and_a_changed_file_is(
     tmp_path: Path, workers: int, later: None
 ) -> None:
     sources = tmp_path / "sources"
     shutil.copytree(FIXTURES, sources)
-    first = _fresh_run(sources, tmp_path / "home")
-    assert _ingest(first, workers)["totals"]["files"] == 13
+    first = ingest_run(sources, tmp_path / "home")
+    assert ingest_report(first, workers)["totals"]["files"] == 13
     assert first.digests.reads == 13
     assert (tmp_path / "home" / "lake" / DIGESTS_FILE).exists()
 
-    second = _fresh_run(sources, tmp_path / "home")  # a later run: a new process's memo
-    report = _ingest(second, workers)
+    second = ingest_run(sources, tmp_path / "home")  # a later run: a new process's memo
+    report = ingest_report(second, workers)
     assert second.digests.reads == 0
     assert report["totals"]["skipped_files"] == 13
 
@@ -138,8 +125,8 @@ def test_an_unchanged_folder_is_not_read_and_a_changed_file_is(
         page.read_text(encoding="utf-8").replace('"Refund status"', '"Refund status?"', 1),
         encoding="utf-8",
     )
-    third = _fresh_run(sources, tmp_path / "home")
-    report = _ingest(third, workers)
+    third = ingest_run(sources, tmp_path / "home")
+    report = ingest_report(third, workers)
     assert third.digests.reads == 1
     assert report["entities"]["zendesk.tickets"]["skipped_files"] == 1
     assert report["entities"]["zendesk.tickets"]["read"] > 0

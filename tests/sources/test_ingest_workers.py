@@ -12,31 +12,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from ingest_helpers import ingest_report, ingest_run
 
 from cxloop.errors import SourceError
-from cxloop.settings import Settings
 from cxloop.sources import workers
-from cxloop.sources.ingest import (
-    IngestRun,
-    build_report,
-    entity_counts,
-    ingest_jobs,
-    plan_ingest,
-    resolve_run,
-)
+from cxloop.sources.ingest import IngestRun, plan_ingest
 
 VOLATILE = {"_loaded_at", "loaded_at", "last_delivered_at", "quarantined_at", "file_mtime"}
-
-
-def _run(sources: Path, home: Path) -> IngestRun:
-    return resolve_run(
-        Settings().paths, sources, warehouse=home / "cx.duckdb", lake_dir=home / "lake"
-    )
-
-
-def _ingest(run: IngestRun, workers: int) -> dict:
-    landed = ingest_jobs(run, plan_ingest(run), workers)
-    return build_report([(job.key, entity_counts(results)) for job, results in landed])
 
 
 def _contents(run: IngestRun) -> dict[str, list[tuple]]:
@@ -78,16 +60,19 @@ def workers_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_two_workers_land_what_one_process_lands(sources: Path, tmp_path: Path) -> None:
-    alone, pooled = _run(sources, tmp_path / "alone"), _run(sources, tmp_path / "pooled")
-    report = _ingest(alone, 0)
-    assert _ingest(pooled, 2) == report
+    alone, pooled = (
+        ingest_run(sources, tmp_path / "alone"),
+        ingest_run(sources, tmp_path / "pooled"),
+    )
+    report = ingest_report(alone, 0)
+    assert ingest_report(pooled, 2) == report
     assert report["totals"]["files"] == 13 and report["totals"]["landed"] == 21
     assert _contents(pooled) == _contents(alone)
     assert _lake(pooled) == _lake(alone)
     assert not (pooled.lake_dir / ".spill").exists() or not any(
         (pooled.lake_dir / ".spill").rglob("*.arrow")
     )
-    again = _ingest(pooled, 2)  # every file landed before: skipped by its sha256, none parsed
+    again = ingest_report(pooled, 2)  # every file landed before: skipped by its sha256, none parsed
     assert again["totals"]["skipped_files"] == 13 and again["totals"]["landed"] == 0
 
 
@@ -96,9 +81,9 @@ def test_a_workers_parse_error_is_the_same_one_line_error(sources: Path, tmp_pat
     bad.write_text('{"users": [{"id": 9, "name": "Cut', encoding="utf-8")
     errors = {}
     for count in (0, 2):
-        run = _run(sources, tmp_path / f"w{count}")
+        run = ingest_run(sources, tmp_path / f"w{count}")
         with pytest.raises(SourceError) as raised:
-            _ingest(run, count)
+            ingest_report(run, count)
         errors[count] = str(raised.value)
         landed = _contents(run)
         assert "raw.zendesk__users" not in landed  # nothing of the entity lands
@@ -111,12 +96,12 @@ def test_a_workers_parse_error_is_the_same_one_line_error(sources: Path, tmp_pat
 def test_workers_start_before_hashing_only_for_files_of_new_names(
     sources: Path, tmp_path: Path
 ) -> None:
-    run = _run(sources, tmp_path / "home")
+    run = ingest_run(sources, tmp_path / "home")
     jobs = plan_ingest(run)
     everything = sum(path.stat().st_size for job in jobs for path in job.files)
     with workers.Preparer(run, jobs, 1) as preparer:  # a first run: every name is new
         assert preparer._unseen_bytes(preparer.con) == everything > 0
-    _ingest(run, 0)
+    ingest_report(run, 0)
     page = sources / "zendesk" / "users" / "zz-new.json"
     page.write_text('{"users": [{"id": 9, "name": "New"}]}', encoding="utf-8")
     jobs = plan_ingest(run)
@@ -127,7 +112,7 @@ def test_workers_start_before_hashing_only_for_files_of_new_names(
 def test_a_source_file_gone_before_it_was_hashed_leaves_no_worker_and_no_connection(
     sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = _run(sources, tmp_path / "home")
+    run = ingest_run(sources, tmp_path / "home")
     jobs = plan_ingest(run)
     started: list[workers.Preparer] = []
     hash_ahead = workers.Preparer._hash_ahead
