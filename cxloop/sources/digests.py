@@ -2,18 +2,22 @@
 
 Every ingest run identifies each source file by the sha256 of its bytes (a file landed before
 is skipped whole), so a run with one new file used to read and hash every file of the sources
-folder again: ~1.5-2 s of a run at scale 10 (2,092 files), whatever was new. `FileDigests`
+folder again: ~1.5-2 s of a run at scale 10 (2,056 files), whatever was new. `FileDigests`
 remembers each hash beside the file's stat when it was read, and gives it back while the stat
 is the same, as git's index does for its work tree. The stat compared is the device, inode,
-size, modification time and change time in nanoseconds: writing a file's bytes sets its change
-time to the clock's time, and no tool can set it back (`touch` and `cp -p` set the modification
-time only), so a file written again is read again.
+size, modification time and change time in nanoseconds: on POSIX systems writing a file's
+bytes sets its change time to the clock's time, and no tool can set it back (`touch` and
+`cp -p` set the modification time only), so a file written again is read again. (On Windows
+`st_ctime` is the creation time; cxloop runs on Linux and macOS.)
 
 A hash is remembered only when the file's last change is at least `SETTLED_NS` older than the
-read (git's "racily clean" rule): a file written again within the clock's resolution of the
+moment its read began (git's "racily clean" rule, against the local clock where git uses its
+index file's time): a file written again within the file system's time resolution of the
 change the hash was read at would keep the same stat, so a file that changed that recently is
-read again next run. The memo is a cache: a missing, unreadable or foreign file is an empty
-memo, and a run rewrites it only when it read a file the memo could not vouch for.
+read again next run, as is one whose stat moved while it was read. A file system whose clock
+runs more than that ahead of this machine's (a network share) only makes files look unsettled.
+The memo is a cache: a missing, unreadable or foreign file is an empty memo, and a run
+rewrites it only when it read a file the memo could not vouch for.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class FileDigests:
         """The file's sha256, modification time (naive UTC) and size; read only when the memo
         cannot vouch for it."""
         name = str(path.absolute())
+        began = time.time_ns()  # before the stat: the read starts no earlier than this
         st = path.stat()
         entry = self.known.get(name)
         if entry is not None and entry["stat"] == _stat_key(st):
@@ -76,7 +81,7 @@ class FileDigests:
         sha = file_sha256(data)
         self.reads += 1
         after = path.stat()
-        settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= SETTLED_NS
+        settled = began - max(st.st_mtime_ns, st.st_ctime_ns) >= SETTLED_NS
         if settled and _stat_key(after) == _stat_key(st) and len(data) == st.st_size:
             self.fresh[name] = {"sha256": sha, "stat": _stat_key(st)}
         return sha, stat_mtime(after), len(data)
@@ -89,7 +94,7 @@ class FileDigests:
         files = {p: e for p, e in self.known.items() if p not in self.fresh and os.path.exists(p)}
         files.update(self.fresh)
         self.store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.store.with_name(f"{self.store.name}.{os.getpid()}.tmp")
+        tmp = self.store.with_name(f"{self.store.name}.tmp")  # one ingest at a time writes
         tmp.write_text(json.dumps({"format": FORMAT, "files": files}), encoding="utf-8")
         os.replace(tmp, self.store)
         self.known, self.fresh = files, {}

@@ -44,8 +44,25 @@ def test_a_settled_file_is_read_once_then_vouched_for(tmp_path: Path, later: Non
     again = FileDigests(store)
     assert again.digest(path) == (sha, mtime, size)
     assert again.reads == 0
+    written = store.stat()
     again.save()  # nothing new read: the memo is not written again
-    assert store.stat().st_mtime_ns == os.stat(store).st_mtime_ns
+    assert (store.stat().st_ino, store.stat().st_mtime_ns) == (
+        written.st_ino,
+        written.st_mtime_ns,
+    )
+
+
+def _past_change_time_tick(tmp_path: Path, ctime_ns: int) -> None:
+    """Wait until a new write gets another change time than `ctime_ns` (file systems with
+    coarse timestamps give writes within one tick the same time)."""
+    probe = tmp_path / "probe"
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        probe.write_bytes(b"x")
+        if probe.stat().st_ctime_ns != ctime_ns:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the file system's change time did not move in 3 s")
 
 
 def test_the_same_size_written_again_with_its_old_mtime_is_read_again(
@@ -57,6 +74,7 @@ def test_the_same_size_written_again_with_its_old_mtime_is_read_again(
     memo.digest(path)
     memo.save()
     st = path.stat()
+    _past_change_time_tick(tmp_path, st.st_ctime_ns)
     path.write_bytes(b"id,name\n1,Omar\n")  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # modification time set back
     assert path.stat().st_mtime_ns == st.st_mtime_ns
@@ -74,6 +92,28 @@ def test_a_file_changed_within_the_settling_time_is_not_remembered(tmp_path: Pat
     assert not store.exists()  # nothing settled to remember
     again = FileDigests(store)
     again.digest(path)
+    assert again.reads == 1
+
+
+def test_a_file_written_while_it_was_read_is_not_remembered(
+    tmp_path: Path, later: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, path = tmp_path / "memo.json", tmp_path / "a.csv"
+    path.write_bytes(b"id\n1\n")
+    read_bytes = Path.read_bytes
+
+    def read_then_rewrite(self: Path) -> bytes:
+        data = read_bytes(self)
+        self.write_bytes(b"id\n1\n2\n")  # a writer still at work
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_rewrite)
+    memo = FileDigests(store)
+    assert memo.digest(path)[0] == _sha(b"id\n1\n")
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    memo.save()
+    again = FileDigests(store)
+    assert again.digest(path)[0] == _sha(b"id\n1\n2\n")
     assert again.reads == 1
 
 
