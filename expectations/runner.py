@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -166,6 +166,53 @@ def _to_result(validation: Any) -> ExpectationResult:
         unexpected_sample=_sample(result.get("partial_unexpected_list")),
         description=config.description,
         details=json.loads(json.dumps(details, default=str)),
+    )
+
+
+def merged_result(parts: Sequence[SuiteResult]) -> SuiteResult:
+    """One dataset's suite validated on several slices of its rows, as one result.
+
+    Every expectation here is decided row by row (none sets `mostly`), so an expectation holds
+    for the rows when it held in every slice; its counts are the slices' sums and its sample
+    the failing slices' samples, up to SAMPLE_SIZE. Table-level expectations (the columns)
+    read the same columns in every slice. A value's uniqueness is checked within a slice.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    labels = {tuple(r.label for r in part.results) for part in parts}
+    if len(labels) != 1:
+        raise ValueError(f"{parts[0].dataset}: slices validated by different expectations")
+    results = tuple(
+        _merged_expectation(same) for same in zip(*(p.results for p in parts), strict=True)
+    )
+    return SuiteResult(
+        dataset=parts[0].dataset,
+        success=all(r.success for r in results),
+        critical_failed=any(not r.success and r.severity == "critical" for r in results),
+        row_count=sum(p.row_count for p in parts),
+        results=results,
+        not_applicable=parts[0].not_applicable,
+    )
+
+
+def _merged_expectation(parts: Sequence[ExpectationResult]) -> ExpectationResult:
+    failed = [r for r in parts if not r.success]
+
+    def total(values: list[int | None]) -> int | None:
+        return None if any(v is None for v in values) else sum(v or 0 for v in values)
+
+    elements = total([r.element_count for r in parts])
+    unexpected = total([r.unexpected_count for r in parts])
+    sample = [v for r in failed for v in json.loads(r.unexpected_sample)][:SAMPLE_SIZE]
+    return replace(
+        failed[0] if failed else parts[0],
+        success=not failed,
+        element_count=elements,
+        unexpected_count=unexpected,
+        unexpected_percent=(
+            100 * unexpected / elements if elements and unexpected is not None else None
+        ),
+        unexpected_sample=json.dumps(sample, default=str),
     )
 
 

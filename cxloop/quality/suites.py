@@ -9,6 +9,7 @@ pipeline stops before it acts or publishes.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ from cxloop.warehouse import fetch_frame, reader, table_exists
 if TYPE_CHECKING:
     from cxloop.expectations.runner import ExpectationResult, SuiteResult
 
-RAW_ROW_LIMIT = 200_000  # raw tables: the most recently landed rows are validated
+# raw tables: the most recently landed rows are validated, and a window's rows in slices of it
+RAW_ROW_LIMIT = 200_000
 
 
 class QualityGateFailed(QualityGateError):
@@ -123,13 +125,16 @@ def stage_of(family: str) -> str:
     return "raw" if family.startswith("raw_") else "marts"
 
 
-def read_dataset(
+def read_slices(
     con: duckdb.DuckDBPyConnection, dataset: str, landed_after: datetime | None = None
-) -> pd.DataFrame | None:
-    """The columns `dataset`'s checks read, as a pandas frame; None if the table is absent.
+) -> Iterator[pd.DataFrame] | None:
+    """The columns `dataset`'s checks read, as pandas frames read one at a time; None if the
+    table is absent.
 
-    A raw table gives its latest RAW_ROW_LIMIT rows, and with `landed_after` only the rows
-    landed after that time (`_loaded_at`): those its last passing check did not see.
+    A table is one frame, but a raw table gives its latest RAW_ROW_LIMIT rows; with
+    `landed_after` it gives every row landed after that time (`_loaded_at`: those its last
+    passing check did not see), newest first, in frames of RAW_ROW_LIMIT rows, so a backlog
+    larger than one frame is validated whole with one frame in memory at a time.
     """
     from cxloop.expectations.registry import columns_read
 
@@ -139,12 +144,22 @@ def read_dataset(
     relation = f"{quoted(schema)}.{quoted(table)}"
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     selected = ", ".join(quoted(c) for c in columns_read(dataset, columns))
-    sql, params = f"select {selected} from {relation}", []
-    if schema == "raw" and {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
-        if landed_after is not None:
-            sql, params = f"{sql} where _loaded_at > ?", [landed_after]
-        sql += f" order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
-    return fetch_frame(con, sql, params)
+    sql = f"select {selected} from {relation}"
+    if schema != "raw" or not {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
+        return iter([fetch_frame(con, sql)])
+    order = f"order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
+    if landed_after is None:
+        return iter([fetch_frame(con, f"{sql} {order}")])
+    (rows,) = con.execute(
+        f"select count(*) from {relation} where _loaded_at > ?", [landed_after]
+    ).fetchone()
+    slices = max(1, -(-rows // RAW_ROW_LIMIT))
+    return (
+        fetch_frame(
+            con, f"{sql} where _loaded_at > ? {order} offset {n * RAW_ROW_LIMIT}", [landed_after]
+        )
+        for n in range(slices)
+    )
 
 
 def check_family(
@@ -157,12 +172,12 @@ def check_family(
 ) -> FamilyOutcome:
     """Validate every dataset of one family that exists in the warehouse (or those in `only`).
 
-    `landed_after`: per raw dataset, validate only the rows landed after that time
-    (`read_dataset`). One connection reads the whole family (opening the file costs ~40 ms a
-    time).
+    `landed_after`: per raw dataset, validate only the rows landed after that time, in slices
+    when there are many (`read_slices`; their results merged into one, `merged_result`). One
+    connection reads the whole family (opening the file costs ~40 ms a time).
     """
     from cxloop.expectations.registry import datasets_in
-    from cxloop.expectations.runner import runner_for
+    from cxloop.expectations.runner import merged_result, runner_for
 
     runner = runner_for(gx_dir)
     outcome = FamilyOutcome(family=family, stage=stage_of(family))
@@ -171,11 +186,12 @@ def check_family(
         return outcome
     with reader(warehouse_path) as con:
         for dataset in wanted:
-            frame = read_dataset(con, dataset, (landed_after or {}).get(dataset))
-            if frame is None:
+            frames = read_slices(con, dataset, (landed_after or {}).get(dataset))
+            if frames is None:
                 outcome.skipped.append(dataset)
                 continue
-            outcome.results.append(runner.validate(dataset, frame, run_name=run_id))
+            parts = [runner.validate(dataset, frame, run_name=run_id) for frame in frames]
+            outcome.results.append(merged_result(parts))
     return outcome
 
 

@@ -166,6 +166,19 @@ def passed(warehouse: Path, raw: dict[str, list], rules: str) -> None:
     record_many(warehouse, raw_checked_through(raw, [TICKETS], rules), "run")
 
 
+def land(warehouse: Path, frame: pd.DataFrame, hours: int, bad: bool = False) -> pd.DataFrame:
+    """`frame`'s rows landed again `hours` later, with new content hashes; the rows."""
+    rows = frame.assign(_loaded_at=frame["_loaded_at"] + pd.Timedelta(hours=hours))
+    rows["_content_hash"] = [f"{hours:032x}{i:032x}" for i in range(len(rows))]
+    if bad:
+        rows.loc[0, "_content_hash"] = "not a sha256"  # a critical failure
+    with writer(warehouse) as con:
+        con.register("rows", rows)
+        con.execute(f"insert into {TICKETS} by name select * from rows")
+        con.unregister("rows")
+    return rows
+
+
 def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_checks(
     tmp_path: Path, good_frames: Frames
 ) -> None:
@@ -182,20 +195,9 @@ def test_a_raw_check_reads_only_what_landed_since_its_last_pass_under_the_same_c
             passed(warehouse, landed, rules)
         return windows, suite.row_count
 
-    def land(frame: pd.DataFrame, hours: int, bad: bool = False) -> pd.DataFrame:
-        rows = frame.assign(_loaded_at=frame["_loaded_at"] + pd.Timedelta(hours=hours))
-        rows["_content_hash"] = [f"{hours:032x}{i:032x}" for i in range(len(rows))]
-        if bad:
-            rows.loc[0, "_content_hash"] = "not a sha256"  # a critical failure
-        with writer(warehouse) as con:
-            con.register("rows", rows)
-            con.execute(f"insert into {TICKETS} by name select * from rows")
-            con.unregister("rows")
-        return rows
-
     assert check_raw("rules-1") == ({}, len(first))  # never checked: the table whole
     passed_through = {TICKETS: first["_loaded_at"].max().to_pydatetime()}
-    later = land(first, hours=1, bad=True)  # a delivery an hour later, one of its rows bad
+    later = land(warehouse, first, hours=1, bad=True)  # an hour later, one of its rows bad
     assert check_raw("rules-1") == (passed_through, len(later))  # only the new rows
     # it failed, so the window did not move: the next check reads the same rows again ...
     assert check_raw("rules-1") == (passed_through, len(later))
@@ -221,3 +223,28 @@ def test_rows_written_behind_a_raw_check_window_void_it(
         con.execute(f"delete from {TICKETS} where _content_hash = '{'f' * 64}'")
         con.execute(f"delete from {TICKETS} where _row_number = 1")
     assert raw_check_windows(warehouse, [TICKETS], "r") == {}
+
+
+def test_a_backlog_larger_than_one_slice_is_validated_whole(
+    tmp_path: Path, good_frames: Frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window holding more rows than a slice: every row validated, the failure in the oldest
+    slice found, the counts the slices' sums (`read_slices`, `merged_result`)."""
+    from cxloop.quality import suites
+
+    warehouse, first = tickets_landed(tmp_path, good_frames)
+    passed(warehouse, raw_table_facts(warehouse), "r")
+    oldest = land(warehouse, first, hours=1, bad=True)  # the bad row lands first ...
+    newer = [land(warehouse, first, hours=h) for h in (2, 3)]  # ... then two good deliveries
+    backlog = len(oldest) + sum(len(rows) for rows in newer)
+    monkeypatch.setattr(suites, "RAW_ROW_LIMIT", len(first))  # one delivery a slice
+    windows = raw_check_windows(warehouse, [TICKETS], "r")
+    (suite,) = check_family("raw_zendesk", warehouse, None, "run", [TICKETS], windows).results
+    assert suite.row_count == backlog
+    assert suite.critical_failed
+    (failed,) = suite.failures()
+    assert failed.column == "_content_hash"
+    assert (failed.element_count, failed.unexpected_count) == (backlog, 1)
+    assert json.loads(failed.unexpected_sample) == ["not a sha256"]
+    passing = next(r for r in suite.results if r.success and r.element_count is not None)
+    assert passing.element_count == backlog
