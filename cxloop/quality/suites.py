@@ -26,8 +26,7 @@ from cxloop.warehouse import fetch_frame, reader, table_exists
 if TYPE_CHECKING:
     from cxloop.expectations.runner import ExpectationResult, SuiteResult
 
-# raw tables: the most recently landed rows are validated, and a window's rows in slices of it
-RAW_ROW_LIMIT = 200_000
+RAW_ROW_LIMIT = 200_000  # raw tables are read and validated this many rows at a time
 
 
 class QualityGateFailed(QualityGateError):
@@ -131,10 +130,9 @@ def read_slices(
     """The columns `dataset`'s checks read, as pandas frames read one at a time; None if the
     table is absent.
 
-    A table is one frame, but a raw table gives its latest RAW_ROW_LIMIT rows; with
-    `landed_after` it gives every row landed after that time (`_loaded_at`: those its last
-    passing check did not see), newest first, in frames of RAW_ROW_LIMIT rows, so a backlog
-    larger than one frame is validated whole with one frame in memory at a time.
+    A table is one frame; a raw table is read newest first in frames of RAW_ROW_LIMIT rows, so
+    it is validated whole with one frame in memory at a time, and with `landed_after` only its
+    rows landed after that time (`_loaded_at`: those its last passing check did not see).
     """
     from cxloop.expectations.registry import columns_read
 
@@ -147,18 +145,12 @@ def read_slices(
     sql = f"select {selected} from {relation}"
     if schema != "raw" or not {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
         return iter([fetch_frame(con, sql)])
+    where, params = ("", []) if landed_after is None else ("where _loaded_at > ?", [landed_after])
+    (rows,) = con.execute(f"select count(*) from {relation} {where}", params).fetchone()
     order = f"order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
-    if landed_after is None:
-        return iter([fetch_frame(con, f"{sql} {order}")])
-    (rows,) = con.execute(
-        f"select count(*) from {relation} where _loaded_at > ?", [landed_after]
-    ).fetchone()
-    slices = max(1, -(-rows // RAW_ROW_LIMIT))
     return (
-        fetch_frame(
-            con, f"{sql} where _loaded_at > ? {order} offset {n * RAW_ROW_LIMIT}", [landed_after]
-        )
-        for n in range(slices)
+        fetch_frame(con, f"{sql} {where} {order} offset {n * RAW_ROW_LIMIT}", params)
+        for n in range(max(1, -(-rows // RAW_ROW_LIMIT)))
     )
 
 

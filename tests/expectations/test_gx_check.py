@@ -229,7 +229,8 @@ def test_a_backlog_larger_than_one_slice_is_validated_whole(
     tmp_path: Path, good_frames: Frames, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A window holding more rows than a slice: every row validated, the failure in the oldest
-    slice found, the counts the slices' sums (`read_slices`, `merged_result`)."""
+    slice found, the counts the slices' sums (`read_slices`, `merged_result`); the table read
+    whole the same way without a window."""
     from cxloop.quality import suites
 
     warehouse, first = tickets_landed(tmp_path, good_frames)
@@ -248,3 +249,6 @@ def test_a_backlog_larger_than_one_slice_is_validated_whole(
     assert json.loads(failed.unexpected_sample) == ["not a sha256"]
     passing = next(r for r in suite.results if r.success and r.element_count is not None)
     assert passing.element_count == backlog
+    # with no window (a first run, new checks, `cxloop check raw`): the whole table, sliced
+    (whole,) = check_family("raw_zendesk", warehouse, None, "run", [TICKETS]).results
+    assert (whole.row_count, whole.critical_failed) == (len(first) + backlog, True)
