@@ -242,9 +242,44 @@ def fetch_frame(
     names = relation.columns
     if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
         return con.execute(sql, params).df()
-    table = relation.to_arrow_reader(ARROW_BATCH_ROWS).read_all()
-    columns = zip(names, table.columns, strict=True)
-    return pd.DataFrame({name: _series(column) for name, column in columns})
+    return _frame(names, relation.to_arrow_reader(ARROW_BATCH_ROWS).read_all())
+
+
+def fetch_frames(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: list[object] | dict[str, object] | None = None,
+    rows: int = ARROW_BATCH_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The rows of one SELECT as `fetch_frame` gives them, in frames of about `rows` rows (at
+    least one frame, empty for no rows), read from the one query as it streams: a frame and
+    one Arrow batch in memory at a time. `con` runs nothing else until the last frame is read.
+    """
+    con.complete()
+    relation = con.sql(sql, params=params)
+    names = relation.columns
+    if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
+        frame = con.execute(sql, params).df()
+        for start in range(0, max(len(frame), 1), rows):
+            yield frame.iloc[start : start + rows].reset_index(drop=True)
+        return
+    reader = relation.to_arrow_reader(min(rows, ARROW_BATCH_ROWS))
+    pending: list[pa.RecordBatch] = []
+    held, sent = 0, False
+    for batch in reader:
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= rows:
+            yield _frame(names, pa.Table.from_batches(pending, schema=reader.schema))
+            pending, held, sent = [], 0, True
+    if pending or not sent:
+        yield _frame(names, pa.Table.from_batches(pending, schema=reader.schema))
+
+
+def _frame(names: list[str], table: pa.Table) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: _series(column) for name, column in zip(names, table.columns, strict=True)}
+    )
 
 
 def _series(column: pa.ChunkedArray) -> pd.Series:

@@ -99,6 +99,7 @@ class ExpectationResult:
     unexpected_sample: str  # JSON list of up to SAMPLE_SIZE unexpected values
     description: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    missing_count: int | None = None  # nulls, which GE's unexpected_percent leaves out
 
     @property
     def label(self) -> str:
@@ -155,6 +156,7 @@ def _to_result(validation: Any) -> ExpectationResult:
     if isinstance(exception, dict) and exception.get("raised_exception"):
         details["exception"] = exception.get("exception_message")
     count, unexpected = result.get("element_count"), result.get("unexpected_count")
+    missing = result.get("missing_count")
     return ExpectationResult(
         expectation_type=config.type,
         column=columns,
@@ -166,16 +168,19 @@ def _to_result(validation: Any) -> ExpectationResult:
         unexpected_sample=_sample(result.get("partial_unexpected_list")),
         description=config.description,
         details=json.loads(json.dumps(details, default=str)),
+        missing_count=None if missing is None else int(missing),
     )
 
 
 def merged_result(parts: Sequence[SuiteResult]) -> SuiteResult:
     """One dataset's suite validated on several slices of its rows, as one result.
 
-    Every expectation here is decided row by row (none sets `mostly`), so an expectation holds
-    for the rows when it held in every slice; its counts are the slices' sums and its sample
-    the failing slices' samples, up to SAMPLE_SIZE. Table-level expectations (the columns)
-    read the same columns in every slice. A value's uniqueness is checked within a slice.
+    The raw suites' expectations are decided row by row (none sets `mostly` or aggregates),
+    so one holds for the rows when it held in every slice; its counts are the slices' sums,
+    its unexpected percent GE's (of the values that are not null) over the sums, and its
+    sample the failing slices' samples, up to SAMPLE_SIZE. Table-level expectations (the
+    columns) read the same columns in every slice. Uniqueness is the exception: it is checked
+    within each slice (landing refuses a content hash it has seen).
     """
     if len(parts) == 1:
         return parts[0]
@@ -203,14 +208,17 @@ def _merged_expectation(parts: Sequence[ExpectationResult]) -> ExpectationResult
 
     elements = total([r.element_count for r in parts])
     unexpected = total([r.unexpected_count for r in parts])
+    missing = total([r.missing_count for r in parts])
+    present = None if elements is None else elements - (missing or 0)
     sample = [v for r in failed for v in json.loads(r.unexpected_sample)][:SAMPLE_SIZE]
     return replace(
         failed[0] if failed else parts[0],
         success=not failed,
         element_count=elements,
         unexpected_count=unexpected,
+        missing_count=missing,
         unexpected_percent=(
-            100 * unexpected / elements if elements and unexpected is not None else None
+            100 * unexpected / present if present and unexpected is not None else None
         ),
         unexpected_sample=json.dumps(sample, default=str),
     )

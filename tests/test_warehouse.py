@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
-from cxloop.warehouse import connect, fetch_frame, held_open, is_held, writer
+from cxloop.warehouse import connect, fetch_frame, fetch_frames, held_open, is_held, writer
 
 
 def test_held_open_keeps_the_database_open_between_writers(tmp_path: Path) -> None:
@@ -133,3 +134,21 @@ def test_fetch_frame_takes_parameters_and_finishes_a_pending_result() -> None:
     got = fetch_frame(con, "select * from t where i >= ? order by i", [3])
     assert got["i"].tolist() == [3, 4, 9]  # the pending insert ran to its end first
     assert got["s"].tolist() == ["row 3", "row 4", "late"]
+
+
+@pytest.mark.parametrize("columns", ["*", "i, i"])  # Arrow, and .df() for a repeated name
+def test_fetch_frames_streams_the_frame_fetch_frame_gives_in_slices(columns: str) -> None:
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select range as i, case when range % 3 = 0 then null "
+        "else 'row ' || range end as s from range(300000)"
+    )
+    sql = f"select {columns} from t where i >= ? order by i"
+    frames = list(fetch_frames(con, sql, [5], rows=100_000))
+    assert len(frames) >= 2 and all(len(f) < 2 * 122_880 for f in frames)  # about 100k each
+    whole = pd.concat(frames, ignore_index=True)
+    expected = fetch_frame(con, sql, [5])
+    assert whole.dtypes.tolist() == expected.dtypes.tolist()
+    assert whole.equals(expected)
+    empty = list(fetch_frames(con, "select * from t where false", rows=10))
+    assert len(empty) == 1 and empty[0].empty and list(empty[0].columns) == ["i", "s"]

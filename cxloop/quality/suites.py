@@ -21,7 +21,7 @@ import pandas as pd
 from cxloop.errors import CxloopError, QualityGateError
 from cxloop.quality.results import insert_rows, result_frame, utc_now
 from cxloop.sqlnames import quoted
-from cxloop.warehouse import fetch_frame, reader, table_exists
+from cxloop.warehouse import fetch_frame, fetch_frames, reader, table_exists
 
 if TYPE_CHECKING:
     from cxloop.expectations.runner import ExpectationResult, SuiteResult
@@ -130,9 +130,10 @@ def read_slices(
     """The columns `dataset`'s checks read, as pandas frames read one at a time; None if the
     table is absent.
 
-    A table is one frame; a raw table is read newest first in frames of RAW_ROW_LIMIT rows, so
-    it is validated whole with one frame in memory at a time, and with `landed_after` only its
-    rows landed after that time (`_loaded_at`: those its last passing check did not see).
+    A table is one frame; a raw table is read in frames of RAW_ROW_LIMIT rows from one query
+    as it streams (`fetch_frames`), so it is validated whole with one frame in memory at a
+    time, and with `landed_after` only its rows landed after that time (`_loaded_at`: those its
+    last passing check did not see).
     """
     from cxloop.expectations.registry import columns_read
 
@@ -143,15 +144,11 @@ def read_slices(
     columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
     selected = ", ".join(quoted(c) for c in columns_read(dataset, columns))
     sql = f"select {selected} from {relation}"
-    if schema != "raw" or not {"_loaded_at", "_batch_id", "_row_number"} <= set(columns):
+    if schema != "raw" or "_loaded_at" not in columns:
         return iter([fetch_frame(con, sql)])
-    where, params = ("", []) if landed_after is None else ("where _loaded_at > ?", [landed_after])
-    (rows,) = con.execute(f"select count(*) from {relation} {where}", params).fetchone()
-    order = f"order by _loaded_at desc, _batch_id, _row_number limit {RAW_ROW_LIMIT}"
-    return (
-        fetch_frame(con, f"{sql} {where} {order} offset {n * RAW_ROW_LIMIT}", params)
-        for n in range(max(1, -(-rows // RAW_ROW_LIMIT)))
-    )
+    if landed_after is None:
+        return fetch_frames(con, sql, rows=RAW_ROW_LIMIT)
+    return fetch_frames(con, f"{sql} where _loaded_at > ?", [landed_after], RAW_ROW_LIMIT)
 
 
 def check_family(
@@ -182,7 +179,10 @@ def check_family(
             if frames is None:
                 outcome.skipped.append(dataset)
                 continue
-            parts = [runner.validate(dataset, frame, run_name=run_id) for frame in frames]
+            parts = []
+            for frame in frames:  # one slice in memory at a time
+                parts.append(runner.validate(dataset, frame, run_name=run_id))
+                del frame
             outcome.results.append(merged_result(parts))
     return outcome
 

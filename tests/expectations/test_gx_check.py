@@ -236,6 +236,12 @@ def test_a_backlog_larger_than_one_slice_is_validated_whole(
     warehouse, first = tickets_landed(tmp_path, good_frames)
     passed(warehouse, raw_table_facts(warehouse), "r")
     oldest = land(warehouse, first, hours=1, bad=True)  # the bad row lands first ...
+    with writer(warehouse) as con:  # ... with a nullable column's nulls and a wrong value
+        con.execute(
+            f"update {TICKETS} set assignee_id = if(_row_number % 2 = 0, null, 'x') "
+            "where _loaded_at > ? and _loaded_at <= ?",
+            [first["_loaded_at"].max(), oldest["_loaded_at"].max()],
+        )
     newer = [land(warehouse, first, hours=h) for h in (2, 3)]  # ... then two good deliveries
     backlog = len(oldest) + sum(len(rows) for rows in newer)
     monkeypatch.setattr(suites, "RAW_ROW_LIMIT", len(first))  # one delivery a slice
@@ -243,7 +249,7 @@ def test_a_backlog_larger_than_one_slice_is_validated_whole(
     (suite,) = check_family("raw_zendesk", warehouse, None, "run", [TICKETS], windows).results
     assert suite.row_count == backlog
     assert suite.critical_failed
-    (failed,) = suite.failures()
+    (failed,) = suite.failures("critical")
     assert failed.column == "_content_hash"
     assert (failed.element_count, failed.unexpected_count) == (backlog, 1)
     assert json.loads(failed.unexpected_sample) == ["not a sha256"]
@@ -252,3 +258,17 @@ def test_a_backlog_larger_than_one_slice_is_validated_whole(
     # with no window (a first run, new checks, `cxloop check raw`): the whole table, sliced
     (whole,) = check_family("raw_zendesk", warehouse, None, "run", [TICKETS]).results
     assert (whole.row_count, whole.critical_failed) == (len(first) + backlog, True)
+    # ... and what one frame of the whole table gives, expectation for expectation
+    monkeypatch.setattr(suites, "RAW_ROW_LIMIT", 10**6)
+    (one,) = check_family("raw_zendesk", warehouse, None, "run", [TICKETS]).results
+
+    def counts(suite: object) -> list[tuple]:
+        return [
+            (r.label, r.success, r.element_count, r.unexpected_count, r.missing_count)
+            + (None if r.unexpected_percent is None else round(r.unexpected_percent, 9),)
+            for r in suite.results  # type: ignore[attr-defined]
+        ]
+
+    assert counts(whole) == counts(one)
+    (assignee,) = [r for r in one.results if r.column == "assignee_id"]
+    assert assignee.missing_count and assignee.unexpected_count  # GE's percent: of non-nulls
