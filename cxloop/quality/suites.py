@@ -161,9 +161,10 @@ def check_family(
 ) -> FamilyOutcome:
     """Validate every dataset of one family that exists in the warehouse (or those in `only`).
 
-    `landed_after`: per raw dataset, validate only the rows landed after that time, in slices
-    when there are many (`read_slices`; their results merged into one, `merged_result`). One
-    connection reads the whole family (opening the file costs ~40 ms a time).
+    A raw table is read and validated in frames of RAW_ROW_LIMIT rows (`read_slices`), their
+    results merged into one (`merged_result`); `landed_after`: per raw dataset, validate only
+    the rows landed after that time. One connection reads the whole family (opening the file
+    costs ~40 ms a time).
     """
     from cxloop.expectations.registry import datasets_in
     from cxloop.expectations.runner import merged_result, runner_for
@@ -180,7 +181,7 @@ def check_family(
                 outcome.skipped.append(dataset)
                 continue
             parts = []
-            for frame in frames:  # one slice in memory at a time
+            for frame in frames:  # one frame in memory at a time
                 parts.append(runner.validate(dataset, frame, run_name=run_id))
                 del frame
             outcome.results.append(merged_result(parts))
