@@ -24,9 +24,15 @@ def writer():
 
 
 def test_a_stalled_worker_shows_its_stack_and_keeps_running(writer, capsys) -> None:
-    writer._warn_stalled({0: ["zendesk.tickets"]}, 300.0)
-    err = capsys.readouterr().err
-    assert "no part finished in 300 s (worker 0 on zendesk.tickets)" in err
+    # the worker answered its last part; on a busy machine it may still be finishing it when
+    # asked, so it is asked again until its stack shows it waiting for the next part
+    for _ in range(5):
+        writer._warn_stalled({0: ["zendesk.tickets"]}, 300.0)
+        err = capsys.readouterr().err
+        assert "no part finished in 300 s (worker 0 on zendesk.tickets)" in err
+        assert "File " in err  # a stack, whatever the worker was doing
+        if "in receive" in err:
+            break
     assert "in receive" in err and "in serve" in err  # the worker waits for its next part
     assert writer.procs[0].poll() is None
 
