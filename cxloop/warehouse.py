@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -237,12 +238,8 @@ def fetch_frame(
 
     Like `execute`, it first runs any earlier result of `execute` on `con` to its end (DuckDB
     refuses a relation query while one is pending; `complete` runs, never cancels, a write)."""
-    con.complete()
-    relation = con.sql(sql, params=params)
-    names = relation.columns
-    if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
-        return con.execute(sql, params).df()
-    return _frame(names, relation.to_arrow_reader(ARROW_BATCH_ROWS).read_all())
+    (frame,) = fetch_frames(con, sql, params, rows=sys.maxsize)
+    return frame
 
 
 def fetch_frames(
@@ -260,7 +257,10 @@ def fetch_frames(
     names = relation.columns
     if len(set(names)) != len(names) or not all(str(t) in ARROW_SAFE for t in relation.types):
         frame = con.execute(sql, params).df()
-        for start in range(0, max(len(frame), 1), rows):
+        if len(frame) <= rows:
+            yield frame
+            return
+        for start in range(0, len(frame), rows):
             yield frame.iloc[start : start + rows].reset_index(drop=True)
         return
     reader = relation.to_arrow_reader(min(rows, ARROW_BATCH_ROWS))
