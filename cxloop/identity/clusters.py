@@ -167,7 +167,7 @@ def cluster(
     ranks before its own, and its probability when higher; not in a reverted component.
     """
     n = len(df)
-    anchors = list(df["anchor"])
+    anchors = df["anchor"].tolist()  # a Python loop over a pandas 3 text column is slow
     if start is None:
         start = Clusters(list(range(n)), [None] * n, [None] * n)
     guard_hits = list(start.guard_hits)

@@ -161,14 +161,16 @@ def resolve(
     out = df.copy()
     out["customer_id"] = ids
     out["account_id"] = customer_accounts(df, ids)
-    out["match_rule"] = [
+    # columns are read as lists: a Python loop over a pandas 3 text column is slow
+    match_rule = [
         _record_rule(r, source, has_id, sizes[cid])
         for r, source, has_id, cid in zip(
-            rule, df["source"], df["has_identifier"], ids, strict=True
+            rule, df["source"].tolist(), df["has_identifier"].tolist(), ids, strict=True
         )
     ]
+    out["match_rule"] = match_rule
     out["match_probability"] = [
-        _record_probability(r, p) for r, p in zip(out["match_rule"], prob, strict=True)
+        _record_probability(r, p) for r, p in zip(match_rule, prob, strict=True)
     ]
     report = {
         "records": len(df),
@@ -177,9 +179,11 @@ def resolve(
         "no_identifier": int((out["match_rule"] == "no_identifier").sum()),
         "invalid_emails": sum(
             isinstance(raw, str) and bool(raw.strip()) and valid is not True
-            for raw, valid in zip(df["email_raw"], df["is_email_valid"], strict=True)
+            for raw, valid in zip(
+                df["email_raw"].tolist(), df["is_email_valid"].tolist(), strict=True
+            )
         ),
-        "invalid_phones": sum(v is False for v in df["is_phone_valid"]),
+        "invalid_phones": sum(v is False for v in df["is_phone_valid"].tolist()),
         "splink_pairs": len(pairs),
         "rules": out["match_rule"].value_counts().to_dict(),
         "guard_hits": guard_hits,
@@ -206,7 +210,7 @@ def customer_accounts(df: pd.DataFrame, ids: list[str]) -> list[str | None]:
     best = counts.sort_values(
         ["customer_id", "n", "account"], ascending=[True, False, True]
     ).drop_duplicates("customer_id")
-    chosen = dict(zip(best["customer_id"], best["account"], strict=True))
+    chosen = dict(zip(best["customer_id"].tolist(), best["account"].tolist(), strict=True))
     return [chosen.get(c) for c in ids]
 
 

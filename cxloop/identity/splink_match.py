@@ -64,11 +64,14 @@ def splink_edges(
     frame["phone_any"] = df["phone_any"]
     frame["rule_group"] = groups if groups is not None else range(len(df))
     anchored = {
-        g for g, a in zip(frame["rule_group"], df["anchor"], strict=True) if isinstance(a, str)
+        g
+        for g, a in zip(frame["rule_group"].tolist(), df["anchor"].tolist(), strict=True)
+        if isinstance(a, str)
     }
     frame["group_has_contact"] = frame["rule_group"].isin(anchored)
     frame["is_freemail"] = [
-        isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL for e in df["email_normalized"]
+        isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL
+        for e in df["email_normalized"].tolist()
     ]
     usable = frame[frame["last_key"].notna() | frame["email_local_key"].notna()]
     if len(usable) < 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from cxloop.identity.normalize import (
@@ -127,3 +128,16 @@ def test_per_distinct_computes_each_value_once() -> None:
     names = ["Mohammed", "Sara", "Mohammed", None, "Sara", None]
     assert per_distinct(key, names) == [name_key(n) for n in names]
     assert calls == ["Mohammed", "Sara", None]
+
+
+def test_per_distinct_reads_a_pandas_text_column_with_missing_values() -> None:
+    calls: list[object] = []
+
+    def key(value: object) -> object:
+        calls.append(value)
+        return email_local_key(value)
+
+    emails = pd.Series(["ali.khan@x.com", None, "Ali.Khan@x.com", "ali.khan@x.com", None])
+    assert per_distinct(key, emails) == ["alikhan", None, "alikhan", "alikhan", None]
+    assert calls[:2] == ["ali.khan@x.com", "Ali.Khan@x.com"] and len(calls) == 3  # one missing
+    assert per_distinct(key, pd.Series([], dtype=object)) == []
