@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from cxloop.erasure.identifiers import row_match_sql
 from cxloop.erasure.tombstones import registered_hashes
+from cxloop.sources.digests import DIGESTS_FILE
 
 TMP_SUFFIX = ".parquet.tmp"
 REDACTED = "[erased]"
@@ -47,6 +48,9 @@ def rewrite_lake(lake_dir: Path, hashes: dict[str, str], salt: str) -> dict[str,
     # an ingest killed before its entity landed leaves the prepared rows in lake/.spill
     # (cxloop/sources/spill.py); no ingest runs beside an erasure (both hold warehouse-writer)
     shutil.rmtree(Path(lake_dir) / ".spill", ignore_errors=True)
+    # the ingest's file-hash memo keeps source files' paths, which can name a person: it is a
+    # cache, so it goes whole (the next ingest hashes every file once more)
+    (Path(lake_dir) / DIGESTS_FILE).unlink(missing_ok=True)
     root = Path(lake_dir) / "raw"
     if not root.is_dir() or not hashes:
         return removed

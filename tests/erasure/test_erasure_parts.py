@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from cxloop.erasure import files, store
 from cxloop.erasure.identifiers import identifier_hash, phone_variants, row_match_sql
 from cxloop.erasure.tombstones import registered_hashes
+from cxloop.sources.digests import DIGESTS_FILE
 
 SALT = "s3cret"
 
@@ -93,8 +94,11 @@ def test_lake_files_and_leftover_tmp_copies_are_rewritten_without_the_person(
     pq.write_table(table, folder / "zendesk-users-bbb.parquet.tmp")
     pq.write_table(table.slice(1), folder / "zendesk-users-ccc.parquet")
     untouched = (folder / "zendesk-users-ccc.parquet").stat().st_mtime_ns
+    memo = tmp_path / "lake" / DIGESTS_FILE  # source paths, e.g. an export named after her
+    memo.write_text('{"/exports/jane.roe@example.com.json": {}}')
     removed = files.rewrite_lake(tmp_path / "lake", _hashes(("zendesk_user", "7004")), SALT)
     assert removed == {"zendesk.users": 2}
+    assert not memo.exists()
     for name in ("zendesk-users-aaa.parquet", "zendesk-users-bbb.parquet.tmp"):
         assert pq.read_table(folder / name).to_pylist() == [
             {"id": "7001", "email": "omar@example.com"}
