@@ -202,12 +202,12 @@ def release_dbt_connections() -> None:
 
 
 # The result types fetch_frame converts through Arrow: for these, Arrow's conversion is `.df()`'s
-# once integers and booleans with nulls take pandas' nullable types (`_series`); any other type
-# (dates, decimals, UUIDs, enums, lists...) converts differently, and the result goes through
-# `.df()`.
+# once integers and booleans with nulls take pandas' nullable types and dates datetime64[us]
+# (`_series`); any other type (decimals, UUIDs, enums, lists, times...) converts differently,
+# and the result goes through `.df()`.
 ARROW_SAFE = frozenset(
     "VARCHAR BIGINT INTEGER SMALLINT TINYINT UBIGINT UINTEGER USMALLINT UTINYINT BOOLEAN "
-    "DOUBLE FLOAT TIMESTAMP".split()
+    "DOUBLE FLOAT TIMESTAMP DATE".split()
 ) | {"TIMESTAMP WITH TIME ZONE"}
 ARROW_BATCH_ROWS = 122_880  # the record batches' size (DuckDB's row group)
 # pandas' nullable type of an Arrow integer or boolean column with nulls (as `.df()` gives)
@@ -284,6 +284,8 @@ def _frame(names: list[str], table: pa.Table) -> pd.DataFrame:
 
 def _series(column: pa.ChunkedArray) -> pd.Series:
     """One column as `.df()` converts it (see fetch_frame)."""
+    if pa.types.is_date32(column.type):  # .df(): datetime64[us] at midnight, NaT for null
+        return column.to_pandas(date_as_object=False).astype("datetime64[us]")
     if column.null_count == len(column) and not (
         pa.types.is_floating(column.type) or pa.types.is_timestamp(column.type)
     ):

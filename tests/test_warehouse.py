@@ -105,7 +105,7 @@ def test_a_held_database_is_configured_and_ensured_once(
     [
         "*",
         "a, a",  # a repeated name
-        "*, date '2026-01-01' as d, 1.5 as n",  # types Arrow converts otherwise: read by .df()
+        "*, 1.5 as n",  # a type Arrow converts otherwise (decimal): read by .df()
         "*, '00000000-0000-0000-0000-000000000001'::uuid as id, null as nothing",
     ],
 )
@@ -114,9 +114,9 @@ def test_fetch_frame_gives_the_frame_df_gives(where: str, columns: str) -> None:
     con.execute(
         "create table t as select * from (values "
         "(1, 1::bigint, true, 1.5::double, timestamp '2026-01-01 10:00:00', 'a', 1::tinyint, "
-        "timestamptz '2026-01-01 10:00:00+00', 1::ubigint, 2.5::float, false), "
-        "(2, null, null, null, null, null, null, null, null, null, true)"
-        ") t(a, b, c, f, ts, s, i8, tz, u, f4, flag)"
+        "timestamptz '2026-01-01 10:00:00+00', 1::ubigint, 2.5::float, false, date '2026-03-01'), "
+        "(2, null, null, null, null, null, null, null, null, null, true, null)"
+        ") t(a, b, c, f, ts, s, i8, tz, u, f4, flag, day)"
     )
     sql = f"select {columns} from t {where} order by a"
     expected, got = con.execute(sql).df(), fetch_frame(con, sql)
