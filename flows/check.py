@@ -65,11 +65,15 @@ def check(
     warehouse_path = require_warehouse(Path(warehouse) if warehouse else paths.warehouse)
     run_id = stage_run_id("check")
     report = CheckReport(run_id=run_id, stage=stage)
-    for family in families_for(stage):
-        report.outcomes.append(
-            check_family_task(family, warehouse_path, paths.gx, run_id, datasets, landed_after)
-        )
+    # the slot is held from the first read to the verdicts: a build waits for the check, and a
+    # check for a running build, so a verdict names the build whose tables were validated
+    # (read outside it, a check could validate the marts before a build, then record its
+    # pass against that build once it finished)
     with warehouse_slot():
+        for family in families_for(stage):
+            report.outcomes.append(
+                check_family_task(family, warehouse_path, paths.gx, run_id, datasets, landed_after)
+            )
         report.rows_recorded = record_results_task(warehouse_path, report)
         record_verdicts_task(warehouse_path, report)
     report.docs_index = render_docs_task(paths.gx) if render else docs_index(paths.gx)

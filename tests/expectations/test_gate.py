@@ -6,6 +6,8 @@ flows called as their deployments call them (no parameters), and the CLI.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -169,3 +171,37 @@ def test_a_scheduled_act_and_publish_refuse_marts_whose_check_failed(
         assert con.execute("select count(*) from marts.fct_survey_responses").fetchone() == (3,)
     finally:
         con.close()
+
+
+def test_a_check_started_during_a_build_judges_the_tables_that_build_wrote(
+    cx_home: Path, prefect_harness: None, good_frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cxloop check` beside a running `cxloop build` (another process holding the writer
+    slot): the check reads once the build is done, so its verdict is about that build's
+    tables. Read before, it validated the earlier marts and recorded the pass against the
+    build that replaced them: act sent from marts no check had seen."""
+    from cxloop.flows.check import check
+    from cxloop.flows.orchestration import warehouse_slot
+
+    monkeypatch.setenv("CXLOOP_CONFIG", str(cx_home / "missing.yaml"))
+    warehouse = Settings().paths.warehouse
+    built(warehouse, {d: good_frames(d) for d in MARTS})
+    assert check(stage="marts")["passed"]
+    holding = threading.Event()
+    bad = with_duplicate_response(good_frames)
+
+    def build_holding_the_slot() -> None:  # a new thread: its own hold of the slot
+        with warehouse_slot():
+            holding.set()
+            time.sleep(2)  # the check has started by now
+            built(warehouse, {"marts.fct_survey_responses": bad})
+
+    builder = threading.Thread(target=build_holding_the_slot)
+    builder.start()
+    try:
+        assert holding.wait(60)
+        with pytest.raises(QualityGateError):
+            check(stage="marts")
+    finally:
+        builder.join(60)
+    assert any("response_id" in p for p in problems(warehouse)), problems(warehouse)
