@@ -599,6 +599,123 @@ def mart_frames() -> dict[str, pd.DataFrame]:
                 "nps": [-66.67, 50.0],
             }
         ),
+        "marts.customer_identity_map": pd.DataFrame(
+            {  # docs/identity.md's worked example, one record per way of joining
+                "identity_record_id": [
+                    "salesforce:0038d00000AnnaSAAR",
+                    "qualtrics:R_1",
+                    "zendesk:7003",
+                    "qualtrics:R_5003",
+                    "typeform:tf_9",
+                    "survey_csv:7",
+                    "qualtrics:R_9",
+                ],
+                "source": [
+                    "salesforce",
+                    "qualtrics",
+                    "zendesk",
+                    "qualtrics",
+                    "typeform",
+                    "survey_csv",
+                    "qualtrics",
+                ],
+                "source_record_id": [
+                    "0038d00000AnnaSAAR",
+                    "R_1",
+                    "7003",
+                    "R_5003",
+                    "tf_9",
+                    "7",
+                    "R_9",
+                ],
+                "customer_id": ["cus_a", "cus_a", "cus_b", "cus_b", "cus_c", "cus_d", "cus_e"],
+                "account_id": ["A1", "A1", None, None, "A1", None, "A2"],
+                "match_rule": [
+                    "salesforce_contact",
+                    "external_id",
+                    "ticket_requester",
+                    "ticket_requester",
+                    "splink",
+                    "no_identifier",
+                    "unmatched",
+                ],
+                "match_probability": [1.0, 1.0, 1.0, 1.0, 0.9954, None, None],
+            }
+        ),  # fmt: skip
+        "marts.fct_touchpoints": pd.DataFrame(
+            {
+                "touchpoint_id": [
+                    "ticket_opened:zendesk:5001",
+                    "agent_reply:zendesk:880001",
+                    "internal_note:zendesk:880002",
+                    "survey_response:qualtrics:R_1",
+                    "opportunity_change:salesforce:0068d00000Opp1AAB",
+                    "playbook_email:cxloop:act-1",
+                ],
+                "touchpoint_type": [
+                    "ticket_opened",
+                    "agent_reply",
+                    "internal_note",
+                    "survey_response",
+                    "opportunity_change",
+                    "playbook_email",
+                ],
+                "touched_at": [
+                    ts("2024-06-03 09:15:00"),
+                    ts("2024-06-03 23:59:59"),
+                    ts("2024-06-04 00:00:00"),
+                    ts("2024-06-05 12:00:00"),
+                    ts("2024-06-06 08:00:00"),
+                    ts("2024-06-07 07:30:00"),
+                ],
+                "touched_date": [
+                    ts("2024-06-03"),
+                    ts("2024-06-03"),
+                    ts("2024-06-04"),
+                    ts("2024-06-05"),
+                    ts("2024-06-06"),
+                    ts("2024-06-07"),
+                ],
+                # the opportunity is the account's; the e-mail went to its CSM, not a customer
+                "customer_id": ["cus_a", "cus_a", "cus_a", "cus_a", None, None],
+                "account_id": ["A1"] * 6,
+                "channel": ["email", "email", "internal", "web", "sales", "email"],
+                "source": ["zendesk", "zendesk", "zendesk", "qualtrics", "salesforce", "cxloop"],
+                "source_entity": [
+                    "ticket",
+                    "ticket_comment",
+                    "ticket_comment",
+                    "response",
+                    "opportunity",
+                    "playbook_action",
+                ],
+                "source_record_id": [
+                    "5001",
+                    "880001",
+                    "880002",
+                    "R_1",
+                    "0068d00000Opp1AAB",
+                    "act-1",
+                ],
+            }
+        ),  # fmt: skip
+        "marts.mart_loop_closure": pd.DataFrame(
+            {  # May: 10 detractors, 6 followed up, 4 of them delivered; June: none followed up
+                "loop_closure_id": ["detractor_followup:2024-05", "detractor_followup:2024-06"],
+                "playbook": ["detractor_followup"] * 2,
+                "response_month": [date(2024, 5, 1), date(2024, 6, 1)],
+                "detractors": [10, 3],
+                "followed_up": [6, 0],
+                "loops_closed": [4, 0],
+                "loop_closure_rate": [0.4, 0.0],
+                "avg_hours_to_first_contact": [5.5, None],
+                "median_hours_to_first_contact": [3.0, None],
+                "followed_up_with_next_response": [3, 0],
+                "avg_nps_change_followed_up": [2.33, None],
+                "not_followed_up_with_next_response": [2, 1],
+                "avg_nps_change_not_followed_up": [-0.5, 1.0],
+            }
+        ),
         "marts.mart_callbacks": pd.DataFrame(
             {
                 "callback_week_id": ["3f1c", "9a7e"],

@@ -206,3 +206,49 @@ def test_clv_at_risk_that_does_not_add_up_fails(good_frames: Frames) -> None:
     frame.loc[2, "clv_at_risk_amount"] = 4530.18
     frame.loc[0, "clv_at_risk_amount"] = 1.0  # 'all' has an unscored account: not compared
     assert validate("marts.mart_clv_at_risk", frame).success
+
+
+def test_an_identity_map_row_whose_probability_does_not_fit_its_rule_fails(
+    good_frames: Frames,
+) -> None:
+    frame = good_frames("marts.customer_identity_map")
+    frame.loc[1, "match_probability"] = 0.95  # an external id is a rule: 1.0
+    frame.loc[6, "match_probability"] = 0.5  # a record alone has none
+    result = validate("marts.customer_identity_map", frame)
+    assert result.critical_failed
+    assert failed(result) == {"expect_column_values_to_be_in_set(_check__probability_fits_rule)"}
+    frame = good_frames("marts.customer_identity_map")
+    frame.loc[0, "identity_record_id"] = "salesforce:0038d00000AnnaS"  # not its record
+    assert failed(validate("marts.customer_identity_map", frame)) == {
+        "expect_column_values_to_be_in_set(_check__record_id_is_source_and_id)"
+    }
+
+
+def test_a_touchpoint_dated_another_day_or_without_its_customer_is_named(
+    good_frames: Frames,
+) -> None:
+    frame = good_frames("marts.fct_touchpoints")
+    frame.loc[1, "touched_date"] = pd.Timestamp("2024-06-04")  # 23:59:59 on the 3rd
+    frame.loc[3, "customer_id"] = None  # a survey answer belongs to someone
+    result = validate("marts.fct_touchpoints", frame)
+    assert failed(result) == {
+        "expect_column_values_to_be_in_set(_check__touched_date_is_its_day)",
+        "expect_column_values_to_be_in_set(_check__person_touchpoint_has_customer)",
+    }
+    by_check = {r.column: r for r in result.results if not r.success}
+    assert by_check["_check__touched_date_is_its_day"].severity == "critical"
+    assert by_check["_check__person_touchpoint_has_customer"].severity == "warning"
+
+
+def test_loop_closure_counts_that_do_not_nest_fail(good_frames: Frames) -> None:
+    frame = good_frames("marts.mart_loop_closure")
+    frame.loc[0, "loops_closed"] = 7  # more delivered than followed up (6)
+    frame.loc[0, "loop_closure_rate"] = 0.7
+    result = validate("marts.mart_loop_closure", frame)
+    assert result.critical_failed
+    assert failed(result) == {"expect_column_values_to_be_in_set(_check__loop_counts_nest)"}
+    frame = good_frames("marts.mart_loop_closure")
+    frame.loc[0, "loop_closure_rate"] = 0.6  # 4 of 10 detractors: 0.4
+    assert failed(validate("marts.mart_loop_closure", frame)) == {
+        "expect_column_values_to_be_in_set(_check__loop_counts_nest)"
+    }
