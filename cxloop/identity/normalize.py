@@ -136,8 +136,10 @@ def phone_e164(phone: object, region: str | None) -> tuple[str | None, bool | No
 
 def per_distinct(func: Callable[[object], T], values: Iterable[object]) -> list[T]:
     """`func` of every value, computed once per distinct value (names, e-mails and phones
-    repeat across a customer's records and a company's people). Every missing value (None,
-    NaN) takes `func` of the first one: `func` must treat them alike, as `_text` does.
+    repeat across a customer's records and a company's people). Values that compare equal
+    (1, 1.0, True) take `func` of the first, and every missing value (None, NaN, pd.NA) `func`
+    of the first missing one: `func` must treat them alike, as `_text` does (the columns it
+    is given hold text or nothing).
 
     The distinct values are found by `pd.factorize` (hashing in C; a Python loop over a
     pandas 3 text column costs ~1 us a value, two million values a scale-10 identity run)."""
