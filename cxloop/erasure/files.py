@@ -50,7 +50,8 @@ def rewrite_lake(lake_dir: Path, hashes: dict[str, str], salt: str) -> dict[str,
     shutil.rmtree(Path(lake_dir) / ".spill", ignore_errors=True)
     # the ingest's file-hash memo keeps source files' paths, which can name a person: it is a
     # cache, so it goes whole (the next ingest hashes every file once more)
-    (Path(lake_dir) / DIGESTS_FILE).unlink(missing_ok=True)
+    for memo in (DIGESTS_FILE, f"{DIGESTS_FILE}.tmp"):  # .tmp: an ingest killed mid-write
+        (Path(lake_dir) / memo).unlink(missing_ok=True)
     root = Path(lake_dir) / "raw"
     if not root.is_dir() or not hashes:
         return removed

@@ -96,9 +96,11 @@ def test_lake_files_and_leftover_tmp_copies_are_rewritten_without_the_person(
     untouched = (folder / "zendesk-users-ccc.parquet").stat().st_mtime_ns
     memo = tmp_path / "lake" / DIGESTS_FILE  # source paths, e.g. an export named after her
     memo.write_text('{"/exports/jane.roe@example.com.json": {}}')
+    half_written = memo.with_name(f"{DIGESTS_FILE}.tmp")  # an ingest killed while saving it
+    half_written.write_text('{"/exports/jane.roe@example.com.json"')
     removed = files.rewrite_lake(tmp_path / "lake", _hashes(("zendesk_user", "7004")), SALT)
     assert removed == {"zendesk.users": 2}
-    assert not memo.exists()
+    assert not memo.exists() and not half_written.exists()
     for name in ("zendesk-users-aaa.parquet", "zendesk-users-bbb.parquet.tmp"):
         assert pq.read_table(folder / name).to_pylist() == [
             {"id": "7001", "email": "omar@example.com"}
