@@ -7,7 +7,6 @@ flows called as their deployments call them (no parameters), and the CLI.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -182,18 +181,32 @@ def test_a_check_started_during_a_build_judges_the_tables_that_build_wrote(
     build that replaced them: act sent from marts no check had seen."""
     from cxloop.flows.check import check
     from cxloop.flows.orchestration import warehouse_slot
+    from cxloop.quality import suites
 
     monkeypatch.setenv("CXLOOP_CONFIG", str(cx_home / "missing.yaml"))
     warehouse = Settings().paths.warehouse
     built(warehouse, {d: good_frames(d) for d in MARTS})
     assert check(stage="marts")["passed"]
-    holding = threading.Event()
+    holding, read = threading.Event(), threading.Event()
     bad = with_duplicate_response(good_frames)
+    read_slices = suites.read_slices
+
+    def reading(*args: object) -> object:  # the check's reads, noted once done
+        frames = read_slices(*args)
+        if frames is None:
+            return None
+        whole = list(frames)
+        read.set()
+        return iter(whole)
+
+    monkeypatch.setattr(suites, "read_slices", reading)
 
     def build_holding_the_slot() -> None:  # a new thread: its own hold of the slot
         with warehouse_slot():
             holding.set()
-            time.sleep(2)  # the check has started by now
+            # a check that read now would have read the marts this build replaces (it must
+            # not read while the build holds the slot: then this waits its 5 s out)
+            read.wait(5)
             built(warehouse, {"marts.fct_survey_responses": bad})
 
     builder = threading.Thread(target=build_holding_the_slot)
