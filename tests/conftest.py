@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,27 @@ for _k, _v in {
 # developer's ~/.prefect, so no lease or run of another run (or of a killed one) is seen here.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cxloop-test-prefect-")
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _prefect_console_on_an_open_stream() -> Iterator[None]:
+    """Prefect's console log handler writes to the stream that was sys.stderr when Prefect set
+    its logging up, which it does again when an in-process API starts. Done inside a CliRunner
+    invocation, that stream is the invocation's capture, closed once the command returns: every
+    later Prefect log in the process printed "--- Logging error ---" and a traceback into
+    whatever ran next, and a CLI test asserting no traceback failed, depending on which test
+    file ran first (tests/erasure/test_erasure_parts.py before tests/expectations/test_gate.py).
+    After each test, a handler left on a closed stream is pointed at sys.stderr again."""
+    yield
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler) and getattr(
+                handler.stream, "closed", False
+            ):
+                handler.stream = handler.console.file = sys.stderr  # setStream flushes it
 
 
 @pytest.fixture
