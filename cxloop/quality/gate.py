@@ -4,8 +4,9 @@ Every build (dbt) and scoring run is a row of ops.builds, with the datasets it c
 check writes one ops.gate_verdicts row per dataset it validated, naming the latest build (the
 state it judged). `act` and `publish` call `require_checked_marts` and refuse, naming the
 failed checks, unless the latest build succeeded and every checked dataset's latest verdict
-passed and judged a state at least as new as the last change to that dataset. Both tables
-are a few rows per run: the gate copies nothing.
+passed and judged a state at least as new as the last change to that dataset, and no raw
+table's latest raw verdict failed (a build run by hand after a blocked pipeline builds from
+the failed batch). Both tables are a few rows per run: the gate copies nothing.
 """
 
 from __future__ import annotations
@@ -176,6 +177,22 @@ order by e.dataset
 """
 
 
+# Every raw table whose latest raw verdict failed (and that still exists): marts built from it
+# may carry what its checks caught, whatever the marts' own checks say.
+RAW_SQL = f"""
+select dataset, failed_checks, check_run_id from (
+    select v.dataset, v.passed, v.failed_checks, v.check_run_id
+    from {GATE_VERDICTS.qualified} v
+    where v.stage = 'raw'
+    qualify row_number() over (partition by v.dataset order by v.checked_at desc) = 1
+) last
+join information_schema.tables t
+  on t.table_catalog = current_database() and t.table_schema || '.' || t.table_name = dataset
+where not passed
+order by dataset
+"""
+
+
 def gate_state(con: duckdb.DuckDBPyConnection, stage: str = GATED_STAGE) -> GateState:
     """Read the gate from the warehouse (a few small queries; nothing is copied)."""
     latest = latest_build(con) if table_exists(con, "ops", "builds") else None
@@ -196,6 +213,13 @@ def gate_state(con: duckdb.DuckDBPyConnection, stage: str = GATED_STAGE) -> Gate
         elif not passed:
             checks = ", ".join(failed_checks or []) or "critical checks"
             state.problems.append(f"{dataset} failed {checks} (check {check_run_id})")
+    if stage == GATED_STAGE and has_verdicts:  # a batch that failed its raw check, built anyway
+        for dataset, failed_checks, check_run_id in con.execute(RAW_SQL).fetchall():
+            checks = ", ".join(failed_checks or []) or "critical checks"
+            state.problems.append(
+                f"{dataset} failed {checks} (raw check {check_run_id}; the marts may be built "
+                "from those rows: fix or erase them, then `cxloop check --stage raw`)"
+            )
     return state
 
 

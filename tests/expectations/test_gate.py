@@ -218,3 +218,45 @@ def test_a_check_started_during_a_build_judges_the_tables_that_build_wrote(
     finally:
         builder.join(60)
     assert any("response_id" in p for p in problems(warehouse)), problems(warehouse)
+
+
+def land_raw(warehouse: Path, dataset: str, frame: pd.DataFrame) -> None:
+    with writer(warehouse) as con:
+        con.execute("create schema if not exists raw")
+        con.register("frame", frame)
+        con.execute(f"create or replace table {dataset} as select * from frame")
+        con.unregister("frame")
+
+
+def raw_checked(warehouse: Path) -> CheckReport:
+    """`cxloop check --stage raw`'s library steps."""
+    report = CheckReport(run_id=f"raw-{uuid.uuid4().hex[:8]}", stage="raw")
+    for family in families_for("raw"):
+        report.outcomes.append(check_family(family, warehouse, None, report.run_id))
+    record_results(warehouse, report)
+    record_verdicts(warehouse, report)
+    return report
+
+
+def test_a_batch_that_failed_its_raw_check_keeps_the_gate_closed_until_a_raw_check_passes(
+    tmp_path: Path, good_frames
+) -> None:
+    """A pipeline stops at a failed raw check; `cxloop build` and `cxloop check --stage marts`
+    run by hand after it build marts from that batch, which their own checks may not catch."""
+    warehouse = tmp_path / "cx.duckdb"
+    contacts = good_frames("raw.salesforce__contact")
+    broken = contacts.copy()
+    broken.loc[0, "Id"] = None  # a contact without its id
+    land_raw(warehouse, "raw.salesforce__contact", broken)
+    assert not raw_checked(warehouse).passed
+    built(warehouse, {d: good_frames(d) for d in MARTS})
+    assert checked(warehouse).passed  # the marts' checks find nothing
+    (problem,) = problems(warehouse)
+    assert problem.startswith("raw.salesforce__contact failed expect_column_values_to_not_be_null")
+    assert "raw check raw-" in problem
+    with pytest.raises(MartsNotCheckedError, match="raw.salesforce__contact"):
+        require_gate(warehouse, "act")
+
+    land_raw(warehouse, "raw.salesforce__contact", contacts)  # the batch fixed (or erased)
+    assert raw_checked(warehouse).passed
+    assert problems(warehouse) == []
