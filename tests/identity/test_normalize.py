@@ -141,3 +141,12 @@ def test_per_distinct_reads_a_pandas_text_column_with_missing_values() -> None:
     assert per_distinct(key, emails) == ["alikhan", None, "alikhan", "alikhan", None]
     assert calls[:2] == ["ali.khan@x.com", "Ali.Khan@x.com"] and len(calls) == 3  # one missing
     assert per_distinct(key, pd.Series([], dtype=object)) == []
+
+
+def test_per_distinct_keeps_a_tuple_result_whole() -> None:
+    phones = ["+4915123456789", None, "+4915123456789"]
+    assert per_distinct(lambda p: phone_e164(p, None), phones) == [
+        ("+4915123456789", True),
+        (None, None),
+        ("+4915123456789", True),
+    ]
