@@ -149,3 +149,23 @@ def ok_where(condition: pd.Series, applicable: pd.Series) -> pd.Series:
     """True where the rule holds or does not apply (nulls in inputs count as not applicable)."""
     holds = condition.fillna(False).astype(bool)
     return (holds | ~applicable.fillna(False).astype(bool)).astype(bool)
+
+
+def numeric(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column as numbers (anything else null), for derived checks."""
+    return pd.to_numeric(df[column], errors="coerce")
+
+
+def all_present(df: pd.DataFrame, *columns: str) -> pd.Series:
+    """True where none of `columns` is null (where a derived check applies)."""
+    return df[list(columns)].notna().all(axis=1)
+
+
+def key(column: str) -> list[Expectation]:
+    """A primary key: never null, never repeated."""
+    return [not_null(column), unique(column)]
+
+
+def counts(*columns: str) -> list[Expectation]:
+    """Counts and durations are never negative."""
+    return [between(c, min_value=0) for c in columns]

@@ -1,7 +1,7 @@
 """Marts (dbt, schema `marts`) and churn scores (`ml.churn_scores`): keys, ranges, arithmetic.
 
-Over 400 lines on purpose: one module per dataset family (DESIGN.md), and the marts family
-has a suite per mart.
+Over 400 lines on purpose: the marts family has a suite per mart. Two more modules of the same
+family: `voice` (the voice tables) and `journey` (identity map, touchpoints, loop closure).
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from cxloop.expectations._build import (
     WARNING,
     DatasetSpec,
     DerivedCheck,
+    all_present,
     between,
+    counts,
     dataset_spec,
     in_set,
+    key,
     matches,
     not_null,
+    numeric,
     ok_where,
-    unique,
     unique_together,
 )
 
@@ -205,42 +208,6 @@ COLUMNS = {
         "closed_within_sla",
         "escalated",
     ),
-    "marts.customer_identity_map": (
-        "identity_record_id",
-        "source",
-        "source_record_id",
-        "customer_id",
-        "account_id",
-        "match_rule",
-        "match_probability",
-    ),
-    "marts.fct_touchpoints": (
-        "touchpoint_id",
-        "touchpoint_type",
-        "touched_at",
-        "touched_date",
-        "customer_id",
-        "account_id",
-        "channel",
-        "source",
-        "source_entity",
-        "source_record_id",
-    ),
-    "marts.mart_loop_closure": (
-        "loop_closure_id",
-        "playbook",
-        "response_month",
-        "detractors",
-        "followed_up",
-        "loops_closed",
-        "loop_closure_rate",
-        "avg_hours_to_first_contact",
-        "median_hours_to_first_contact",
-        "followed_up_with_next_response",
-        "avg_nps_change_followed_up",
-        "not_followed_up_with_next_response",
-        "avg_nps_change_not_followed_up",
-    ),
     "ml.churn_scores": (
         "account_id",
         "scored_at",
@@ -252,34 +219,16 @@ COLUMNS = {
 }
 
 
-def _num(df: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(df[column], errors="coerce")
-
-
-def _all_present(df: pd.DataFrame, *columns: str) -> pd.Series:
-    return df[list(columns)].notna().all(axis=1)
-
-
-def key(column: str) -> list[Expectation]:
-    """A primary key: never null, never repeated."""
-    return [not_null(column), unique(column)]
-
-
-def counts(*columns: str) -> list[Expectation]:
-    """Counts and durations are never negative."""
-    return [between(c, min_value=0) for c in columns]
-
-
 def percent_matches(name: str, pct: str, part: str, minus: str | None = None) -> DerivedCheck:
     """A percentage equals 100 * (part [- minus]) / responses, within rounding."""
     numerator = part if minus is None else f"({part} - {minus})"
     inputs = ("responses", pct, part) if minus is None else ("responses", pct, part, minus)
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        responses = _num(df, "responses")
-        counted = _num(df, part) - (_num(df, minus) if minus else 0)
+        responses = numeric(df, "responses")
+        counted = numeric(df, part) - (numeric(df, minus) if minus else 0)
         expected = 100.0 * counted / responses.where(responses > 0)
-        diff = (_num(df, pct) - expected).abs()
+        diff = (numeric(df, pct) - expected).abs()
         return ok_where(diff <= PERCENT_TOLERANCE, expected.notna() & df[pct].notna())
 
     return DerivedCheck(name, inputs, rule, f"{pct} = 100 * {numerator} / responses (+-0.5)")
@@ -290,7 +239,7 @@ def part_within_responses(part: str) -> DerivedCheck:
 
     def rule(df: pd.DataFrame) -> pd.Series:
         return ok_where(
-            _num(df, part) <= _num(df, "responses"), _all_present(df, part, "responses")
+            numeric(df, part) <= numeric(df, "responses"), all_present(df, part, "responses")
         )
 
     return DerivedCheck(
@@ -341,8 +290,8 @@ def responses_add_up() -> DerivedCheck:
     parts = ("promoters", "passives", "detractors")
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        total = sum(_num(df, p) for p in parts)
-        return ok_where(total == _num(df, "responses"), _all_present(df, "responses", *parts))
+        total = sum(numeric(df, p) for p in parts)
+        return ok_where(total == numeric(df, "responses"), all_present(df, "responses", *parts))
 
     return DerivedCheck(
         "responses_add_up",
@@ -377,7 +326,7 @@ def nps_category_matches_score() -> DerivedCheck:
     """nps_category is the bucket of nps_score (0-6 detractor, 7-8 passive, 9-10 promoter)."""
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        score = _num(df, "nps_score")
+        score = numeric(df, "nps_score")
         bucket = pd.Series(pd.NA, index=df.index, dtype="object")
         bucket[score <= 6] = "detractor"
         bucket[(score >= 7) & (score <= 8)] = "passive"
@@ -426,7 +375,7 @@ def happens_after(later: str, earlier: str) -> DerivedCheck:
     """A later event is not before the event it follows."""
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        return ok_where(df[later] >= df[earlier], _all_present(df, later, earlier))
+        return ok_where(df[later] >= df[earlier], all_present(df, later, earlier))
 
     return DerivedCheck(
         f"{later}_after_{earlier}", (later, earlier), rule, f"{later} >= {earlier}", WARNING
@@ -502,8 +451,8 @@ def open_within_total() -> DerivedCheck:
     """tickets_open <= tickets_total."""
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        cond = _num(df, "tickets_open") <= _num(df, "tickets_total")
-        return ok_where(cond, _all_present(df, "tickets_open", "tickets_total"))
+        cond = numeric(df, "tickets_open") <= numeric(df, "tickets_total")
+        return ok_where(cond, all_present(df, "tickets_open", "tickets_total"))
 
     return DerivedCheck(
         "open_within_total",
@@ -550,7 +499,7 @@ def business_within_calendar() -> DerivedCheck:
 
     def rule(df: pd.DataFrame) -> pd.Series:
         cal, bus = "avg_first_reply_time_calendar_minutes", "avg_first_reply_time_business_minutes"
-        return ok_where(_num(df, bus) <= _num(df, cal) + 1, _all_present(df, cal, bus))
+        return ok_where(numeric(df, bus) <= numeric(df, cal) + 1, all_present(df, cal, bus))
 
     return DerivedCheck(
         "business_within_calendar",
@@ -606,12 +555,12 @@ def at_risk_within_value() -> DerivedCheck:
     account's three amounts are rounded to the cent, so up to a cent each)."""
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        total = _num(df, "clv_at_risk_amount") + _num(df, "clv_predicted_amount")
-        gap = (total - _num(df, "clv_if_retained_amount")).abs()
-        close = gap <= 0.0101 * _num(df, "accounts") + 1e-6
+        total = numeric(df, "clv_at_risk_amount") + numeric(df, "clv_predicted_amount")
+        gap = (total - numeric(df, "clv_if_retained_amount")).abs()
+        close = gap <= 0.0101 * numeric(df, "accounts") + 1e-6
         cols = ("clv_at_risk_amount", "clv_predicted_amount", "clv_if_retained_amount")
-        all_scored = _num(df, "scored_accounts") == _num(df, "accounts")
-        return ok_where(close, _all_present(df, *cols) & all_scored)
+        all_scored = numeric(df, "scored_accounts") == numeric(df, "accounts")
+        return ok_where(close, all_present(df, *cols) & all_scored)
 
     return DerivedCheck(
         "at_risk_plus_predicted_is_retained",
@@ -641,8 +590,8 @@ def mentions_within_answers() -> DerivedCheck:
     """A topic is named by no more answers than there are."""
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        cond = _num(df, "mentions") <= _num(df, "open_text_answers")
-        return ok_where(cond, _all_present(df, "mentions", "open_text_answers"))
+        cond = numeric(df, "mentions") <= numeric(df, "open_text_answers")
+        return ok_where(cond, all_present(df, "mentions", "open_text_answers"))
 
     return DerivedCheck(
         "mentions_within_answers",
@@ -667,182 +616,20 @@ def callback_counts_nest() -> DerivedCheck:
     names = ("opened", "contacted", "closed", "closed_within_sla", "escalated")
 
     def rule(df: pd.DataFrame) -> pd.Series:
-        opened = _num(df, "opened")
+        opened = numeric(df, "opened")
         cond = (
-            (_num(df, "closed_within_sla") <= _num(df, "closed"))
-            & (_num(df, "closed") <= opened)
-            & (_num(df, "contacted") <= opened)
-            & (_num(df, "escalated") <= opened)
+            (numeric(df, "closed_within_sla") <= numeric(df, "closed"))
+            & (numeric(df, "closed") <= opened)
+            & (numeric(df, "contacted") <= opened)
+            & (numeric(df, "escalated") <= opened)
         )
-        return ok_where(cond, _all_present(df, *names))
+        return ok_where(cond, all_present(df, *names))
 
     return DerivedCheck(
         "callback_counts_nest",
         names,
         rule,
         "closed_within_sla <= closed <= opened; contacted, escalated <= opened",
-    )
-
-
-# person records' sources (int_person_records__unioned) and how a record joined its customer
-# (docs/identity.md: match_rule; `unresolved` when the identity step has not seen the record)
-RECORD_SOURCES = ("salesforce", "hubspot", "zendesk", "qualtrics", "typeform", "survey_csv")
-RULE_LINKS = ("salesforce_contact", "hubspot_contact", "external_id", "ticket_requester", "email")
-ALONE = ("unmatched", "no_identifier", "unresolved")
-MATCH_RULES = (*RULE_LINKS, "splink", "previous_run", *ALONE)
-TOUCHPOINT_TYPES = (
-    "ticket_opened", "agent_reply", "internal_note", "survey_response", "opportunity_change",
-    "playbook_email",
-)  # fmt: skip
-PERSON_TOUCHPOINTS = ("ticket_opened", "agent_reply", "internal_note", "survey_response")
-TOUCHPOINT_SOURCES = (*RECORD_SOURCES, "cxloop")  # a CRM, Zendesk, a survey tool, a playbook
-TOUCHPOINT_ENTITIES = ("ticket", "ticket_comment", "response", "opportunity", "playbook_action")
-NPS_CHANGE = 10  # two answers on 0-10 differ by at most 10
-
-
-def customer_identity_map_checks() -> list[Expectation]:
-    return [
-        *key("identity_record_id"),
-        *(not_null(c) for c in ("source", "source_record_id", "customer_id", "match_rule")),
-        in_set("source", RECORD_SOURCES, CRITICAL),
-        in_set("match_rule", MATCH_RULES, CRITICAL),
-        between("match_probability", 0, 1),
-    ]
-
-
-def record_id_is_source_and_id(name: str, key_column: str, parts: tuple[str, ...]) -> DerivedCheck:
-    """The row's id is its parts joined with ':' (so two rows of one record cannot differ)."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        joined = df[parts[0]].astype("string")
-        for part in parts[1:]:
-            joined = joined + ":" + df[part].astype("string")
-        return ok_where(df[key_column].astype("string") == joined, _all_present(df, *parts))
-
-    return DerivedCheck(name, (key_column, *parts), rule, f"{key_column} = {' : '.join(parts)}")
-
-
-def probability_fits_rule() -> DerivedCheck:
-    """A record alone has no probability; a rule's link has 1.0; Splink's has one."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        rule_, prob = df["match_rule"], _num(df, "match_probability")
-        alone = rule_.isin(ALONE)
-        ok = (alone & prob.isna()) | (rule_.isin(RULE_LINKS) & (prob == 1.0))
-        ok = ok | (rule_.isin(("splink", "previous_run")) & prob.notna())
-        return ok_where(ok, rule_.isin(MATCH_RULES))
-
-    return DerivedCheck(
-        "probability_fits_rule",
-        ("match_rule", "match_probability"),
-        rule,
-        "match_probability: null for a record alone, 1.0 for a rule's link, Splink's for splink",
-    )
-
-
-def fct_touchpoints_checks() -> list[Expectation]:
-    return [
-        *key("touchpoint_id"),
-        *(not_null(c) for c in ("touchpoint_type", "touched_at", "touched_date", "source")),
-        not_null("source_record_id"),
-        in_set("touchpoint_type", TOUCHPOINT_TYPES, CRITICAL),
-        in_set("source", TOUCHPOINT_SOURCES, CRITICAL),
-        in_set("source_entity", TOUCHPOINT_ENTITIES, CRITICAL),
-        not_null("channel", WARNING),
-    ]
-
-
-def touched_date_is_its_day() -> DerivedCheck:
-    """touched_date is the UTC date of touched_at."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        at = pd.to_datetime(df["touched_at"], errors="coerce")
-        day = pd.to_datetime(df["touched_date"], errors="coerce")
-        return ok_where(at.dt.normalize() == day, at.notna() & day.notna())
-
-    return DerivedCheck(
-        "touched_date_is_its_day",
-        ("touched_at", "touched_date"),
-        rule,
-        "touched_date = date(touched_at)",
-    )
-
-
-def person_touchpoint_has_customer() -> DerivedCheck:
-    """A ticket, comment or survey answer belongs to a customer (only opportunity changes and
-    e-mails to staff are account-level). A warning: a ticket whose requester is in no users
-    export has no person record to resolve."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        return ok_where(df["customer_id"].notna(), df["touchpoint_type"].isin(PERSON_TOUCHPOINTS))
-
-    return DerivedCheck(
-        "person_touchpoint_has_customer",
-        ("touchpoint_type", "customer_id"),
-        rule,
-        "customer_id is set for ticket, comment and survey touchpoints",
-        WARNING,
-    )
-
-
-def mart_loop_closure_checks() -> list[Expectation]:
-    return [
-        *key("loop_closure_id"),
-        not_null("playbook"),
-        not_null("response_month"),
-        *counts(
-            "detractors",
-            "followed_up",
-            "loops_closed",
-            "followed_up_with_next_response",
-            "not_followed_up_with_next_response",
-        ),
-        # a warning: an in-the-moment follow-up is sent within seconds of a response whose
-        # time the survey tool stamped, up to 5 minutes ahead of ours (cxloop/moment/receive.py)
-        *(
-            between(c, min_value=0, severity=WARNING)
-            for c in ("avg_hours_to_first_contact", "median_hours_to_first_contact")
-        ),
-        between("loop_closure_rate", 0, 1),
-        between("avg_nps_change_followed_up", -NPS_CHANGE, NPS_CHANGE),
-        between("avg_nps_change_not_followed_up", -NPS_CHANGE, NPS_CHANGE),
-    ]
-
-
-def loop_counts_nest() -> DerivedCheck:
-    """loops_closed <= followed_up <= detractors; those who answered again are among those
-    followed up (or not); the rate is loops_closed / detractors."""
-    names = (
-        "detractors",
-        "followed_up",
-        "loops_closed",
-        "followed_up_with_next_response",
-        "not_followed_up_with_next_response",
-        "loop_closure_rate",
-    )
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        detractors, followed = _num(df, "detractors"), _num(df, "followed_up")
-        closed = _num(df, "loops_closed")
-        rate = closed / detractors.where(detractors > 0)
-        cond = (
-            (closed <= followed)
-            & (followed <= detractors)
-            & (_num(df, "followed_up_with_next_response") <= followed)
-            & (_num(df, "not_followed_up_with_next_response") <= detractors - followed)
-            & (
-                (rate.isna() & (closed == 0))
-                | ((_num(df, "loop_closure_rate") - rate).abs() < 1e-9)
-            )
-        )
-        return ok_where(cond, _all_present(df, *names))
-
-    return DerivedCheck(
-        "loop_counts_nest",
-        names,
-        rule,
-        "loops_closed <= followed_up <= detractors; next answers within their group; "
-        "loop_closure_rate = loops_closed / detractors",
     )
 
 
@@ -896,29 +683,5 @@ SPECS: tuple[DatasetSpec, ...] = (
     _mart("marts.mart_topics", mart_topics_checks, (mentions_within_answers(),)),
     _mart("marts.mart_callbacks", mart_callbacks_checks, (callback_counts_nest(),)),
     _mart("marts.mart_clv_at_risk", mart_clv_at_risk_checks, (at_risk_within_value(),)),
-    _mart(
-        "marts.customer_identity_map",
-        customer_identity_map_checks,
-        (
-            record_id_is_source_and_id(
-                "record_id_is_source_and_id", "identity_record_id", ("source", "source_record_id")
-            ),
-            probability_fits_rule(),
-        ),
-    ),
-    _mart(
-        "marts.fct_touchpoints",
-        fct_touchpoints_checks,
-        (
-            record_id_is_source_and_id(
-                "touchpoint_id_is_type_source_and_id",
-                "touchpoint_id",
-                ("touchpoint_type", "source", "source_record_id"),
-            ),
-            touched_date_is_its_day(),
-            person_touchpoint_has_customer(),
-        ),
-    ),
-    _mart("marts.mart_loop_closure", mart_loop_closure_checks, (loop_counts_nest(),)),
     _mart("ml.churn_scores", churn_scores_checks),
 )

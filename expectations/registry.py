@@ -8,6 +8,7 @@ import great_expectations as gx
 from great_expectations.expectations import Expectation
 
 from cxloop.expectations import (
+    journey,
     marts,
     raw_qualtrics,
     raw_salesforce,
@@ -19,7 +20,7 @@ from cxloop.expectations._build import DatasetSpec, DerivedCheck
 
 SPECS: dict[str, DatasetSpec] = {
     spec.name: spec
-    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, raw_surveys, marts, voice)
+    for module in (raw_salesforce, raw_zendesk, raw_qualtrics, raw_surveys, marts, voice, journey)
     for spec in module.SPECS
 }
 STAGES: dict[str, tuple[str, ...]] = {

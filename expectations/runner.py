@@ -122,6 +122,25 @@ class SuiteResult:
         """Failed expectations, optionally only those of one severity."""
         return [r for r in self.results if not r.success and severity in (None, r.severity)]
 
+    @classmethod
+    def of(
+        cls,
+        dataset: str,
+        results: Sequence[ExpectationResult],
+        row_count: int,
+        not_applicable: Sequence[str] = (),
+    ) -> SuiteResult:
+        """The suite's outcome from its expectations' results: it succeeded when every one
+        did, and failed critically when a critical one failed."""
+        return cls(
+            dataset=dataset,
+            success=all(r.success for r in results),
+            critical_failed=any(not r.success and r.severity == "critical" for r in results),
+            row_count=row_count,
+            results=tuple(results),
+            not_applicable=tuple(not_applicable),
+        )
+
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly value: missing markers (None, NaN, NA, NaT) become None."""
@@ -190,13 +209,8 @@ def merged_result(parts: Sequence[SuiteResult]) -> SuiteResult:
     results = tuple(
         _merged_expectation(same) for same in zip(*(p.results for p in parts), strict=True)
     )
-    return SuiteResult(
-        dataset=parts[0].dataset,
-        success=all(r.success for r in results),
-        critical_failed=any(not r.success and r.severity == "critical" for r in results),
-        row_count=sum(p.row_count for p in parts),
-        results=results,
-        not_applicable=parts[0].not_applicable,
+    return SuiteResult.of(
+        parts[0].dataset, results, sum(p.row_count for p in parts), parts[0].not_applicable
     )
 
 
@@ -340,15 +354,7 @@ class Runner:
             self._store(outcome, validator, dataset, run_id)
             results = [_to_result(r) for r in outcome.results]
         results = [_with_offending_rows(r, frame, derived) for r in results]
-        critical_failed = any(not r.success and r.severity == "critical" for r in results)
-        return SuiteResult(
-            dataset=dataset,
-            success=all(r.success for r in results),
-            critical_failed=critical_failed,
-            row_count=len(df),
-            results=tuple(results),
-            not_applicable=tuple(left_out),
-        )
+        return SuiteResult.of(dataset, results, len(df), left_out)
 
     def _store(self, outcome: Any, validator: Validator, dataset: str, run_id: Any) -> None:
         """Keep a validation result as a checkpoint run keeps it (file contexts only)."""

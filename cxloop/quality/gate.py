@@ -211,16 +211,21 @@ def gate_state(con: duckdb.DuckDBPyConnection, stage: str = GATED_STAGE) -> Gate
         elif passed is None:
             state.problems.append(f"{dataset} never checked")
         elif not passed:
-            checks = ", ".join(failed_checks or []) or "critical checks"
-            state.problems.append(f"{dataset} failed {checks} (check {check_run_id})")
+            state.problems.append(
+                f"{dataset} failed {_named(failed_checks)} (check {check_run_id})"
+            )
     if stage == GATED_STAGE and has_verdicts:  # a batch that failed its raw check, built anyway
         for dataset, failed_checks, check_run_id in con.execute(RAW_SQL).fetchall():
-            checks = ", ".join(failed_checks or []) or "critical checks"
             state.problems.append(
-                f"{dataset} failed {checks} (raw check {check_run_id}; the marts may be built "
-                "from those rows: fix or erase them, then `cxloop check --stage raw`)"
+                f"{dataset} failed {_named(failed_checks)} (raw check {check_run_id}; the marts "
+                "may be built from those rows: fix or erase them, then `cxloop check --stage raw`)"
             )
     return state
+
+
+def _named(failed_checks: list[str] | None) -> str:
+    """The failed checks of a verdict, as its problem line names them."""
+    return ", ".join(failed_checks or []) or "critical checks"
 
 
 def require_checked_marts(con: duckdb.DuckDBPyConnection, consumer: str) -> GateState:

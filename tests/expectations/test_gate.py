@@ -31,25 +31,32 @@ from cxloop.warehouse import reader, table_exists, writer
 MARTS = ("marts.fct_survey_responses", "marts.mart_nps")
 
 
+def written(warehouse: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Each `schema.table` replaced by its frame."""
+    with writer(warehouse) as con:
+        for dataset, frame in frames.items():
+            con.execute(f"create schema if not exists {dataset.split('.')[0]}")
+            con.register("frame", frame)
+            con.execute(f"create or replace table {dataset} as select * from frame")
+            con.unregister("frame")
+
+
 def built(warehouse: Path, frames: dict[str, pd.DataFrame], *, fail: bool = False) -> str:
     """Write the tables as a build does, recorded in ops.builds (a failed one when `fail`)."""
     build_id = f"build-{uuid.uuid4().hex[:8]}"
     with recorded_build(warehouse, build_id, None) as changed:
-        with writer(warehouse) as con:
-            for dataset, frame in frames.items():
-                con.register("frame", frame)
-                con.execute(f"create or replace table {dataset} as select * from frame")
-                con.unregister("frame")
+        written(warehouse, frames)
         if fail:
             raise RuntimeError("dbt failed half-way")
         changed.extend(frames)
     return build_id
 
 
-def checked(warehouse: Path) -> CheckReport:
-    """The check flow's library steps: GE on the marts, results and verdicts recorded."""
-    report = CheckReport(run_id=f"check-{uuid.uuid4().hex[:8]}", stage="marts")
-    for family in families_for("marts"):
+def checked(warehouse: Path, stage: str = "marts") -> CheckReport:
+    """The check flow's library steps (`cxloop check --stage ...`): GE on the stage's tables,
+    results and verdicts recorded."""
+    report = CheckReport(run_id=f"{stage}-{uuid.uuid4().hex[:8]}", stage=stage)
+    for family in families_for(stage):
         report.outcomes.append(check_family(family, warehouse, None, report.run_id))
     record_results(warehouse, report)
     record_verdicts(warehouse, report)
@@ -220,24 +227,6 @@ def test_a_check_started_during_a_build_judges_the_tables_that_build_wrote(
     assert any("response_id" in p for p in problems(warehouse)), problems(warehouse)
 
 
-def land_raw(warehouse: Path, dataset: str, frame: pd.DataFrame) -> None:
-    with writer(warehouse) as con:
-        con.execute("create schema if not exists raw")
-        con.register("frame", frame)
-        con.execute(f"create or replace table {dataset} as select * from frame")
-        con.unregister("frame")
-
-
-def raw_checked(warehouse: Path) -> CheckReport:
-    """`cxloop check --stage raw`'s library steps."""
-    report = CheckReport(run_id=f"raw-{uuid.uuid4().hex[:8]}", stage="raw")
-    for family in families_for("raw"):
-        report.outcomes.append(check_family(family, warehouse, None, report.run_id))
-    record_results(warehouse, report)
-    record_verdicts(warehouse, report)
-    return report
-
-
 def test_a_batch_that_failed_its_raw_check_keeps_the_gate_closed_until_a_raw_check_passes(
     tmp_path: Path, good_frames
 ) -> None:
@@ -247,8 +236,8 @@ def test_a_batch_that_failed_its_raw_check_keeps_the_gate_closed_until_a_raw_che
     contacts = good_frames("raw.salesforce__contact")
     broken = contacts.copy()
     broken.loc[0, "Id"] = None  # a contact without its id
-    land_raw(warehouse, "raw.salesforce__contact", broken)
-    assert not raw_checked(warehouse).passed
+    written(warehouse, {"raw.salesforce__contact": broken})
+    assert not checked(warehouse, "raw").passed
     built(warehouse, {d: good_frames(d) for d in MARTS})
     assert checked(warehouse).passed  # the marts' checks find nothing
     (problem,) = problems(warehouse)
@@ -257,6 +246,6 @@ def test_a_batch_that_failed_its_raw_check_keeps_the_gate_closed_until_a_raw_che
     with pytest.raises(MartsNotCheckedError, match="raw.salesforce__contact"):
         require_gate(warehouse, "act")
 
-    land_raw(warehouse, "raw.salesforce__contact", contacts)  # the batch fixed (or erased)
-    assert raw_checked(warehouse).passed
+    written(warehouse, {"raw.salesforce__contact": contacts})  # the batch fixed (or erased)
+    assert checked(warehouse, "raw").passed
     assert problems(warehouse) == []
