@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cxloop.sqlnames import quoted
+
 NEW_AUDIT = 990_000_001
 NEW_COMMENT = 880_000_001
 LANDED_AT = datetime(2031, 1, 2, 3, 4, 5)  # later than every landing of the sample layer
@@ -37,6 +39,35 @@ def home_copy(built_home: Path, tmp_path: Path) -> Iterator[Path]:
         os.environ["CXLOOP_HOME"] = previous or str(built_home)
 
 
+def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'raw' "
+            "and table_name = ? order by column_index",
+            [table],
+        ).fetchall()
+    ]
+
+
+def land(con: duckdb.DuckDBPyConnection, table: str, rows: tuple[dict, ...], file: str) -> None:
+    """Insert `rows` into raw.<table> as one hand-made landing of `file` at LANDED_AT."""
+    columns = raw_columns(con, table)
+    source = file.split("/")[0]
+    for number, row in enumerate(rows):
+        meta = {
+            "_batch_id": f"hand-{source}", "_loaded_at": LANDED_AT, "_source": source,
+            "_source_file": file, "_row_number": number,
+            "_content_hash": f"hand-{source}-{number}",
+        }  # fmt: skip
+        values = row | meta
+        con.execute(
+            f"insert into raw.{table} ({', '.join(quoted(c) for c in columns)}) "
+            f"values ({', '.join('?' for _ in columns)})",
+            [values.get(column) for column in columns],
+        )
+
+
 def land_new_audits(warehouse: Path) -> tuple[int, int]:
     """Append two landings to raw.zendesk__ticket_events; (ticket, re-landed audit)."""
     con = duckdb.connect(str(warehouse))
@@ -49,13 +80,7 @@ def land_new_audits(warehouse: Path) -> tuple[int, int]:
             "select cast(id as bigint) from raw.zendesk__ticket_events "
             "where json_array_length(child_events) > 0 order by cast(id as bigint) limit 1"
         ).fetchall()[0][0]
-        columns = [
-            name
-            for (name,) in con.execute(
-                "select column_name from duckdb_columns() where schema_name = 'raw' "
-                "and table_name = 'zendesk__ticket_events' order by column_index"
-            ).fetchall()
-        ]
+        columns = raw_columns(con, "zendesk__ticket_events")
         children = [
             {"id": NEW_COMMENT, "type": "Comment", "event_type": "Comment",
              "author_id": requester, "body": "Still waiting for the refund.", "public": True,
@@ -74,18 +99,7 @@ def land_new_audits(warehouse: Path) -> tuple[int, int]:
             [relanded],
         ).fetchall()[0]
         again = dict(zip(columns, old, strict=True)) | {"child_events": "[]"}
-        for number, row in enumerate((new, again)):
-            meta = {
-                "_batch_id": "hand-batch", "_loaded_at": LANDED_AT, "_source": "zendesk",
-                "_source_file": "zendesk/ticket_events/hand.json", "_row_number": number,
-                "_content_hash": f"hand-{number}",
-            }  # fmt: skip
-            values = row | meta
-            con.execute(
-                f"insert into raw.zendesk__ticket_events ({', '.join(columns)}) "
-                f"values ({', '.join('?' for _ in columns)})",
-                [values.get(column) for column in columns],
-            )
+        land(con, "zendesk__ticket_events", (new, again), "zendesk/ticket_events/hand.json")
     finally:
         con.close()
     return ticket, relanded
@@ -209,3 +223,113 @@ def test_an_erasure_refreshes_its_own_build_before_it_is_logged(home_copy: Path)
         con.close()
     record_incremental_build(warehouse, "b2", "f1", "a person was erased since the last build")
     assert full_refresh_reason(warehouse, "f1") is None
+
+
+def land_survey_answers(warehouse: Path) -> tuple[str, str, str]:
+    """Land three Qualtrics responses by hand (source-formats.md 3.x export columns): a new
+    answer naming billing, an earlier answer re-exported with a new text (slow support), and an
+    earlier answer re-exported unfinished (no longer counted). Returns their ResponseIds."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        columns = raw_columns(con, "qualtrics__responses")
+        earlier = con.execute(
+            "select * from raw.qualtrics__responses where \"Finished\" = '1' "
+            "and trim(coalesce(open_text, '')) <> '' order by \"ResponseId\" limit 2"
+        ).fetchall()
+        changed, uncounted = (dict(zip(columns, row, strict=True)) for row in earlier)
+        new = changed | {"ResponseId": "R_hand0000000001", "open_text": "The invoice was wrong"}
+        rows = (
+            new | {"language": "EN", "UserLanguage": "EN"},
+            changed | {"open_text": "We waited days, support is slow", "language": "EN"},
+            uncounted | {"Finished": "0", "Progress": "40"},
+        )
+        land(con, "qualtrics__responses", rows, "qualtrics/responses/hand.csv")
+    finally:
+        con.close()
+    return new["ResponseId"], changed["ResponseId"], uncounted["ResponseId"]
+
+
+def topics_of(warehouse: Path, response_ids: tuple[str, ...]) -> dict[str, list[str]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select response_id, topic from intermediate.int_survey_response_topics__tagged "
+            f"where response_id in ({', '.join('?' for _ in response_ids)}) order by 1, 2",
+            list(response_ids),
+        ).fetchall()
+    finally:
+        con.close()
+    found: dict[str, list[str]] = {response_id: [] for response_id in response_ids}
+    for response_id, topic in rows:
+        found[response_id].append(topic)
+    return found
+
+
+def mark_one_answer(warehouse: Path, landed: tuple[str, ...]) -> tuple[str, str]:
+    """Set the topic of one tagged answer the landing does not touch to 'marked': a run that
+    tagged it again would undo that. Returns the answer and its true topic."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        response_id, topic = con.execute(
+            "select response_id, any_value(topic) "
+            "from intermediate.int_survey_response_topics__tagged "
+            f"where response_id not in ({', '.join('?' for _ in landed)}) "
+            "group by 1 having count(*) = 1 order by 1 limit 1",
+            list(landed),
+        ).fetchall()[0]
+        con.execute(
+            "update intermediate.int_survey_response_topics__tagged set topic = 'marked' "
+            "where response_id = ?",
+            [response_id],
+        )
+    finally:
+        con.close()
+    return response_id, topic
+
+
+def unmark(warehouse: Path, response_id: str, topic: str) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            "update intermediate.int_survey_response_topics__tagged set topic = ? "
+            "where response_id = ?",
+            [topic, response_id],
+        )
+    finally:
+        con.close()
+
+
+def test_incremental_topic_tagging_equals_full_refresh(
+    home_copy: Path, prefect_harness: None
+) -> None:
+    """Topic tagging is incremental: after new, re-worded and no-longer-counted answers it
+    equals a --full-refresh build, and only the new and re-worded answers were tagged."""
+    from cxloop.build import VOICE_AND_SCORES
+    from cxloop.flows.build import build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    new, changed, uncounted = land_survey_answers(warehouse)
+    before = topics_of(warehouse, (changed, uncounted))
+    assert before[changed] != ["slow_support"] and before[uncounted]  # the hand rows change them
+    untouched, topic = mark_one_answer(warehouse, (changed, uncounted))
+
+    incremental = build(changed=["raw.qualtrics__responses"], defer=VOICE_AND_SCORES)
+    assert incremental["success"] and incremental["full_refresh"] is None
+    assert "intermediate.int_survey_response_topics__tagged" in incremental["datasets"]
+    later = build(select=" ".join(incremental["deferred"]))
+    assert later["success"]
+    tagged = topics_of(warehouse, (new, changed, uncounted, untouched))
+    # an answer whose text did not change was not tagged again: its marked topic stayed
+    assert tagged == {
+        new: ["billing"], changed: ["slow_support"], uncounted: [], untouched: ["marked"]
+    }  # fmt: skip
+    unmark(warehouse, untouched, topic)
+    assert build(select="int_survey_response_topics__tagged+")["success"]
+    after_incremental = snapshot(warehouse)
+
+    full = build(full_refresh=True)
+    assert full["success"] and full["full_refresh"] == "asked"
+    after_full = snapshot(warehouse)
+    assert after_incremental.keys() == after_full.keys()
+    for table, rows in after_full.items():
+        assert after_incremental[table] == rows, table
