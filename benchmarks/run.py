@@ -11,6 +11,7 @@ own server start it includes.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -64,6 +65,10 @@ def dbt_floor(home: Path, sources: Path) -> float:
 # Zendesk's incremental exports deliver the newest records in the last pages: holding those
 # back from the first runs and delivering them later is what a day's new data looks like.
 NEWEST_PAGES = ("zendesk/ticket_events", "zendesk/tickets", "zendesk/satisfaction_ratings")
+# A Qualtrics pull (cxloop.connectors.qualtrics) lands a day's new responses of a survey as a
+# new export file its `file` glob matches; the demo maps the relational NPS survey by a glob.
+NEWEST_RESPONSES = ("qualtrics", "Relational_NPS_*.csv", "Relational_NPS_pull-00000001.csv")
+QUALTRICS_HEADER_ROWS = 3
 
 
 def page_rows(path: Path) -> int:
@@ -72,11 +77,50 @@ def page_rows(path: Path) -> int:
     return sum(len(v) for v in page.values() if isinstance(v, list))
 
 
+def hold_back_responses(sources: Path, held: Path, share: float) -> int:
+    """Move the newest `share` of the NEWEST_RESPONSES survey's responses (by RecordedDate) out
+    of its export files into one new export file in `held`, as a later pull lands them; the
+    responses moved. The files' three header rows are kept; every file must have the same."""
+    folder, pattern, pull_name = NEWEST_RESPONSES
+    files = sorted((sources / folder).glob(pattern))
+    tables = {}
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            tables[path] = list(csv.reader(handle))
+    headers = {tuple(map(tuple, rows[:QUALTRICS_HEADER_ROWS])) for rows in tables.values()}
+    if len(headers) != 1:
+        raise ValueError(f"{folder}/{pattern}: the export files' header rows differ")
+    header = [list(row) for row in next(iter(headers))]
+    recorded = header[0].index("RecordedDate")
+    rows = [
+        (row[recorded], path, number)
+        for path, table in tables.items()
+        for number, row in enumerate(table[QUALTRICS_HEADER_ROWS:])
+    ]
+    newest = sorted(rows)[len(rows) - int(share * len(rows)) :]
+    moved = {(path, number) for _, path, number in newest}
+    for path, table in tables.items():
+        kept = [r for n, r in enumerate(table[QUALTRICS_HEADER_ROWS:]) if (path, n) not in moved]
+        if len(kept) < len(table) - QUALTRICS_HEADER_ROWS:
+            write_csv(path, header + kept)
+    pulled = [tables[path][QUALTRICS_HEADER_ROWS + number] for _, path, number in newest]
+    (held / folder).mkdir(parents=True, exist_ok=True)
+    write_csv(held / folder / pull_name, header + pulled)
+    return len(pulled)
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+
+
 def hold_back_newest(sources: Path, held: Path, share: float, total_rows: int) -> int:
-    """Move the newest export pages (round robin over NEWEST_PAGES, last page first) out of
-    `sources` into `held` until they hold at least `share` of `total_rows`; their rows."""
+    """Hold back a day's new data, at least `share` of `total_rows`: the newest survey
+    responses (`share` of theirs, hold_back_responses), then the newest Zendesk export pages
+    (round robin over NEWEST_PAGES, last page first) until the total is reached; its rows."""
+    rows = hold_back_responses(sources, held, share)
     queues = {e: sorted((sources / e).glob("*.json")) for e in NEWEST_PAGES}
-    rows, target = 0, share * total_rows
+    target = share * total_rows
     while rows < target and any(len(q) > 1 for q in queues.values()):
         for entity, queue in queues.items():
             if rows >= target or len(queue) <= 1:
@@ -89,9 +133,9 @@ def hold_back_newest(sources: Path, held: Path, share: float, total_rows: int) -
 
 
 def deliver(held: Path, sources: Path) -> None:
-    """Put the held-back pages in place, as a new delivery."""
-    for page in held.rglob("*.json"):
-        shutil.move(page, sources / page.relative_to(held))
+    """Put the held-back files in place, as a new delivery."""
+    for path in [p for p in held.rglob("*") if p.is_file()]:
+        shutil.move(path, sources / path.relative_to(held))
 
 
 def prefect_api(home: Path) -> tuple[float | None, int | None]:
@@ -182,7 +226,8 @@ def bench_pipeline(
 ) -> dict[str, object]:
     """Generate demo sources at `scale`, run the pipeline four times, time the dbt floor.
 
-    The newest Zendesk pages (`new_share` of the source rows) are held back. The first run
+    A day's new data (`new_share` of the source rows: the newest survey responses as a new pull
+    file, then the newest Zendesk pages; hold_back_newest) is held back. The first run
     lands the rest; the next have no new source data but the earlier runs' sends (the loop
     closes: what reads the playbook ledger is rebuilt; a playbook's cap per run can leave due
     sends to the next run), until one has nothing new at all (its build skipped; at most
