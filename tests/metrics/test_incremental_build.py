@@ -4,7 +4,8 @@
 Runs on a copy of the session's built warehouse (tests/metrics/conftest.py). The new landings are
 written by hand in Zendesk's ticket events export format (shared/reference/source-formats.md
 1.6): a new audit with a comment child event and a status change, and a re-landed audit that
-now has no child events (its earlier children must go).
+now has no child events (its earlier children must go); and in Qualtrics' response export
+columns: a new answer, a re-worded one and one re-exported unfinished (topic tagging).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ answers as (
         {{ dbt.hash("coalesce(length(language) || ':' || language, '-') || open_text") }} as answer_hash
 
     from {{ ref('int_survey_responses__unioned') }}
-    where is_counted and open_text is not null and trim(open_text) <> ''
+    where response_id is not null and is_counted
+        and open_text is not null and trim(open_text) <> ''
 
 ),
 
