@@ -1,8 +1,11 @@
 """Sentiment model versions in the registry, beside the churn model:
 `<models_dir>/sentiment/<version>/{model.joblib,metadata.json}` + `current` (models.registry).
 
-A new version becomes current when there is none, or when it is at least as accurate as the
-current one on the new version's own held-out answers (those of the languages it serves).
+A new version becomes current when there is none, when it serves a language the current one
+does not, or when it is strictly more accurate than the current one on the new version's own
+held-out answers (those of the languages it serves). A tie keeps the current version, as the
+churn registry does: a new current version re-scores every text (cxloop.voice.reuse), which
+should buy a measurable gain.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ def latest_sentiment(models_dir: Path) -> ModelVersion | None:
 def promote_sentiment_if_better(
     candidate: ModelVersion, result: SentimentTrainResult, models_dir: Path
 ) -> SentimentPromotion:
-    """Make the candidate current unless the current version does better on its test set."""
+    """Make the candidate current if it serves a language the current one does not, or does
+    strictly better on its test set; a tie keeps the current one."""
     current = load_current_sentiment(models_dir)
     if current is None:
         set_current(models_dir, candidate.version, FAMILY)
@@ -88,14 +92,18 @@ def promote_sentiment_if_better(
     candidate_accuracy = result.accuracy
     pipeline: Pipeline = current.model  # type: ignore[assignment]
     previous_accuracy = accuracy(pipeline, held_out) if len(held_out) else None
-    if candidate_accuracy is None or previous_accuracy is None:
-        better = candidate_accuracy is not None
+    new_languages = sorted(set(result.languages) - set(current.metadata.get("languages", [])))
+    if new_languages:
+        better = True
+        reason = f"serves {', '.join(new_languages)}, which {current.version} does not"
     else:
-        better = candidate_accuracy >= previous_accuracy
+        better = candidate_accuracy is not None and (
+            previous_accuracy is None or candidate_accuracy > previous_accuracy
+        )
+        reason = (
+            f"held-out accuracy {candidate_accuracy} {'>' if better else '<='} "
+            f"{current.version}'s {previous_accuracy} on {len(held_out)} answers"
+        )
     if better:
         set_current(models_dir, candidate.version, FAMILY)
-    reason = (
-        f"held-out accuracy {candidate_accuracy} {'>=' if better else '<'} "
-        f"{current.version}'s {previous_accuracy} on {len(held_out)} answers"
-    )
     return SentimentPromotion(better, reason, candidate.version, current.version)

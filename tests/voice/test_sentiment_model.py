@@ -121,20 +121,27 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     third = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
     assert third.training is not None and third.training["registered"] == "v0002"
     assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
+    # v0002 does no better than v0001 on v0002's held-out answers: a tie keeps v0001, so no
+    # text is scored again for nothing (as the churn registry keeps its model on a tie)
+    promotion = third.training["promotion"]
+    assert not promotion["promoted"] and third.version.version == "v0001"
+    assert "<=" in promotion["reason"] and current_version(tmp_path, FAMILY) == "v0001"
     # had v0002 not been promoted, the same answers are not trained on again at every run
     set_current(tmp_path, "v0001", FAMILY)
     kept = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)
     assert kept.training is None and kept.version.version == "v0001"
     assert list_versions(tmp_path, FAMILY) == ["v0001", "v0002"]
     set_current(tmp_path, "v0002", FAMILY)
+    second = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)  # made current by hand
+    assert second.training is None and second.version.version == "v0002"
 
     texts = labelled_texts()
     for column in ("text_kind", "source_id", "customer_id", "account_id"):
         texts[column] = "t"
     texts["written_at"] = pd.Timestamp("2025-05-01")
-    rows = score_texts(texts, third)
+    rows = score_texts(texts, second)
     assert set(rows["method"]) == {"model"} and rows["model_version"].notna().all()
-    report = sentiment_report(text_counts(rows), third)
+    report = sentiment_report(text_counts(rows), second)
     assert set(report["held_out_accuracy"]) == {"ar", "en", "fa"}
     assert report["too_little_data"] == []
     # the four added answers are the latest Persian ones: held out, beside the 8 before
@@ -142,3 +149,16 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     line = voice_line(report)  # the run summary's line
     assert line.startswith("Sentiment: 36 texts (model 36)") and "fa " in line
     assert line.endswith("too little data for a model: none")
+
+
+def test_a_version_serving_a_new_language_becomes_current(tmp_path: Path) -> None:
+    """Without Persian answers v0001 serves ar and en; once there are enough Persian ones the
+    next version serves fa too and becomes current whatever its accuracy on the others."""
+    answers = training_answers()
+    first = train_or_reuse(answers[answers["language"] != "fa"], tmp_path, MIN_TRAIN, MIN_TEST)
+    assert first.version is not None and first.languages == ["ar", "en"]
+    with_persian = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
+    promotion = with_persian.training["promotion"]  # type: ignore[index]
+    assert promotion["promoted"] and promotion["reason"] == "serves fa, which v0001 does not"
+    assert with_persian.version.version == "v0002" and with_persian.languages == ["ar", "en", "fa"]
+    assert current_version(tmp_path, FAMILY) == "v0002"
