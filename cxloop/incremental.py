@@ -3,10 +3,11 @@
 The incremental models (docs/decisions.md "Incremental models") read only the raw landings
 newer than the newest they kept (the Zendesk ticket events), or only the rows whose content is
 not the content they kept (the survey answers' topics). That equals a full rebuild while raw
-only grows and the SQL that produced the kept rows is the SQL that runs now. So a build refreshes fully (`dbt build
---full-refresh`) when no successful build is recorded in ops.incremental_builds, when the dbt
-project, its vars or the dbt / DuckDB versions changed since the last one (its fingerprint),
-or when a person was erased since (erasure deletes raw rows an incremental run never sees).
+only grows and the SQL that produced the kept rows is the SQL that runs now. So a build
+refreshes fully (`dbt build --full-refresh`) when no successful build is recorded in
+ops.incremental_builds, when the dbt project, its vars or the dbt / DuckDB versions changed
+since the last one (its fingerprint), or when a person was erased since (erasure deletes raw
+rows an incremental run never sees).
 """
 
 from __future__ import annotations
