@@ -1,11 +1,12 @@
 """Sentiment model versions in the registry, beside the churn model:
 `<models_dir>/sentiment/<version>/{model.joblib,metadata.json}` + `current` (models.registry).
 
-A new version becomes current when there is none, when it serves a language the current one
-does not, or when it is strictly more accurate than the current one on the new version's own
-held-out answers (those of the languages it serves). A tie keeps the current version, as the
-churn registry does: a new current version re-scores every text (cxloop.voice.reuse), which
-should buy a measurable gain.
+A new version becomes current when there is none; never when it stops serving a language the
+current one serves; when it serves a language the current one does not and is at least as
+accurate on the languages both serve; otherwise only when it is strictly more accurate than the
+current one on the new version's own held-out answers (those of the languages it serves). A tie
+keeps the current version, as the churn registry does: a new current version re-scores every
+text (cxloop.voice.reuse), which should buy a measurable gain.
 """
 
 from __future__ import annotations
@@ -82,27 +83,35 @@ def latest_sentiment(models_dir: Path) -> ModelVersion | None:
 def promote_sentiment_if_better(
     candidate: ModelVersion, result: SentimentTrainResult, models_dir: Path
 ) -> SentimentPromotion:
-    """Make the candidate current if it serves a language the current one does not, or does
-    strictly better on its test set; a tie keeps the current one."""
+    """Make the candidate current by the module's rule (languages served, then held-out
+    accuracy on the candidate's test set; a tie keeps the current one)."""
     current = load_current_sentiment(models_dir)
     if current is None:
         set_current(models_dir, candidate.version, FAMILY)
         return SentimentPromotion(True, "first version", candidate.version, None)
-    held_out = result.test[result.test["language"].isin(result.languages)]
-    candidate_accuracy = result.accuracy
-    pipeline: Pipeline = current.model  # type: ignore[assignment]
-    previous_accuracy = accuracy(pipeline, held_out) if len(held_out) else None
-    new_languages = sorted(set(result.languages) - set(current.metadata.get("languages", [])))
-    if new_languages:
-        better = True
-        reason = f"serves {', '.join(new_languages)}, which {current.version} does not"
+    served = set(current.metadata.get("languages", []))
+    dropped = sorted(served - set(result.languages))
+    added = sorted(set(result.languages) - served)
+    shared = sorted(served & set(result.languages)) if added else result.languages
+    held_out = result.test[result.test["language"].isin(shared)]
+    if dropped:
+        better = False
+        reason = f"would stop serving {', '.join(dropped)}, which {current.version} serves"
     else:
-        better = candidate_accuracy is not None and (
-            previous_accuracy is None or candidate_accuracy > previous_accuracy
-        )
-        reason = (
-            f"held-out accuracy {candidate_accuracy} {'>' if better else '<='} "
-            f"{current.version}'s {previous_accuracy} on {len(held_out)} answers"
+        pipeline: Pipeline = current.model  # type: ignore[assignment]
+        ours = accuracy(result.pipeline, held_out) if len(held_out) and result.pipeline else None
+        theirs = accuracy(pipeline, held_out) if len(held_out) else None
+        if added:  # more languages served: as accurate as the current one on the others
+            better = ours is None or theirs is None or ours >= theirs
+            compared = ">=" if better else "<"
+            reason = f"serves {', '.join(added)}, which {current.version} does not; "
+        else:
+            better = ours is not None and (theirs is None or ours > theirs)
+            compared = ">" if better else "<="
+            reason = ""
+        reason += (
+            f"held-out accuracy {ours} {compared} {current.version}'s {theirs} on "
+            f"{len(held_out)} answers"
         )
     if better:
         set_current(models_dir, candidate.version, FAMILY)

@@ -69,9 +69,9 @@ def train_or_reuse(
     """The current model, retrained first when the labelled answers changed since the newest
     version was fit.
 
-    A new version is registered and becomes current unless the current one does better on
-    the new version's held-out answers (models.sentiment_registry); either way the same
-    answers are not trained on again.
+    A new version is registered and becomes current by models.sentiment_registry's rule
+    (never when it stops serving a language; a tie in held-out accuracy keeps the current one);
+    either way the same answers are not trained on again.
     """
     current = load_current_sentiment(models_dir)
     rows = labelled(texts)

@@ -159,6 +159,24 @@ def test_a_version_serving_a_new_language_becomes_current(tmp_path: Path) -> Non
     assert first.version is not None and first.languages == ["ar", "en"]
     with_persian = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
     promotion = with_persian.training["promotion"]  # type: ignore[index]
-    assert promotion["promoted"] and promotion["reason"] == "serves fa, which v0001 does not"
+    assert promotion["promoted"]
+    assert promotion["reason"].startswith("serves fa, which v0001 does not; held-out accuracy")
     assert with_persian.version.version == "v0002" and with_persian.languages == ["ar", "en", "fa"]
     assert current_version(tmp_path, FAMILY) == "v0002"
+
+
+def test_a_version_that_stops_serving_a_language_is_not_made_current(tmp_path: Path) -> None:
+    """v0001 serves ar, en and fa; answers without Persian train a version serving ar and en,
+    however accurate, which would leave every Persian text unscored: v0001 stays current."""
+    answers = training_answers()
+    first = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert first.languages == ["ar", "en", "fa"]
+    without_persian = train_or_reuse(
+        answers[answers["language"] != "fa"], tmp_path, MIN_TRAIN, MIN_TEST
+    )
+    promotion = without_persian.training["promotion"]  # type: ignore[index]
+    assert not promotion["promoted"]
+    assert promotion["reason"] == "would stop serving fa, which v0001 serves"
+    assert without_persian.version.version == "v0001"
+    assert without_persian.languages == ["ar", "en", "fa"]
+    assert current_version(tmp_path, FAMILY) == "v0001"
