@@ -95,6 +95,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- model version: {report['model_version'] or 'none'}",
         f"- languages with too little data for a model: "
         f"{', '.join(report['too_little_data']) or 'none'}",
+        *_training_lines(report.get("trained_this_run")),
         "",
         "| language | train answers (detractors / promoters) | held-out answers | "
         "held-out accuracy | majority baseline | status |",
@@ -107,6 +108,18 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"| {r['status']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _training_lines(training: dict[str, Any] | None) -> list[str]:
+    """What this run's training did: the version it registered and whether (why) it became
+    current; nothing when the run did not train."""
+    promotion = (training or {}).get("promotion")
+    if not promotion:
+        return []
+    verdict = "made current" if promotion["promoted"] else "not made current"
+    return [
+        f"- trained this run: {promotion['candidate_version']}, {verdict} ({promotion['reason']})"
+    ]
 
 
 def _pairs(counts: dict[str, int]) -> str:

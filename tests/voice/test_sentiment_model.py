@@ -106,6 +106,15 @@ def test_languages_with_too_little_data_are_reported_and_not_served(trained) -> 
     assert unscored["sentiment_score"].isna().all() and unscored["sentiment_label"].isna().all()
 
 
+def unseen_texts() -> pd.DataFrame:
+    """The hand-labelled texts no version trained on, with the columns score_texts keeps."""
+    texts = labelled_texts()
+    for column in ("text_kind", "source_id", "customer_id", "account_id"):
+        texts[column] = "t"
+    texts["written_at"] = pd.Timestamp("2025-05-01")
+    return texts
+
+
 def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     tmp_path: Path,
 ) -> None:
@@ -135,11 +144,7 @@ def test_registry_keeps_sentiment_beside_churn_and_retrains_on_new_answers(
     second = train_or_reuse(more, tmp_path, MIN_TRAIN, MIN_TEST)  # made current by hand
     assert second.training is None and second.version.version == "v0002"
 
-    texts = labelled_texts()
-    for column in ("text_kind", "source_id", "customer_id", "account_id"):
-        texts[column] = "t"
-    texts["written_at"] = pd.Timestamp("2025-05-01")
-    rows = score_texts(texts, second)
+    rows = score_texts(unseen_texts(), second)
     assert set(rows["method"]) == {"model"} and rows["model_version"].notna().all()
     report = sentiment_report(text_counts(rows), second)
     assert set(report["held_out_accuracy"]) == {"ar", "en", "fa"}
@@ -180,3 +185,10 @@ def test_a_version_that_stops_serving_a_language_is_not_made_current(tmp_path: P
     assert without_persian.version.version == "v0001"
     assert without_persian.languages == ["ar", "en", "fa"]
     assert current_version(tmp_path, FAMILY) == "v0001"
+    rows = score_texts(unseen_texts(), without_persian)  # Persian still scored by v0001
+    assert set(rows["model_version"]) == {"v0001"}
+    report = report_markdown(sentiment_report(text_counts(rows), without_persian))
+    assert (
+        "- trained this run: v0002, not made current "
+        "(would stop serving fa, which v0001 serves)" in report
+    )
