@@ -6,7 +6,7 @@ Severity is kept twice on purpose: in GE's own `severity` field (rendered in Dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -145,6 +145,20 @@ def dataset_spec(
     return DatasetSpec(name=name, family=family, expectations=build, derived=derived)
 
 
+def family_specs(family: str, columns: Mapping[str, Sequence[str]]) -> Callable[..., DatasetSpec]:
+    """`spec(name, checks, derived=())`: dataset_spec for a family whose columns are listed per
+    dataset name."""
+
+    def spec(
+        name: str,
+        checks: Callable[[], list[Expectation]],
+        derived: tuple[DerivedCheck, ...] = (),
+    ) -> DatasetSpec:
+        return dataset_spec(name, family, columns[name], checks, derived)
+
+    return spec
+
+
 def ok_where(condition: pd.Series, applicable: pd.Series) -> pd.Series:
     """True where the rule holds or does not apply (nulls in inputs count as not applicable)."""
     holds = condition.fillna(False).astype(bool)
@@ -159,6 +173,17 @@ def numeric(df: pd.DataFrame, column: str) -> pd.Series:
 def all_present(df: pd.DataFrame, *columns: str) -> pd.Series:
     """True where none of `columns` is null (where a derived check applies)."""
     return df[list(columns)].notna().all(axis=1)
+
+
+def at_most(name: str, smaller: str, larger: str) -> DerivedCheck:
+    """`smaller` <= `larger` (as numbers) on every row where both are present."""
+
+    def rule(df: pd.DataFrame) -> pd.Series:
+        return ok_where(
+            numeric(df, smaller) <= numeric(df, larger), all_present(df, smaller, larger)
+        )
+
+    return DerivedCheck(name, (smaller, larger), rule, f"{smaller} <= {larger}")
 
 
 def key(column: str) -> list[Expectation]:

@@ -15,7 +15,7 @@ from cxloop.expectations._build import (
     all_present,
     between,
     counts,
-    dataset_spec,
+    family_specs,
     in_set,
     key,
     not_null,
@@ -226,8 +226,7 @@ def loop_counts_nest() -> DerivedCheck:
     )
 
 
-def _spec(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
-    return dataset_spec(name, FAMILY, COLUMNS[name], checks, derived)
+_spec = family_specs(FAMILY, COLUMNS)
 
 
 SPECS: tuple[DatasetSpec, ...] = (

@@ -16,9 +16,10 @@ from cxloop.expectations._build import (
     DatasetSpec,
     DerivedCheck,
     all_present,
+    at_most,
     between,
     counts,
-    dataset_spec,
+    family_specs,
     in_set,
     key,
     matches,
@@ -236,15 +237,7 @@ def percent_matches(name: str, pct: str, part: str, minus: str | None = None) ->
 
 def part_within_responses(part: str) -> DerivedCheck:
     """A sub-count never exceeds the number of responses."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        return ok_where(
-            numeric(df, part) <= numeric(df, "responses"), all_present(df, part, "responses")
-        )
-
-    return DerivedCheck(
-        f"{part}_within_responses", (part, "responses"), rule, f"{part} <= responses"
-    )
+    return at_most(f"{part}_within_responses", part, "responses")
 
 
 def segment_all_is_all() -> DerivedCheck:
@@ -449,17 +442,7 @@ TIME_ZONE_SOURCES = (
 
 def open_within_total() -> DerivedCheck:
     """tickets_open <= tickets_total."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        cond = numeric(df, "tickets_open") <= numeric(df, "tickets_total")
-        return ok_where(cond, all_present(df, "tickets_open", "tickets_total"))
-
-    return DerivedCheck(
-        "open_within_total",
-        ("tickets_open", "tickets_total"),
-        rule,
-        "tickets_open <= tickets_total",
-    )
+    return at_most("open_within_total", "tickets_open", "tickets_total")
 
 
 def churn_scores_checks() -> list[Expectation]:
@@ -588,17 +571,7 @@ def mart_topics_checks() -> list[Expectation]:
 
 def mentions_within_answers() -> DerivedCheck:
     """A topic is named by no more answers than there are."""
-
-    def rule(df: pd.DataFrame) -> pd.Series:
-        cond = numeric(df, "mentions") <= numeric(df, "open_text_answers")
-        return ok_where(cond, all_present(df, "mentions", "open_text_answers"))
-
-    return DerivedCheck(
-        "mentions_within_answers",
-        ("mentions", "open_text_answers"),
-        rule,
-        "mentions <= open_text_answers",
-    )
+    return at_most("mentions_within_answers", "mentions", "open_text_answers")
 
 
 def mart_callbacks_checks() -> list[Expectation]:
@@ -633,8 +606,7 @@ def callback_counts_nest() -> DerivedCheck:
     )
 
 
-def _mart(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
-    return dataset_spec(name, FAMILY, COLUMNS[name], checks, derived)
+_mart = family_specs(FAMILY, COLUMNS)
 
 
 SPECS: tuple[DatasetSpec, ...] = (

@@ -11,7 +11,7 @@ from cxloop.expectations._build import (
     DatasetSpec,
     DerivedCheck,
     between,
-    dataset_spec,
+    family_specs,
     in_set,
     not_null,
     ok_where,
@@ -106,8 +106,7 @@ def impact_within_interval() -> DerivedCheck:
     )
 
 
-def _spec(name: str, checks, derived: tuple[DerivedCheck, ...] = ()) -> DatasetSpec:
-    return dataset_spec(name, FAMILY, COLUMNS[name], checks, derived)
+_spec = family_specs(FAMILY, COLUMNS)
 
 
 SPECS: tuple[DatasetSpec, ...] = (

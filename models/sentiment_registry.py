@@ -92,7 +92,7 @@ def promote_sentiment_if_better(
     served = set(current.metadata.get("languages", []))
     dropped = sorted(served - set(result.languages))
     added = sorted(set(result.languages) - served)
-    shared = sorted(served & set(result.languages)) if added else result.languages
+    shared = served & set(result.languages)  # all it serves, unless it adds or drops one
     held_out = result.test[result.test["language"].isin(shared)]
     if dropped:
         better = False
