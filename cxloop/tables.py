@@ -397,6 +397,20 @@ IDENTITY_RUNS = Table(
     "input and output are those of the last run a successful build consumed (docs/identity.md)",
 )
 
+IDENTITY_MODELS = Table(
+    "ops",
+    "identity_models",
+    (
+        C("run_id", "varchar", "not null", "the identity run that trained it"),
+        C("trained_at", "timestamp", "not null", "UTC"),
+        C("settings_fingerprint", "varchar", "not null", "identity settings, code and libraries"),
+        C("records", "bigint", "not null", "the records Splink read when it trained"),
+        C("model", "varchar", "not null", "Splink's settings with the trained m and u (JSON)"),
+    ),
+    "the last trained Splink model, written with the map of the run that trained it: reused "
+    "while the records Splink reads change by at most 5% (docs/identity.md)",
+)
+
 
 def _ledger_table(qualified: str, doc: str, columns: Sequence[tuple[str, str, str, str]]) -> Table:
     schema, name = qualified.split(".")
@@ -457,7 +471,12 @@ CORE_TABLES: tuple[Table, ...] = (
     TOMBSTONES,
     STAGE_INPUTS,
 )
-IDENTITY_TABLES: tuple[Table, ...] = (IDENTITY_CLUSTERS, IDENTITY_CHANGES, IDENTITY_RUNS)
+IDENTITY_TABLES: tuple[Table, ...] = (
+    IDENTITY_CLUSTERS,
+    IDENTITY_CHANGES,
+    IDENTITY_RUNS,
+    IDENTITY_MODELS,
+)
 # Every Python-written table but the raw ones (those come from the source contracts).
 ALL_TABLES: tuple[Table, ...] = (
     *CORE_TABLES,

@@ -27,12 +27,14 @@ from cxloop.identity.rules import deterministic_pairs, previous_pairs
 from cxloop.identity.runs import (
     IdentityState,
     clusters_fingerprint,
+    last_model,
     last_settings,
     record_run,
     records_fingerprint,
+    save_model,
     settings_fingerprint,
 )
-from cxloop.identity.splink_match import splink_edges
+from cxloop.identity.splink_match import SplinkModel, SplinkResult, splink_edges
 from cxloop.identity.stable_ids import assign_ids, change_log
 from cxloop.identity.store import load_person_records, load_previous, save
 from cxloop.warehouse import writer
@@ -45,6 +47,7 @@ class Resolution:
     records: pd.DataFrame
     changes: pd.DataFrame
     report: dict[str, object] = field(default_factory=dict)
+    trained: SplinkModel | None = None  # the Splink model this run trained (None: reused/priors)
 
 
 class StageClock:
@@ -81,6 +84,7 @@ def resolve_warehouse(
             con, reuse_phones=not full_refresh and last_settings(con) == settings
         )
         previous = load_previous(con)
+        model = None if full_refresh else last_model(con, settings)
         load_s = time.perf_counter() - t0
         result = resolve(
             records,
@@ -88,6 +92,7 @@ def resolve_warehouse(
             threshold=threshold,
             max_cluster_size=max_cluster_size,
             full_refresh=full_refresh,
+            splink_model=model,
         )
         t0 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -103,6 +108,8 @@ def resolve_warehouse(
             clusters_fingerprint(con) or "",
         )
         record_run(con, run_id, build_id, now, state, len(records))
+        if result.trained is not None:
+            save_model(con, result.trained, run_id, now, settings)
     save_s = time.perf_counter() - t0  # with the commit
     report = dict(result.report)
     report["run_id"] = run_id
@@ -126,8 +133,13 @@ def resolve(
     threshold: float,
     max_cluster_size: int,
     full_refresh: bool = False,
+    splink_model: SplinkModel | None = None,
 ) -> Resolution:
-    """Resolve person records to customers; `previous` maps record_key -> last run's id."""
+    """Resolve person records to customers; `previous` maps record_key -> last run's id.
+
+    `splink_model` is the last trained Splink model, reused while the records it reads stay
+    within `splink_match.RETRAIN_CHANGE` of those it was trained on (never on `full_refresh`).
+    """
     clock = StageClock()
     df = prepare(records)
     clock.lap("prepare")
@@ -140,12 +152,18 @@ def resolve(
     if not full_refresh and previous:
         rules = cluster(df, [previous_pairs(df, previous), explicit, email], max_cluster_size)
     clock.lap("rules")
-    pairs = (
-        splink_edges(df, threshold, splink_groups, lap=clock.lap)
+    splink = (
+        splink_edges(
+            df,
+            threshold,
+            splink_groups,
+            lap=clock.lap,
+            model=None if full_refresh else splink_model,
+        )
         if len(df) > 1
-        else pd.DataFrame(columns=["i", "j", "probability"])
+        else SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
     )
-    pairs = pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
+    pairs = splink.pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
     splink_stage = Pairs(
         pairs["i"].to_numpy(dtype="int64"),
         pairs["j"].to_numpy(dtype="int64"),
@@ -185,13 +203,16 @@ def resolve(
         ),
         "invalid_phones": sum(v is False for v in df["is_phone_valid"].tolist()),
         "splink_pairs": len(pairs),
+        "splink_model": (
+            "trained" if splink.trained else "reused" if splink.model is not None else "priors"
+        ),
         "rules": out["match_rule"].value_counts().to_dict(),
         "guard_hits": guard_hits,
         "changes": changes["change_type"].value_counts().to_dict(),
     }
     clock.lap("outputs")
     report["timings"] = clock.seconds
-    return Resolution(out, changes, report)
+    return Resolution(out, changes, report, splink.model if splink.trained else None)
 
 
 def customer_accounts(df: pd.DataFrame, ids: list[str]) -> list[str | None]:

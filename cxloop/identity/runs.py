@@ -20,7 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from cxloop.tables import BUILDS, IDENTITY_CLUSTERS, IDENTITY_RUNS
+from cxloop.identity.splink_match import SplinkModel
+from cxloop.tables import BUILDS, IDENTITY_CLUSTERS, IDENTITY_MODELS, IDENTITY_RUNS
 from cxloop.warehouse import table_exists
 
 PACKAGE_DIR = Path(__file__).parent
@@ -140,4 +141,40 @@ def record_run(
     con.execute(
         f"insert into {IDENTITY_RUNS.qualified} values ({placeholders})",
         IDENTITY_RUNS.row(values),
+    )
+
+
+def last_model(con: duckdb.DuckDBPyConnection, settings: str) -> SplinkModel | None:
+    """The Splink model last trained under these settings (code and libraries); None if none."""
+    if not table_exists(con, IDENTITY_MODELS.schema, IDENTITY_MODELS.name):
+        return None
+    row = con.execute(
+        f"select model, records from {IDENTITY_MODELS.qualified} "
+        "where settings_fingerprint = ? order by trained_at desc limit 1",
+        [settings],
+    ).fetchall()
+    return SplinkModel(json.loads(row[0][0]), int(row[0][1])) if row else None
+
+
+def save_model(
+    con: duckdb.DuckDBPyConnection,
+    model: SplinkModel,
+    run_id: str,
+    trained_at: datetime,
+    settings: str,
+) -> None:
+    """Keep `model` as the one to reuse (in the transaction that writes its run's map): the
+    models trained before it are deleted."""
+    con.execute(f"delete from {IDENTITY_MODELS.qualified}")
+    values = {
+        "run_id": run_id,
+        "trained_at": trained_at,
+        "settings_fingerprint": settings,
+        "records": model.records,
+        "model": json.dumps(model.settings, sort_keys=True),
+    }
+    placeholders = ", ".join("?" for _ in IDENTITY_MODELS.column_names)
+    con.execute(
+        f"insert into {IDENTITY_MODELS.qualified} values ({placeholders})",
+        IDENTITY_MODELS.row(values),
     )

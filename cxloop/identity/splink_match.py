@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -17,6 +19,10 @@ import pandas as pd
 from cxloop.warehouse import limit_memory
 
 MIN_TRAINING_RECORDS = 2000  # below this the priors in _comparisons() are used as they are
+# A trained model is reused while the records Splink reads stay within this share of the count
+# it was trained on (docs/identity.md "Splink's training"); past it, or with new identity code
+# or libraries, or on --full-refresh, Splink trains again.
+RETRAIN_CHANGE = 0.05
 PRIOR_MATCH_RATE = 1e-4
 BLOCKING_KEYS = (
     ("account_hint", "last_key"),
@@ -44,19 +50,50 @@ def _blocking_rule(keys: tuple[str, ...]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class SplinkModel:
+    """Splink's trained model: its settings with the trained m and u probabilities (Splink's
+    `save_model_to_json` dict: comparison levels' statistics, no records) and how many records
+    it was trained on."""
+
+    settings: dict[str, Any]
+    records: int
+
+
+@dataclass(frozen=True)
+class SplinkResult:
+    """Scored pairs (i, j, probability), the model that scored them (None: the priors) and
+    whether it was trained by this call."""
+
+    pairs: pd.DataFrame
+    model: SplinkModel | None
+    trained: bool
+
+
+def needs_training(model: SplinkModel | None, records: int) -> bool:
+    """Whether Splink trains on these `records` (the count it reads) rather than reuse `model`:
+    never below MIN_TRAINING_RECORDS (the priors), else when there is no model or the count
+    moved more than RETRAIN_CHANGE from the one it was trained on."""
+    if records < MIN_TRAINING_RECORDS:
+        return False
+    return model is None or abs(records - model.records) > RETRAIN_CHANGE * model.records
+
+
 def splink_edges(
     df: pd.DataFrame,
     threshold: float,
     groups: list[int] | None = None,
     seed: int = 42,
     lap: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
+    model: SplinkModel | None = None,
+) -> SplinkResult:
     """Scored pairs (i, j, probability) at or above `threshold`, from Splink 5 on DuckDB.
 
-    `groups` are the deterministic clusters: pairs inside one are not scored. `lap(stage)`,
-    when given, is called after setup, training and prediction (the run's stage timings).
+    `groups` are the deterministic clusters: pairs inside one are not scored. `model` is the
+    last trained model, reused unless `needs_training`. `lap(stage)`, when given, is called
+    after setup, training and prediction (the run's stage timings).
     """
-    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink import DuckDBAPI, Linker
 
     cols = ["first_key", "last_key", "email_local_key", "phone_e164", "account_hint"]
     frame = df[cols].copy()
@@ -75,23 +112,22 @@ def splink_edges(
     ]
     usable = frame[frame["last_key"].notna() | frame["email_local_key"].notna()]
     if len(usable) < 2:
-        return pd.DataFrame(columns=["i", "j", "probability"])
+        return SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
     lap = lap or (lambda stage: None)
+    train = needs_training(model, len(usable))
+    reuse = model is not None and not train and len(usable) >= MIN_TRAINING_RECORDS
     con = limit_memory(duckdb.connect())  # Splink's own database, capped like the warehouse
     try:
         db_api = DuckDBAPI(connection=con)
         sdf = db_api.register(usable, dataset_display_name="person_records")
-        settings = SettingsCreator(
-            link_type="dedupe_only",
-            comparisons=_comparisons(),
-            blocking_rules_to_generate_predictions=[_blocking_rule(k) for k in BLOCKING_KEYS],
-            probability_two_random_records_match=PRIOR_MATCH_RATE,
-            retain_intermediate_calculation_columns=False,
-        )
+        settings = model.settings if reuse and model is not None else _settings()
         linker = Linker(sdf, settings, log_level=logging.WARNING)
         lap("splink_setup")
-        if len(usable) >= MIN_TRAINING_RECORDS:
+        if train:
             _train(linker, seed)
+            model = SplinkModel(linker.misc.save_model_to_json(), len(usable))
+        elif not reuse:
+            model = None  # the priors: too few records to train on
         lap("splink_training")
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         pairs = predictions.as_pandas_dataframe()
@@ -101,7 +137,20 @@ def splink_edges(
     pairs = pairs.rename(
         columns={"unique_id_l": "i", "unique_id_r": "j", "match_probability": "probability"}
     )
-    return pairs[["i", "j", "probability"]].astype({"i": int, "j": int})
+    return SplinkResult(pairs[["i", "j", "probability"]].astype({"i": int, "j": int}), model, train)
+
+
+def _settings() -> object:
+    """The untrained model: blocking rules, comparisons with their priors, the prior match rate."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=[_blocking_rule(k) for k in BLOCKING_KEYS],
+        probability_two_random_records_match=PRIOR_MATCH_RATE,
+        retain_intermediate_calculation_columns=False,
+    )
 
 
 def _comparisons() -> list[object]:

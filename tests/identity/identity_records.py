@@ -31,3 +31,27 @@ def record(source: str, record_id: str, **fields: object) -> dict[str, object]:
 def frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     """Records as the identity step reads them."""
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+FIRST = ["Sara", "Omar", "Lena", "David", "Mina", "Yusuf", "Anna", "Reza", "Julia", "Hamid"]
+LAST = ["Jones", "Haddad", "Karimi", "Novak", "Silva", "Tanaka", "Moreau", "Rossi", "Berg", "Khan"]
+
+
+def many_records(people: int, start: int = 0) -> pd.DataFrame:
+    """`people` CRM contacts (numbered from `start`) spread over 50 accounts, every third one
+    also a helpdesk user with a personal e-mail: enough records for Splink to train on
+    (splink_match.MIN_TRAINING_RECORDS), with names shared within accounts for its EM."""
+    rows = []
+    for n in range(start, start + people):
+        first, last = FIRST[n % 10], LAST[(n // 10) % 10]
+        account = f"001{n % 50:012d}AAA"
+        rows.append(
+            record("salesforce", f"003{n:012d}AAA", email_raw=f"{first}.{last}{n}@a{n % 50}.com",
+                   first_name=first, last_name=last, account_hint=account)
+        )  # fmt: skip
+        if n % 3 == 0:
+            rows.append(
+                record("zendesk", str(360000000000 + n), email_raw=f"{first}{last}{n}@gmail.com",
+                       first_name=first, last_name=last, account_hint=account)
+            )  # fmt: skip
+    return frame(rows)

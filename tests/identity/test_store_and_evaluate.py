@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 from identity_records import ACME_PHONE as ACME
-from identity_records import frame, record
+from identity_records import frame, many_records, record
 from typer.testing import CliRunner
 
 from cxloop.config import IdentityConfig
@@ -67,6 +67,36 @@ def test_step_writes_one_row_per_record_and_logs_changes(
     assert all(moved[r] == cid for r, cid in before.items())  # existing ids kept
     assert moved["99"] == before["003000000000002AAA"]  # joined Khalid
     assert second["run_id"] != first["run_id"]
+
+
+def test_splink_trains_once_and_reuses_its_model_while_records_change_little(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "cx.duckdb"
+    write_person_records(warehouse, many_records(1800))  # 2,400 records
+    first = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    assert first["splink_model"] == "trained"
+    kept = table(warehouse, "select run_id, records from ops.identity_models")
+    assert kept.values.tolist() == [[first["run_id"], 2400]]
+
+    write_person_records(warehouse, many_records(1890))  # 2,520: +5.0%
+    second = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    assert second["splink_model"] == "reused"
+    assert table(warehouse, "select run_id from ops.identity_models").run_id.tolist() == [
+        first["run_id"]
+    ]
+
+    write_person_records(warehouse, many_records(1893))  # 2,524: past +5% of 2,400
+    third = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25)
+    assert third["splink_model"] == "trained"
+    kept = table(warehouse, "select run_id, records from ops.identity_models")
+    assert kept.values.tolist() == [[third["run_id"], 2524]]  # the older model is gone
+
+    refreshed = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25, full_refresh=True)
+    assert refreshed["splink_model"] == "trained"  # --full-refresh never reuses
+    # other settings (or identity code, or libraries): the model is not theirs
+    other = resolve_warehouse(warehouse, threshold=0.8, max_cluster_size=25)
+    assert other["splink_model"] == "trained"
 
 
 def test_guard_hits_are_rows_in_identity_changes(tmp_path: Path, records: pd.DataFrame) -> None:
