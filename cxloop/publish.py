@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from cxloop.config import ProjectConfig
-from cxloop.privacy import classify, redact
+from cxloop.privacy import classify, redact, redact_sql
 from cxloop.publish_manifest import (
     Manifest,
     carried_over,
@@ -86,7 +86,7 @@ def column_expression(column: str, data_type: str, mask: bool, show_csm_names: b
     if treatment in ("hash", "staff_name"):
         return f"sha256(getvariable('cx_salt') || cast({name} as varchar)) as {name}"
     if treatment == "redact" and data_type.upper() == "VARCHAR":
-        return f"cx_redact({name}) as {name}"
+        return f"{redact_sql(name, 'cx_redact')} as {name}"
     return name
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
+import duckdb
 import pytest
 
-from cxloop.privacy import KEPT_BY_DECISION, RULES, classify, redact
+from cxloop.privacy import KEPT_BY_DECISION, MAY_REDACT, RULES, classify, redact, redact_sql
 
 
 @pytest.mark.parametrize(
@@ -70,3 +74,30 @@ def test_open_text_is_redacted_in_any_script(text: str, expected: str) -> None:
 
 def test_null_stays_null() -> None:
     assert redact(None) is None
+
+
+def test_sql_sends_every_text_redact_could_change_to_it() -> None:
+    """The publish's SQL skips the Python call only for texts without "@" or a digit: every
+    Unicode decimal digit Python's `\\d` matches, in any script, must reach `redact`."""
+    digits = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Nd"]
+    texts = [
+        *(f"ok {d} ok" for d in digits),
+        "write to ana@acme.example",
+        "اتصل بي ٠٥٠١٢٣٤٥٦٧ من فضلك",  # Arabic-Indic digits: a phone, redacted through SQL
+        "Great support, thanks!",
+        "خدمة ممتازة، شكراً",
+        "line one\nline two\t😀 — “quoted” (fine)",
+        None,
+    ]
+    con = duckdb.connect()
+    con.create_function("cx_redact", redact, ["VARCHAR"], "VARCHAR")
+    con.execute("create table t (i integer, open_text varchar)")
+    con.executemany("insert into t values (?, ?)", list(enumerate(texts)))
+    sql = f"select {redact_sql('open_text', 'cx_redact')}, regexp_matches(open_text, ?) from t"
+    rows = con.execute(sql + " order by i", [MAY_REDACT]).fetchall()
+    assert len(rows) == len(texts) == len(digits) + 6
+    sent = [bool(to_python) for _, to_python in rows]
+    assert all(sent[: len(digits) + 2])  # every digit, the e-mail, the phone
+    assert sent[len(digits) + 2 : len(digits) + 5] == [False, False, False]  # plain text
+    assert [value for value, _ in rows] == [redact(t) for t in texts]
+    assert rows[len(digits) + 1][0] == "اتصل بي [phone] من فضلك"
