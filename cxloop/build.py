@@ -16,6 +16,7 @@ from cxloop.config import ProjectConfig
 from cxloop.dbt import DbtRun, dbt_vars, invoke_dbt, raise_for_failure
 from cxloop.quality import record_dbt_results
 from cxloop.quality.gate import built_datasets
+from cxloop.reached import selection
 from cxloop.tables import ensure_warehouse
 from cxloop.warehouse import writer
 
@@ -54,10 +55,17 @@ def phase_args(
     return [*_phase_args(phase, select, exclude), *(["--full-refresh"] if full_refresh else [])]
 
 
-def reached_args(names: Sequence[str], full_refresh: bool = False) -> list[str]:
-    """dbt arguments that build exactly these nodes (cxloop.reached): their tests are listed."""
+def reached_args(
+    names: Sequence[str], full_refresh: bool = False, manifest: Any | None = None
+) -> list[str]:
+    """dbt arguments that build exactly these nodes (cxloop.reached). With the parsed
+    `manifest`, as few criteria as select them (`reached.selection`); else each node named."""
     refresh = ["--full-refresh"] if full_refresh else []
-    return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
+    compact = selection(manifest, names) if manifest is not None else None
+    if compact is None:
+        return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
+    chosen, excluded = compact
+    return [*BUILD, "--select", *chosen, *(["--exclude", *excluded] if excluded else []), *refresh]
 
 
 def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> list[str]:

@@ -145,6 +145,45 @@ def plan_build(
     return reached(manifest, ids) if ids is not None else None
 
 
+def selection(manifest: Any, names: Iterable[str]) -> tuple[list[str], list[str]] | None:
+    """`--select` and `--exclude` criteria under which dbt's default (eager) indirect selection
+    picks exactly the nodes `names`: their models, the sources their tests read, the tests no
+    selected parent pulls in (a test of phase 1's models that phase 3 runs), and as exclusions
+    the tests pulled in that are not among `names`. None when a name is not one node of the
+    manifest (then each node is named).
+
+    dbt matches each criterion against every node of the project (~3 us a pair), three times
+    an invocation: naming 180 nodes one by one cost ~1 s of selection at any scale, against
+    ~0.3 s for these ~45 criteria (docs/architecture.md)."""
+    uids: dict[str, list[str]] = {}
+    for uid, node in manifest.nodes.items():
+        uids.setdefault(node.name, []).append(uid)
+    wanted: set[str] = set()
+    for name in names:
+        if len(uids.get(name, ())) != 1:
+            return None
+        wanted.add(uids[name][0])
+    tests = {uid for uid in wanted if _kind(uid) == "test"}
+    built = wanted - tests
+    sources = {
+        parent
+        for uid in tests
+        for parent in manifest.nodes[uid].depends_on.nodes
+        if _kind(parent) == "source"
+    }
+    pulled = {  # eager: a test with any selected parent
+        uid
+        for uid, node in manifest.nodes.items()
+        if _kind(uid) == "test" and set(node.depends_on.nodes) & (built | sources)
+    }
+    chosen = [manifest.nodes[uid].name for uid in sorted(built | (tests - pulled))]
+    chosen += [
+        f"source:{manifest.sources[uid].source_name}.{manifest.sources[uid].name}"
+        for uid in sorted(sources)
+    ]
+    return chosen, [manifest.nodes[uid].name for uid in sorted(pulled - tests)]
+
+
 def deferred_nodes(manifest: Any, relations: Iterable[str]) -> set[str]:
     """The dbt names of every model downstream of these source tables, and of every data test
     with a parent among them or those sources: what a build leaves for later (`defer`).

@@ -77,9 +77,9 @@ def build(
                 if changed is not None and not refresh and not select
                 else None
             )
-            manifest = (
+            manifest = (  # parsed once per process: the plan's graph, the deferred nodes
                 project_manifest(paths.home, dbt_vars(config), paths.warehouse)
-                if defer and not select
+                if (defer or plan is not None) and not select
                 else None
             )
             later = deferred_nodes(manifest, defer or ())
@@ -88,7 +88,7 @@ def build(
                 select_args = phase_args("select", select, refresh)
                 report = build_report([dbt_build_task("select", select_args, *args)])
             elif plan is not None:
-                report, deferred = build_reached(plan, refresh, config, args, later)
+                report, deferred = build_reached(plan, refresh, config, args, later, manifest)
                 record_incremental_build(paths.warehouse, run_id, fingerprint, reason)
             else:
                 deferred = sorted(later)
@@ -116,6 +116,7 @@ def build_reached(
     config: ProjectConfig | None,
     args: tuple,
     later: AbstractSet[str] = frozenset(),
+    manifest: Any | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Phase 1, identity and phase 3, each only when the plan has nodes there; the report and
     the phase-3 nodes left for later (those in `later`: see `build`'s `defer`).
@@ -126,7 +127,8 @@ def build_reached(
     """
     runs, identity = [], None
     if plan.phase_1:
-        runs.append(dbt_build_task("reached-identity", reached_args(plan.phase_1, refresh), *args))
+        phase_1 = reached_args(plan.phase_1, refresh, manifest)
+        runs.append(dbt_build_task("reached-identity", phase_1, *args))
     if plan.identity:
         identity = identity_task(
             args[0], config.identity if config else None, build_id=args[3], reuse=True
@@ -134,5 +136,5 @@ def build_reached(
     reached_3 = plan.phase_3_after(identity)
     phase_3 = tuple(n for n in reached_3 if n not in later)
     if phase_3:
-        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh), *args))
+        runs.append(dbt_build_task("reached", reached_args(phase_3, refresh, manifest), *args))
     return build_report(runs, identity), sorted(set(later) & set(reached_3))

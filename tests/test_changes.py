@@ -286,3 +286,50 @@ def test_new_tickets_reach_the_survey_facts_but_not_the_answers_topics(tmp_path:
     tickets, answers = phase_3("raw.zendesk__tickets"), phase_3("raw.qualtrics__responses")
     assert "fct_survey_responses" in tickets and "int_survey_response_topics__tagged" not in tickets
     assert {"fct_survey_responses", "int_survey_response_topics__tagged"} <= answers
+
+
+@pytest.mark.parametrize(
+    "relations",
+    [
+        ["raw.zendesk__ticket_events", "raw.zendesk__tickets", "raw.qualtrics__responses"],
+        ["raw.salesforce__account"],
+        ["raw.hubspot__contacts", "raw.typeform__responses"],
+    ],
+)
+def test_the_compact_selection_builds_exactly_the_reached_nodes(
+    tmp_path: Path, relations: list[str]
+) -> None:
+    """A reached build names its models and the sources its tests read, and excludes the
+    tests those pull in that it does not want: dbt selects the same nodes as when each node is
+    named (compared through `dbt ls` on the project, both phases, every identity outcome)."""
+    from dbt.cli.main import dbtRunner
+
+    from cxloop.build import reached_args
+    from cxloop.dbt import dbt_command, environment, parsed_manifest, profile_env
+    from cxloop.reached import reached, source_ids
+
+    manifest = project_manifest(tmp_path, {}, tmp_path / "cx.duckdb")
+    assert manifest is not None
+    ids = source_ids(manifest, relations)
+    assert ids
+    plan = reached(manifest, ids)
+
+    def listed(args: list[str]) -> set[str]:
+        kinds = [
+            a for kind in ("model", "seed", "snapshot", "test") for a in ("--resource-type", kind)
+        ]
+        command = ["ls", *args[1:], *kinds, "--output", "name"]  # args[0] is "build"
+        command = [a for a in command if a != "--full-refresh"]
+        full, flags = dbt_command(command, tmp_path, {})
+        with environment(profile_env(tmp_path / "cx.duckdb")):
+            result = dbtRunner(manifest=parsed_manifest(full, flags)).invoke([*full, *flags])
+        assert result.success
+        return set(result.result)
+
+    phases = {plan.phase_1, plan.phase_3, plan.phase_3_records, plan.phase_3_direct} - {()}
+    assert phases
+    for names in phases:
+        compact = reached_args(names, manifest=manifest)
+        assert "--indirect-selection" not in compact  # the compact form was chosen
+        assert len(compact) < len(names)
+        assert listed(compact) == listed(reached_args(names)) == set(names)
