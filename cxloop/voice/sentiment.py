@@ -23,7 +23,6 @@ from cxloop.models.registry import ModelVersion
 from cxloop.models.sentiment import (
     MIN_TEST_PER_LANGUAGE,
     MIN_TRAIN_PER_LANGUAGE,
-    fingerprint,
     labelled,
     model_scores,
     sentiment_label,
@@ -40,6 +39,10 @@ from cxloop.voice.lexicon import lexicon_label, lexicon_scores
 
 TEXTS = ("ml", "voice_texts")
 LEXICON_LANGUAGE = "en"
+# A new version is trained once the labelled answers of a language that has (or had) enough
+# for a model moved by more than this share of their count at the newest version's training
+# (docs/voice.md "When the model is trained again").
+RETRAIN_CHANGE = 0.05
 
 
 class VoiceDataError(CxloopError):
@@ -66,8 +69,8 @@ def train_or_reuse(
     min_train: int = MIN_TRAIN_PER_LANGUAGE,
     min_test: int = MIN_TEST_PER_LANGUAGE,
 ) -> SentimentModelState:
-    """The current model, retrained first when the labelled answers changed since the newest
-    version was fit.
+    """The current model, retrained first when the labelled answers moved enough since the
+    newest version was fit (`training_reason`).
 
     A new version is registered and becomes current by models.sentiment_registry's rule
     (never when it stops serving a language; a tie in held-out accuracy keeps the current one);
@@ -76,12 +79,15 @@ def train_or_reuse(
     current = load_current_sentiment(models_dir)
     rows = labelled(texts)
     latest = latest_sentiment(models_dir)
+    reason = "no sentiment model yet"
     if current is not None and latest is not None and len(rows):
-        # the newest version was fit on these answers (promoted or not): nothing to learn
-        if latest.metadata.get("training_data_sha256") == fingerprint(rows):
+        found = training_reason(latest, rows, min_train, min_test)
+        if found is None:  # the newest version (promoted or not) learnt from about these
             return SentimentModelState(current, list(current.metadata.get("languages", [])))
+        reason = found
     result = train_sentiment_model(texts, min_train, min_test)
     training: dict[str, Any] = {
+        "reason": reason,
         "labelled_answers": int(len(rows)),
         "window": result.window,
         "per_language": result.per_language,
@@ -98,6 +104,33 @@ def train_or_reuse(
         state_version = candidate if promotion.promoted else current
     languages = list(state_version.metadata.get("languages", [])) if state_version else []
     return SentimentModelState(state_version, languages, training)
+
+
+def training_reason(
+    latest: ModelVersion, rows: pd.DataFrame, min_train: int, min_test: int
+) -> str | None:
+    """Why the labelled answers `rows` call for a version after `latest`; None when they do not.
+
+    A language counts once it has, or had at `latest`'s training, `min_train + min_test`
+    labelled answers (fewer can never make a model): a new version is trained when its count
+    moved by more than RETRAIN_CHANGE of the count `latest` was trained with (from none: a
+    language that now has enough). Answers edited or relabelled without moving a count wait
+    for the next training (docs/voice.md); the same answers never train again.
+    """
+    trained = {
+        language: int(report.get("n_train", 0)) + int(report.get("n_test", 0))
+        for language, report in latest.metadata.get("per_language", {}).items()
+    }
+    if not trained:
+        return f"{latest.version} records no answers per language"
+    now = {str(k): int(v) for k, v in rows["language"].value_counts().items()}
+    for language in sorted(set(trained) | set(now)):
+        before, after = trained.get(language, 0), now.get(language, 0)
+        if max(before, after) < min_train + min_test:
+            continue
+        if abs(after - before) > RETRAIN_CHANGE * before:
+            return f"{language}: {after} labelled answers, {before} at {latest.version}"
+    return None
 
 
 def score_texts(texts: pd.DataFrame, state: SentimentModelState) -> pd.DataFrame:

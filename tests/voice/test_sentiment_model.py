@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from voice_fixtures import labelled_texts, training_answers
 
-from cxloop.models.registry import current_version, list_versions, set_current
+from cxloop.models.registry import ModelVersion, current_version, list_versions, set_current
 from cxloop.models.sentiment import (
     FAMILY,
     accuracy,
@@ -26,7 +26,12 @@ from cxloop.summary import voice_line
 from cxloop.voice.language import detect_language, detect_languages
 from cxloop.voice.lexicon import lexicon_label, lexicon_scores
 from cxloop.voice.report import report_markdown, sentiment_report, text_counts
-from cxloop.voice.sentiment import SentimentModelState, score_texts, train_or_reuse
+from cxloop.voice.sentiment import (
+    SentimentModelState,
+    score_texts,
+    train_or_reuse,
+    training_reason,
+)
 
 # the fixture has 24 training and 8 held-out answers per language (time split below)
 MIN_TRAIN, MIN_TEST = 20, 5
@@ -192,3 +197,51 @@ def test_a_version_that_stops_serving_a_language_is_not_made_current(tmp_path: P
         "- trained this run: v0002, not made current "
         "(would stop serving fa, which v0001 serves)" in report
     )
+
+
+def counts_version(per_language: dict[str, int]) -> ModelVersion:
+    """A registered version's metadata as training writes it: counts per language."""
+    reports = {
+        language: {"n_train": n - n // 4, "n_test": n // 4} for language, n in per_language.items()
+    }
+    return ModelVersion("v0003", Path("."), {"per_language": reports})
+
+
+def answers_in(per_language: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame({"language": [lang for lang, n in per_language.items() for _ in range(n)]})
+
+
+@pytest.mark.parametrize(
+    ("now", "trains_on"),
+    [
+        ({"en": 105, "ar": 40, "fa": 10}, None),  # en +5%, fa too few for a model either way
+        ({"en": 106, "ar": 40, "fa": 10}, "en"),  # past +5%
+        ({"en": 100, "ar": 38, "fa": 10}, None),  # ar -5% (answers erased)
+        ({"en": 100, "ar": 37, "fa": 10}, "ar"),
+        ({"en": 100, "ar": 40, "fa": 25}, "fa"),  # fa now has enough (20 + 5) for a model
+        ({"en": 100, "ar": 40, "fa": 24}, None),
+        ({"en": 100, "ar": 40, "fa": 10, "de": 25}, "de"),  # a new language with enough
+        ({"en": 100, "ar": 40}, None),  # fa gone, it never had enough
+    ],
+)
+def test_a_version_is_trained_once_a_language_moved_past_five_percent(
+    now: dict[str, int], trains_on: str | None
+) -> None:
+    latest = counts_version({"en": 100, "ar": 40, "fa": 10})
+    reason = training_reason(latest, answers_in(now), MIN_TRAIN, MIN_TEST)
+    if trains_on is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith(f"{trains_on}: {now[trains_on]} ")
+
+
+def test_a_few_new_answers_reuse_the_model(tmp_path: Path) -> None:
+    answers = training_answers()
+    first = train_or_reuse(answers, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert first.training is not None and first.training["reason"] == "no sentiment model yet"
+    english = answers[answers["language"] == "en"]
+    one_more = pd.concat([answers, english.tail(1).assign(text_id=lambda f: f["text_id"] + "b")])
+    assert len(one_more[one_more["language"] == "en"]) <= 1.05 * len(english)
+    again = train_or_reuse(one_more, tmp_path, MIN_TRAIN, MIN_TEST)
+    assert again.training is None and again.version is not None
+    assert again.version.version == "v0001" and list_versions(tmp_path, FAMILY) == ["v0001"]
