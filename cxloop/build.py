@@ -65,7 +65,9 @@ def reached_args(
     if compact is None:
         return [*BUILD, "--select", *names, "--indirect-selection", "empty", *refresh]
     chosen, excluded = compact
-    return [*BUILD, "--select", *chosen, *(["--exclude", *excluded] if excluded else []), *refresh]
+    exclude = ["--exclude", *excluded] if excluded else []
+    # eager named: dbt would take DBT_INDIRECT_SELECTION from the environment otherwise
+    return [*BUILD, "--select", *chosen, *exclude, "--indirect-selection", "eager", *refresh]
 
 
 def _phase_args(phase: str, select: str | None, exclude: Sequence[str] = ()) -> list[str]:

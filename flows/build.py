@@ -93,8 +93,11 @@ def build(
             else:
                 deferred = sorted(later)
                 phase_1 = dbt_build_task("identity", phase_args("identity", None, refresh), *args)
-                identity = identity_task(
-                    paths.warehouse, config.identity if config else None, build_id=run_id
+                identity = identity_task(  # a full refresh trains Splink afresh too
+                    paths.warehouse,
+                    config.identity if config else None,
+                    build_id=run_id,
+                    retrain=refresh,
                 )
                 rest = phase_args("rest", None, refresh, exclude=deferred)
                 phase_3 = dbt_build_task("rest", rest, *args)

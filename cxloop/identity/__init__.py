@@ -30,6 +30,7 @@ def resolve_identities(
     full_refresh: bool = False,
     build_id: str | None = None,
     reuse: bool = False,
+    retrain: bool = False,
 ) -> dict[str, object]:
     """Resolve person records to customers and write intermediate.identity_clusters.
 
@@ -52,6 +53,7 @@ def resolve_identities(
         max_cluster_size=cfg.max_cluster_size,
         full_refresh=full_refresh,
         build_id=build_id,
+        retrain=retrain,
     )
     state: dict[str, str] = report["state"]  # type: ignore[assignment]
     report["skipped"] = False

@@ -71,9 +71,13 @@ def resolve_warehouse(
     max_cluster_size: int,
     full_refresh: bool = False,
     build_id: str | None = None,
+    retrain: bool = False,
 ) -> dict[str, object]:
     """Read person records and the last map, resolve, write the map, its changes and the run's
-    fingerprints (ops.identity_runs, cxloop.identity.runs) in one transaction."""
+    fingerprints (ops.identity_runs, cxloop.identity.runs) in one transaction.
+
+    `retrain` (a dbt full refresh: asked, new dbt code, an erasure) trains Splink afresh
+    instead of reusing its last model; `full_refresh` also ignores the last map."""
     run_id = uuid.uuid4().hex[:12]
     with writer(warehouse) as con:
         t0 = time.perf_counter()
@@ -84,7 +88,7 @@ def resolve_warehouse(
             con, reuse_phones=not full_refresh and last_settings(con) == settings
         )
         previous = load_previous(con)
-        model = None if full_refresh else last_model(con, settings)
+        model = None if full_refresh or retrain else last_model(con, settings)
         load_s = time.perf_counter() - t0
         result = resolve(
             records,

@@ -113,9 +113,10 @@ def training_reason(
 
     A language counts once it has, or had at `latest`'s training, `min_train + min_test`
     labelled answers (fewer can never make a model): a new version is trained when its count
-    moved by more than RETRAIN_CHANGE of the count `latest` was trained with (from none: a
-    language that now has enough). Answers edited or relabelled without moving a count wait
-    for the next training (docs/voice.md); the same answers never train again.
+    moved by more than RETRAIN_CHANGE of the count `latest` was trained with, or reached that
+    minimum since (a language that now has enough). Answers edited or relabelled without
+    moving a count wait for the next training (docs/voice.md); the same answers never train
+    again.
     """
     trained = {
         language: int(report.get("n_train", 0)) + int(report.get("n_test", 0))
@@ -128,7 +129,7 @@ def training_reason(
         before, after = trained.get(language, 0), now.get(language, 0)
         if max(before, after) < min_train + min_test:
             continue
-        if abs(after - before) > RETRAIN_CHANGE * before:
+        if before < min_train + min_test or abs(after - before) > RETRAIN_CHANGE * before:
             return f"{language}: {after} labelled answers, {before} at {latest.version}"
     return None
 

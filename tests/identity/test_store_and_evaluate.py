@@ -92,6 +92,18 @@ def test_splink_trains_once_and_reuses_its_model_while_records_change_little(
     kept = table(warehouse, "select run_id, records from ops.identity_models")
     assert kept.values.tolist() == [[third["run_id"], 2524]]  # the older model is gone
 
+    ids = table(
+        warehouse, "select source_record_id, customer_id from intermediate.identity_clusters"
+    )
+    retrained = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25, retrain=True)
+    assert retrained["splink_model"] == "trained"  # a dbt full refresh (the build's retrain)
+    again = table(
+        warehouse, "select source_record_id, customer_id from intermediate.identity_clusters"
+    )
+    assert (
+        again.sort_values("source_record_id").values.tolist()
+        == ids.sort_values("source_record_id").values.tolist()
+    )  # the last map still keeps the ids
     refreshed = resolve_warehouse(warehouse, threshold=0.9, max_cluster_size=25, full_refresh=True)
     assert refreshed["splink_model"] == "trained"  # --full-refresh never reuses
     # other settings (or identity code, or libraries): the model is not theirs

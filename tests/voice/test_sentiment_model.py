@@ -222,13 +222,14 @@ def answers_in(per_language: dict[str, int]) -> pd.DataFrame:
         ({"en": 100, "ar": 40, "fa": 24}, None),
         ({"en": 100, "ar": 40, "fa": 10, "de": 25}, "de"),  # a new language with enough
         ({"en": 100, "ar": 40}, None),  # fa gone, it never had enough
+        ({"en": 100, "ar": 40, "fa": 10, "ur": 25}, "ur"),  # +1 (4%), but now enough
     ],
 )
-def test_a_version_is_trained_once_a_language_moved_past_five_percent(
+def test_a_version_is_trained_once_a_language_moved_past_five_percent_or_has_enough(
     now: dict[str, int], trains_on: str | None
 ) -> None:
-    latest = counts_version({"en": 100, "ar": 40, "fa": 10})
-    reason = training_reason(latest, answers_in(now), MIN_TRAIN, MIN_TEST)
+    latest = counts_version({"en": 100, "ar": 40, "fa": 10, "ur": 24})  # ur: one short
+    reason = training_reason(latest, answers_in({"ur": 24, **now}), MIN_TRAIN, MIN_TEST)
     if trains_on is None:
         assert reason is None
     else:
