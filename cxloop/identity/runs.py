@@ -137,11 +137,7 @@ def record_run(
         "clusters_fingerprint": state.clusters,
         "records": records,
     }
-    placeholders = ", ".join("?" for _ in IDENTITY_RUNS.column_names)
-    con.execute(
-        f"insert into {IDENTITY_RUNS.qualified} values ({placeholders})",
-        IDENTITY_RUNS.row(values),
-    )
+    con.execute(IDENTITY_RUNS.insert_sql, IDENTITY_RUNS.row(values))
 
 
 def last_model(con: duckdb.DuckDBPyConnection, settings: str) -> SplinkModel | None:
@@ -173,8 +169,4 @@ def save_model(
         "records": model.records,
         "model": json.dumps(model.settings, sort_keys=True),
     }
-    placeholders = ", ".join("?" for _ in IDENTITY_MODELS.column_names)
-    con.execute(
-        f"insert into {IDENTITY_MODELS.qualified} values ({placeholders})",
-        IDENTITY_MODELS.row(values),
-    )
+    con.execute(IDENTITY_MODELS.insert_sql, IDENTITY_MODELS.row(values))

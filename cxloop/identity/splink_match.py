@@ -115,19 +115,17 @@ def splink_edges(
         return SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
     lap = lap or (lambda stage: None)
     train = needs_training(model, len(usable))
-    reuse = model is not None and not train and len(usable) >= MIN_TRAINING_RECORDS
+    if train or len(usable) < MIN_TRAINING_RECORDS:
+        model = None  # trained below, or the priors: too few records to train on
     con = limit_memory(duckdb.connect())  # Splink's own database, capped like the warehouse
     try:
         db_api = DuckDBAPI(connection=con)
         sdf = db_api.register(usable, dataset_display_name="person_records")
-        settings = model.settings if reuse and model is not None else _settings()
-        linker = Linker(sdf, settings, log_level=logging.WARNING)
+        linker = Linker(sdf, model.settings if model else _settings(), log_level=logging.WARNING)
         lap("splink_setup")
         if train:
             _train(linker, seed)
             model = SplinkModel(linker.misc.save_model_to_json(), len(usable))
-        elif not reuse:
-            model = None  # the priors: too few records to train on
         lap("splink_training")
         predictions = linker.inference.predict(threshold_match_probability=threshold)
         pairs = predictions.as_pandas_dataframe()
