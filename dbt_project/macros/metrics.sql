@@ -103,19 +103,45 @@
 {%- endmacro %}
 
 {#- Business minutes between two UTC timestamps: the overlap of [start, end) with the working
-    windows of int_business_days__expanded (one row per working day, its open/close in UTC). -#}
-{% macro business_minutes(start_column, end_column) -%}
-    (
-        select coalesce(sum(
-            {{ dbt.datediff(
-                'greatest(business_days.open_at, ' ~ start_column ~ ')',
-                'least(business_days.close_at, ' ~ end_column ~ ')',
-                'minute') }}
-        ), 0)
-        from {{ ref('int_business_days__expanded') }} as business_days
-        where business_days.close_at > {{ start_column }}
-            and business_days.open_at < {{ end_column }}
-    )
+    windows of int_business_days__expanded, minutes counted as dbt.datediff counts them.
+    Computed as F(end) - F(start), F(t) the business minutes of all working windows up to t
+    (`business_minute_of`), from the row of `business_calendar` (int_tickets__measured) for each
+    timestamp's local date: one join per timestamp instead of a range join over every working day
+    per ticket (1.5 s of int_tickets__measured's 1.6 s at scale 10, session 20). Exact because a
+    working window lies within its local date (start < end, config-checked), so every window of
+    an earlier local date closes before t and every later one opens after it. An end before the
+    start counts as the windows did: its (negative) minutes when one working window holds both,
+    else 0; a null end or start counts 0. -#}
+{% macro business_minutes(start_column, end_column, start_day, end_day, bounds) -%}
+    case
+        when {{ start_column }} is null or {{ end_column }} is null then 0
+        when {{ end_column }} >= {{ start_column }} then
+            {{ business_minute_of(end_column, end_day, bounds) }}
+            - {{ business_minute_of(start_column, start_day, bounds) }}
+        when {{ end_day }}.open_at < {{ end_column }} and {{ end_day }}.close_at > {{ start_column }}
+            then {{ dbt.datediff(start_column, end_column, 'minute') }}
+        else 0
+    end
+{%- endmacro %}
+
+{#- F(t): the business minutes of every working window up to t; `day` is business_calendar's row
+    for t's local date (business_local_date), `bounds` the calendar's first and last date and its
+    total minutes (t outside the calendar: 0 before it, all after it). -#}
+{% macro business_minute_of(timestamp_column, day, bounds) -%}
+    (case
+        when {{ bounds }}.first_date is null
+            or {{ business_local_date(timestamp_column) }} < {{ bounds }}.first_date then 0
+        when {{ business_local_date(timestamp_column) }} > {{ bounds }}.last_date
+            then {{ bounds }}.total_minutes
+        else {{ day }}.minutes_before + case when {{ day }}.open_at < {{ timestamp_column }}
+            then {{ dbt.datediff(day ~ '.open_at', 'least(' ~ day ~ '.close_at, ' ~ timestamp_column ~ ')', 'minute') }}
+            else 0 end
+    end)
+{%- endmacro %}
+
+{#- The local date, in the business-hours time zone, of a UTC timestamp. -#}
+{% macro business_local_date(timestamp_column) -%}
+    cast(timezone('{{ var("business_hours_timezone") }}', timezone('UTC', {{ timestamp_column }})) as date)
 {%- endmacro %}
 
 {# Which survey responses count (docs/metrics.md), for every survey source: a finished one, or a

@@ -22,6 +22,42 @@ classified_events as (
 
 ),
 
+business_days as (
+
+    select * from {{ ref('int_business_days__expanded') }}
+
+),
+
+calendar_bounds as (
+
+    select
+        min(local_date) as first_date,
+        max(local_date) as last_date,
+        coalesce(sum({{ dbt.datediff('open_at', 'close_at', 'minute') }}), 0) as total_minutes
+
+    from business_days
+
+),
+
+-- every local date from the first working day to the last, with its working window (none on a
+-- day off) and the business minutes of the working days before it (macro business_minutes)
+business_calendar as (
+
+    select
+        cast(spine.day_start as date) as local_date,
+        business_days.open_at,
+        business_days.close_at,
+        coalesce(sum({{ dbt.datediff('business_days.open_at', 'business_days.close_at', 'minute') }}) over (
+            order by spine.day_start rows between unbounded preceding and 1 preceding
+        ), 0) as minutes_before
+
+    from calendar_bounds
+    cross join {{ cx_series('calendar_bounds.first_date', 'calendar_bounds.last_date', 'day') }} as spine(day_start)
+    left join business_days
+        on business_days.local_date = cast(spine.day_start as date)
+
+),
+
 per_ticket as (
 
     select
@@ -68,14 +104,14 @@ business_metrics as (
     select
         calendar_metrics.*,
         case when first_reply_at is not null then
-            {{ business_minutes('calendar_metrics.created_at', 'calendar_metrics.first_reply_at') }}
+            {{ business_minutes('calendar_metrics.created_at', 'calendar_metrics.first_reply_at', 'created_day', 'reply_day', 'calendar_bounds') }}
         end as first_reply_time_business_minutes,
         case when solved_at is not null then
-            {{ business_minutes('calendar_metrics.created_at', 'calendar_metrics.solved_at') }}
+            {{ business_minutes('calendar_metrics.created_at', 'calendar_metrics.solved_at', 'created_day', 'solved_day', 'calendar_bounds') }}
         end as full_resolution_business_minutes,
         -- an unanswered ticket is measured up to the as-of time, to see whether it breached
         case when first_reply_at is null then
-            {{ business_minutes('calendar_metrics.created_at', 'as_of.as_of_at') }}
+            {{ business_minutes('calendar_metrics.created_at', 'as_of.as_of_at', 'created_day', 'as_of_day', 'calendar_bounds') }}
         end as business_minutes_waiting_for_reply,
         case coalesce(calendar_metrics.priority, 'normal')
             {%- for priority, minutes in sla.items() %}
@@ -85,6 +121,15 @@ business_metrics as (
 
     from calendar_metrics
     cross join as_of
+    cross join calendar_bounds
+    left join business_calendar as created_day
+        on created_day.local_date = {{ business_local_date('calendar_metrics.created_at') }}
+    left join business_calendar as reply_day
+        on reply_day.local_date = {{ business_local_date('calendar_metrics.first_reply_at') }}
+    left join business_calendar as solved_day
+        on solved_day.local_date = {{ business_local_date('calendar_metrics.solved_at') }}
+    left join business_calendar as as_of_day
+        on as_of_day.local_date = {{ business_local_date('as_of.as_of_at') }}
 
 ),
 
