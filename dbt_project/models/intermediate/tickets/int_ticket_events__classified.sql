@@ -11,9 +11,12 @@ comments as (
 
 ),
 
+-- status changes only: the audits' other field changes (priority, tags, ...) are no activity
+-- anything downstream reads (28% of the child events at scale 10)
 child_events as (
 
-    select * from {{ ref('stg_zendesk__ticket_child_events') }} where not is_comment
+    select * from {{ ref('stg_zendesk__ticket_child_events') }}
+    where not is_comment and status is not null
 
 ),
 
