@@ -47,6 +47,8 @@ def _text(value: object) -> str | None:
 
 def _ascii_fold(text: str) -> str:
     """Lower case without diacritics (é -> e)."""
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no combining marks
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -242,18 +244,20 @@ SURVEY_SOURCES = frozenset({"qualtrics", "typeform", "survey_csv"})
 
 def contact15(contact_id: object) -> str | None:
     """A Salesforce id compared on its case-sensitive 15-character form."""
-    if contact_id is None or pd.isna(contact_id):
+    if isinstance(contact_id, str):  # the usual case, without pd.isna's cost per value
+        text = contact_id.strip()
+    elif contact_id is None or pd.isna(contact_id):
         return None
-    text = str(contact_id).strip()
+    else:
+        text = str(contact_id).strip()
     return text[:15] if len(text) in (15, 18) else None
 
 
 def anchor_key(contact_id: object) -> str | None:
     """How a CRM contact id is compared: HubSpot's `hubspot:<id>` as is, Salesforce's on 15."""
-    if contact_id is None or pd.isna(contact_id):
-        return None
-    text = str(contact_id).strip()
-    return text if text.startswith("hubspot:") else contact15(text)
+    if isinstance(contact_id, str) and contact_id.strip().startswith("hubspot:"):
+        return contact_id.strip()
+    return contact15(contact_id)
 
 
 def prepare(records: pd.DataFrame) -> pd.DataFrame:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 import pytest
 
 from cxloop.identity.normalize import (
     PhoneBook,
+    _ascii_fold,
+    anchor_key,
     email_local_key,
     name_key,
     name_latin,
@@ -150,3 +154,31 @@ def test_per_distinct_keeps_a_tuple_result_whole() -> None:
         (None, None),
         ("+4915123456789", True),
     ]
+
+
+def test_ascii_text_folds_as_the_unicode_decomposition_would() -> None:
+    """_ascii_fold skips NFKD for ASCII text: every ASCII character, and mixed text."""
+
+    def by_decomposition(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.lower())
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+    ascii_text = "".join(chr(i) for i in range(128))
+    assert _ascii_fold(ascii_text) == by_decomposition(ascii_text)
+    assert _ascii_fold("José.Ñúñez") == "jose.nunez" == by_decomposition("José.Ñúñez")
+
+
+@pytest.mark.parametrize(
+    ("contact_id", "expected"),
+    [
+        ("003000000000001AAA", "003000000000001"),
+        (" 003000000000001 ", "003000000000001"),
+        ("hubspot:42", "hubspot:42"),
+        ("0030000001", None),
+        (None, None),
+        (float("nan"), None),
+        (pd.NA, None),
+    ],
+)
+def test_anchor_keys(contact_id: object, expected: str | None) -> None:
+    assert anchor_key(contact_id) == expected
