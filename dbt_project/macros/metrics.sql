@@ -107,9 +107,12 @@
     Computed as F(end) - F(start), F(t) the business minutes of all working windows up to t
     (`business_minute_of`), from the row of `business_calendar` (int_tickets__measured) for each
     timestamp's local date: one join per timestamp instead of a range join over every working day
-    per ticket (1.5 s of int_tickets__measured's 1.6 s at scale 10, session 20). Exact because a
-    working window lies within its local date (start < end, config-checked), so every window of
-    an earlier local date closes before t and every later one opens after it. An end before the
+    per ticket (1.5 s of int_tickets__measured's 1.6 s at scale 10, session 20). Exact while each
+    working window lies within its local date and opens before it closes in UTC (start < end is
+    config-checked), so every window of an earlier local date closes before t and every later one
+    opens after it. Not so on a date whose hours fall in a daylight-saving gap or a transition
+    that crosses midnight (hours up to 23:xx in America/Nuuk, 02:30-03:10 on a spring-forward
+    night, a date a zone skipped): there the two sums differ by up to the gap. An end before the
     start counts as the windows did: its (negative) minutes when one working window holds both,
     else 0; a null end or start counts 0. -#}
 {% macro business_minutes(start_column, end_column, start_day, end_day, bounds) -%}
