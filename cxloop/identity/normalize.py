@@ -244,19 +244,18 @@ SURVEY_SOURCES = frozenset({"qualtrics", "typeform", "survey_csv"})
 
 def contact15(contact_id: object) -> str | None:
     """A Salesforce id compared on its case-sensitive 15-character form."""
-    if isinstance(contact_id, str):  # the usual case, without pd.isna's cost per value
-        text = contact_id.strip()
-    elif contact_id is None or pd.isna(contact_id):
-        return None
-    else:
-        text = str(contact_id).strip()
+    if not isinstance(contact_id, str):  # text, the usual case, skips pd.isna's cost per value
+        if contact_id is None or pd.isna(contact_id):
+            return None
+        contact_id = str(contact_id)
+    text = contact_id.strip()
     return text[:15] if len(text) in (15, 18) else None
 
 
 def anchor_key(contact_id: object) -> str | None:
     """How a CRM contact id is compared: HubSpot's `hubspot:<id>` as is, Salesforce's on 15."""
-    if isinstance(contact_id, str) and contact_id.strip().startswith("hubspot:"):
-        return contact_id.strip()
+    if isinstance(contact_id, str) and (text := contact_id.strip()).startswith("hubspot:"):
+        return text
     return contact15(contact_id)
 
 
