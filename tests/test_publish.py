@@ -21,6 +21,7 @@ from gate_state import mark_checked
 
 from cxloop.config import ProjectConfig
 from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
+from cxloop.quality.gate import MartsNotCheckedError, finish_build, start_build
 from cxloop.settings import Paths
 from cxloop.tables import TOMBSTONES, ensure_tables
 from cxloop.warehouse import connect, held_open
@@ -367,3 +368,27 @@ def test_a_failed_snapshot_leaves_nothing_attached_to_a_held_warehouse(tmp_path:
                 publish_snapshot(warehouse, bi_dir, "pepper", full=True)
         assert held_count(warehouse, "duckdb_databases() where database_name = 'snap'") == 0
         assert publish_snapshot(warehouse, bi_dir, "pepper", full=True)["marts.mart_nps"] == 1
+
+
+def test_the_report_drawn_beside_the_snapshot_is_written_only_after_it(tmp_path: Path) -> None:
+    """Publish draws the CX report beside the snapshot: a refused publish writes neither, and
+    a report that cannot be drawn is a warning beside a published snapshot."""
+    warehouse = make_warehouse(tmp_path / "warehouse" / "cx.duckdb")
+    paths = Paths(home=tmp_path)
+    page = paths.reports / "cx-report.html"
+    start_build(warehouse, "unchecked-build", None)  # a build not yet checked: refused
+    finish_build(warehouse, "unchecked-build", ["marts.mart_nps"], ok=True)
+    with pytest.raises(MartsNotCheckedError):
+        publish_configured(paths, None)
+    assert not page.exists() and not (paths.bi / "cx.duckdb").exists()
+
+    mark_checked(warehouse)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cxloop.publish.render_cx_report", lambda paths, config: 1 / 0)
+        result = publish_configured(paths, None)
+    assert result["report"] is None and not page.exists()
+    assert result["warnings"] == ["the CX report was not refreshed: division by zero"]
+    assert result["tables"]["marts.mart_nps"] == 1
+
+    result = publish_configured(paths, None)
+    assert result["report"] == str(page) and page.is_file() and result["warnings"] == []
