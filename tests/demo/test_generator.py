@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import time
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from cxloop.config import load_config
 from cxloop.demo.common import sf_checksum
 from cxloop.demo.generator import generate
+from cxloop.demo.zendesk import _iso
 
 SCALE = 0.04
 AS_OF = date(2026, 11, 1)
@@ -448,3 +450,14 @@ def test_parallel_writers_write_the_same_bytes_and_counts(demo, tmp_path: Path) 
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
     assert list(parallel.items()) == list(counts.items())
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [0, 59, 3599, 86399, 86400, -1, -86401, 951782400, 1709164799, 1798761599, 4102444800],
+)
+def test_zendesk_timestamps_are_the_utc_text_of_their_epoch_seconds(ts: int) -> None:
+    """Zendesk's `created_at` text for an epoch second: midnight, the day's last second, leap
+    days (2000-02-29, 2024-02-28 23:59:59), before 1970 and after 2099."""
+    assert _iso(ts) == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    assert _iso(1798761599) == "2026-12-31T23:59:59Z" and _iso(-1) == "1969-12-31T23:59:59Z"
