@@ -84,6 +84,8 @@ def column_expression(column: str, data_type: str, mask: bool, show_csm_names: b
     treatment = classify(column) if mask else "keep"
     if treatment == "staff_name" and show_csm_names:
         treatment = "keep"
+    if treatment in ("hash", "staff_name") and data_type.upper() == "BOOLEAN":
+        treatment = "keep"  # a yes/no flag: its salted hash is one of two strings, hiding nothing
     if treatment in ("hash", "staff_name"):
         return f"sha256(getvariable('cx_salt') || cast({name} as varchar)) as {name}"
     if treatment == "redact" and data_type.upper() == "VARCHAR":

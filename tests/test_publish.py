@@ -392,3 +392,34 @@ def test_the_report_drawn_beside_the_snapshot_is_written_only_after_it(tmp_path:
 
     result = publish_configured(paths, None)
     assert result["report"] == str(page) and page.is_file() and result["warnings"] == []
+
+
+def test_a_yes_no_flag_named_like_personal_data_is_published_as_it_is(tmp_path: Path) -> None:
+    """`has_opted_out_of_email` matches `*email*`, but a salted hash of true/false is one of two
+    strings: it hides nothing and breaks a BI filter on who must not be e-mailed."""
+    warehouse = tmp_path / "cx.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema marts; create schema ml")
+    con.execute(
+        "create table marts.dim_customers as select * from (values "
+        "('C1', 'ana@acme.example', true), ('C2', 'omar@acme.example', false), "
+        "('C3', null, null)) t(customer_id, email, has_opted_out_of_email)"
+    )
+    con.close()
+    mark_checked(warehouse)
+    publish_snapshot(warehouse, tmp_path / "bi", "pepper", full=True)
+    con = duckdb.connect(str(tmp_path / "bi" / "cx.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "select customer_id, email, has_opted_out_of_email from marts.dim_customers "
+            "order by customer_id"
+        ).fetchall()
+        kind = con.execute(
+            "select data_type from information_schema.columns "
+            "where column_name = 'has_opted_out_of_email'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert [(r[0], r[2]) for r in rows] == [("C1", True), ("C2", False), ("C3", None)]
+    assert kind == ("BOOLEAN",)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r[1]) for r in rows[:2])  # the e-mail still hashed
