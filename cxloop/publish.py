@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from cxloop.config import ProjectConfig
+from cxloop.errors import CxloopError
 from cxloop.privacy import classify, redact, redact_sql
 from cxloop.publish_manifest import (
     Manifest,
@@ -165,7 +167,8 @@ def publish_snapshot(
         drop_stale(con, {f"{s}.{t}" for s, t in tables} & keep)
         # each table's Parquet file is written beside the next table's copy (DuckDB runs both
         # off the GIL; one statement alone leaves a core idle: ~1 s of 5.5 at scale 10)
-        with ThreadPoolExecutor(1, "publish-parquet") as exports:
+        exports = ThreadPoolExecutor(1, "publish-parquet")
+        try:
             written = []
             for schema, table in tables:
                 name = f"{schema}.{table}"
@@ -177,14 +180,16 @@ def publish_snapshot(
                 con.execute(f"create schema if not exists snap.{schema}")
                 query = select_masked(con, schema, table, mask, show_csm_names)
                 con.execute(f'create table snap.{schema}."{table}" as {query}')
-                written.append(
-                    exports.submit(export_parquet, con, f'snap.{schema}."{table}"', parquet)
-                )
-                row = con.execute(f'select count(*) from snap.{schema}."{table}"').fetchone()
+                relation = f'snap.{schema}."{table}"'
+                written.append(exports.submit(export_parquet, con.cursor(), relation, parquet))
+                row = con.execute(f"select count(*) from {relation}").fetchone()
                 counts[name] = int(row[0]) if row else 0
-            for export in written:  # the first failure is raised, once all have ended
+            for export in written:  # the first failure is raised
                 export.result()
+        finally:  # on a failure, the exports not yet begun are dropped
+            exports.shutdown(wait=True, cancel_futures=True)
         con.execute("detach snap")
+        wait_written_out(tmp)
     finally:  # a held database keeps both after this connection: undo them (a failed copy too)
         with contextlib.suppress(duckdb.Error):
             con.execute("detach database if exists snap")
@@ -200,13 +205,32 @@ def publish_snapshot(
     return counts
 
 
-def export_parquet(con: duckdb.DuckDBPyConnection, relation: str, path: Path) -> None:
-    """Write one table of the new snapshot as a Parquet file, on a cursor of its own."""
-    cursor = con.cursor()
+def export_parquet(cursor: duckdb.DuckDBPyConnection, relation: str, path: Path) -> None:
+    """Write one table of the new snapshot as a Parquet file, on a cursor of its own (closed)."""
     try:
         cursor.execute(f"copy (select * from {relation}) to '{path}' (format parquet)")
     finally:
         cursor.close()
+
+
+def wait_written_out(snapshot: Path, seconds: float = 60.0) -> None:
+    """Wait until DuckDB has written the detached snapshot file out (its WAL gone).
+
+    A transaction of another connection of the held warehouse that read every database's
+    catalog while the snapshot was attached (a catalog query without `current_database()`)
+    defers the detach's checkpoint until it ends; renamed before that, the published file
+    would lack its tables. Raises CxloopError past `seconds` (nothing is published; the
+    previous snapshot stays)."""
+    wal = Path(f"{snapshot}.wal")
+    deadline = time.monotonic() + seconds
+    while wal.exists():
+        if time.monotonic() > deadline:
+            raise CxloopError(
+                f"{snapshot}: the new snapshot was not written out within {seconds:g} s "
+                f"({wal.name} remains: another connection's transaction still holds it); "
+                "the previous snapshot stays"
+            )
+        time.sleep(0.02)
 
 
 def drop_stale(con: duckdb.DuckDBPyConnection, keep: set[str]) -> None:
@@ -269,6 +293,11 @@ def publish_configured(
     # The CX report is drawn beside the snapshot (whose copies run in DuckDB, off the GIL) and
     # written only once the snapshot is in place; both read the one open database.
     with held_open(paths.warehouse), ThreadPoolExecutor(1, "cx-report") as pool:
+        gate = connect(paths.warehouse)
+        try:  # a refused publish refuses at once, before any drawing
+            require_checked_marts(gate, "publish")
+        finally:
+            gate.close()
         drawing = pool.submit(render_cx_report, paths, config)
         counts = publish_snapshot(
             paths.warehouse,

@@ -172,8 +172,14 @@ def reader(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` is a table or view of the warehouse itself.
+
+    Only its own catalog is read: an open transaction that had read the catalog of a database
+    attached beside it (publish's new snapshot) would defer that database's write-out at its
+    detach past the snapshot's rename (cxloop.publish)."""
     row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
         [schema, table],
     ).fetchone()
     return bool(row and row[0])

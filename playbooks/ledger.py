@@ -190,8 +190,9 @@ def ensure_playbook_tables(con: duckdb.DuckDBPyConnection) -> None:
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.name` is a table or view in the warehouse."""
     schema, name = table.split(".")
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+    rows = con.execute(  # its own catalog only (cxloop.warehouse.table_exists says why)
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
         [schema, name],
     ).fetchall()
     return bool(rows[0][0])

@@ -13,13 +13,18 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pytest
 from gate_state import mark_checked
 
+from cxloop import publish
 from cxloop.config import ProjectConfig
+from cxloop.errors import CxloopError
 from cxloop.publish import OPT_OUT_WARNING, STORAGE_VERSION, publish_configured, publish_snapshot
 from cxloop.quality.gate import MartsNotCheckedError, finish_build, start_build
 from cxloop.settings import Paths
@@ -378,9 +383,12 @@ def test_the_report_drawn_beside_the_snapshot_is_written_only_after_it(tmp_path:
     page = paths.reports / "cx-report.html"
     start_build(warehouse, "unchecked-build", None)  # a build not yet checked: refused
     finish_build(warehouse, "unchecked-build", ["marts.mart_nps"], ok=True)
-    with pytest.raises(MartsNotCheckedError):
-        publish_configured(paths, None)
-    assert not page.exists() and not (paths.bi / "cx.duckdb").exists()
+    drawn: list[object] = []
+    with pytest.MonkeyPatch.context() as mp:  # refused before any drawing starts
+        mp.setattr("cxloop.publish.render_cx_report", lambda paths, config: drawn.append(paths))
+        with pytest.raises(MartsNotCheckedError):
+            publish_configured(paths, None)
+    assert drawn == [] and not page.exists() and not (paths.bi / "cx.duckdb").exists()
 
     mark_checked(warehouse)
     with pytest.MonkeyPatch.context() as mp:
@@ -423,3 +431,52 @@ def test_a_yes_no_flag_named_like_personal_data_is_published_as_it_is(tmp_path: 
     assert [(r[0], r[2]) for r in rows] == [("C1", True), ("C2", False), ("C3", None)]
     assert kind == ("BOOLEAN",)
     assert all(re.fullmatch(r"[0-9a-f]{64}", r[1]) for r in rows[:2])  # the e-mail still hashed
+
+
+def _catalog_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A transaction of another connection of the held warehouse that has read every attached
+    database's catalog (no `current_database()`): DuckDB defers a detached database's write-out
+    until it ends."""
+    reader = duckdb.connect(str(warehouse))  # the held database, shared
+    reader.execute("begin transaction")
+    reader.execute("select count(*) from information_schema.tables").fetchone()
+    return reader
+
+
+def test_the_snapshot_is_renamed_into_place_only_once_written_out(tmp_path: Path) -> None:
+    """A catalog read beside the publish (act's thread, the report's) must not let a snapshot
+    whose tables still sit in its WAL be renamed into place: publish waits for the write-out,
+    and past its limit fails with the previous snapshot left in place."""
+    warehouse = make_warehouse(tmp_path / "cx.duckdb")
+    bi_dir = tmp_path / "bi"
+    readers: list[duckdb.DuckDBPyConnection] = []
+    wait = publish.wait_written_out
+
+    def beside(original):  # opens the reading transaction once the first table is copied
+        def export(cursor, relation, path):
+            if not readers:
+                readers.append(_catalog_reader(warehouse))
+            return original(cursor, relation, path)
+
+        return export
+
+    with held_open(warehouse):
+        publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+        before = snapshot_rows(bi_dir)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("cxloop.publish.export_parquet", beside(publish.export_parquet))
+            mp.setattr("cxloop.publish.wait_written_out", partial(wait, seconds=0.3))
+            with pytest.raises(
+                CxloopError, match=r"cx\.duckdb\.tmp: the new snapshot was not written out"
+            ):
+                publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+            readers.pop().execute("commit")
+            assert snapshot_rows(bi_dir) == before  # the previous snapshot stays
+
+            mp.setattr("cxloop.publish.wait_written_out", wait)
+            threading.Timer(0.5, lambda: readers[0].execute("commit")).start()
+            started = time.monotonic()
+            publish_snapshot(warehouse, bi_dir, "pepper", full=True)
+            waited = time.monotonic() - started
+            assert snapshot_rows(bi_dir) == before  # read at once: every table, every row
+    assert waited >= 0.5 and not (bi_dir / "cx.duckdb.tmp.wal").exists()

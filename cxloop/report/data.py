@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.privacy import redact
-from cxloop.warehouse import fetch_frame
+from cxloop.warehouse import fetch_frame, table_exists
 
 Z_95 = 1.96
 JOURNEY_DAYS = 30
@@ -46,17 +46,9 @@ class UnreadableTableError(Exception):
     """A section's table exists but lacks what the report reads (built by an older version)."""
 
 
-def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def query(con: duckdb.DuckDBPyConnection, tables: list[str], sql: str, params=None) -> pd.DataFrame:
     """The query's frame, or an empty one when any of `tables` (schema.table) is missing."""
-    if not all(has_table(con, *name.split(".")) for name in tables):
+    if not all(table_exists(con, *name.split(".")) for name in tables):
         return pd.DataFrame()
     try:
         return fetch_frame(con, sql, params or None)
@@ -230,7 +222,7 @@ def detractor_sentiment(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def example_comments(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Recent detractor comments, up to two per language, open text redacted."""
-    sentiment = has_table(con, "ml", "text_sentiment")
+    sentiment = table_exists(con, "ml", "text_sentiment")
     label = "sentiment.sentiment_label" if sentiment else "null"
     join = (
         "left join ml.text_sentiment as sentiment on sentiment.source_id = responses.response_id "

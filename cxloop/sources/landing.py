@@ -365,7 +365,8 @@ def raw_has_rows(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bo
     From the catalog's row estimate, without reading the table: 0 for a table never landed
     in; rows deleted (an erasure) may still count until a checkpoint, which errs on "may"."""
     row = con.execute(
-        "select estimated_size from duckdb_tables() where schema_name = 'raw' and table_name = ?",
+        "select estimated_size from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = ?",
         [f"{source}__{entity}"],
     ).fetchone()
     return bool(row and row[0])
@@ -374,7 +375,8 @@ def raw_has_rows(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> bo
 def _existing_columns(con: duckdb.DuckDBPyConnection, source: str, entity: str) -> set[str]:
     """The raw table's column names, case folded as DuckDB folds them (empty: no table yet)."""
     rows = con.execute(
-        "select column_name from duckdb_columns() where schema_name = 'raw' and table_name = ?",
+        "select column_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = ?",
         [f"{source}__{entity}"],
     ).fetchall()
     return {fold_case(name) for (name,) in rows}

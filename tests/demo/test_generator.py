@@ -460,4 +460,8 @@ def test_zendesk_timestamps_are_the_utc_text_of_their_epoch_seconds(ts: int) -> 
     """Zendesk's `created_at` text for an epoch second: midnight, the day's last second, leap
     days (2000-02-29, 2024-02-28 23:59:59), before 1970 and after 2099."""
     assert _iso(ts) == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def test_zendesk_timestamp_text_worked_by_hand() -> None:
     assert _iso(1798761599) == "2026-12-31T23:59:59Z" and _iso(-1) == "1969-12-31T23:59:59Z"
+    assert _iso(951782400) == "2000-02-29T00:00:00Z"
