@@ -50,7 +50,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --scale $(SCALE)
 	$(BIN)/python -m benchmarks.run --scale 10 --first-only
-	$(BIN)/python -m benchmarks.demo --scale $(SCALE)
+	$(BIN)/python -m benchmarks.demo --scale $(SCALE) --repeat 3
 	$(BIN)/python -m benchmarks.ingest --scale $(SCALE)
 	$(BIN)/python -m benchmarks.churn --score --train
 	$(BIN)/python -m benchmarks.playbooks --rows 100000
