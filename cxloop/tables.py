@@ -361,6 +361,27 @@ IDENTITY_CLUSTERS = Table(
             "md5 of the record's phone, mobile and account phone: the next run reuses the "
             "three phone columns while it is unchanged",
         ),
+        C(
+            "record_hash",
+            "ubigint",
+            "",
+            "DuckDB hash of the record's identity inputs: the next run resolves the record "
+            "again when it changed (cxloop.identity.incremental)",
+        ),
+        C(
+            "link_keys",
+            "ubigint[]",
+            "",
+            "hashes of the ids a rule joins on (e-mail, contact and helpdesk ids): what a new "
+            "or changed record can reach",
+        ),
+        C(
+            "block_keys",
+            "ubigint[]",
+            "",
+            "hashes of Splink's blocking keys: the records Splink may pair with it",
+        ),
+        C("splink_usable", "boolean", "", "whether Splink reads the record (a name or e-mail key)"),
     ),
     "one row per person record with its customer_id; replaced by each identity run",
 )

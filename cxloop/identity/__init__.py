@@ -67,7 +67,9 @@ def resolve_identities(
         report["no_identifier"],
         len(report["guard_hits"]),  # type: ignore[arg-type]
     )
-    logger.info("identity: seconds per stage %s", report["timings"])
+    logger.info(
+        "identity: resolved %s; seconds per stage %s", report["resolved"], report["timings"]
+    )
     for hit in report["guard_hits"]:  # type: ignore[union-attr]
         logger.warning("identity over-merge guard: cluster of %s not merged: %s", hit["size"], hit)
     return report

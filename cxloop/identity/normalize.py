@@ -286,6 +286,15 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
         anchor_key(r) if s in ANCHOR_SOURCES else None
         for s, r in zip(df["source"].tolist(), df["source_record_id"].tolist(), strict=True)
     ]
+    # the ids a record states for another: a CRM contact (compared as `anchor`), and for a
+    # survey response its ticket's requester (a Zendesk user's source_record_id)
+    df["stated_anchor"] = per_distinct(anchor_key, df["explicit_contact_id"])
+    df["stated_zendesk"] = [
+        str(int(uid)) if s in SURVEY_SOURCES and uid is not None and not pd.isna(uid) else None
+        for s, uid in zip(
+            df["source"].tolist(), df["explicit_zendesk_user_id"].tolist(), strict=True
+        )
+    ]
     df["record_key"] = df["source"] + ":" + df["source_record_id"]
     df["has_identifier"] = (
         df["email_normalized"].notna()

@@ -18,26 +18,28 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from cxloop.identity.clusters import RULE_RANK, Pairs, cluster
+from cxloop.identity.clusters import RULE_RANK, Clusters, Pairs, cluster
+from cxloop.identity.incremental import REGION, Plan, kept_guard_hits, map_summary, plan
 from cxloop.identity.normalize import ANCHOR_SOURCES, prepare
 from cxloop.identity.rules import deterministic_pairs, previous_pairs
 from cxloop.identity.runs import (
     IdentityState,
     clusters_fingerprint,
     last_model,
-    last_settings,
+    last_run,
     record_run,
     records_fingerprint,
     save_model,
     settings_fingerprint,
 )
-from cxloop.identity.splink_match import SplinkModel, SplinkResult, splink_edges
+from cxloop.identity.splink_match import SplinkModel, SplinkResult, splink_edges, splink_reads
 from cxloop.identity.stable_ids import assign_ids, change_log
 from cxloop.identity.store import load_person_records, load_previous, save
-from cxloop.warehouse import writer
+from cxloop.warehouse import fetch_frame, writer
 
 
 @dataclass
@@ -72,23 +74,38 @@ def resolve_warehouse(
     full_refresh: bool = False,
     build_id: str | None = None,
     retrain: bool = False,
+    incremental: bool = True,
 ) -> dict[str, object]:
     """Read person records and the last map, resolve, write the map, its changes and the run's
     fingerprints (ops.identity_runs, cxloop.identity.runs) in one transaction.
 
     `retrain` (a dbt full refresh: asked, new dbt code, an erasure) trains Splink afresh
-    instead of reusing its last model; `full_refresh` also ignores the last map."""
+    instead of reusing its last model; `full_refresh` also ignores the last map. Otherwise,
+    with `incremental`, only the records new, changed and removed records can reach are
+    resolved again when that is a small part (cxloop.identity.incremental): the same map as a
+    full run's."""
     run_id = uuid.uuid4().hex[:12]
     with writer(warehouse) as con:
         t0 = time.perf_counter()
         records_fp = records_fingerprint(con)
         settings = settings_fingerprint(threshold, max_cluster_size)
-        # the last map's phone columns are reused when made by the same code and libraries
-        records = load_person_records(
-            con, reuse_phones=not full_refresh and last_settings(con) == settings
-        )
-        previous = load_previous(con)
+        last = last_run(con)
+        same_code = not full_refresh and last is not None and last.settings == settings
         model = None if full_refresh or retrain else last_model(con, settings)
+        # a part only when the map is the one the last run wrote (not edited since: erased)
+        part = (
+            plan(con, model, threshold, _prepared)
+            if incremental
+            and same_code
+            and not retrain
+            and last is not None
+            and clusters_fingerprint(con) == last.clusters
+            else None
+        )
+        within = REGION if part else None
+        # the last map's phone columns are reused when made by the same code and libraries
+        records = load_person_records(con, reuse_phones=same_code, within=within)
+        previous = load_previous(con, within)
         load_s = time.perf_counter() - t0
         result = resolve(
             records,
@@ -97,25 +114,37 @@ def resolve_warehouse(
             max_cluster_size=max_cluster_size,
             full_refresh=full_refresh,
             splink_model=model,
+            part=part,
         )
         t0 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
         guard_hits: list[dict[str, object]] = result.report["guard_hits"]  # type: ignore[assignment]
+        if part is not None and last is not None:
+            guard_hits = [*guard_hits, *kept_guard_hits(con, last.run_id, part.keys)]
         save(
             con,
             result.records.assign(resolved_at=now, run_id=run_id),
             change_log(result.changes, guard_hits, run_id, now),
+            within=within,
+            run=(now, run_id),
         )
         state = IdentityState(
             settings,
             records_fp or "",
             clusters_fingerprint(con) or "",
         )
-        record_run(con, run_id, build_id, now, state, len(records))
+        whole = map_summary(con) if part is not None else {}
+        record_run(con, run_id, build_id, now, state, part.records if part else len(records))
         if result.trained is not None:
             save_model(con, result.trained, run_id, now, settings)
     save_s = time.perf_counter() - t0  # with the commit
-    report = dict(result.report)
+    report = {**result.report, **whole}
+    report["resolved"] = (
+        {"mode": "incremental", "records": part.reached, "new_or_changed": part.seeds,
+         "removed": part.removed, "splink_probes": part.probes}
+        if part is not None
+        else {"mode": "full", "records": len(records)}
+    )  # fmt: skip
     report["run_id"] = run_id
     report["state"] = asdict(state)
     report["timings"] = {
@@ -130,6 +159,16 @@ def resolve_warehouse(
     return report
 
 
+def _prepared(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """The records a temp table names, prepared, with their node and whether Splink reads
+    them (`incremental.plan`)."""
+    frame = prepare(load_person_records(con, reuse_phones=True, within=table))
+    nodes = fetch_frame(con, f"select source, source_record_id, node from {table}")
+    frame = frame.merge(nodes.astype(object), on=["source", "source_record_id"], how="left")
+    frame["splink_usable"] = splink_reads(frame)
+    return frame
+
+
 def resolve(
     records: pd.DataFrame,
     previous: dict[str, str],
@@ -138,17 +177,28 @@ def resolve(
     max_cluster_size: int,
     full_refresh: bool = False,
     splink_model: SplinkModel | None = None,
+    part: Plan | None = None,
 ) -> Resolution:
     """Resolve person records to customers; `previous` maps record_key -> last run's id.
 
     `splink_model` is the last trained Splink model, reused while the records it reads stay
     within `splink_match.RETRAIN_CHANGE` of those it was trained on (never on `full_refresh`).
+    `part`: `records` are the part of the map an incremental run resolves (its Splink count
+    and the ids the rest keeps come from the plan).
     """
     clock = StageClock()
     df = prepare(records)
     clock.lap("prepare")
     explicit, email = deterministic_pairs(df)
-    rules = cluster(df, [explicit, email], max_cluster_size)
+    # stages are numbered alike in every run (a guard hit's `stage`): 0 the last map's
+    # customers, 1 explicit ids, 2 e-mail, 3 Splink; without a last map stage 0 is empty
+    n = len(df)
+    rules = cluster(
+        df,
+        [explicit, email],
+        max_cluster_size,
+        start=Clusters(list(range(n)), [None] * n, [None] * n, stages_done=1),
+    )
     # Splink scores what the rules alone left apart, so a rerun on the same records scores the
     # same pairs as the first run and keeps their `splink` rule and probability (without this,
     # records the last run joined by Splink turned `previous_run` on the next run).
@@ -163,6 +213,7 @@ def resolve(
             splink_groups,
             lap=clock.lap,
             model=None if full_refresh else splink_model,
+            population=part.population if part else None,
         )
         if len(df) > 1
         else SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
@@ -177,7 +228,7 @@ def resolve(
     final = cluster(df, [splink_stage], max_cluster_size, start=rules)
     labels, rule, prob, guard_hits = final.labels, final.rule, final.prob, final.guard_hits
     clock.lap("cluster")
-    ids, changes = assign_ids(df, labels, previous)
+    ids, changes = assign_ids(df, labels, previous, part.reserved if part else frozenset())
     clock.lap("stable_ids")
     sizes = Counter(ids)
     out = df.copy()
@@ -194,6 +245,7 @@ def resolve(
     out["match_probability"] = [
         _record_probability(r, p) for r, p in zip(match_rule, prob, strict=True)
     ]
+    out["splink_usable"] = splink_reads(df)
     report = {
         "records": len(df),
         "customers": len(sizes),

@@ -11,35 +11,31 @@ import numpy as np
 import pandas as pd
 
 from cxloop.identity.clusters import Pairs
-from cxloop.identity.normalize import SURVEY_SOURCES, anchor_key, per_distinct
 
 
 def deterministic_pairs(df: pd.DataFrame) -> tuple[Pairs, Pairs]:
     """The rules' pairs in the order they are applied: explicit ids (shared external ids, then
     CSAT ticket requesters), then normalized e-mail; each in record order."""
     by_anchor = {a: i for i, a in enumerate(df["anchor"].tolist()) if isinstance(a, str)}
-    # each distinct stated id is read once (most records state none)
-    stated = per_distinct(anchor_key, df["explicit_contact_id"])
     external: tuple[list[int], list[int]] = ([], [])
-    for i, key in enumerate(stated):
+    for i, key in enumerate(df["stated_anchor"].tolist()):
         j = by_anchor.get(key or "")
         if j is not None and j != i:
             external[0].append(i)
             external[1].append(j)
-    sources = df["source"].tolist()
     zendesk = {
         r: i
-        for i, (s, r) in enumerate(zip(sources, df["source_record_id"].tolist(), strict=True))
+        for i, (s, r) in enumerate(
+            zip(df["source"].tolist(), df["source_record_id"].tolist(), strict=True)
+        )
         if s == "zendesk"
     }
     requester: tuple[list[int], list[int]] = ([], [])
-    stated_users = df["explicit_zendesk_user_id"].tolist()
-    for i, (s, uid) in enumerate(zip(sources, stated_users, strict=True)):
-        if s in SURVEY_SOURCES and uid is not None and not pd.isna(uid):
-            j = zendesk.get(str(int(uid)))
-            if j is not None:
-                requester[0].append(i)
-                requester[1].append(j)
+    for i, uid in enumerate(df["stated_zendesk"].tolist()):
+        j = zendesk.get(uid) if uid is not None else None
+        if j is not None:
+            requester[0].append(i)
+            requester[1].append(j)
     explicit = Pairs.concat(
         Pairs.of(*external, "external_id", 1.0), Pairs.of(*requester, "ticket_requester", 1.0)
     )

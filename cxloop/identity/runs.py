@@ -108,15 +108,25 @@ def consumed_state(con: duckdb.DuckDBPyConnection) -> IdentityState | None:
     return IdentityState(*row[0]) if row else None
 
 
-def last_settings(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The settings fingerprint of the last identity run (the one that wrote the map)."""
+@dataclass(frozen=True)
+class LastRun:
+    """The last identity run (the one that wrote the map): its id, settings and the map's
+    fingerprint as it wrote it."""
+
+    run_id: str
+    settings: str
+    clusters: str
+
+
+def last_run(con: duckdb.DuckDBPyConnection) -> LastRun | None:
+    """The last identity run; None before the first."""
     if not table_exists(con, IDENTITY_RUNS.schema, IDENTITY_RUNS.name):
         return None
     row = con.execute(
-        f"select settings_fingerprint from {IDENTITY_RUNS.qualified} "
-        "order by resolved_at desc limit 1"
+        f"select run_id, settings_fingerprint, clusters_fingerprint from "
+        f"{IDENTITY_RUNS.qualified} order by resolved_at desc limit 1"
     ).fetchall()
-    return row[0][0] if row else None
+    return LastRun(*row[0]) if row else None
 
 
 def record_run(

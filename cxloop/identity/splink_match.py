@@ -79,6 +79,11 @@ def needs_training(model: SplinkModel | None, records: int) -> bool:
     return model is None or abs(records - model.records) > RETRAIN_CHANGE * model.records
 
 
+def splink_reads(df: pd.DataFrame) -> pd.Series:
+    """Whether Splink reads each record: it has a last-name key or an e-mail local key."""
+    return df["last_key"].notna() | df["email_local_key"].notna()
+
+
 def splink_edges(
     df: pd.DataFrame,
     threshold: float,
@@ -86,36 +91,29 @@ def splink_edges(
     seed: int = 42,
     lap: Callable[[str], None] | None = None,
     model: SplinkModel | None = None,
+    population: int | None = None,
 ) -> SplinkResult:
     """Scored pairs (i, j, probability) at or above `threshold`, from Splink 5 on DuckDB.
 
     `groups` are the deterministic clusters: pairs inside one are not scored. `model` is the
     last trained model, reused unless `needs_training`. `lap(stage)`, when given, is called
-    after setup, training and prediction (the run's stage timings).
+    after setup, training and prediction (the run's stage timings). `population`: how many
+    records Splink reads in the whole map when `df` is only a part of it (an incremental
+    run, cxloop.identity.incremental): it decides training and the priors, as the whole
+    map's count would; such a run must reuse `model` (it never trains on a part).
     """
     from splink import DuckDBAPI, Linker
 
-    cols = ["first_key", "last_key", "email_local_key", "phone_e164", "account_hint"]
-    frame = df[cols].copy()
-    frame.insert(0, "unique_id", range(len(df)))
-    frame["phone_any"] = df["phone_any"]
-    frame["rule_group"] = groups if groups is not None else range(len(df))
-    anchored = {
-        g
-        for g, a in zip(frame["rule_group"].tolist(), df["anchor"].tolist(), strict=True)
-        if isinstance(a, str)
-    }
-    frame["group_has_contact"] = frame["rule_group"].isin(anchored)
-    frame["is_freemail"] = [
-        isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL
-        for e in df["email_normalized"].tolist()
-    ]
-    usable = frame[frame["last_key"].notna() | frame["email_local_key"].notna()]
+    frame = _splink_frame(df, range(len(df)), groups)
+    usable = frame[splink_reads(df).to_numpy()]
     if len(usable) < 2:
         return SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
     lap = lap or (lambda stage: None)
-    train = needs_training(model, len(usable))
-    if train or len(usable) < MIN_TRAINING_RECORDS:
+    count = len(usable) if population is None else population
+    train = needs_training(model, count)
+    if train and population is not None:
+        raise ValueError("Splink cannot train on a part of the records (population given)")
+    if train or count < MIN_TRAINING_RECORDS:
         model = None  # trained below, or the priors: too few records to train on
     con = limit_memory(duckdb.connect())  # Splink's own database, capped like the warehouse
     try:
@@ -138,12 +136,84 @@ def splink_edges(
     return SplinkResult(pairs[["i", "j", "probability"]].astype({"i": int, "j": int}), model, train)
 
 
-def _settings() -> object:
+def _splink_frame(df: pd.DataFrame, ids: object, groups: list[int] | None) -> pd.DataFrame:
+    """The columns Splink reads of prepared records: `unique_id` from `ids`, the comparison
+    and blocking keys, the record's group (`groups`, else its own) and whether that group
+    holds a CRM contact, whether its e-mail is a free-mail address."""
+    cols = ["first_key", "last_key", "email_local_key", "phone_e164", "account_hint"]
+    frame = df[cols].copy()
+    frame.insert(0, "unique_id", ids)
+    frame["phone_any"] = df["phone_any"]
+    frame["rule_group"] = groups if groups is not None else range(len(df))
+    anchored = {
+        g
+        for g, a in zip(frame["rule_group"].tolist(), df["anchor"].tolist(), strict=True)
+        if isinstance(a, str)
+    }
+    frame["group_has_contact"] = frame["rule_group"].isin(anchored)
+    frame["is_freemail"] = is_freemail(df["email_normalized"])
+    return frame
+
+
+def is_freemail(emails: pd.Series) -> list[bool]:
+    """Whether each normalized e-mail is at a free-mail provider (`FREEMAIL`)."""
+    return [isinstance(e, str) and e.rsplit("@", 1)[-1] in FREEMAIL for e in emails.tolist()]
+
+
+def cross_pairs(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    threshold: float,
+    model: SplinkModel | None,
+    population: int,
+) -> pd.DataFrame:
+    """The pairs (i, j, probability) at or above `threshold` between a record of `left` and
+    one of `right` (prepared records with a `node` column: i and j are nodes), as
+    `splink_edges` scores them with `model` (or the priors below MIN_TRAINING_RECORDS of
+    `population`): no pair is left out for the records' groups (each is its own), and none
+    between two CRM contacts (never joined)."""
+    from splink import DuckDBAPI, Linker
+
+    frames = []
+    for side, offset in ((left, 0), (right, len(left))):
+        frame = _splink_frame(
+            side, side["node"].to_numpy(), list(range(offset, offset + len(side)))
+        )
+        frames.append(frame[splink_reads(side).to_numpy()])
+    if not all(len(f) for f in frames):
+        return pd.DataFrame(columns=["i", "j", "probability"])
+    if needs_training(model, population):
+        raise ValueError("cross_pairs reuses a model: it never trains")
+    settings = (
+        {**model.settings, "link_type": "link_only"}
+        if model is not None and population >= MIN_TRAINING_RECORDS
+        else _settings("link_only")
+    )
+    con = limit_memory(duckdb.connect())
+    try:
+        db_api = DuckDBAPI(connection=con)
+        tables = [
+            db_api.register(f, dataset_display_name=name)
+            for f, name in zip(frames, ("part", "outside"), strict=True)
+        ]
+        linker = Linker(tables, settings, log_level=logging.WARNING)
+        pairs = linker.inference.predict(
+            threshold_match_probability=threshold
+        ).as_pandas_dataframe()
+    finally:
+        con.close()
+    pairs = pairs.rename(
+        columns={"unique_id_l": "i", "unique_id_r": "j", "match_probability": "probability"}
+    )
+    return pairs[["i", "j", "probability"]].astype({"i": "int64", "j": "int64"})
+
+
+def _settings(link_type: str = "dedupe_only") -> object:
     """The untrained model: blocking rules, comparisons with their priors, the prior match rate."""
     from splink import SettingsCreator
 
     return SettingsCreator(
-        link_type="dedupe_only",
+        link_type=link_type,
         comparisons=_comparisons(),
         blocking_rules_to_generate_predictions=[_blocking_rule(k) for k in BLOCKING_KEYS],
         probability_two_random_records_match=PRIOR_MATCH_RATE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 import pandas as pd
@@ -20,12 +21,17 @@ def mint_id(record_key: str) -> str:
 
 
 def assign_ids(
-    df: pd.DataFrame, labels: list[int], previous: dict[str, str]
+    df: pd.DataFrame,
+    labels: list[int],
+    previous: dict[str, str],
+    reserved: AbstractSet[str] = frozenset(),
 ) -> tuple[list[str], pd.DataFrame]:
     """Stable ids: a cluster keeps the previous id most of its records had (ties: smallest);
     an id goes to one cluster only; others mint from their smallest record key.
 
-    Returns the id per record and the changes (merge/split/new) against `previous`.
+    `reserved`: ids the customers outside `df` keep (an incremental run resolves a part of
+    the records): a minted id never takes one. Returns the id per record and the changes
+    (merge/split/new) against `previous`.
     """
     frame = pd.DataFrame({"label": labels, "key": df["record_key"]})
     frame["old"] = frame["key"].map(previous)
@@ -48,7 +54,7 @@ def assign_ids(
     for label, key in zip(unclaimed.index.tolist(), unclaimed.tolist(), strict=True):
         candidate = mint_id(key)
         k = 1
-        while candidate in taken:
+        while candidate in taken or candidate in reserved:
             candidate = mint_id(f"{key}#{k}")
             k += 1
         cluster_id[label] = candidate

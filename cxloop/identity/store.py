@@ -6,6 +6,15 @@ import duckdb
 import pandas as pd
 
 from cxloop.errors import CxloopError
+from cxloop.identity.incremental import (
+    BLOCK_COLUMNS,
+    LINK_COLUMNS,
+    RECORDS,
+    RULE_COLUMNS,
+    keys_sql,
+    link_key_frame,
+    record_hash_sql,
+)
 from cxloop.identity.normalize import PHONE_INPUTS, PHONE_OUTPUTS, RECORD_COLUMNS
 from cxloop.tables import IDENTITY_CHANGES, IDENTITY_CLUSTERS, IDENTITY_TABLES, ensure_tables
 from cxloop.warehouse import fetch_frame, table_exists
@@ -30,13 +39,16 @@ def phone_input_sql(alias: str) -> str:
     return f"md5(to_json([{parts}]))"
 
 
-def load_person_records(con: duckdb.DuckDBPyConnection, reuse_phones: bool = False) -> pd.DataFrame:
+def load_person_records(
+    con: duckdb.DuckDBPyConnection, reuse_phones: bool = False, within: str | None = None
+) -> pd.DataFrame:
     """The phase-1 dbt model's columns identity reads, or an error naming the model when dbt
     has not built it.
 
     `reuse_phones`: each record also gets `phone_known` and the last map's three phone
     columns (`known_` + name) where its phone inputs are those of the last run (the last run
     was under the same identity code and phonenumbers; `normalize.prepare` uses them).
+    `within`: only the records named in this table (source, source_record_id).
     """
     if not table_exists(con, *PERSON_RECORDS):
         raise IdentityError(
@@ -53,33 +65,78 @@ def load_person_records(con: duckdb.DuckDBPyConnection, reuse_phones: bool = Fal
             " and m.source_record_id = r.source_record_id"
             f" and m.phone_input = {phone_input_sql('r')}"
         )
+    if within is not None:
+        relation += (
+            f" semi join {within} as w on w.source = r.source"
+            " and w.source_record_id = r.source_record_id"
+        )
     return fetch_frame(
         con, f"select {columns} from {relation} order by r.source, r.source_record_id"
     )
 
 
-def load_previous(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The last run's map: record key -> customer_id (empty on the first run)."""
+def load_previous(con: duckdb.DuckDBPyConnection, within: str | None = None) -> dict[str, str]:
+    """The last run's map: record key -> customer_id (empty on the first run); `within`: only
+    the records named in this table (source, source_record_id)."""
     if not table_exists(con, *CLUSTERS):
         return {}
+    only = (
+        f" semi join {within} as w on w.source = m.source"
+        " and w.source_record_id = m.source_record_id"
+        if within is not None
+        else ""
+    )
     rows = fetch_frame(
         con,
-        "select source || ':' || source_record_id as record_key, customer_id "
-        "from intermediate.identity_clusters",
+        "select m.source || ':' || m.source_record_id as record_key, m.customer_id "
+        f"from intermediate.identity_clusters as m{only}",
     )
     return dict(zip(rows["record_key"].tolist(), rows["customer_id"].tolist(), strict=True))
 
 
-def save(con: duckdb.DuckDBPyConnection, clusters: pd.DataFrame, changes: pd.DataFrame) -> None:
-    """Replace the cluster table with `clusters`; append `changes` (stable_ids.change_log)."""
-    out = clusters[[c for c in CLUSTER_COLUMNS if c != "phone_input"] + list(PHONE_INPUTS)]
+# computed in SQL when a map row is written (cxloop.identity.incremental)
+COMPUTED = ("phone_input", "record_hash", "link_keys", "block_keys")
+
+
+def save(
+    con: duckdb.DuckDBPyConnection,
+    clusters: pd.DataFrame,
+    changes: pd.DataFrame,
+    within: str | None = None,
+    run: tuple[object, str] | None = None,
+) -> None:
+    """Write the map: `clusters` replace every row, or with `within` only the rows of the
+    records that table names and those of records gone (an incremental run), the others
+    taking `run` (resolved_at, run_id); append `changes` (stable_ids.change_log)."""
     ensure_identity_tables(con)
-    con.execute("delete from intermediate.identity_clusters")
+    if within is None:
+        con.execute("delete from intermediate.identity_clusters")
+    else:
+        con.execute(
+            "delete from intermediate.identity_clusters as m where exists (select 1 from "
+            f"{within} as w where w.source = m.source and w.source_record_id = "
+            f"m.source_record_id) or not exists (select 1 from {RECORDS} as r "
+            "where r.source = m.source and r.source_record_id = m.source_record_id)"
+        )
+        if run is not None:
+            con.execute(
+                "update intermediate.identity_clusters set resolved_at = ?, run_id = ?", run
+            )
+    out = pd.concat(
+        [
+            clusters[[c for c in CLUSTER_COLUMNS if c not in COMPUTED] + list(PHONE_INPUTS)],
+            link_key_frame(clusters),
+        ],
+        axis=1,
+    )
     con.register("identity_out", out)
     con.execute(
-        f"insert into {IDENTITY_CLUSTERS.sql_name} by name select * exclude "
-        f"({', '.join(PHONE_INPUTS)}), {phone_input_sql('o')} as phone_input "
-        "from identity_out as o"
+        f"insert into {IDENTITY_CLUSTERS.sql_name} by name select o.* exclude "
+        f"({', '.join((*PHONE_INPUTS, *LINK_COLUMNS))}), {phone_input_sql('o')} as phone_input, "
+        f"{keys_sql('o', RULE_COLUMNS)} as link_keys, {keys_sql('o', BLOCK_COLUMNS)} as "
+        f"block_keys, {record_hash_sql('r')} as record_hash "
+        f"from identity_out as o join {RECORDS} as r "
+        "on r.source = o.source and r.source_record_id = o.source_record_id"
     )
     con.unregister("identity_out")
     if len(changes):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 
 COLUMNS = [
@@ -55,3 +58,14 @@ def many_records(people: int, start: int = 0) -> pd.DataFrame:
                        first_name=first, last_name=last, account_hint=account)
             )  # fmt: skip
     return frame(rows)
+
+
+def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:
+    """Stand in for dbt phase 1: the person-records table with the model's columns."""
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema if not exists intermediate")
+    con.register("records", records)
+    con.execute(
+        "create or replace table intermediate.int_person_records__unioned as select * from records"
+    )
+    con.close()

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 from identity_records import ACME_PHONE as ACME
-from identity_records import frame, many_records, record
+from identity_records import frame, many_records, record, write_person_records
 from typer.testing import CliRunner
 
 from cxloop.config import IdentityConfig
@@ -20,17 +20,6 @@ from cxloop.identity.evaluate import TruthFileError, pairwise_metrics, read_trut
 from cxloop.identity.normalize import prepare
 from cxloop.identity.resolve import resolve_warehouse
 from cxloop.identity.store import IdentityError
-
-
-def write_person_records(warehouse: Path, records: pd.DataFrame) -> None:
-    """Stand in for dbt phase 1: the person-records table with the model's columns."""
-    con = duckdb.connect(str(warehouse))
-    con.execute("create schema if not exists intermediate")
-    con.register("records", records)
-    con.execute(
-        "create or replace table intermediate.int_person_records__unioned as select * from records"
-    )
-    con.close()
 
 
 def table(warehouse: Path, sql: str) -> pd.DataFrame:
