@@ -382,6 +382,10 @@ IDENTITY_CLUSTERS = Table(
             "hashes of Splink's blocking keys: the records Splink may pair with it",
         ),
         C("splink_usable", "boolean", "", "whether Splink reads the record (a name or e-mail key)"),
+        C("first_key", "varchar", "", "the first name's key Splink compares"),
+        C("last_key", "varchar", "", "the last name's key Splink compares"),
+        C("email_local_key", "varchar", "", "the e-mail's local-part key Splink blocks on"),
+        C("account_hint", "varchar", "", "the account the record names (Splink compares it)"),
     ),
     "one row per person record with its customer_id; replaced by each identity run",
 )

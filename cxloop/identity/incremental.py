@@ -1,19 +1,23 @@
 """Incremental identity: resolve again only the records a change can reach.
 
-Resolution is local: every pair a rule or Splink can form joins two records that share a
-value (an e-mail, a CRM contact id, a helpdesk user id, one of Splink's blocking keys), and
-the last map's clusters join records that share a customer id. Each record keeps those
-values as `link_keys` (hashes) in the map. The records a change can reach are the connected
-components, over shared link keys and customer ids, of the new and changed records (their new
-and old keys) and of the removed ones. Everything outside them would come out of a full run
-as the last map has it (a rerun on the same records keeps the map: tests/identity), so an
-incremental run resolves only those components and keeps every other row of the map. It is a
-full run's result, not an approximation: tests/identity/test_incremental.py compares the two.
+Resolution is local: a rule pairs two records that share an id (an e-mail, a CRM contact
+id, a helpdesk user id), Splink pairs two that share a blocking key, the last map's clusters
+join records that share a customer id, and the over-merge guard judges the records of one
+would-be cluster together. The map keeps each record's ids and blocking keys as hashes
+(`link_keys`, `block_keys`) and what Splink reads of it. The part to resolve again is the
+connected components, over the rules' ids (old and new), the last customers and the last
+run's guard hits, of the new, changed and removed records, grown by every pair Splink scores
+at or above the threshold between the part and a record outside, until none is left.
+Everything outside would come out of a full run as the last map has it (a rerun on the same
+records keeps the map: tests/identity), so an incremental run resolves only the part and
+keeps every other row. It is a full run's result, not an approximation:
+tests/identity/test_incremental.py compares the two.
 
-An incremental run needs the last map made by the same code, settings and libraries (else
-every record may resolve differently), a Splink model it may reuse for the whole map's count
-(a part is never trained on) and a reach under `MAX_SHARE` of the records (else the full run
-is as quick). docs/identity.md "Incremental runs".
+An incremental run needs the last map as the last identity run wrote it, by the same code,
+settings and libraries (else every record may resolve differently), the same scorer as that
+run (the model it may reuse for the whole map's count, or the priors on both sides of
+MIN_TRAINING_RECORDS: a part is never trained on) and a part under `MAX_SHARE` of the
+records (else a full run is as quick). docs/identity.md "Incremental runs".
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from cxloop.identity.normalize import RECORD_COLUMNS
 from cxloop.identity.splink_match import (
     BLOCKING_KEYS,
     FREEMAIL,
+    MIN_TRAINING_RECORDS,
     SplinkModel,
     cross_pairs,
     is_freemail,
     needs_training,
 )
 from cxloop.tables import IDENTITY_CHANGES, IDENTITY_CLUSTERS
-from cxloop.warehouse import fetch_frame
+from cxloop.warehouse import fetch_frame, table_exists
 
 MAX_SHARE = 0.5  # past this share of the records reached, a full run is as quick
 REGION = "identity_region"  # temp table: source, source_record_id of the records to resolve
@@ -58,6 +63,11 @@ BLOCK_LINKS = tuple((".".join(keys), keys) for keys in BLOCKING_KEYS)  # kind: t
 RULE_COLUMNS = tuple(f"link_{n}" for n in range(len(RULE_LINKS)))
 BLOCK_COLUMNS = tuple(f"block_{n}" for n in range(len(BLOCK_LINKS)))
 LINK_COLUMNS = (*RULE_COLUMNS, *BLOCK_COLUMNS)
+# what Splink reads of a record (splink_match._splink_frame), kept in the map for the probes
+SPLINK_COLUMNS = (
+    "first_key", "last_key", "email_local_key", "phone_e164", "account_hint", "phone_any",
+    "email_normalized",
+)  # fmt: skip
 
 
 def record_hash_sql(alias: str) -> str:
@@ -103,7 +113,8 @@ class Plan:
     removed: int  # map rows whose record is gone
     population: int  # records Splink reads in the whole map (splink_match `population`)
     reserved: set[str] = field(default_factory=set)  # ids the records outside keep
-    keys: set[str] = field(default_factory=set)  # record keys (source:id) in REGION
+    keys: set[str] = field(default_factory=set)  # record keys (source:id) of the part
+    # (REGION's and those of the removed records in it)
     probes: int = 0  # Splink runs that looked for pairs leaving the part
 
 
@@ -115,6 +126,7 @@ def plan(
     model: SplinkModel | None,
     threshold: float,
     prepared: Prepared,
+    last_run_id: str,
 ) -> Plan | None:
     """The part to resolve again, written to the temp table `REGION`; None when the run must
     be a full one (the map lacks its keys, Splink would train, or the reach is too wide).
@@ -152,11 +164,11 @@ def plan(
         "or block_keys is null or splink_usable is null)), "
         "count(*) filter (current and (not mapped or changed)), "
         "count(*) filter (not current), "
-        "count(*) filter (current and mapped and not changed and splink_usable), count(*) "
-        "from identity_nodes"
+        "count(*) filter (current and mapped and not changed and splink_usable), "
+        "count(*) filter (mapped and splink_usable), count(*) from identity_nodes"
     ).fetchone()
     assert counts is not None
-    records, unkeyed, touched, removed, usable_kept, size = counts
+    records, unkeyed, touched, removed, usable_kept, usable_last, size = counts
     if unkeyed or touched > MAX_SHARE * records:
         return None  # a map from before these keys, or most records new (the first run)
     con.execute(
@@ -167,7 +179,9 @@ def plan(
     population = usable_kept + int(fresh["splink_usable"].sum())
     if needs_training(model, population):
         return None  # Splink trains on the whole map, never on a part
-    graph = _Graph.read(con, size, fresh)
+    if (population < MIN_TRAINING_RECORDS) != (usable_last < MIN_TRAINING_RECORDS):
+        return None  # the priors now and a trained model last (or the reverse): all rescored
+    graph = _Graph.read(con, size, fresh, guard_hits(con, last_run_id))
     seeds = (
         con.execute("select node from identity_nodes where not current or not mapped or changed")
         .fetchnumpy()["node"]
@@ -181,7 +195,7 @@ def plan(
             break  # no record outside shares a blocking key with the part's new records
         probes += 1
         partners = _paired_outside(
-            con, prepared, frontier & graph.current, outside, model, threshold, population
+            con, fresh, frontier & graph.current, outside, model, threshold, population
         )
         frontier = graph.whole_components(partners) & ~part
         part |= frontier
@@ -196,7 +210,8 @@ def plan(
         f"and not exists (select 1 from {REGION} as g where g.source = n.source "
         "and g.source_record_id = n.source_record_id)"
     ).fetchall()
-    named = con.execute(f"select source || ':' || source_record_id from {REGION}").fetchall()
+    _write_nodes(con, "identity_part", np.flatnonzero(part))
+    named = con.execute("select source || ':' || source_record_id from identity_part").fetchall()
     return Plan(
         records=records,
         reached=len(region),
@@ -220,14 +235,27 @@ class _Graph:
     blocks: list[tuple[np.ndarray, np.ndarray]]  # per BLOCK_LINKS kind: (nodes, keys)
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection, size: int, fresh: pd.DataFrame) -> _Graph:
-        """Old keys of every map row (new and changed records too: their old links) and new
-        keys of the new and changed records; blocking keys as records have them now."""
+    def read(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        size: int,
+        fresh: pd.DataFrame,
+        hits: list[dict[str, object]],
+    ) -> _Graph:
+        """Rule ids: of every map row as the last run read it (changed records too) and of
+        the new and changed records now; the last map's customers; the last run's guard
+        hits (the records of one, kept apart by the guard, are one component: a removed or
+        changed member may let the rest merge). Blocking keys as records have them now."""
         keys = link_key_frame(fresh).assign(
             node=fresh["node"].astype("int64"),
             freemail=is_freemail(fresh["email_normalized"]),
         )
+        guarded = pd.DataFrame(
+            [(str(key), n) for n, hit in enumerate(hits) for key in hit["records"]],  # type: ignore[attr-defined]
+            columns=["record_key", "hit"],
+        )
         con.register("identity_fresh", keys)
+        con.register("identity_guarded", guarded)
         try:
             nodes = con.execute(
                 "select current, freemail from identity_nodes order by node"
@@ -242,7 +270,10 @@ class _Graph:
                 "union all select node, hash('customer' || chr(31) || customer_id) "
                 "from identity_nodes where mapped "
                 f"union all select node, unnest({keys_sql('f', RULE_COLUMNS)}) "
-                "from identity_fresh as f",
+                "from identity_fresh as f "
+                "union all select n.node, hash('guard' || chr(31) || g.hit) "
+                "from identity_nodes as n join identity_guarded as g "
+                "on g.record_key = n.source || ':' || n.source_record_id",
             )
             blocks = [
                 _edges(
@@ -255,6 +286,7 @@ class _Graph:
             ]
         finally:
             con.unregister("identity_fresh")
+            con.unregister("identity_guarded")
         return cls(current, _components(size, *rule), freemail, blocks)
 
     def whole_components(self, nodes: np.ndarray) -> np.ndarray:
@@ -307,7 +339,7 @@ def _write_nodes(con: duckdb.DuckDBPyConnection, table: str, nodes: np.ndarray) 
 
 def _paired_outside(
     con: duckdb.DuckDBPyConnection,
-    prepared: Prepared,
+    fresh: pd.DataFrame,
     inside: np.ndarray,
     outside: np.ndarray,
     model: SplinkModel | None,
@@ -315,32 +347,52 @@ def _paired_outside(
     population: int,
 ) -> np.ndarray:
     """The records of `outside` (a mask) Splink pairs, at or above `threshold`, with one of
-    `inside` (a mask): `splink_match.cross_pairs`."""
-    _write_nodes(con, "identity_inside", np.flatnonzero(inside))
-    _write_nodes(con, "identity_outside", np.flatnonzero(outside))
-    pairs = cross_pairs(
-        prepared(con, "identity_inside"),
-        prepared(con, "identity_outside"),
-        threshold,
-        model,
-        population,
-    )
-    ends = np.concatenate(
-        [pairs["i"].to_numpy(dtype=np.int64), pairs["j"].to_numpy(dtype=np.int64)]
-    )
+    `inside` (a mask): `splink_match.cross_pairs` on what Splink reads of each, from `fresh`
+    (the new and changed records, prepared) or else from the last map. A record from the map
+    is not marked a CRM contact, so a pair of two contacts may be scored too: the part may
+    only grow by it."""
+    is_fresh = np.zeros(len(inside), dtype=bool)
+    fresh_nodes = fresh["node"].to_numpy(dtype=np.int64)
+    is_fresh[fresh_nodes] = True
+    sides = []
+    for mask in (inside, outside):
+        _write_nodes(con, "identity_side", np.flatnonzero(mask & ~is_fresh))
+        kept = fetch_frame(
+            con,
+            f"select s.node, {', '.join(f'm.{c}' for c in SPLINK_COLUMNS)}, null as anchor "
+            f"from identity_side as s join {IDENTITY_CLUSTERS.qualified} as m "
+            "on m.source = s.source and m.source_record_id = s.source_record_id "
+            "where m.splink_usable",
+        )
+        new = fresh[mask[fresh_nodes]][["node", *SPLINK_COLUMNS, "anchor"]]
+        side = pd.concat([kept.astype(object), new.astype(object)], ignore_index=True)
+        text = side["account_hint"].astype("string")  # as the map keeps it
+        side["account_hint"] = text.astype(object).where(text.notna(), None)
+        sides.append(side)
+    pairs = cross_pairs(*sides, threshold, model, population)
+    ends = np.concatenate([pairs[end].to_numpy(dtype=np.int64) for end in ("i", "j")])
     return np.unique(ends[outside[ends]])
 
 
-def kept_guard_hits(con: duckdb.DuckDBPyConnection, run_id: str, reached: set[str]) -> list[dict]:
-    """The over-merge guard hits the last run (`run_id`) logged outside the reached records: a
-    full run would meet each again, so the incremental run logs them again too."""
+def guard_hits(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, object]]:
+    """The over-merge guard hits the run `run_id` logged (ops.identity_changes `detail`)."""
+    if not table_exists(con, IDENTITY_CHANGES.schema, IDENTITY_CHANGES.name):
+        return []
     rows = con.execute(
         f"select detail from {IDENTITY_CHANGES.qualified} "
-        "where run_id = ? and change_type = 'over_merge_guard'",
+        "where run_id = ? and change_type = 'over_merge_guard' order by detail",
         [run_id],
     ).fetchall()
-    hits = [json.loads(row[0]) for row in rows]
-    return [h for h in hits if not set(h["records"]) & reached]
+    return [json.loads(row[0]) for row in rows]
+
+
+def kept_guard_hits(
+    con: duckdb.DuckDBPyConnection, run_id: str, part: set[str]
+) -> list[dict[str, object]]:
+    """The guard hits the last run (`run_id`) logged outside the part (record keys): a full
+    run meets each again, so the incremental run logs them again too. A hit's records are
+    all in the part or none (`plan` joins them)."""
+    return [h for h in guard_hits(con, run_id) if not set(h["records"]) & part]  # type: ignore[call-overload]
 
 
 def map_summary(con: duckdb.DuckDBPyConnection) -> dict[str, object]:

@@ -94,7 +94,7 @@ def resolve_warehouse(
         model = None if full_refresh or retrain else last_model(con, settings)
         # a part only when the map is the one the last run wrote (not edited since: erased)
         part = (
-            plan(con, model, threshold, _prepared)
+            plan(con, model, threshold, _prepared, last.run_id)
             if incremental
             and same_code
             and not retrain
@@ -133,7 +133,7 @@ def resolve_warehouse(
             records_fp or "",
             clusters_fingerprint(con) or "",
         )
-        whole = map_summary(con) if part is not None else {}
+        whole = map_summary(con)  # the report's counts in either mode
         record_run(con, run_id, build_id, now, state, part.records if part else len(records))
         if result.trained is not None:
             save_model(con, result.trained, run_id, now, settings)

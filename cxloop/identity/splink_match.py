@@ -106,15 +106,15 @@ def splink_edges(
 
     frame = _splink_frame(df, range(len(df)), groups)
     usable = frame[splink_reads(df).to_numpy()]
-    if len(usable) < 2:
-        return SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
-    lap = lap or (lambda stage: None)
     count = len(usable) if population is None else population
     train = needs_training(model, count)
     if train and population is not None:
         raise ValueError("Splink cannot train on a part of the records (population given)")
     if train or count < MIN_TRAINING_RECORDS:
         model = None  # trained below, or the priors: too few records to train on
+    if len(usable) < 2:  # nothing to pair (the model is the one a pair would be scored with)
+        return SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), model, False)
+    lap = lap or (lambda stage: None)
     con = limit_memory(duckdb.connect())  # Splink's own database, capped like the warehouse
     try:
         db_api = DuckDBAPI(connection=con)
