@@ -21,7 +21,7 @@ import duckdb
 from cxloop.dbt import DbtRun, invoke_dbt, raise_for_failure
 from cxloop.errors import ConfigError, CxloopError
 from cxloop.sqlnames import quoted
-from cxloop.tables import ensure_warehouse
+from cxloop.tables import IDENTITY_MEMO_COLUMNS, ensure_warehouse
 from cxloop.warehouse import connect, writer
 
 # What dbt reads that Python writes: every raw table, plus these (schema, table).
@@ -35,6 +35,9 @@ PYTHON_TABLES = (
     ("ops", "callback_events"),
     ("ops", "ingest_files"),  # read by source freshness (macros/freshness.sql)
 )
+
+# Columns of those tables no model reads: their writer's own state, not copied.
+NOT_READ = {("intermediate", "identity_clusters"): IDENTITY_MEMO_COLUMNS}
 
 # DuckDB column type -> PostgreSQL type, spelled as format_type() spells it (compared to tell
 # an unchanged table). JSON stays text: the models read JSON text.
@@ -182,13 +185,18 @@ def tables_to_copy(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
-    """(name, PostgreSQL type) of each column, in order."""
+    """(name, PostgreSQL type) of each column dbt may read, in order (not `NOT_READ`'s)."""
     rows = con.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, table],
     ).fetchall()
-    return [(name, postgres_type(kind, f"{schema}.{table}.{name}")) for name, kind in rows]
+    skipped = NOT_READ.get((schema, table), ())
+    return [
+        (name, postgres_type(kind, f"{schema}.{table}.{name}"))
+        for name, kind in rows
+        if name not in skipped
+    ]
 
 
 def existing_columns(cur: Any, schema: str, table: str) -> list[tuple[str, str]] | None:

@@ -389,6 +389,12 @@ IDENTITY_CLUSTERS = Table(
     ),
     "one row per person record with its customer_id; replaced by each identity run",
 )
+# what the identity step keeps in its map for its next run (docs/identity.md "Incremental
+# runs"): dbt reads none of it, so the PostgreSQL copy leaves it out (cxloop.postgres)
+IDENTITY_MEMO_COLUMNS = (
+    "record_hash", "link_keys", "block_keys", "splink_usable", "first_key", "last_key",
+    "email_local_key", "account_hint",
+)  # fmt: skip
 IDENTITY_CHANGES = Table(
     "ops",
     "identity_changes",

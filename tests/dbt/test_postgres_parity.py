@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from cxloop.errors import ConfigError
 from cxloop.postgres import PostgresError, PostgresTarget, copy_python_tables
-from cxloop.tables import ensure_warehouse
+from cxloop.tables import IDENTITY_MEMO_COLUMNS, ensure_warehouse
 from cxloop.warehouse import writer
 
 SAMPLE = ("-m", "cxloop.demo.sample_raw")  # the sample raw layer dbt tests build on
@@ -366,6 +366,13 @@ def test_copy_again_replaces_rather_than_appends(built: dict[str, object]) -> No
             # same columns: truncated, not dropped, so the staging views over raw survive
             cur.execute("select count(*) from staging.stg_qualtrics__responses")
             assert cur.fetchone()[0] > 0
+            # the identity step's own state (its list and hash columns) is not copied
+            cur.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'intermediate' and table_name = 'identity_clusters'"
+            )
+            copied = {row[0] for row in cur.fetchall()}
+            assert "customer_id" in copied and not copied & set(IDENTITY_MEMO_COLUMNS)
     finally:
         pg.close()
 
