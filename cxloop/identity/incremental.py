@@ -6,12 +6,13 @@ join records that share a customer id, and the over-merge guard judges the recor
 would-be cluster together. The map keeps each record's ids and blocking keys as hashes
 (`link_keys`, `block_keys`) and what Splink reads of it. The part to resolve again is the
 connected components, over the rules' ids (old and new), the last customers and the last
-run's guard hits, of the new, changed and removed records, grown by every pair Splink scores
-at or above the threshold between the part and a record outside, until none is left.
-Everything outside would come out of a full run as the last map has it (a rerun on the same
-records keeps the map: tests/identity), so an incremental run resolves only the part and
-keeps every other row. It is a full run's result, not an approximation:
-tests/identity/test_incremental.py compares the two.
+run's guard hits, of the new, changed and removed records and of those hits, grown by every
+pair Splink scores at or above the threshold between the part and a record outside, until
+none is left. Everything outside would come out of a full run as the last map has it (a
+rerun on the same records keeps the map, except around guard hits, which is why they are
+always in the part), so an incremental run resolves only the part and keeps every other
+row. It is a full run's result, not an approximation: tests/identity/test_incremental.py
+compares the two.
 
 An incremental run needs the last map as the last identity run wrote it, by the same code,
 settings and libraries (else every record may resolve differently), the same scorer as that
@@ -113,8 +114,6 @@ class Plan:
     removed: int  # map rows whose record is gone
     population: int  # records Splink reads in the whole map (splink_match `population`)
     reserved: set[str] = field(default_factory=set)  # ids the records outside keep
-    keys: set[str] = field(default_factory=set)  # record keys (source:id) of the part
-    # (REGION's and those of the removed records in it)
     probes: int = 0  # Splink runs that looked for pairs leaving the part
 
 
@@ -187,7 +186,11 @@ def plan(
         .fetchnumpy()["node"]
         .astype(np.int64)
     )
-    part = graph.whole_components(seeds)
+    # the last run's guard hits are resolved again too: the guard judges a stage's component
+    # as the earlier stages left it, and a run that starts from the last map's customers
+    # (stage 0) may see it differently than the run that logged the hit (a rerun on the
+    # same records can change the map around a hit: docs/identity.md "Incremental runs")
+    part = graph.whole_components(np.concatenate([seeds, graph.guarded]))
     frontier, probes = part.copy(), 0
     while True:
         outside = graph.block_neighbours(frontier) & graph.current & ~part
@@ -210,8 +213,6 @@ def plan(
         f"and not exists (select 1 from {REGION} as g where g.source = n.source "
         "and g.source_record_id = n.source_record_id)"
     ).fetchall()
-    _write_nodes(con, "identity_part", np.flatnonzero(part))
-    named = con.execute("select source || ':' || source_record_id from identity_part").fetchall()
     return Plan(
         records=records,
         reached=len(region),
@@ -219,7 +220,6 @@ def plan(
         removed=removed,
         population=population,
         reserved={row[0] for row in kept},
-        keys={row[0] for row in named},
         probes=probes,
     )
 
@@ -233,6 +233,7 @@ class _Graph:
     component: np.ndarray  # per node, its component over rule ids and last customers
     freemail: np.ndarray  # mask: the record's e-mail is at a free-mail provider
     blocks: list[tuple[np.ndarray, np.ndarray]]  # per BLOCK_LINKS kind: (nodes, keys)
+    guarded: np.ndarray  # the nodes of the last run's guard hits
 
     @classmethod
     def read(
@@ -284,10 +285,15 @@ class _Graph:
                 )
                 for n, column in enumerate(BLOCK_COLUMNS)
             ]
+            guarded_nodes = con.execute(
+                "select n.node from identity_nodes as n join identity_guarded as g "
+                "on g.record_key = n.source || ':' || n.source_record_id"
+            ).fetchnumpy()["node"]
         finally:
             con.unregister("identity_fresh")
             con.unregister("identity_guarded")
-        return cls(current, _components(size, *rule), freemail, blocks)
+        guarded = np.asarray(guarded_nodes, dtype=np.int64)
+        return cls(current, _components(size, *rule), freemail, blocks, guarded)
 
     def whole_components(self, nodes: np.ndarray) -> np.ndarray:
         """A mask of the nodes in the components of `nodes`."""
@@ -384,15 +390,6 @@ def guard_hits(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, ob
         [run_id],
     ).fetchall()
     return [json.loads(row[0]) for row in rows]
-
-
-def kept_guard_hits(
-    con: duckdb.DuckDBPyConnection, run_id: str, part: set[str]
-) -> list[dict[str, object]]:
-    """The guard hits the last run (`run_id`) logged outside the part (record keys): a full
-    run meets each again, so the incremental run logs them again too. A hit's records are
-    all in the part or none (`plan` joins them)."""
-    return [h for h in guard_hits(con, run_id) if not set(h["records"]) & part]  # type: ignore[call-overload]
 
 
 def map_summary(con: duckdb.DuckDBPyConnection) -> dict[str, object]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cxloop.identity.clusters import RULE_RANK, Clusters, Pairs, cluster
-from cxloop.identity.incremental import REGION, Plan, kept_guard_hits, map_summary, plan
+from cxloop.identity.incremental import REGION, Plan, map_summary, plan
 from cxloop.identity.normalize import ANCHOR_SOURCES, prepare
 from cxloop.identity.rules import deterministic_pairs, previous_pairs
 from cxloop.identity.runs import (
@@ -36,7 +36,7 @@ from cxloop.identity.runs import (
     save_model,
     settings_fingerprint,
 )
-from cxloop.identity.splink_match import SplinkModel, SplinkResult, splink_edges, splink_reads
+from cxloop.identity.splink_match import SplinkModel, splink_edges, splink_reads
 from cxloop.identity.stable_ids import assign_ids, change_log
 from cxloop.identity.store import load_person_records, load_previous, save
 from cxloop.warehouse import fetch_frame, writer
@@ -98,11 +98,10 @@ def resolve_warehouse(
             if incremental
             and same_code
             and not retrain
-            and last is not None
-            and clusters_fingerprint(con) == last.clusters
+            and clusters_fingerprint(con) == last.clusters  # type: ignore[union-attr]
             else None
         )
-        within = REGION if part else None
+        within = REGION if part is not None else None
         # the last map's phone columns are reused when made by the same code and libraries
         records = load_person_records(con, reuse_phones=same_code, within=within)
         previous = load_previous(con, within)
@@ -119,8 +118,8 @@ def resolve_warehouse(
         t0 = time.perf_counter()
         now = datetime.now(UTC).replace(tzinfo=None)
         guard_hits: list[dict[str, object]] = result.report["guard_hits"]  # type: ignore[assignment]
-        if part is not None and last is not None:
-            guard_hits = [*guard_hits, *kept_guard_hits(con, last.run_id, part.keys)]
+        # in stage order, then by record (a full run's order is its positions')
+        guard_hits.sort(key=lambda h: (h["stage"], h["records"]))  # type: ignore[arg-type,return-value]
         save(
             con,
             result.records.assign(resolved_at=now, run_id=run_id),
@@ -206,17 +205,13 @@ def resolve(
     if not full_refresh and previous:
         rules = cluster(df, [previous_pairs(df, previous), explicit, email], max_cluster_size)
     clock.lap("rules")
-    splink = (
-        splink_edges(
-            df,
-            threshold,
-            splink_groups,
-            lap=clock.lap,
-            model=None if full_refresh else splink_model,
-            population=part.population if part else None,
-        )
-        if len(df) > 1
-        else SplinkResult(pd.DataFrame(columns=["i", "j", "probability"]), None, False)
+    splink = splink_edges(  # fewer than two records: no pair, the scorer still reported
+        df,
+        threshold,
+        splink_groups,
+        lap=clock.lap,
+        model=None if full_refresh else splink_model,
+        population=part.population if part is not None else None,
     )
     pairs = splink.pairs.sort_values(["probability", "i", "j"], ascending=[False, True, True])
     splink_stage = Pairs(
@@ -252,7 +247,7 @@ def resolve(
         "largest_cluster": max(sizes.values()) if sizes else 0,
         "no_identifier": int((out["match_rule"] == "no_identifier").sum()),
         "invalid_emails": sum(
-            isinstance(raw, str) and bool(raw.strip()) and valid is not True
+            isinstance(raw, str) and bool(raw.strip(" ")) and valid is not True  # as SQL trim
             for raw, valid in zip(
                 df["email_raw"].tolist(), df["is_email_valid"].tolist(), strict=True
             )

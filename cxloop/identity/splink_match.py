@@ -170,8 +170,9 @@ def cross_pairs(
     """The pairs (i, j, probability) at or above `threshold` between a record of `left` and
     one of `right` (prepared records with a `node` column: i and j are nodes), as
     `splink_edges` scores them with `model` (or the priors below MIN_TRAINING_RECORDS of
-    `population`): no pair is left out for the records' groups (each is its own), and none
-    between two CRM contacts (never joined)."""
+    `population`): no pair is left out for the records' groups (each is its own); a pair of
+    two records whose `anchor` holds a CRM contact is not scored (never joined), a record
+    without one (as `incremental` reads them from the map) may pair with anything."""
     from splink import DuckDBAPI, Linker
 
     frames = []

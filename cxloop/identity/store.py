@@ -130,15 +130,20 @@ def save(
         axis=1,
     )
     con.register("identity_out", out)
-    con.execute(
+    written = con.execute(
         f"insert into {IDENTITY_CLUSTERS.sql_name} by name select o.* exclude "
         f"({', '.join((*PHONE_INPUTS, *LINK_COLUMNS))}), {phone_input_sql('o')} as phone_input, "
         f"{keys_sql('o', RULE_COLUMNS)} as link_keys, {keys_sql('o', BLOCK_COLUMNS)} as "
         f"block_keys, {record_hash_sql('r')} as record_hash "
         f"from identity_out as o join {RECORDS} as r "
         "on r.source = o.source and r.source_record_id = o.source_record_id"
-    )
+    ).fetchone()
     con.unregister("identity_out")
+    if written is None or written[0] != len(out):  # each row resolved is a person record
+        raise IdentityError(
+            f"{IDENTITY_CLUSTERS.qualified}: {written[0] if written else 0} of {len(out)} "
+            f"resolved records found in {RECORDS} (source, source_record_id) to write"
+        )
     if len(changes):
         frame = changes[list(IDENTITY_CHANGES.column_names)]
         con.register("identity_changes_out", frame)
