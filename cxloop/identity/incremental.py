@@ -128,17 +128,18 @@ def plan(
     last_run_id: str,
 ) -> Plan | None:
     """The part to resolve again, written to the temp table `REGION`; None when the run must
-    be a full one (the map lacks its keys, Splink would train, or the reach is too wide).
+    be a full one (the map lacks its keys, the scorer changes, or the reach is too wide).
 
     `prepared(con, table)` returns the records a temp table names (source, source_record_id,
     node), prepared (`normalize.prepare`), with their `node` and `splink_usable`.
 
-    The part grows from the new, changed and removed records: by the rules' ids and the last
-    map's customers (their connected components), then by every pair Splink scores at or
-    above `threshold` between the part and a record outside it (scored with the model the run
-    uses, on the part and the records sharing a blocking key with it), until no such pair is
-    left. A pair outside the part is scored as the last run scored it, and a pair under the
-    threshold joins nothing, so neither can change what a full run gives.
+    The part grows from the new, changed and removed records and the last run's guard hits
+    (`last_run_id`): by the rules' ids, the last map's customers and those hits (connected
+    components), then by every pair Splink scores at or above `threshold` between the part
+    and a record outside it (with the run's scorer, on the part and the records sharing a
+    blocking key with it), until no such pair is left. A pair outside the part scores what it
+    scored in the last run (the same scorer, else None), and a pair under the threshold joins
+    nothing, so neither can change what a full run gives.
     """
     free_sql = (
         "coalesce(string_split(m.email_normalized, '@')[-1] in ("
