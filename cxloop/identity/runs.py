@@ -42,9 +42,11 @@ class IdentityState:
 
 
 def settings_fingerprint(threshold: float, max_cluster_size: int) -> str:
-    """sha256 of the identity settings, the identity code and the versions of the libraries
-    the map depends on (Splink and the DuckDB and pandas under it, phonenumbers' parsing)."""
+    """sha256 of the identity settings, the identity code, the map's columns (defined in
+    cxloop.tables) and the versions of the libraries the map depends on (Splink and the
+    DuckDB and pandas under it, phonenumbers' parsing)."""
     digest = hashlib.sha256(json.dumps([threshold, max_cluster_size]).encode())
+    digest.update(IDENTITY_CLUSTERS.ddl.encode())
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

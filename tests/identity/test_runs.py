@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
+import pytest
 
 from cxloop.identity.runs import _rows_fingerprint
 
@@ -31,3 +34,17 @@ def test_row_order_does_not_count_and_every_edit_does() -> None:
 
 def test_an_empty_table_has_a_fingerprint() -> None:
     assert fingerprint([]) == "0:0"
+
+
+def test_the_settings_fingerprint_follows_the_maps_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cxloop.identity.runs as runs
+    from cxloop.tables import IDENTITY_CLUSTERS, C
+
+    before = runs.settings_fingerprint(0.9, 25)
+    assert runs.settings_fingerprint(0.9, 25) == before
+    assert runs.settings_fingerprint(0.8, 25) != before
+    grown = replace(IDENTITY_CLUSTERS, columns=(*IDENTITY_CLUSTERS.columns, C("extra", "varchar")))
+    monkeypatch.setattr(runs, "IDENTITY_CLUSTERS", grown)
+    assert runs.settings_fingerprint(0.9, 25) != before  # a new map column: a full run
