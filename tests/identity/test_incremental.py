@@ -1,6 +1,6 @@
 """An incremental identity run gives the full run's map (cxloop.identity.incremental).
 
-Each case resolves a base of hand-written records (543 CRM contacts and helpdesk users:
+Each case resolves a base of hand-written records (551 CRM contacts and helpdesk users:
 under MIN_TRAINING_RECORDS, so Splink scores with its documented priors, and a helpdesk user
 of a contact's name and company is a match) once, changes the records, and resolves the
 same warehouse twice more from that point: incrementally and in full (`incremental=False`).
@@ -23,7 +23,6 @@ from identity_records import FIRST, LAST, frame, many_records, record, write_per
 from cxloop.identity.resolve import resolve_warehouse
 
 SETTINGS = {"threshold": 0.9, "max_cluster_size": 3}
-RUN_COLUMNS = ["resolved_at", "run_id"]
 REPORTED = [
     "records", "customers", "largest_cluster", "no_identifier", "invalid_emails",
     "invalid_phones", "rules", "changes", "guard_hits", "splink_model",
@@ -70,7 +69,7 @@ def people(count: int) -> pd.DataFrame:
                     account_hint=account(n),
                 )
             )
-    return frame(rows)  # fmt: skip
+    return frame(rows)
 
 
 HASSAN = "001999000000001AAA"  # Mohammed Al-Hassan's account
@@ -137,7 +136,7 @@ def desk() -> list[dict[str, object]]:
             "zendesk", DESK, email_raw="desk@clash.example", first_name="Front", last_name="Desk"
         )
     )
-    return rows  # fmt: skip
+    return rows
 
 
 @pytest.fixture(scope="module")
