@@ -226,6 +226,53 @@ def test_an_erasure_refreshes_its_own_build_before_it_is_logged(home_copy: Path)
     assert full_refresh_reason(warehouse, "f1") is None
 
 
+def test_rows_landed_behind_the_last_build_refresh_fully(home_copy: Path) -> None:
+    """A landing stamped at or before the newest the last build saw (a clock set back, another
+    loader) is one no watermark reads again: the next build refreshes fully, naming the table.
+    A landing after it does not; nor does a table empty then and still empty."""
+    from cxloop.incremental import full_refresh_reason, record_incremental_build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    record_incremental_build(warehouse, "b1", "f1", None)
+    assert full_refresh_reason(warehouse, "f1") is None
+    con = duckdb.connect(str(warehouse))
+    try:
+        newest = con.execute("select max(_loaded_at) from raw.qualtrics__responses").fetchall()
+        columns = raw_columns(con, "qualtrics__responses")
+        row = dict(
+            zip(
+                columns,
+                con.execute("select * from raw.qualtrics__responses limit 1").fetchall()[0],
+                strict=True,
+            )
+        )
+    finally:
+        con.close()
+    later = row | {"ResponseId": "R_handLater0001"}
+    con = duckdb.connect(str(warehouse))
+    try:
+        land(con, "qualtrics__responses", (later,), "qualtrics/later.csv")  # at LANDED_AT
+    finally:
+        con.close()
+    assert full_refresh_reason(warehouse, "f1") is None
+    record_incremental_build(warehouse, "b2", "f1", None)
+    behind = row | {"ResponseId": "R_handBehind001", "_loaded_at": newest[0][0]}
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            f"insert into raw.qualtrics__responses ({', '.join(quoted(c) for c in columns)}) "
+            f"values ({', '.join('?' for _ in columns)})",
+            [behind.get(column) for column in columns],
+        )
+    finally:
+        con.close()
+    reason = full_refresh_reason(warehouse, "f1") or ""
+    assert "landed at or before" in reason and "raw.qualtrics__responses" in reason, reason
+    assert "raw.zendesk__ticket_events" not in reason
+    record_incremental_build(warehouse, "b3", "f1", reason)  # the full build it caused
+    assert full_refresh_reason(warehouse, "f1") is None
+
+
 def land_survey_answers(warehouse: Path) -> tuple[str, str, str]:
     """Land three Qualtrics responses by hand (source-formats.md 3.x export columns): a new
     answer naming billing, an earlier answer re-exported with a new text (slow support), and an

@@ -1,13 +1,15 @@
 {{ config(
     materialized='incremental',
-    unique_key='response_id',
+    unique_key=['source', 'response_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
 -- Every survey response, whichever tool collected it: the staging models of each survey
 -- source have exactly the same columns (tests/dbt/test_survey_staging_columns.py), stacked
 -- here with the source that identity resolution names them by. Response ids are unique
--- across sources (Qualtrics R_..., Typeform tokens, `<survey_id>:<id>` for CSVs).
+-- across sources (Qualtrics R_..., Typeform tokens, `<survey_id>:<id>` for CSVs; tested: the
+-- incremental key is (source, response_id), so a run keeps an id two sources share and the
+-- test fails as a full build's would).
 -- Incremental (docs/decisions.md "Incremental models"): a run takes from each source only the
 -- responses whose latest version landed after the newest this table holds of that source, and
 -- replaces them. Raw is append-only and a landing's _loaded_at is later than every earlier
