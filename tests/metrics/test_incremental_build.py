@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -51,13 +51,19 @@ def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     ]
 
 
-def land(con: duckdb.DuckDBPyConnection, table: str, rows: tuple[dict, ...], file: str) -> None:
-    """Insert `rows` into raw.<table> as one hand-made landing of `file` at LANDED_AT."""
+def land(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: tuple[dict, ...],
+    file: str,
+    loaded_at: datetime = LANDED_AT,
+) -> None:
+    """Insert `rows` into raw.<table> as one hand-made landing of `file` at `loaded_at`."""
     columns = raw_columns(con, table)
     source = file.split("/")[0]
     for number, row in enumerate(rows):
         meta = {
-            "_batch_id": f"hand-{source}", "_loaded_at": LANDED_AT, "_source": source,
+            "_batch_id": f"hand-{source}", "_loaded_at": loaded_at, "_source": source,
             "_source_file": file, "_row_number": number,
             "_content_hash": f"hand-{source}-{number}",
         }  # fmt: skip
@@ -381,3 +387,48 @@ def test_incremental_topic_tagging_equals_full_refresh(
     assert after_incremental.keys() == after_full.keys()
     for table, rows in after_full.items():
         assert after_incremental[table] == rows, table
+
+
+def test_each_survey_source_has_its_own_watermark(home_copy: Path, prefect_harness: None) -> None:
+    """A Typeform response landed (its first) with a _loaded_at older than every Qualtrics
+    landing the union holds still reaches the union in an incremental build: the watermark is
+    per source. Hand-written in the columns a Typeform webhook lands in (cxloop.sources.contracts:
+    token, submitted_at ISO with Z, event_type form_response; source-formats.md 6)."""
+    from cxloop.build import VOICE_AND_SCORES
+    from cxloop.flows.build import build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        oldest = con.execute(
+            "select min(_loaded_at) from intermediate.int_survey_responses__unioned "
+            "where source = 'qualtrics'"
+        ).fetchall()[0][0]
+        assert oldest is not None
+        response = {
+            "token": "tf-hand-0001", "survey_id": "nps-relationship", "survey_kind": "nps",
+            "event_type": "form_response", "submitted_at": "2026-10-01T10:00:00Z",
+            "email": "ana.pereira@example.org", "nps": "3", "language": "pt",
+        }  # fmt: skip
+        land(
+            con,
+            "typeform__responses",
+            (response,),
+            "typeform/hand.json",
+            oldest - timedelta(days=1),
+        )
+    finally:
+        con.close()
+
+    incremental = build(changed=["raw.typeform__responses"], defer=VOICE_AND_SCORES)
+    assert incremental["success"] and incremental["full_refresh"] is None
+    assert "intermediate.int_survey_responses__unioned" in incremental["datasets"]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        held = con.execute(
+            "select source, response_id, nps_score, is_counted "
+            "from intermediate.int_survey_responses__unioned where response_id = 'tf-hand-0001'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert held == [("typeform", "tf-hand-0001", 3, True)]
