@@ -87,14 +87,21 @@ def config_facts(config: ProjectConfig | None) -> Any:
 CONTENT_XOR = "bit_xor(hash(_content_hash))"  # an order-free hash of a raw table's rows
 
 
+def raw_table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The name of every table of the raw schema."""
+    return [
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'raw' order by 1"
+        ).fetchall()
+    ]
+
+
 def raw_facts(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """Per raw table: rows, newest `_loaded_at`, order-free hash of the rows' content hashes."""
-    tables = con.execute(
-        "select table_name from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'raw' order by 1"
-    ).fetchall()
     facts: dict[str, list[Any]] = {}
-    for (table,) in tables:
+    for table in raw_table_names(con):
         columns = {r[0] for r in con.execute(f'describe raw."{table}"').fetchall()}
         if {"_loaded_at", "_content_hash"} <= columns:
             sql = f'select count(*), max(_loaded_at), {CONTENT_XOR} from raw."{table}"'
@@ -166,8 +173,10 @@ def raw_table_inputs(
 # `check_raw_through:<table>` = "<rules>|<newest _loaded_at>|<rows>|<hash>": the table's
 # `raw_facts` when the check started. A table whose rows up to that time are no longer those (a
 # row written behind the window by another loader or a clock set back, an erasure) has no
-# window and is read as before.
+# window and is read as before. The incremental models' builds record the same under
+# `build_through:<table>` (cxloop.incremental: such a table makes the next build refresh fully).
 RAW_THROUGH = "check_raw_through:"
+BUILD_THROUGH = "build_through:"
 
 
 def raw_check_rules(config: ProjectConfig | None) -> str:
@@ -181,12 +190,22 @@ def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[
     only the rows landed after it. Any other dataset (never checked under these rules: new
     checks, cxloop.yaml changed, a first run; or rows changed behind the window) has none
     and is read as before."""
-    recorded = latest_inputs(warehouse, [f"{RAW_THROUGH}{d}" for d in datasets])
-    windows = {}
+    windows = covered_windows(warehouse, RAW_THROUGH, datasets, rules)
+    return {dataset: end for dataset, end in windows.items() if end is not None}
+
+
+def covered_windows(
+    warehouse: Path, prefix: str, datasets: list[str], tag: str
+) -> dict[str, datetime | None]:
+    """Per raw dataset with a `covered_through` entry under `prefix` recorded with `tag`: the
+    newest `_loaded_at` it covered while the dataset's rows up to then are still the ones
+    recorded, else None (rows written behind it, or deleted)."""
+    recorded = latest_inputs(warehouse, [f"{prefix}{d}" for d in datasets])
+    windows: dict[str, datetime | None] = {}
     with reader(warehouse) as con:
         for dataset in datasets:
-            parts = recorded.get(f"{RAW_THROUGH}{dataset}", "").split("|")
-            if len(parts) != 4 or parts[0] != rules:
+            parts = recorded.get(f"{prefix}{dataset}", "").split("|")
+            if len(parts) != 4 or parts[0] != tag:
                 continue
             end = datetime.fromisoformat(parts[1])
             schema, table = dataset.split(".", 1)
@@ -194,8 +213,8 @@ def raw_check_windows(warehouse: Path, datasets: list[str], rules: str) -> dict[
                 f'select count(*), {CONTENT_XOR} from {schema}."{table}" where _loaded_at <= ?',
                 [end],
             ).fetchone()
-            if covered and [str(v) for v in covered] == parts[2:]:
-                windows[dataset] = end
+            same = covered is not None and [str(v) for v in covered] == parts[2:]
+            windows[dataset] = end if same else None
     return windows
 
 
@@ -205,11 +224,19 @@ def raw_checked_through(
     """The `record_many` entries saying a passing raw check under `rules` covered each of
     `datasets` as its `raw_facts` (`raw`, read before the check) found it: a row landed
     meanwhile is read again next time, never skipped. Tables without landing metadata get none."""
+    return covered_through(RAW_THROUGH, raw, datasets, rules)
+
+
+def covered_through(
+    prefix: str, raw: dict[str, list[Any]], datasets: list[str], tag: str
+) -> dict[str, str]:
+    """The `record_many` entries under `prefix` saying each of `datasets` was covered, under
+    `tag`, as its `raw_facts` (`raw`) found it (`covered_windows` reads them back)."""
     entries = {}
     for dataset in datasets:
         rows, newest, content = raw.get(dataset.split(".", 1)[1], [None, None, None])
         if newest is not None:
-            entries[f"{RAW_THROUGH}{dataset}"] = f"{rules}|{newest.isoformat()}|{rows}|{content}"
+            entries[f"{prefix}{dataset}"] = f"{tag}|{newest.isoformat()}|{rows}|{content}"
     return entries
 
 

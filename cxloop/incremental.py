@@ -8,9 +8,9 @@ produced the kept rows is the SQL that runs now. So a build refreshes fully (`db
 --full-refresh`) when no successful build is recorded in ops.incremental_builds, when the dbt
 project, its vars or the dbt / DuckDB versions changed since the last one (its fingerprint),
 when a person was erased since (erasure deletes raw rows an incremental run never sees), or
-when a raw table holds rows landed at or before its newest landing of the last build that it
-did not hold then (ops.incremental_landings: a clock set back, another loader), which no
-watermark would ever read.
+when a raw table's rows landed at or before its newest landing of the last build are no
+longer the rows it held then (a clock set back, another loader: rows no watermark would ever
+read; the raw checks' window guard, cxloop.changes `covered_windows`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,17 @@ from pathlib import Path
 
 import duckdb
 
+from cxloop.changes import (
+    BUILD_THROUGH,
+    covered_through,
+    covered_windows,
+    raw_table_facts,
+    raw_table_names,
+    record_many,
+)
 from cxloop.dbt import DBT_PROJECT_DIR, project_signature
 from cxloop.quality.results import utc_now
-from cxloop.sqlnames import quoted
-from cxloop.tables import ERASURES, INCREMENTAL_BUILDS, INCREMENTAL_LANDINGS, TOMBSTONES
+from cxloop.tables import ERASURES, INCREMENTAL_BUILDS, TOMBSTONES
 from cxloop.warehouse import table_exists, writer
 
 VERSIONED = ("dbt-core", "dbt-duckdb", "duckdb")
@@ -57,64 +64,25 @@ def full_refresh_reason(warehouse: Path, fingerprint: str) -> str | None:
         if not table_exists(con, INCREMENTAL_BUILDS.schema, INCREMENTAL_BUILDS.name):
             return "no incremental build recorded"
         row = con.execute(
-            f"select build_id, fingerprint, recorded_at from {INCREMENTAL_BUILDS.qualified} "
+            f"select fingerprint, recorded_at from {INCREMENTAL_BUILDS.qualified} "
             "order by recorded_at desc limit 1"
         ).fetchall()
         if not row:
             return "no incremental build recorded"
-        last_build, last_fingerprint, last_at = row[0]
+        last_fingerprint, last_at = row[0]
         if last_fingerprint != fingerprint:
             return "the dbt project, its vars or the dbt/DuckDB versions changed"
         if erased_since(con, last_at):
             return "a person was erased since the last build"
-        behind = landed_behind(con, last_build)
-        if behind:
-            return (
-                f"rows landed at or before the last build's newest landing of {', '.join(behind)}"
-                " (a clock set back or another loader)"
-            )
-    return None
-
-
-def landed_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """schema.table of every raw table with a `_loaded_at` column (what a watermark reads)."""
-    return [
-        f"raw.{name}"
-        for (name,) in con.execute(
-            "select table_name from duckdb_columns() where database_name = current_database() "
-            "and schema_name = 'raw' and column_name = '_loaded_at' order by table_name"
-        ).fetchall()
-    ]
-
-
-def landed_behind(con: duckdb.DuckDBPyConnection, build_id: str) -> list[str]:
-    """The raw tables whose rows landed at or before the newest landing recorded for `build_id`
-    are no longer the rows recorded then (more: written behind the watermark; fewer: deleted).
-    A build recorded before ops.incremental_landings existed has none recorded: none."""
-    if not table_exists(con, INCREMENTAL_LANDINGS.schema, INCREMENTAL_LANDINGS.name):
-        return []
-    recorded = con.execute(
-        f"select raw_table, loaded_through, landed_rows from {INCREMENTAL_LANDINGS.qualified} "
-        "where build_id = ? order by raw_table",
-        [build_id],
-    ).fetchall()
-    present = set(landed_tables(con))
-    behind = []
-    for raw_table, loaded_through, landed_rows in recorded:
-        if raw_table not in present:
-            continue  # dropped since: nothing an incremental model can read from it
-        schema, table = raw_table.split(".", 1)
-        rows = (
-            con.execute(
-                f"select count(*) from {quoted(schema)}.{quoted(table)} where _loaded_at <= ?",
-                [loaded_through],
-            ).fetchall()[0][0]
-            if loaded_through is not None
-            else 0
+        datasets = [f"raw.{table}" for table in raw_table_names(con)]
+    windows = covered_windows(warehouse, BUILD_THROUGH, datasets, fingerprint)
+    behind = [dataset for dataset, end in windows.items() if end is None]
+    if behind:
+        return (
+            f"rows landed at or before the last build's newest landing of {', '.join(behind)}"
+            " (a clock set back or another loader)"
         )
-        if rows != landed_rows:
-            behind.append(raw_table)
-    return behind
+    return None
 
 
 def erased_since(con: duckdb.DuckDBPyConnection, last_at: datetime) -> bool:
@@ -148,18 +116,15 @@ def erased_since(con: duckdb.DuckDBPyConnection, last_at: datetime) -> bool:
 def record_incremental_build(
     warehouse: Path, build_id: str, fingerprint: str, reason: str | None
 ) -> None:
-    """One ops.incremental_builds row: this build succeeded on this fingerprint; and one
-    ops.incremental_landings row per raw table: its newest landing and its rows now."""
+    """One ops.incremental_builds row: this build succeeded on this fingerprint; and what it
+    read of each raw table (`covered_through` under BUILD_THROUGH: its newest landing, rows and
+    content), which the next build's `full_refresh_reason` checks."""
     build_id = build_id or str(uuid.uuid4())
     with writer(warehouse) as con:
         con.execute(
             f"insert into {INCREMENTAL_BUILDS.qualified} values (?, ?, ?, ?, ?)",
             [build_id, fingerprint, reason is not None, reason, utc_now()],
         )
-        for raw_table in landed_tables(con):
-            schema, table = raw_table.split(".", 1)
-            con.execute(
-                f"insert into {INCREMENTAL_LANDINGS.qualified} select ?, ?, max(_loaded_at), "
-                f"count(_loaded_at) from {quoted(schema)}.{quoted(table)}",  # as landed_behind
-                [build_id, raw_table],
-            )
+    raw = raw_table_facts(warehouse)
+    datasets = [f"raw.{table}" for table in raw]
+    record_many(warehouse, covered_through(BUILD_THROUGH, raw, datasets, fingerprint), build_id)

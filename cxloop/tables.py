@@ -270,18 +270,6 @@ INCREMENTAL_BUILDS = Table(
     "one row per successful full build: the next build is incremental only when the dbt "
     "project, vars and versions are unchanged and nothing was erased since (cxloop.incremental)",
 )
-INCREMENTAL_LANDINGS = Table(
-    "ops",
-    "incremental_landings",
-    (
-        C("build_id", "varchar", "not null", "the build of ops.incremental_builds"),
-        C("raw_table", "varchar", "not null", "schema.table of a raw table"),
-        C("loaded_through", "timestamp", "", "its newest _loaded_at then; null: empty"),
-        C("landed_rows", "bigint", "not null", "its rows with a _loaded_at then"),
-    ),
-    "per successful build, each raw table's newest landing and rows: the next build refreshes "
-    "fully when rows appear at or before that landing (cxloop.incremental)",
-)
 CHURN_SCORES = Table(
     "ml",
     "churn_scores",
@@ -531,7 +519,6 @@ ALL_TABLES: tuple[Table, ...] = (
     ERASURES,
     TOMBSTONE_SALT,
     INCREMENTAL_BUILDS,
-    INCREMENTAL_LANDINGS,
 )
 
 
