@@ -150,10 +150,13 @@ def test_incremental_build_equals_full_refresh(home_copy: Path, prefect_harness:
     # voice and score tables is left to a second build, as the pipeline does after those stages
     incremental = build(changed=["raw.zendesk__ticket_events"], defer=VOICE_AND_SCORES)
     assert incremental["success"] and incremental["full_refresh"] is None
-    assert "mart_ticket_kpis" in incremental["deferred"]  # it reads the comments' sentiment
-    assert "mart_ticket_kpis" not in {n.split(".")[-1] for n in incremental["datasets"]}
+    built_now = {n.split(".")[-1] for n in incremental["datasets"]}
+    assert "dim_customers" in incremental["deferred"]  # it reads the churn scores
+    assert "dim_customers" not in built_now
+    # the ticket KPIs read no score: built with the tickets
+    assert "mart_ticket_kpis" in built_now
     later = build(select=" ".join(incremental["deferred"]))
-    assert later["success"] and "marts.mart_ticket_kpis" in later["datasets"]
+    assert later["success"] and "marts.dim_customers" in later["datasets"]
     after_incremental = snapshot(warehouse)
 
     full = build(full_refresh=True)

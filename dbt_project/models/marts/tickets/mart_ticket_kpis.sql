@@ -15,9 +15,12 @@ ticket_metrics as (
 
 ),
 
+-- the account's segments as the CRM records them (dim_accounts' region, plan and csm_user_id);
+-- not dim_accounts itself, which carries the churn scores: these KPIs are built with the
+-- tickets, not after every scoring run
 accounts as (
 
-    select * from {{ ref('dim_accounts') }}
+    select * from {{ ref('int_accounts__resolved') }}
 
 ),
 
@@ -30,7 +33,7 @@ enriched as (
         tickets.channel,
         accounts.region,
         accounts.plan,
-        accounts.csm_user_id,
+        accounts.owner_user_id as csm_user_id,
         tickets.first_reply_time_calendar_minutes,
         ticket_metrics.first_reply_time_business_minutes,
         tickets.full_resolution_calendar_minutes,
