@@ -134,6 +134,20 @@ def test_every_respondent_with_an_identifier_joins_the_right_customer(
     assert round(rows["qualtrics:R_1pLnVgl0nApp3cX"]["match_probability"], 4) == 0.9954
 
 
+def test_the_customer_360_names_each_customer_s_weakest_probabilistic_link(
+    company_a: BuiltCompany,
+) -> None:
+    """dim_customers.weakest_match_probability (docs/identity.md): Lena Vogel's customer holds
+    the one Splink link (0.9954, worked out above); every other customer was joined by rules
+    or stands alone: null."""
+    lena = identity_map(company_a)[f"salesforce:{LENA}"]["customer_id"]
+    weakest = dict(
+        company_a.rows("select customer_id, weakest_match_probability from marts.dim_customers")
+    )
+    assert round(weakest.pop(lena), 4) == 0.9954
+    assert weakest and set(weakest.values()) == {None}
+
+
 def test_respondents_without_an_identifier_stay_alone(company_a: BuiltCompany) -> None:
     rows = identity_map(company_a)
     sizes = Counter(r["customer_id"] for r in rows.values())

@@ -287,6 +287,7 @@ final as (
         last_touch.last_touch_type,
         last_touch.last_touch_channel,
         coalesce(last_touch.touchpoints, 0) as touchpoints,
+        profiles.weakest_match_probability,
         churn_scores.churn_probability as account_churn_probability,
         churn_scores.risk_band as account_churn_risk_band,
         churn_scores.scored_at as account_churn_scored_at,
