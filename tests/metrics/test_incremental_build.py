@@ -246,33 +246,19 @@ def test_rows_landed_behind_the_last_build_refresh_fully(home_copy: Path) -> Non
     assert full_refresh_reason(warehouse, "f1") is None
     con = duckdb.connect(str(warehouse))
     try:
-        newest = con.execute("select max(_loaded_at) from raw.qualtrics__responses").fetchall()
-        columns = raw_columns(con, "qualtrics__responses")
-        row = dict(
-            zip(
-                columns,
-                con.execute("select * from raw.qualtrics__responses limit 1").fetchall()[0],
-                strict=True,
-            )
-        )
-    finally:
-        con.close()
-    later = row | {"ResponseId": "R_handLater0001"}
-    con = duckdb.connect(str(warehouse))
-    try:
+        [(newest,)] = con.execute("select max(_loaded_at) from raw.qualtrics__responses").fetchall()
+        cursor = con.execute("select * from raw.qualtrics__responses limit 1")
+        row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+        later = row | {"ResponseId": "R_handLater0001"}
         land(con, "qualtrics__responses", (later,), "qualtrics/later.csv")  # at LANDED_AT
     finally:
         con.close()
     assert full_refresh_reason(warehouse, "f1") is None
     record_incremental_build(warehouse, "b2", "f1", None)
-    behind = row | {"ResponseId": "R_handBehind001", "_loaded_at": newest[0][0]}
+    behind = row | {"ResponseId": "R_handBehind001"}
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute(
-            f"insert into raw.qualtrics__responses ({', '.join(quoted(c) for c in columns)}) "
-            f"values ({', '.join('?' for _ in columns)})",
-            [behind.get(column) for column in columns],
-        )
+        land(con, "qualtrics__responses", (behind,), "qualtrics/behind.csv", newest)
     finally:
         con.close()
     reason = full_refresh_reason(warehouse, "f1") or ""
