@@ -25,6 +25,9 @@ WRITER_LIMIT = "warehouse-writer"
 # back once the lease runs out: others wait at most this long for a dead run (an hour before).
 WRITER_LEASE_SECONDS = 300
 RECLAIM_EVERY_S = 30.0  # how often a command waiting on a temporary server looks for dead holders
+API_RETRY_S = 1.0  # a waiting command asks again this soon after the API failed to answer
+API_OUTAGE_S = 120.0  # and gives up once it has failed this long in a row
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
 _limit_ready = False
 
@@ -195,13 +198,82 @@ def _slot(wait_seconds: float | None, on_wait: Callable[[], None] | None) -> con
     stack = contextlib.ExitStack()
     if on_wait is not None:
         try:
-            stack.enter_context(hold(timeout_seconds=1))
+            _acquire(stack, hold, 1, outage_seconds=0)
             return stack
         except TimeoutError:
             on_wait()
     with _reclaiming() if temporary_api() else contextlib.nullcontext():
-        stack.enter_context(hold(timeout_seconds=wait_seconds))
+        _acquire(stack, hold, wait_seconds)
     return stack
+
+
+def _acquire(
+    stack: contextlib.ExitStack,
+    hold: Callable[..., contextlib.AbstractContextManager[None]],
+    wait_seconds: float | None,
+    outage_seconds: float | None = None,
+) -> None:
+    """Enter `hold` (the slot) on `stack` within `wait_seconds` (None: however long it takes).
+
+    Prefect retries only the server's "taken" answer (423) while it waits, and some failed
+    requests five times; past those, a failed request ends the wait with
+    ConcurrencySlotAcquisitionError. A server that cannot answer for a moment (a 500 or 503
+    while its SQLite database is busy: several commands on one machine share one PREFECT_HOME)
+    must not fail a command that waits its turn, so such a failure is asked again every
+    `API_RETRY_S`, until the API has failed for `outage_seconds` (default `API_OUTAGE_S`) in
+    a row (then that failure is raised) or the wait ends (TimeoutError, as for a slot that
+    stayed taken, naming the last failure). A refusal (the limit missing, a 4xx) is raised at
+    once; with `outage_seconds=0`, a failure to answer is a TimeoutError at once.
+    """
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    outage = API_OUTAGE_S if outage_seconds is None else outage_seconds
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
+    failing_since: float | None = None
+    failure: ConcurrencySlotAcquisitionError | None = None
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        try:
+            if left is not None and left <= 0:
+                raise TimeoutError(f"the {WRITER_LIMIT} slot was not free within {wait_seconds} s")
+            stack.enter_context(hold(timeout_seconds=left))
+            return
+        except TimeoutError as exc:
+            if failure is None:
+                raise
+            raise TimeoutError(
+                f"{exc}; the Prefect API last failed to answer with {failure.__cause__!r}"
+            ) from failure
+        except ConcurrencySlotAcquisitionError as exc:
+            if not _transient(exc):
+                raise
+            if outage == 0:
+                raise TimeoutError(f"the Prefect API failed: {exc.__cause__!r}") from exc
+            now = time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= outage:
+                raise
+            failure = exc
+            _logger().warning(
+                "the Prefect API failed to answer for the %s slot (%r); asking again in %g s",
+                WRITER_LIMIT,
+                exc.__cause__,
+                API_RETRY_S,
+            )
+            time.sleep(API_RETRY_S if left is None else min(API_RETRY_S, max(left, 0.0)))
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether a failed acquisition is the server failing to answer for now (500, 502, 503,
+    504, 429; the request timed out or could not connect), not a refusal to raise at once.
+    Prefect's client retries 429, 502, 503 and timeouts itself, five times; past those, and
+    on a 500, its error ends the wait."""
+    import httpx
+
+    cause = exc.__cause__
+    if isinstance(cause, httpx.HTTPStatusError):
+        return cause.response.status_code in TRANSIENT_STATUS
+    return isinstance(cause, httpx.TransportError | OSError)
 
 
 def _try_reclaim() -> None:
