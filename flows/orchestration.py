@@ -26,7 +26,11 @@ WRITER_LIMIT = "warehouse-writer"
 WRITER_LEASE_SECONDS = 300
 RECLAIM_EVERY_S = 30.0  # how often a command waiting on a temporary server looks for dead holders
 API_RETRY_S = 1.0  # a waiting command asks again this soon after the API failed to answer
-API_OUTAGE_S = 120.0  # and gives up once it has failed this long in a row
+API_OUTAGE_S = 120.0  # and gives up once its attempts have failed this long in a row
+# An attempt that failed after this long waited on answers first (the slot taken: 423) or on a
+# slow server, not on a failing one (Prefect's client gives up after five retries, ~62 s of
+# back-off): the failures before it are no longer "in a row".
+API_ANSWERED_S = 90.0
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _holding = contextvars.ContextVar("cxloop_holding_writer_slot", default=False)
 _limit_ready = False
@@ -219,61 +223,74 @@ def _acquire(
     requests five times; past those, a failed request ends the wait with
     ConcurrencySlotAcquisitionError. A server that cannot answer for a moment (a 500 or 503
     while its SQLite database is busy: several commands on one machine share one PREFECT_HOME)
-    must not fail a command that waits its turn, so such a failure is asked again every
-    `API_RETRY_S`, until the API has failed for `outage_seconds` (default `API_OUTAGE_S`) in
-    a row (then that failure is raised) or the wait ends (TimeoutError, as for a slot that
-    stayed taken, naming the last failure). A refusal (the limit missing, a 4xx) is raised at
-    once; with `outage_seconds=0`, a failure to answer is a TimeoutError at once.
+    must not fail a command that waits its turn, so the slot is asked for again
+    `API_RETRY_S` after such a failure, until the attempts have failed for `outage_seconds`
+    (default `API_OUTAGE_S`) in a row (then the last failure is raised) or the wait ends
+    (TimeoutError, as for a slot that stayed taken, saying how often the API failed). A
+    refusal (the limit missing, a 4xx) and a server that refuses connections (down, not busy:
+    `cxloop callbacks` then goes on with DuckDB's lock) are raised at once. With
+    `outage_seconds=0`, a failure to answer is a TimeoutError at once (the caller waits).
     """
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
     outage = API_OUTAGE_S if outage_seconds is None else outage_seconds
     deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
-    failing_since: float | None = None
-    failure: ConcurrencySlotAcquisitionError | None = None
+    streak_since: float | None = None  # when the attempts that failed in a row began
+    failed = 0  # attempts of this wait that the API failed to answer
+    last: ConcurrencySlotAcquisitionError | None = None  # the last of those failures
     while True:
-        left = None if deadline is None else deadline - time.monotonic()
+        started = time.monotonic()
+        left = None if deadline is None else deadline - started
         try:
             if left is not None and left <= 0:
                 raise TimeoutError(f"the {WRITER_LIMIT} slot was not free within {wait_seconds} s")
             stack.enter_context(hold(timeout_seconds=left))
             return
         except TimeoutError as exc:
-            if failure is None:
+            if last is None:
                 raise
             raise TimeoutError(
-                f"{exc}; the Prefect API last failed to answer with {failure.__cause__!r}"
-            ) from failure
+                f"{exc}; the Prefect API failed to answer {failed} time(s) meanwhile, "
+                f"last with {last.__cause__!r}"
+            ) from last
         except ConcurrencySlotAcquisitionError as exc:
             if not _transient(exc):
                 raise
             if outage == 0:
                 raise TimeoutError(f"the Prefect API failed: {exc.__cause__!r}") from exc
             now = time.monotonic()
-            failing_since = now if failing_since is None else failing_since
-            if now - failing_since >= outage:
+            if now - started >= API_ANSWERED_S:  # it had answers first: a new streak from here
+                streak_since = now
+            elif streak_since is None:  # the first failed attempt: the streak from its start
+                streak_since = started
+            if now - streak_since >= outage:
                 raise
-            failure = exc
-            _logger().warning(
-                "the Prefect API failed to answer for the %s slot (%r); asking again in %g s",
-                WRITER_LIMIT,
-                exc.__cause__,
-                API_RETRY_S,
-            )
-            time.sleep(API_RETRY_S if left is None else min(API_RETRY_S, max(left, 0.0)))
+            if last is None:  # once a wait: Prefect logs each failure itself
+                _logger().warning(
+                    "the Prefect API failed to answer for the %s slot (%r); asking again every "
+                    "%g s for up to %g s",
+                    WRITER_LIMIT,
+                    exc.__cause__,
+                    API_RETRY_S,
+                    outage,
+                )
+            failed, last = failed + 1, exc
+            time.sleep(API_RETRY_S)
 
 
 def _transient(exc: BaseException) -> bool:
-    """Whether a failed acquisition is the server failing to answer for now (500, 502, 503,
-    504, 429; the request timed out or could not connect), not a refusal to raise at once.
-    Prefect's client retries 429, 502, 503 and timeouts itself, five times; past those, and
-    on a 500, its error ends the wait."""
+    """Whether a failed acquisition is a server failing to answer for now (500, 502, 503,
+    504, 429; a request that timed out or broke off), not a refusal or a server that is down
+    (the connection refused or not made), which are raised at once. Prefect's client retries
+    429, 502, 503 and timeouts itself, five times; past those, and on a 500, its error ends
+    the wait."""
     import httpx
 
     cause = exc.__cause__
     if isinstance(cause, httpx.HTTPStatusError):
         return cause.response.status_code in TRANSIENT_STATUS
-    return isinstance(cause, httpx.TransportError | OSError)
+    down = httpx.ConnectError | httpx.ConnectTimeout
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, down)
 
 
 def _try_reclaim() -> None:

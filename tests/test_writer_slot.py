@@ -23,11 +23,13 @@ INCREMENT = "/api/v2/concurrency_limits/increment-with-lease"
 
 
 class FlakyPrefectApi(BaseHTTPRequestHandler):
-    """Prefect's increment-with-lease endpoint: `failures` answers of `status` first, then
-    the slot (the response body Prefect 3.8's server sends); every request is counted."""
+    """Prefect's increment-with-lease endpoint answering from `script` (one status per
+    request: 423 with a Retry-After of 0.1 s, as a taken slot; others with an error body),
+    then `after` (200: the slot, in the body Prefect 3.8's server sends); every request is
+    counted."""
 
-    status = 500
-    failures = 0
+    script: list[int] = []
+    after = 200
     requests: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
@@ -39,15 +41,24 @@ class FlakyPrefectApi(BaseHTTPRequestHandler):
         type(self).requests.append(self.path)
         if self.path != INCREMENT:
             self.answer(404, {"detail": "Not Found"})
-        elif sum(path == INCREMENT for path in self.requests) <= self.failures:
-            self.answer(self.status, {"detail": "database is locked"})
-        else:
+            return
+        seen = sum(path == INCREMENT for path in self.requests)
+        status = self.script[seen - 1] if seen <= len(self.script) else self.after
+        if status == 200:
             limit = {"id": str(uuid.uuid4()), "name": orchestration.WRITER_LIMIT, "limit": 1}
             self.answer(200, {"limits": [limit], "lease_id": str(uuid.uuid4())})
+        elif status == 423:
+            self.answer(423, {"detail": "Concurrency limit is locked"}, {"Retry-After": "0.1"})
+        else:
+            self.answer(status, {"detail": "database is locked"})
 
-    def answer(self, status: int, body: dict[str, object]) -> None:
+    def answer(
+        self, status: int, body: dict[str, object], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -60,7 +71,9 @@ class FlakyPrefectApi(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def flaky_server() -> Iterator[str]:
     """One fake API for the module: Prefect's acquisition service keeps the client (and the
-    API URL) it was first created with for the life of the process."""
+    API URL) it was first created with for the life of the process. `drain_all` stops every
+    Prefect queue service of this test process (they share one registry: the log and event
+    workers too); each is started again on its next use, with the API then configured."""
     from prefect.concurrency.services import ConcurrencySlotAcquisitionWithLeaseService as Service
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -83,8 +96,8 @@ def flaky_api(
 ) -> Iterator[type[FlakyPrefectApi]]:
     monkeypatch.setattr(orchestration, "API_RETRY_S", 0.05)
     monkeypatch.setattr(FlakyPrefectApi, "requests", [])
-    monkeypatch.setattr(FlakyPrefectApi, "failures", 0)
-    monkeypatch.setattr(FlakyPrefectApi, "status", 500)
+    monkeypatch.setattr(FlakyPrefectApi, "script", [])
+    monkeypatch.setattr(FlakyPrefectApi, "after", 200)
     yield FlakyPrefectApi
 
 
@@ -105,7 +118,7 @@ def prefect_hold(timeout_seconds: float | None = None) -> Iterator[None]:
 
 
 def test_a_server_error_while_waiting_is_asked_again(flaky_api: type[FlakyPrefectApi]) -> None:
-    flaky_api.failures = 2
+    flaky_api.script = [500, 500]
     with contextlib.ExitStack() as stack:
         orchestration._acquire(stack, prefect_hold, wait_seconds=30)
     assert flaky_api.requests == [INCREMENT] * 3
@@ -114,7 +127,7 @@ def test_a_server_error_while_waiting_is_asked_again(flaky_api: type[FlakyPrefec
 def test_a_refusal_is_raised_at_once(flaky_api: type[FlakyPrefectApi]) -> None:
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
-    flaky_api.failures, flaky_api.status = 5, 422  # the request itself is wrong: no retry
+    flaky_api.script = [422] * 5  # the request itself is wrong: no retry
     with pytest.raises(ConcurrencySlotAcquisitionError), contextlib.ExitStack() as stack:
         orchestration._acquire(stack, prefect_hold, wait_seconds=30)
     assert flaky_api.requests == [INCREMENT]
@@ -125,16 +138,28 @@ def test_an_api_failing_past_the_outage_limit_ends_the_wait(
 ) -> None:
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
-    flaky_api.failures = 10_000
+    flaky_api.after = 500
     with pytest.raises(ConcurrencySlotAcquisitionError), contextlib.ExitStack() as stack:
         orchestration._acquire(stack, prefect_hold, wait_seconds=None, outage_seconds=0.3)
     assert 2 <= len(flaky_api.requests) < 100
 
 
+def test_failures_apart_are_not_an_outage(
+    flaky_api: type[FlakyPrefectApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure, then the slot taken for a while (423s: the API answers), then a failure:
+    the two are not "in a row", so the wait goes on and gets the slot."""
+    monkeypatch.setattr(orchestration, "API_ANSWERED_S", 0.2)
+    flaky_api.script = [500, 423, 423, 423, 500]
+    with contextlib.ExitStack() as stack:
+        orchestration._acquire(stack, prefect_hold, wait_seconds=30, outage_seconds=0.25)
+    assert flaky_api.requests == [INCREMENT] * 6
+
+
 def test_an_api_failing_until_the_wait_ends_is_a_timeout_naming_the_failure(
     flaky_api: type[FlakyPrefectApi],
 ) -> None:
-    flaky_api.failures = 10_000
+    flaky_api.after = 500
     with pytest.raises(TimeoutError, match="500 Internal Server Error"):
         with contextlib.ExitStack() as stack:
             orchestration._acquire(stack, prefect_hold, wait_seconds=0.3)
@@ -146,7 +171,7 @@ def test_a_failure_on_the_first_quick_try_makes_the_command_say_it_waits(
 ) -> None:
     """`warehouse_slot(on_wait=...)` tries for a second first; a failed answer there is a
     reason to wait (and to say so), not to fail."""
-    flaky_api.failures = 1
+    flaky_api.script = [500]
 
     def hold(*_: object, timeout_seconds: float | None, **__: object) -> Iterator[None]:
         return prefect_hold(timeout_seconds)
@@ -176,7 +201,10 @@ def test_transient_is_what_a_server_cannot_answer() -> None:
     assert orchestration._transient(wrapped(status(503)))
     assert orchestration._transient(wrapped(status(429)))
     assert orchestration._transient(wrapped(httpx.ReadTimeout("slow", request=request)))
-    assert orchestration._transient(wrapped(httpx.ConnectError("refused", request=request)))
+    assert orchestration._transient(wrapped(httpx.ReadError("reset", request=request)))
+    # a server that is down is not busy: `cxloop callbacks` goes on with DuckDB's lock
+    assert not orchestration._transient(wrapped(httpx.ConnectError("refused", request=request)))
+    assert not orchestration._transient(wrapped(httpx.ConnectTimeout("none", request=request)))
     assert orchestration._transient(wrapped(status(504)))
     assert not orchestration._transient(wrapped(status(501)))  # never going to work
     assert not orchestration._transient(wrapped(status(404)))
