@@ -9,7 +9,15 @@ top-level folders `flows/`, `models/`, `expectations/` and `playbooks/` install 
 import os as _os
 
 # cxloop runs where customers' data is, often with no way out to the internet: the libraries
-# it drives (dbt, the Prefect server a command starts) send no usage statistics unless their
-# own variables say so (docs/security.md "Usage statistics").
-for _name in ("DBT_SEND_ANONYMOUS_USAGE_STATS", "PREFECT_SERVER_ANALYTICS_ENABLED"):
-    _os.environ.setdefault(_name, "false")
+# it drives (dbt, Prefect's client and the servers a command starts, Great Expectations) send
+# no usage statistics unless the user's own variables say so (docs/security.md "Usage
+# statistics"). Set on import, so every entry point has them: the CLI, a flow run a worker
+# starts, a notebook.
+OFFLINE_ENV: dict[str, str] = {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+}
+for _name, _value in OFFLINE_ENV.items():
+    _os.environ.setdefault(_name, _value)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,22 +23,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cxloop.errors import CxloopError
-
-OFFLINE_ENV: Mapping[str, str] = {
-    "DO_NOT_TRACK": "1",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "GX_ANALYTICS_ENABLED": "false",
-}
-
-
-def apply_offline_defaults() -> None:
-    """Turn off dbt, Prefect and GX usage reporting unless the environment says otherwise."""
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
-
-
-apply_offline_defaults()  # before any command imports dbt, Prefect or GX
 
 console = Console(stderr=True)
 
