@@ -6,10 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCALE  ?= 1
 
-export DO_NOT_TRACK := 1
-export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export GX_ANALYTICS_ENABLED := false
+# usage statistics: off by importing cxloop (cxloop.OFFLINE_ENV, docs/security.md)
 
 .PHONY: install demo serve test lint format bench clean
 

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
+import cxloop  # noqa: F401 - first: its import turns usage statistics off (cxloop.OFFLINE_ENV)
+
 for _k, _v in {
-    "DO_NOT_TRACK": "1",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "GX_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     # a flow waiting for the writer slot asks the test servers again within 2 s of its release
     # (Prefect's default cap is 30 s: flows/prefect_api.py SLOT_WAIT_SETTING)
