@@ -8,6 +8,9 @@ this process at it through PREFECT_API_URL, so the server's start runs on the ot
 the CLI imports the flows. Its log goes to CXLOOP_HOME/logs/prefect-server.log; it is stopped
 when the command exits.
 
+A process calling the flows from Python with no API configured gets Prefect's own temporary
+server instead; importing this module gives it the same lease files (`default_server_settings`).
+
 Only when no API can be configured anywhere Prefect looks (the environment, the active profile,
 prefect.toml, .env or pyproject.toml's [tool.prefect] in the working folder): otherwise the
 caller lets Prefect decide as before.
@@ -25,7 +28,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from cxloop.errors import CxloopError
@@ -41,6 +44,7 @@ START_TIMEOUT_S = 90.0
 # a queued command slept up to ~30 s past the slot's release. 5 s: a poll every few seconds.
 SLOT_WAIT_SETTING = "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS"
 SLOT_WAIT_SECONDS = "5"
+LEASE_STORAGE_SETTING = "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE"
 
 
 def api_may_be_configured(cwd: Path, env: Mapping[str, str]) -> bool:
@@ -58,6 +62,11 @@ def api_may_be_configured(cwd: Path, env: Mapping[str, str]) -> bool:
 
 def profile_sets_api(env: Mapping[str, str]) -> bool:
     """True when the active Prefect profile sets the API URL or the ephemeral mode."""
+    return profile_sets(env, API_SETTINGS)
+
+
+def profile_sets(env: Mapping[str, str], names: tuple[str, ...]) -> bool:
+    """True when the active Prefect profile sets any of `names` (or cannot be read)."""
     home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     path = Path(env.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
     try:
@@ -68,7 +77,7 @@ def profile_sets_api(env: Mapping[str, str]) -> bool:
         return True  # unreadable: let Prefect read it and decide
     active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
     settings = profiles.get("profiles", {}).get(active, {})
-    return any(name in settings for name in API_SETTINGS)
+    return any(name in settings for name in names)
 
 
 def free_port() -> int:
@@ -122,7 +131,7 @@ class TemporaryServer:
                     "PREFECT_UI_ENABLED": "0",
                     "PREFECT__SERVER_EPHEMERAL": "1",
                     "PREFECT__SERVER_FINAL": "1",
-                    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": LEASE_STORAGE,
+                    LEASE_STORAGE_SETTING: LEASE_STORAGE,
                     SLOT_WAIT_SETTING: os.environ.get(SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS),
                 },
                 stdout=log,
@@ -167,6 +176,41 @@ class TemporaryServer:
 
 
 def temporary_api() -> bool:
-    """Whether this process talks to a temporary server (its own or its parent command's)."""
+    """Whether this process talks to a temporary server keeping leases in files: its own or its
+    parent command's, or the one Prefect starts itself with no API configured (its ephemeral
+    mode) when that keeps them in files too (LEASE_STORAGE_SETTING above)."""
     url = os.environ.get(TEMPORARY_API)
-    return bool(url) and os.environ.get("PREFECT_API_URL") == url
+    if url:
+        return os.environ.get("PREFECT_API_URL") == url
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        return False
+    # the server gets this process's environment, overridden by the settings Prefect read
+    # itself (from the environment when it was imported, or the profile)
+    concurrency = settings.server.concurrency
+    if "lease_storage" in concurrency.model_fields_set:
+        return concurrency.lease_storage == LEASE_STORAGE
+    return os.environ.get(LEASE_STORAGE_SETTING) == LEASE_STORAGE
+
+
+def default_server_settings(env: MutableMapping[str, str]) -> None:
+    """Give the server Prefect starts itself the lease files and poll of our temporary server.
+
+    A process that calls the flows from Python with no API configured (a notebook, a script:
+    docs/playbooks.md) talks to the server Prefect starts on its first API call (its ephemeral
+    mode), which inherits this process's environment. With leases in Prefect's default (its
+    memory), a process killed holding the writer slot left it taken for good in that
+    PREFECT_HOME's database. Applied on import of this module (every flow imports it, before
+    any API call); a user's own setting, in the environment or the active profile, wins.
+    """
+    for name, value in (
+        (LEASE_STORAGE_SETTING, LEASE_STORAGE),
+        (SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS),
+    ):
+        if name not in env and not profile_sets(env, (name,)):
+            env[name] = value
+
+
+default_server_settings(os.environ)

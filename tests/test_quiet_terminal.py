@@ -115,6 +115,30 @@ def test_the_cli_starts_its_own_prefect_server_only_when_no_api_can_be_configure
     assert api_may_be_configured(cwd, {**env, "PREFECT_PROFILE": "local"})
 
 
+def test_prefects_own_server_gets_lease_files_unless_the_user_chose(tmp_path: Path) -> None:
+    from cxloop.flows.prefect_api import (
+        LEASE_STORAGE,
+        LEASE_STORAGE_SETTING,
+        SLOT_WAIT_SETTING,
+        default_server_settings,
+    )
+
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    env = {"PREFECT_HOME": str(home)}
+    default_server_settings(env)
+    assert env[LEASE_STORAGE_SETTING] == LEASE_STORAGE and env[SLOT_WAIT_SETTING] == "5"
+    mine = {**env, LEASE_STORAGE_SETTING: "my.lease.storage"}
+    default_server_settings(mine)  # the user's environment wins
+    assert mine[LEASE_STORAGE_SETTING] == "my.lease.storage"
+    (home / "profiles.toml").write_text(
+        f'active = "local"\n[profiles.local]\n{SLOT_WAIT_SETTING} = "30"\n'
+    )
+    profiled = {"PREFECT_HOME": str(home)}
+    default_server_settings(profiled)  # and so does the active profile's setting
+    assert SLOT_WAIT_SETTING not in profiled and profiled[LEASE_STORAGE_SETTING] == LEASE_STORAGE
+
+
 def test_the_clis_own_prefect_server_answers_and_dies_with_a_killed_cli(tmp_path: Path) -> None:
     import os
     import signal

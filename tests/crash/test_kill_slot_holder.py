@@ -3,11 +3,14 @@
 The CLI's temporary Prefect server is ephemeral, and Prefect runs no Repossessor there: before
 the fix, the slot of a command killed with SIGKILL stayed taken and every later command waited
 forever at "waiting for the warehouse-writer slot". Each command here is a process of its own
-with its own temporary server, on one PREFECT_HOME (one database), as on a user's machine.
+with its own temporary server, on one PREFECT_HOME (one database), as on a user's machine:
+the CLI's (`temporary`) or, for a script calling the flows with no API configured, the one
+Prefect starts itself (`ephemeral`; its leases were in its memory before session 26).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,14 +21,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 COMMAND = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from cxloop.flows.prefect_api import TemporaryServer
-    server = TemporaryServer(Path(sys.argv[1]) / "server.log")
-    server.start()
-    server.wait()
+    if sys.argv[3] == "temporary":  # the CLI's server; else Prefect's own (its ephemeral mode)
+        from cxloop.flows.prefect_api import TemporaryServer
+        server = TemporaryServer(Path(sys.argv[1]) / "server.log")
+        server.start()
+        server.wait()
     import cxloop.flows.orchestration as orchestration
     orchestration.RECLAIM_EVERY_S = 0.5  # look for dead holders often, not every 30 s
     if sys.argv[2] == "hold":
@@ -51,7 +57,7 @@ COMMAND = textwrap.dedent(
 )
 
 
-def command(tmp_path: Path, role: str) -> subprocess.Popen[str]:
+def command(tmp_path: Path, role: str, server: str) -> subprocess.Popen[str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -59,8 +65,9 @@ def command(tmp_path: Path, role: str) -> subprocess.Popen[str]:
     }
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     return subprocess.Popen(
-        [sys.executable, "-c", COMMAND, str(tmp_path), role],
+        [sys.executable, "-c", COMMAND, str(tmp_path), role, server],
         env=env,
+        start_new_session=True,  # its process group: the server Prefect starts itself too
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -81,18 +88,21 @@ def expire_leases(prefect_home: Path) -> int:
     return len(leases)
 
 
-def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(tmp_path: Path) -> None:
-    holder = command(tmp_path, "hold")
+@pytest.mark.parametrize("server", ["temporary", "ephemeral"])
+def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(
+    tmp_path: Path, server: str
+) -> None:
+    holder = command(tmp_path, "hold", server)
+    waiter = None
     try:
         assert holder.stdout is not None
-        line = holder.stdout.readline()
-        assert line.strip() == "held", line + holder.stdout.read()
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
+        lines = []  # Prefect logs the start of its own server on this output first
+        while "held" not in lines:
+            lines.append(holder.stdout.readline().strip())
+            assert lines[-1] or holder.poll() is None, lines
+        os.kill(holder.pid, signal.SIGKILL)  # the holder alone, as a user's kill -9
         holder.wait()
-
-    waiter = command(tmp_path, "wait")
-    try:
+        waiter = command(tmp_path, "wait", server)
         assert waiter.stdout is not None
         lines = []
         while "waiting" not in lines:  # the dead holder's lease has not run out: it waits
@@ -102,9 +112,12 @@ def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(tmp_path: Pa
         expired_at = time.time()
         assert expire_leases(tmp_path / "prefect") == 1  # as if 300 s had passed
         output, _ = waiter.communicate(timeout=60)
-    finally:
-        if waiter.poll() is None:
-            waiter.kill()
+    finally:  # Prefect's own server outlives a killed holder (no parent-death signal)
+        for process in (holder, waiter):
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
     assert waiter.returncode == 0, output
     acquired_at = [float(line.split()[-1]) for line in output.splitlines() if "acquired at" in line]
     assert acquired_at and acquired_at[0] >= expired_at, output  # not before the lease ran out
