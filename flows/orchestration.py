@@ -67,9 +67,10 @@ def reclaim_dead_holders() -> int:
     Repossessor's work before and while it waits (`_reclaiming`): each lease on the writer
     limit that is still expired when read again is released through the API. A count of taken
     slots that no live lease accounts for (left by a kill from before leases were kept in
-    files), unchanged over two looks a second apart, is set back to the live leases' count.
-    One command at a time does this (a lock file beside the leases), so two never release the
-    same lease twice.
+    files), unchanged over two looks a second apart, is set back to the live leases' count,
+    on a SQLite database only (a PostgreSQL one is a team's, where a server of its own may
+    hold leases these files do not show). One command at a time does this (a lock file beside
+    the leases), so two never release the same lease twice.
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
@@ -95,7 +96,7 @@ def reclaim_dead_holders() -> int:
                     client.release_concurrency_slots_with_lease(lease_id)
                     released += 1
             first = taken()
-            if first > len(leases()[1]):
+            if first > len(leases()[1]) and _sqlite_database():
                 time.sleep(1.0)  # a holder between taking its slot and writing its lease
                 live = leases()[1]
                 if taken() == first > len(live):
@@ -109,6 +110,15 @@ def reclaim_dead_holders() -> int:
             released,
         )
     return released
+
+
+def _sqlite_database() -> bool:
+    """Whether the Prefect server keeps its database in SQLite (the default, a file under
+    PREFECT_HOME), as the servers of one machine's commands do."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    return url is None or url.get_secret_value().startswith("sqlite")
 
 
 @contextlib.contextmanager

@@ -9,11 +9,12 @@ the CLI imports the flows. Its log goes to CXLOOP_HOME/logs/prefect-server.log; 
 when the command exits.
 
 A process calling the flows from Python with no API configured gets Prefect's own temporary
-server instead; importing this module gives it the same lease files (`default_server_settings`).
+server instead; importing this module (before the process's first Prefect API call) gives it
+the same lease files and poll through the environment (`default_server_settings`).
 
-Only when no API can be configured anywhere Prefect looks (the environment, the active profile,
-prefect.toml, .env or pyproject.toml's [tool.prefect] in the working folder): otherwise the
-caller lets Prefect decide as before.
+The CLI starts its own server only when no API can be configured anywhere Prefect looks (the
+environment, the active profile, prefect.toml, .env or pyproject.toml's [tool.prefect] in the
+working folder): otherwise it lets Prefect decide.
 """
 
 from __future__ import annotations
@@ -51,13 +52,19 @@ def api_may_be_configured(cwd: Path, env: Mapping[str, str]) -> bool:
     """True when Prefect could find an API URL (or ephemeral-mode setting) of the user's."""
     if any(name in env for name in API_SETTINGS):
         return True
+    return settings_files(cwd) or profile_sets_api(env)
+
+
+def settings_files(cwd: Path) -> bool:
+    """True when the working folder holds Prefect settings (prefect.toml, .env with a PREFECT_
+    variable, pyproject.toml's [tool.prefect]): Prefect reads them besides the profile."""
     if (cwd / "prefect.toml").exists():
         return True
     for name, marker in ((".env", "PREFECT_"), ("pyproject.toml", "[tool.prefect")):
         with contextlib.suppress(OSError, UnicodeDecodeError):
             if marker in (cwd / name).read_text(encoding="utf-8"):
                 return True
-    return profile_sets_api(env)
+    return False
 
 
 def profile_sets_api(env: Mapping[str, str]) -> bool:
@@ -178,24 +185,26 @@ class TemporaryServer:
 def temporary_api() -> bool:
     """Whether this process talks to a temporary server keeping leases in files: its own or its
     parent command's, or the one Prefect starts itself with no API configured (its ephemeral
-    mode) when that keeps them in files too (LEASE_STORAGE_SETTING above)."""
+    mode) when that keeps them in files too (`default_server_settings`)."""
     url = os.environ.get(TEMPORARY_API)
-    if url:
-        return os.environ.get("PREFECT_API_URL") == url
+    if url and os.environ.get("PREFECT_API_URL") == url:
+        return True
+    if _prefect_server_before_import:
+        return False  # started with the environment it had then: its leases may be in memory
     from prefect.settings import get_current_settings
 
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
         return False
     # the server gets this process's environment, overridden by the settings Prefect read
-    # itself (from the environment when it was imported, or the profile)
+    # itself (from the environment when it was imported, the profile or the settings files)
     concurrency = settings.server.concurrency
     if "lease_storage" in concurrency.model_fields_set:
         return concurrency.lease_storage == LEASE_STORAGE
     return os.environ.get(LEASE_STORAGE_SETTING) == LEASE_STORAGE
 
 
-def default_server_settings(env: MutableMapping[str, str]) -> None:
+def default_server_settings(env: MutableMapping[str, str], cwd: Path | None = None) -> None:
     """Give the server Prefect starts itself the lease files and poll of our temporary server.
 
     A process that calls the flows from Python with no API configured (a notebook, a script:
@@ -203,8 +212,16 @@ def default_server_settings(env: MutableMapping[str, str]) -> None:
     mode), which inherits this process's environment. With leases in Prefect's default (its
     memory), a process killed holding the writer slot left it taken for good in that
     PREFECT_HOME's database. Applied on import of this module (every flow imports it, before
-    any API call); a user's own setting, in the environment or the active profile, wins.
+    its first API call). Nothing is set when the user's environment or active profile names
+    an API (no server of Prefect's own then) or the working folder holds Prefect settings
+    (`settings_files`: they rank below the environment, so theirs would be overridden); a
+    setting of the two in the environment or the profile wins.
     """
+    folder = Path.cwd() if cwd is None else cwd
+    if "PREFECT_API_URL" in env or profile_sets(env, ("PREFECT_API_URL",)):
+        return
+    if settings_files(folder):
+        return
     for name, value in (
         (LEASE_STORAGE_SETTING, LEASE_STORAGE),
         (SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS),
@@ -213,4 +230,14 @@ def default_server_settings(env: MutableMapping[str, str]) -> None:
             env[name] = value
 
 
+def _prefect_server_started() -> bool:
+    """Whether Prefect's own temporary server already runs in this process."""
+    module = sys.modules.get("prefect.server.api.server")
+    instances = getattr(getattr(module, "SubprocessASGIServer", None), "_instances", {})
+    return any(getattr(server, "running", False) for server in instances.values())
+
+
+# A server Prefect started before this import keeps the environment it had then (a notebook
+# that ran a Prefect flow first): it is not counted as keeping leases in files.
+_prefect_server_before_import = _prefect_server_started()
 default_server_settings(os.environ)

@@ -20,6 +20,11 @@ for _k, _v in {
     # a flow waiting for the writer slot asks the test servers again within 2 s of its release
     # (Prefect's default cap is 30 s: flows/prefect_api.py SLOT_WAIT_SETTING)
     "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+    # the test servers keep leases as a script's would (flows/prefect_api.py
+    # default_server_settings), whichever test module imports the flows first
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": (
+        "prefect.server.concurrency.lease_storage.filesystem"
+    ),
 }.items():
     os.environ.setdefault(_k, _v)
 

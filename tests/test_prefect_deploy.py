@@ -104,6 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "TMPDIR": str(home),
     }
     env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", None)  # Prefect's own: in its memory
     with contextlib.ExitStack() as stack:
         env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)  # never the caller's database
         try:

@@ -7,6 +7,7 @@ import logging
 import threading
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from cxloop.flows.cli.common import route_logs, stage_lines
@@ -126,17 +127,63 @@ def test_prefects_own_server_gets_lease_files_unless_the_user_chose(tmp_path: Pa
     home = tmp_path / "prefect-home"
     home.mkdir()
     env = {"PREFECT_HOME": str(home)}
-    default_server_settings(env)
+    default_server_settings(env, tmp_path)
     assert env[LEASE_STORAGE_SETTING] == LEASE_STORAGE and env[SLOT_WAIT_SETTING] == "5"
     mine = {**env, LEASE_STORAGE_SETTING: "my.lease.storage"}
-    default_server_settings(mine)  # the user's environment wins
+    default_server_settings(mine, tmp_path)  # the user's environment wins
     assert mine[LEASE_STORAGE_SETTING] == "my.lease.storage"
     (home / "profiles.toml").write_text(
         f'active = "local"\n[profiles.local]\n{SLOT_WAIT_SETTING} = "30"\n'
     )
     profiled = {"PREFECT_HOME": str(home)}
-    default_server_settings(profiled)  # and so does the active profile's setting
+    default_server_settings(profiled, tmp_path)  # and so does the active profile's setting
     assert SLOT_WAIT_SETTING not in profiled and profiled[LEASE_STORAGE_SETTING] == LEASE_STORAGE
+    served = {"PREFECT_HOME": str(home), "PREFECT_API_URL": "http://127.0.0.1:4200/api"}
+    default_server_settings(served, tmp_path)  # an API of the user's: no server of Prefect's own
+    assert LEASE_STORAGE_SETTING not in served
+    (tmp_path / "prefect.toml").write_text('[server.concurrency]\nlease_storage = "x"\n')
+    filed = {"PREFECT_HOME": str(home)}
+    default_server_settings(filed, tmp_path)  # settings files rank below the environment
+    assert LEASE_STORAGE_SETTING not in filed
+
+
+def test_only_a_server_keeping_leases_in_files_counts_as_temporary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Prefect's own server keeps the lease storage Prefect's settings say (else this process's
+    environment's: tests/crash/test_kill_slot_holder.py's `ephemeral` case)."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        temporary_settings,
+    )
+
+    import cxloop.flows.prefect_api as prefect_api
+
+    files, memory = prefect_api.LEASE_STORAGE, "prefect.server.concurrency.lease_storage.memory"
+    monkeypatch.delenv(prefect_api.TEMPORARY_API, raising=False)
+    monkeypatch.setenv(prefect_api.LEASE_STORAGE_SETTING, files)
+    with temporary_settings(
+        updates={
+            PREFECT_SERVER_EPHEMERAL_ENABLED: True,
+            PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE: files,
+        },
+        restore_defaults={PREFECT_API_URL},
+    ):
+        assert prefect_api.temporary_api()  # Prefect's own server, with the lease files
+        monkeypatch.setattr(prefect_api, "_prefect_server_before_import", True)
+        assert not prefect_api.temporary_api()  # started before: the environment it had then
+        monkeypatch.setattr(prefect_api, "_prefect_server_before_import", False)
+        with temporary_settings(updates={PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE: memory}):
+            assert not prefect_api.temporary_api()  # what Prefect read itself wins
+        with temporary_settings(updates={PREFECT_SERVER_EPHEMERAL_ENABLED: False}):
+            assert not prefect_api.temporary_api()  # no server of Prefect's own
+        with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+            assert not prefect_api.temporary_api()  # a server of the user's
+            monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+            monkeypatch.setenv(prefect_api.TEMPORARY_API, "http://127.0.0.1:4200/api")
+            assert prefect_api.temporary_api()  # the CLI's, named by its command
 
 
 def test_the_clis_own_prefect_server_answers_and_dies_with_a_killed_cli(tmp_path: Path) -> None:

@@ -210,3 +210,17 @@ def test_transient_is_what_a_server_cannot_answer() -> None:
     assert not orchestration._transient(wrapped(status(404)))
     assert not orchestration._transient(wrapped(status(422)))
     assert not orchestration._transient(RuntimeError("limits must be created"))  # no cause
+
+
+def test_the_count_reset_keeps_off_a_postgresql_database() -> None:
+    """A PostgreSQL database is a team's production one, where a server of its own may hold
+    leases the lease files do not show: only a SQLite one's stray count is set back."""
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
+
+    from cxloop.flows.orchestration import _sqlite_database
+
+    with temporary_settings(restore_defaults={PREFECT_SERVER_DATABASE_CONNECTION_URL}):
+        assert _sqlite_database()  # Prefect's default: a file under PREFECT_HOME
+    postgres = "postgresql+asyncpg://prefect@127.0.0.1:5432/prefect"
+    with temporary_settings(updates={PREFECT_SERVER_DATABASE_CONNECTION_URL: postgres}):
+        assert not _sqlite_database()

@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,14 +66,57 @@ def command(tmp_path: Path, role: str, server: str) -> subprocess.Popen[str]:
         if not key.startswith("PREFECT_") and key != "CXLOOP_TEMPORARY_PREFECT_API"
     }
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"  # 20 s: short on a busy machine
     return subprocess.Popen(
         [sys.executable, "-c", COMMAND, str(tmp_path), role, server],
         env=env,
+        cwd=tmp_path,  # no .env or prefect.toml of the checkout's
         start_new_session=True,  # its process group: the server Prefect starts itself too
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def read_until(process: subprocess.Popen[str], line: str, seconds: float = 120) -> list[str]:
+    """The lines `process` printed up to `line`; fails past `seconds` or if it ended first.
+
+    Read in a thread: a Prefect server the process started shares its output, so the pipe may
+    never close (a killed process's server lives on)."""
+    assert process.stdout is not None
+    if not hasattr(process, "lines"):
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            for text in process.stdout:  # type: ignore[union-attr]
+                lines.put(text.rstrip("\n"))
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        process.lines = lines  # type: ignore[attr-defined]
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while line not in seen:
+        try:
+            text = process.lines.get(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[attr-defined]
+        except queue.Empty:
+            raise AssertionError(f"no {line!r} within {seconds} s: {seen}") from None
+        assert text is not None, f"the output ended before {line!r}: {seen}"
+        seen.append(text.strip())
+    return seen
+
+
+def read_rest(process: subprocess.Popen[str], seconds: float = 5) -> list[str]:
+    """The lines `process` printed since the last read, until its output ends or goes quiet."""
+    seen: list[str] = []
+    while True:
+        try:
+            text = process.lines.get(timeout=seconds)  # type: ignore[attr-defined]
+        except queue.Empty:
+            return seen
+        if text is None:
+            return seen
+        seen.append(text)
 
 
 def expire_leases(prefect_home: Path) -> int:
@@ -95,23 +140,16 @@ def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(
     holder = command(tmp_path, "hold", server)
     waiter = None
     try:
-        assert holder.stdout is not None
-        lines = []  # Prefect logs the start of its own server on this output first
-        while "held" not in lines:
-            lines.append(holder.stdout.readline().strip())
-            assert lines[-1] or holder.poll() is None, lines
+        read_until(holder, "held")  # Prefect logs the start of its own server there first
         os.kill(holder.pid, signal.SIGKILL)  # the holder alone, as a user's kill -9
         holder.wait()
         waiter = command(tmp_path, "wait", server)
-        assert waiter.stdout is not None
-        lines = []
-        while "waiting" not in lines:  # the dead holder's lease has not run out: it waits
-            lines.append(waiter.stdout.readline().strip())
-            assert lines[-1] or waiter.poll() is None, lines
+        lines = read_until(waiter, "waiting")  # the dead holder's lease has not run out
         time.sleep(3)  # several passes over a live lease: none takes it
         expired_at = time.time()
         assert expire_leases(tmp_path / "prefect") == 1  # as if 300 s had passed
-        output, _ = waiter.communicate(timeout=60)
+        waiter.wait(timeout=60)
+        output = "\n".join(lines + read_rest(waiter)) + "\n"
     finally:  # Prefect's own server outlives a killed holder (no parent-death signal)
         for process in (holder, waiter):
             if process is not None:
