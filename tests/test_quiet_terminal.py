@@ -186,6 +186,21 @@ def test_only_a_server_keeping_leases_in_files_counts_as_temporary(
             assert prefect_api.temporary_api()  # the CLI's, named by its command
 
 
+def test_a_running_server_of_prefects_own_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_prefect_server_started` reads Prefect's own bookkeeping (its server, one per port):
+    a renamed attribute would make it say False for good, so it is read here as pinned."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from cxloop.flows.prefect_api import _prefect_server_started
+
+    monkeypatch.setattr(SubprocessASGIServer, "_instances", {})
+    assert not _prefect_server_started()
+    server = SubprocessASGIServer()  # not started: marked running as start() marks it
+    assert not _prefect_server_started()
+    monkeypatch.setattr(server, "running", True)
+    assert _prefect_server_started()
+
+
 def test_the_clis_own_prefect_server_answers_and_dies_with_a_killed_cli(tmp_path: Path) -> None:
     import os
     import signal
