@@ -324,6 +324,16 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
             return states if done else None
 
         states = wait_until("both runs to finish", finished, 300, worker)
+
+        # one after the other on the slot: read from the runs' logs, before the worker stops (a
+        # run's state is final before its process has sent its last log lines; stopped then,
+        # the worker took them with it, and this waited its whole minute for them)
+        def all_slot_lines() -> dict[str, dict[str, str]] | None:  # logs come in batches
+            found = {name: slot_times(url, rid) for name, rid in runs.items()}
+            return found if all(len(t) == 3 for t in found.values()) else None
+
+        with contextlib.suppress(AssertionError):
+            wait_until("the slot log lines", all_slot_lines, 60)
     finally:
         stop(worker, 30)
         worker_log.close()
@@ -337,13 +347,7 @@ def test_worker_runs_ingest_and_act_queued_on_the_writer_slot(
         (by_name["act-frequent"]["id"], "COMPLETED"),
     }
 
-    # one after the other on the slot: the two held intervals do not overlap
-    def all_slot_lines() -> dict[str, dict[str, str]] | None:  # logs reach the API in batches
-        found = {name: slot_times(url, rid) for name, rid in runs.items()}
-        return found if all(len(t) == 3 for t in found.values()) else None
-
-    with contextlib.suppress(AssertionError):
-        wait_until("the slot log lines", all_slot_lines, 60)
+    # the two held intervals do not overlap
     slots = {name: slot_times(url, rid) for name, rid in runs.items()}
     if all(len(t) == 3 for t in slots.values()):
         held = sorted((t["holding"], t["releasing"]) for t in slots.values())
