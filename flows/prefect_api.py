@@ -222,12 +222,15 @@ def default_server_settings(env: MutableMapping[str, str], cwd: Path | None = No
         return
     if settings_files(folder):
         return
-    for name, value in (
-        (LEASE_STORAGE_SETTING, LEASE_STORAGE),
-        (SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS),
-    ):
-        if name not in env and not profile_sets(env, (name,)):
-            env[name] = value
+    default_setting(env, LEASE_STORAGE_SETTING, LEASE_STORAGE)
+    default_setting(env, SLOT_WAIT_SETTING, SLOT_WAIT_SECONDS)
+
+
+def default_setting(env: MutableMapping[str, str], name: str, value: str) -> None:
+    """Set the Prefect setting `name` in `env` unless the user chose it (there or in the active
+    profile)."""
+    if name not in env and not profile_sets(env, (name,)):
+        env[name] = value
 
 
 def _prefect_server_started() -> bool:

@@ -20,11 +20,6 @@ for _k, _v in {
     # a flow waiting for the writer slot asks the test servers again within 2 s of its release
     # (Prefect's default cap is 30 s: flows/prefect_api.py SLOT_WAIT_SETTING)
     "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
-    # the test servers keep leases as a script's would (flows/prefect_api.py
-    # default_server_settings), whichever test module imports the flows first
-    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": (
-        "prefect.server.concurrency.lease_storage.filesystem"
-    ),
 }.items():
     os.environ.setdefault(_k, _v)
 
@@ -33,6 +28,12 @@ for _k, _v in {
 # developer's ~/.prefect, so no lease or run of another run (or of a killed one) is seen here.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cxloop-test-prefect-")
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+
+# the test servers keep leases as a script's would, whichever test module imports the flows
+# first (after the settings above: importing it sets the 5 s poll unless one is set)
+from cxloop.flows.prefect_api import LEASE_STORAGE, LEASE_STORAGE_SETTING  # noqa: E402
+
+os.environ.setdefault(LEASE_STORAGE_SETTING, LEASE_STORAGE)
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,8 @@ from postgres_server import (
 )
 from small_marts import build_warehouse
 
+from cxloop.flows.prefect_api import LEASE_STORAGE_SETTING
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT = str(Path(sys.executable).parent / "prefect")
 
@@ -104,7 +106,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "TMPDIR": str(home),
     }
     env.pop("PREFECT_API_URL", None)
-    env.pop("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", None)  # Prefect's own: in its memory
+    env.pop(LEASE_STORAGE_SETTING, None)  # Prefect's own: in its memory
     with contextlib.ExitStack() as stack:
         env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)  # never the caller's database
         try:

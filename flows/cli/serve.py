@@ -61,7 +61,7 @@ def serve(
     The deployments of prefect.yaml are deployed on the sources folder (their schedules run).
     Example: cxloop serve --sources ./exports
     """
-    from cxloop.flows.prefect_api import LEASE_STORAGE, LEASE_STORAGE_SETTING, profile_sets
+    from cxloop.flows.prefect_api import LEASE_STORAGE, LEASE_STORAGE_SETTING, default_setting
 
     project_dir = Path(os.environ.get("CXLOOP_PROJECT_DIR") or Path.cwd()).resolve()
     if not (project_dir / "prefect.yaml").is_file():
@@ -77,10 +77,9 @@ def serve(
         "CXLOOP_SOURCES_DIR": str(sources),
         "CXLOOP_CONFIG": str(config.resolve() if config else sources / "cxloop.yaml"),
     }
-    if LEASE_STORAGE_SETTING not in env and not profile_sets(env, (LEASE_STORAGE_SETTING,)):
-        # leases in files under PREFECT_HOME, as the CLI's temporary servers keep them: a
-        # command on the same database counts this server's holders as live
-        env[LEASE_STORAGE_SETTING] = LEASE_STORAGE
+    # leases in files under PREFECT_HOME, as the CLI's temporary servers keep them: a command
+    # on the same database counts this server's holders as live
+    default_setting(env, LEASE_STORAGE_SETTING, LEASE_STORAGE)
     procs: list[subprocess.Popen] = []
     try:
         procs.append(subprocess.Popen(

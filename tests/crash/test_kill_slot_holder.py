@@ -78,45 +78,45 @@ def command(tmp_path: Path, role: str, server: str) -> subprocess.Popen[str]:
     )
 
 
-def read_until(process: subprocess.Popen[str], line: str, seconds: float = 120) -> list[str]:
-    """The lines `process` printed up to `line`; fails past `seconds` or if it ended first.
+class Output:
+    """A process's output lines, read in a thread: a Prefect server the process started shares
+    its output, so the pipe may never close (a killed process's server lives on)."""
 
-    Read in a thread: a Prefect server the process started shares its output, so the pipe may
-    never close (a killed process's server lives on)."""
-    assert process.stdout is not None
-    if not hasattr(process, "lines"):
-        lines: queue.Queue[str | None] = queue.Queue()
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()  # None: the output ended
+        self.stream = process.stdout
+        threading.Thread(target=self._pump, daemon=True).start()
 
-        def pump() -> None:
-            for text in process.stdout:  # type: ignore[union-attr]
-                lines.put(text.rstrip("\n"))
-            lines.put(None)
+    def _pump(self) -> None:
+        assert self.stream is not None
+        for text in self.stream:
+            self.lines.put(text.rstrip("\n"))
+        self.lines.put(None)
 
-        threading.Thread(target=pump, daemon=True).start()
-        process.lines = lines  # type: ignore[attr-defined]
-    seen: list[str] = []
-    deadline = time.monotonic() + seconds
-    while line not in seen:
-        try:
-            text = process.lines.get(timeout=max(0.0, deadline - time.monotonic()))  # type: ignore[attr-defined]
-        except queue.Empty:
-            raise AssertionError(f"no {line!r} within {seconds} s: {seen}") from None
-        assert text is not None, f"the output ended before {line!r}: {seen}"
-        seen.append(text.strip())
-    return seen
+    def until(self, line: str, seconds: float = 120) -> list[str]:
+        """The lines up to `line`; fails past `seconds` or if the output ended first."""
+        seen: list[str] = []
+        deadline = time.monotonic() + seconds
+        while line not in seen:
+            try:
+                text = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {line!r} within {seconds} s: {seen}") from None
+            assert text is not None, f"the output ended before {line!r}: {seen}"
+            seen.append(text.strip())
+        return seen
 
-
-def read_rest(process: subprocess.Popen[str], seconds: float = 5) -> list[str]:
-    """The lines `process` printed since the last read, until its output ends or goes quiet."""
-    seen: list[str] = []
-    while True:
-        try:
-            text = process.lines.get(timeout=seconds)  # type: ignore[attr-defined]
-        except queue.Empty:
-            return seen
-        if text is None:
-            return seen
-        seen.append(text)
+    def rest(self, quiet: float = 5) -> list[str]:
+        """The lines since the last read, until the output ends or stays quiet `quiet` s."""
+        seen: list[str] = []
+        while True:
+            try:
+                text = self.lines.get(timeout=quiet)
+            except queue.Empty:
+                return seen
+            if text is None:
+                return seen
+            seen.append(text)
 
 
 def expire_leases(prefect_home: Path) -> int:
@@ -140,16 +140,17 @@ def test_a_killed_holders_slot_is_taken_back_once_its_lease_ran_out(
     holder = command(tmp_path, "hold", server)
     waiter = None
     try:
-        read_until(holder, "held")  # Prefect logs the start of its own server there first
+        Output(holder).until("held")  # Prefect logs the start of its own server there first
         os.kill(holder.pid, signal.SIGKILL)  # the holder alone, as a user's kill -9
         holder.wait()
         waiter = command(tmp_path, "wait", server)
-        lines = read_until(waiter, "waiting")  # the dead holder's lease has not run out
+        printed = Output(waiter)
+        lines = printed.until("waiting")  # the dead holder's lease has not run out
         time.sleep(3)  # several passes over a live lease: none takes it
         expired_at = time.time()
         assert expire_leases(tmp_path / "prefect") == 1  # as if 300 s had passed
         waiter.wait(timeout=60)
-        output = "\n".join(lines + read_rest(waiter)) + "\n"
+        output = "\n".join(lines + printed.rest()) + "\n"
     finally:  # Prefect's own server outlives a killed holder (no parent-death signal)
         for process in (holder, waiter):
             if process is not None:
