@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,3 +34,16 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) 
             os.environ.pop("CXLOOP_HOME", None)
         else:
             os.environ["CXLOOP_HOME"] = previous
+
+
+@pytest.fixture
+def home_copy(built_home: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the built warehouse as CXLOOP_HOME, for a test that changes it."""
+    home = tmp_path / "home"
+    shutil.copytree(built_home / "warehouse", home / "warehouse")
+    previous = os.environ.get("CXLOOP_HOME")
+    os.environ["CXLOOP_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        os.environ["CXLOOP_HOME"] = previous or str(built_home)

@@ -11,68 +11,20 @@ columns: a new answer, a re-worded one and one re-exported unfinished (topic tag
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-import pytest
-
-from cxloop.sqlnames import quoted
+from hand_landings import (
+    assert_equals_full_refresh,
+    land,
+    land_survey_answers,
+    raw_columns,
+    snapshot,
+)
 
 NEW_AUDIT = 990_000_001
 NEW_COMMENT = 880_000_001
-LANDED_AT = datetime(2031, 1, 2, 3, 4, 5)  # later than every landing of the sample layer
-COMPARED_SCHEMAS = ("staging", "intermediate", "marts", "ml")
-
-
-@pytest.fixture
-def home_copy(built_home: Path, tmp_path: Path) -> Iterator[Path]:
-    home = tmp_path / "home"
-    shutil.copytree(built_home / "warehouse", home / "warehouse")
-    previous = os.environ.get("CXLOOP_HOME")
-    os.environ["CXLOOP_HOME"] = str(home)
-    try:
-        yield home
-    finally:
-        os.environ["CXLOOP_HOME"] = previous or str(built_home)
-
-
-def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [
-        name
-        for (name,) in con.execute(
-            "select column_name from duckdb_columns() where schema_name = 'raw' "
-            "and table_name = ? order by column_index",
-            [table],
-        ).fetchall()
-    ]
-
-
-def land(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: tuple[dict, ...],
-    file: str,
-    loaded_at: datetime = LANDED_AT,
-) -> None:
-    """Insert `rows` into raw.<table> as one hand-made landing of `file` at `loaded_at`."""
-    columns = raw_columns(con, table)
-    source = file.split("/")[0]
-    for number, row in enumerate(rows):
-        meta = {
-            "_batch_id": f"hand-{source}", "_loaded_at": loaded_at, "_source": source,
-            "_source_file": file, "_row_number": number,
-            "_content_hash": f"hand-{source}-{number}",
-        }  # fmt: skip
-        values = row | meta
-        con.execute(
-            f"insert into raw.{table} ({', '.join(quoted(c) for c in columns)}) "
-            f"values ({', '.join('?' for _ in columns)})",
-            [values.get(column) for column in columns],
-        )
 
 
 def land_new_audits(warehouse: Path) -> tuple[int, int]:
@@ -110,33 +62,6 @@ def land_new_audits(warehouse: Path) -> tuple[int, int]:
     finally:
         con.close()
     return ticket, relanded
-
-
-def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every dbt-built table of the compared schemas, its rows sorted; floats to 12 digits
-    (DuckDB may sum in another order)."""
-    from cxloop.tables import ALL_TABLES
-
-    python_written = {table.qualified for table in ALL_TABLES}
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() where schema_name in "
-            f"({', '.join(repr(s) for s in COMPARED_SCHEMAS)}) order by 1, 2"
-        ).fetchall()
-        out = {}
-        for schema, table in tables:
-            if f"{schema}.{table}" in python_written:
-                continue
-            rows = con.execute(f'select * from {schema}."{table}"').fetchall()
-            rounded = [
-                tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row)
-                for row in rows
-            ]
-            out[f"{schema}.{table}"] = sorted(rounded, key=repr)
-        return out
-    finally:
-        con.close()
 
 
 def test_incremental_build_equals_full_refresh(home_copy: Path, prefect_harness: None) -> None:
@@ -268,30 +193,6 @@ def test_rows_landed_behind_the_last_build_refresh_fully(home_copy: Path) -> Non
     assert full_refresh_reason(warehouse, "f1") is None
 
 
-def land_survey_answers(warehouse: Path) -> tuple[str, str, str]:
-    """Land three Qualtrics responses by hand (source-formats.md 3.x export columns): a new
-    answer naming billing, an earlier answer re-exported with a new text (slow support), and an
-    earlier answer re-exported unfinished (no longer counted). Returns their ResponseIds."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        columns = raw_columns(con, "qualtrics__responses")
-        earlier = con.execute(
-            "select * from raw.qualtrics__responses where \"Finished\" = '1' "
-            "and trim(coalesce(open_text, '')) <> '' order by \"ResponseId\" limit 2"
-        ).fetchall()
-        changed, uncounted = (dict(zip(columns, row, strict=True)) for row in earlier)
-        new = changed | {"ResponseId": "R_hand0000000001", "open_text": "The invoice was wrong"}
-        rows = (
-            new | {"language": "EN", "UserLanguage": "EN"},
-            changed | {"open_text": "We waited days, support is slow", "language": "EN"},
-            uncounted | {"Finished": "0", "Progress": "40"},
-        )
-        land(con, "qualtrics__responses", rows, "qualtrics/responses/hand.csv")
-    finally:
-        con.close()
-    return new["ResponseId"], changed["ResponseId"], uncounted["ResponseId"]
-
-
 def topics_of(warehouse: Path, response_ids: tuple[str, ...]) -> dict[str, list[str]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -368,14 +269,7 @@ def test_incremental_topic_tagging_equals_full_refresh(
     }  # fmt: skip
     unmark(warehouse, untouched, topic)
     assert build(select="int_survey_response_topics__tagged+")["success"]
-    after_incremental = snapshot(warehouse)
-
-    full = build(full_refresh=True)
-    assert full["success"] and full["full_refresh"] == "asked"
-    after_full = snapshot(warehouse)
-    assert after_incremental.keys() == after_full.keys()
-    for table, rows in after_full.items():
-        assert after_incremental[table] == rows, table
+    assert_equals_full_refresh(warehouse)
 
 
 def test_each_survey_source_has_its_own_watermark(home_copy: Path, prefect_harness: None) -> None:

@@ -1,24 +1,77 @@
+{{ config(
+    materialized='incremental',
+    unique_key='account_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ cx_drop_gone_keys('account_id', ref('int_account_snapshots__spined')) }}",
+) }}
 -- Survey features per account snapshot, from responses recorded before the end of the
 -- snapshot day only.
+-- Incremental by account (docs/decisions.md "Incremental models"): an account's features
+-- depend only on its snapshots, its responses and its contacts, so a run recomputes the
+-- accounts whose rows in those inputs changed (input_hash), and keeps the others.
 with
 
-snapshots as (
+spine as (
 
     select account_id, snapshot_date, snapshot_id, feature_cutoff_at
     from {{ ref('int_account_snapshots__spined') }}
 
 ),
 
-responses as (
+account_responses as (
 
     select * from {{ ref('fct_survey_responses') }}
     where account_id is not null and responded_at is not null
 
 ),
 
-contacts as (
+account_contacts as (
 
     select * from {{ ref('int_crm_contacts__unioned') }}
+    where account_id is not null
+
+),
+
+input_hashes as (
+
+    {{ cx_input_hashes(
+        'account_id',
+        ('spine', ['snapshot_id', 'feature_cutoff_at']),
+        [
+            ('account_responses', ['response_id', 'customer_id', 'responded_at', 'nps_score', 'csat_score']),
+            ('account_contacts', ['created_at']),
+        ],
+    ) }}
+
+),
+
+changed_accounts as (
+
+    {{ cx_changed_keys('account_id', 'input_hashes') }}
+
+),
+
+snapshots as (
+
+    select spine.*, changed_accounts.input_hash
+    from spine
+    inner join changed_accounts
+        on changed_accounts.account_id = spine.account_id
+
+),
+
+responses as (
+
+    select * from account_responses
+    where account_id in (select account_id from changed_accounts)
+
+),
+
+contacts as (
+
+    select * from account_contacts
+    where account_id in (select account_id from changed_accounts)
 
 ),
 
@@ -113,7 +166,9 @@ final as (
         coalesce(windows.survey_responses_365d, 0) as survey_responses_365d,
         1.0 * coalesce(windows.respondents_365d, 0) / nullif(contact_counts.contacts, 0)
             as survey_response_rate_365d,
-        windows.last_response_at
+        windows.last_response_at,
+        snapshots.account_id,
+        snapshots.input_hash
 
     from snapshots
     left join windows

@@ -1,29 +1,107 @@
+{{ config(
+    materialized='incremental',
+    unique_key='account_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ cx_drop_gone_keys('account_id', ref('int_account_snapshots__spined')) }}",
+) }}
 -- Helpdesk features per account snapshot, point in time: only what had happened before the
 -- end of the snapshot day (feature_cutoff_at) counts; a ticket solved later adds no resolution.
+-- Incremental by account (docs/decisions.md "Incremental models"): an account's features
+-- depend only on its snapshots, its tickets and their reopens and ratings, so a run
+-- recomputes the accounts whose rows in those inputs changed (input_hash), and keeps the others.
 with
 
-snapshots as (
+spine as (
 
     select account_id, snapshot_date, snapshot_id, feature_cutoff_at
     from {{ ref('int_account_snapshots__spined') }}
 
 ),
 
-tickets as (
+account_tickets as (
 
     select * from {{ ref('fct_tickets') }} where account_id is not null
 
 ),
 
+-- reopens and ratings by the account of their ticket
+account_reopens as (
+
+    select account_tickets.account_id, ticket_events.ticket_id, ticket_events.event_at
+    from {{ ref('int_ticket_events__classified') }} as ticket_events
+    inner join account_tickets
+        on account_tickets.ticket_id = ticket_events.ticket_id
+    where ticket_events.is_reopen
+
+),
+
+account_ratings as (
+
+    select
+        account_tickets.account_id,
+        ratings.ticket_id,
+        ratings.score,
+        ratings.created_at,
+        ratings.updated_at
+    from {{ ref('stg_zendesk__satisfaction_ratings') }} as ratings
+    inner join account_tickets
+        on account_tickets.ticket_id = ratings.ticket_id
+    where ratings.is_rated
+
+),
+
+input_hashes as (
+
+    {{ cx_input_hashes(
+        'account_id',
+        ('spine', ['snapshot_id', 'feature_cutoff_at']),
+        [
+            ('account_tickets', [
+                'ticket_id', 'created_at', 'priority', 'first_reply_at',
+                'first_reply_time_calendar_minutes', 'solved_at',
+                'full_resolution_calendar_minutes',
+            ]),
+            ('account_reopens', ['ticket_id', 'event_at']),
+            ('account_ratings', ['ticket_id', 'score', 'created_at', 'updated_at']),
+        ],
+    ) }}
+
+),
+
+changed_accounts as (
+
+    {{ cx_changed_keys('account_id', 'input_hashes') }}
+
+),
+
+snapshots as (
+
+    select spine.*, changed_accounts.input_hash
+    from spine
+    inner join changed_accounts
+        on changed_accounts.account_id = spine.account_id
+
+),
+
+tickets as (
+
+    select * from account_tickets
+    where account_id in (select account_id from changed_accounts)
+
+),
+
 ticket_events as (
 
-    select * from {{ ref('int_ticket_events__classified') }}
+    select ticket_id, event_at, true as is_reopen from account_reopens
+    where account_id in (select account_id from changed_accounts)
 
 ),
 
 ratings as (
 
-    select * from {{ ref('stg_zendesk__satisfaction_ratings') }} where is_rated
+    select ticket_id, score, created_at, updated_at from account_ratings
+    where account_id in (select account_id from changed_accounts)
 
 ),
 
@@ -99,7 +177,9 @@ final as (
         ticket_windows.avg_resolution_minutes_90d,
         coalesce(reopen_windows.reopens_90d, 0) as reopens_90d,
         coalesce(rating_windows.bad_ratings_180d, 0) as bad_ratings_180d,
-        ticket_windows.last_ticket_at
+        ticket_windows.last_ticket_at,
+        snapshots.account_id,
+        snapshots.input_hash
 
     from snapshots
     left join ticket_windows
