@@ -25,6 +25,18 @@ def raw_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     ]
 
 
+def latest_raw_row(
+    con: duckdb.DuckDBPyConnection, table: str, id_column: str, value: object
+) -> dict:
+    """The latest landed row of raw.<table> whose `id_column` is `value`, by column name."""
+    columns = raw_columns(con, table)
+    row = con.execute(
+        f"select * from raw.{table} where {quoted(id_column)} = ? order by _loaded_at desc limit 1",
+        [value],
+    ).fetchall()[0]
+    return dict(zip(columns, row, strict=True))
+
+
 def land(
     con: duckdb.DuckDBPyConnection,
     table: str,

@@ -1,22 +1,23 @@
-"""The snapshot features are incremental by account: a build recomputes the accounts whose input
-rows changed, keeps every other account's rows as they are, and equals a --full-refresh build.
+"""The snapshot features are incremental by snapshot: a build recomputes exactly the snapshots
+that see a changed input row (their account's rows before their cutoff), keeps every other
+row as it is, and equals a --full-refresh build.
 
 Runs on a copy of the session's built warehouse (tests/metrics/conftest.py). The landings are
-hand-written in the vendors' export formats (shared/reference/source-formats.md): Qualtrics
-responses (a new answer of an existing respondent, an answer re-exported unfinished) and a
-Zendesk ticket event (an audit reopening a solved ticket, 1.6), all dated inside the data's
-range, so the as-of date and the snapshot spine stay as they were.
+hand-written in the vendors' export formats (shared/reference/source-formats.md): a Qualtrics
+response (a new answer of an existing respondent, recorded when their earlier one was) and a
+Zendesk ticket event (an audit reopening a solved ticket an hour after it was created, 1.6),
+both dated inside the data's range, so the as-of date and the snapshot spine stay as they were.
 """
 
 from __future__ import annotations
 
 import calendar
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from hand_landings import assert_equals_full_refresh, land, land_survey_answers
+from hand_landings import assert_equals_full_refresh, land, latest_raw_row
 
 SURVEY = "intermediate.int_snapshot_survey_features__aggregated"
 TICKET = "intermediate.int_snapshot_ticket_features__aggregated"
@@ -25,9 +26,9 @@ MARK = -7  # a count no build computes: the rows a run did not recompute keep it
 REOPEN_AUDIT = 990_000_101
 
 
-def land_reopen(warehouse: Path) -> tuple[int, str, str]:
+def land_reopen(warehouse: Path) -> tuple[str, datetime, str]:
     """Land one audit reopening a ticket an hour after it was created, in the 90 days before one
-    of its account's snapshot cutoffs. Returns (ticket, account, snapshot_id)."""
+    of its account's snapshot cutoffs. Returns (account, the ticket's creation, snapshot_id)."""
     con = duckdb.connect(str(warehouse))
     try:
         ticket, account, snapshot_id, created_at, requester = con.execute(
@@ -60,21 +61,45 @@ def land_reopen(warehouse: Path) -> tuple[int, str, str]:
         land(con, "zendesk__ticket_events", (audit,), "zendesk/ticket_events/reopen.json")
     finally:
         con.close()
-    return ticket, account, snapshot_id
+    return account, created_at, snapshot_id
 
 
-def accounts_of_responses(warehouse: Path, response_ids: tuple[str, ...]) -> set[str]:
+def land_earlier_response(warehouse: Path) -> tuple[str, datetime]:
+    """Land a new Qualtrics response, a copy (new ResponseId) of one recorded before one of its
+    account's snapshot cutoffs. Returns (account, when it was recorded)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        response, account, responded_at = con.execute(
+            """
+            select r.response_id, r.account_id, r.responded_at
+            from marts.fct_survey_responses as r
+            join intermediate.int_account_snapshots__spined as s
+                on s.account_id = r.account_id and r.responded_at < s.feature_cutoff_at
+            where r.source = 'qualtrics' and r.nps_score is not null
+            order by r.response_id
+            limit 1
+            """
+        ).fetchall()[0]
+        earlier = latest_raw_row(con, "qualtrics__responses", "ResponseId", response)
+        row = earlier | {"ResponseId": "R_handEarlier001"}
+        land(con, "qualtrics__responses", (row,), "qualtrics/responses/earlier.csv")
+    finally:
+        con.close()
+    return account, responded_at
+
+
+def snapshots_after(warehouse: Path, account: str, at: datetime) -> set[str]:
+    """The account's snapshots whose cutoff is after `at`: those that see a row of that time."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
-            "select distinct account_id from marts.fct_survey_responses "
-            f"where response_id in ({', '.join('?' for _ in response_ids)}) "
-            "and account_id is not null",
-            list(response_ids),
+            "select snapshot_id from intermediate.int_account_snapshots__spined "
+            "where account_id = ? and feature_cutoff_at > ?",
+            [account, at],
         ).fetchall()
     finally:
         con.close()
-    return {account for (account,) in rows}
+    return {snapshot_id for (snapshot_id,) in rows}
 
 
 def mark_every_row(warehouse: Path) -> dict[str, list[tuple]]:
@@ -92,11 +117,9 @@ def mark_every_row(warehouse: Path) -> dict[str, list[tuple]]:
     return kept
 
 
-def recomputed_accounts(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str]:
-    rows = con.execute(
-        f"select distinct account_id from {table} where {column} <> {MARK}"
-    ).fetchall()
-    return {account for (account,) in rows}
+def recomputed(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str]:
+    rows = con.execute(f"select snapshot_id from {table} where {column} <> {MARK}").fetchall()
+    return {snapshot_id for (snapshot_id,) in rows}
 
 
 def unmark(warehouse: Path, kept: dict[str, list[tuple]]) -> None:
@@ -112,7 +135,7 @@ def unmark(warehouse: Path, kept: dict[str, list[tuple]]) -> None:
         con.close()
 
 
-def test_snapshot_features_recompute_only_the_accounts_whose_inputs_changed(
+def test_snapshot_features_recompute_only_the_snapshots_that_see_a_change(
     home_copy: Path,
     prefect_harness: None,
 ) -> None:
@@ -125,14 +148,19 @@ def test_snapshot_features_recompute_only_the_accounts_whose_inputs_changed(
         [(spine_before,)] = con.execute(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
-        reopens_before = dict(
-            con.execute(f"select snapshot_id, reopens_90d from {TICKET}").fetchall()
-        )
+        before = {
+            table: dict(con.execute(f"select snapshot_id, {column} from {table}").fetchall())
+            for table, column in ((SURVEY, "survey_responses_365d"), (TICKET, "reopens_90d"))
+        }
     finally:
         con.close()
-    new, changed, uncounted = land_survey_answers(warehouse)
-    survey_accounts = accounts_of_responses(warehouse, (changed, uncounted))  # new: changed's
-    ticket, ticket_account, reopened_snapshot = land_reopen(warehouse)
+    survey_account, responded_at = land_earlier_response(warehouse)
+    ticket_account, ticket_created_at, reopened = land_reopen(warehouse)
+    # by hand: a response counts for the snapshots with a later cutoff; a reopen for those
+    # that see its ticket (created before the cutoff)
+    survey_expected = snapshots_after(warehouse, survey_account, responded_at)
+    ticket_expected = snapshots_after(warehouse, ticket_account, ticket_created_at)
+    assert survey_expected and reopened in ticket_expected
     kept = mark_every_row(warehouse)
 
     incremental = build(
@@ -149,20 +177,118 @@ def test_snapshot_features_recompute_only_the_accounts_whose_inputs_changed(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
         assert spine_after == spine_before  # the landings did not move the as-of date
-        # recomputed: exactly the accounts of the landed responses, and the reopened ticket's
-        assert (
-            survey_accounts
-            and recomputed_accounts(con, SURVEY, "survey_responses_365d") == survey_accounts
+        assert recomputed(con, SURVEY, "survey_responses_365d") == survey_expected
+        assert recomputed(con, TICKET, "tickets_90d") == ticket_expected
+        counted = dict(
+            con.execute(
+                f"select snapshot_id, survey_responses_365d from {SURVEY} "
+                f"where snapshot_id in ({', '.join('?' for _ in survey_expected)})",
+                sorted(survey_expected),
+            ).fetchall()
         )
-        assert recomputed_accounts(con, TICKET, "tickets_90d") == {ticket_account}
         [(reopens,)] = con.execute(
-            f"select reopens_90d from {TICKET} where snapshot_id = ?", [reopened_snapshot]
+            f"select reopens_90d from {TICKET} where snapshot_id = ?", [reopened]
         ).fetchall()
-        assert reopens == reopens_before[reopened_snapshot] + 1
     finally:
         con.close()
+    assert reopens == before[TICKET][reopened] + 1
+    # the new response is counted where it is within the 365 days before the cutoff
+    assert any(counted[s] == before[SURVEY][s] + 1 for s in survey_expected), counted
 
     unmark(warehouse, kept)  # and rebuild what read the marks (nothing to recompute: no change)
     again = build(select=f"{SURVEY.split('.')[1]}+ {TICKET.split('.')[1]}+")
+    assert again["success"]
+    assert_equals_full_refresh(warehouse)
+
+
+SNAPSHOT_SPINE = "intermediate.int_account_snapshots__spined"
+MONTH_SPINE = "intermediate.int_account_months__spined"
+SPINE_MARKS = ((SNAPSHOT_SPINE, "seats"), (MONTH_SPINE, "arr_at_start"))
+
+
+def land_repriced_opportunity(warehouse: Path) -> str:
+    """Land a Salesforce opportunity again (salesforce__opportunity, its export columns) with
+    twice its Amount and the same LastModifiedDate, so the as-of date stays: the latest landing
+    wins. Returns the account whose subscription it is."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        opportunity, account = con.execute(
+            f"""
+            select subscriptions.subscription_id, subscriptions.account_id
+            from intermediate.int_subscriptions__derived as subscriptions
+            where subscriptions.account_id in (select account_id from {SNAPSHOT_SPINE})
+                and subscriptions.arr_amount > 0
+            order by subscriptions.subscription_id
+            limit 1
+            """
+        ).fetchall()[0]
+        row = latest_raw_row(con, "salesforce__opportunity", "Id", opportunity)
+        row["Amount"] = str(float(row["Amount"]) * 2)
+        land(con, "salesforce__opportunity", (row,), "salesforce/Opportunity-repriced.csv")
+    finally:
+        con.close()
+    return account
+
+
+def account_arr(warehouse: Path, account: str) -> float:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        [(arr,)] = con.execute(
+            f"select sum(arr_amount) from {SNAPSHOT_SPINE} where account_id = ?", [account]
+        ).fetchall()
+    finally:
+        con.close()
+    return arr
+
+
+def test_the_spines_recompute_only_the_accounts_whose_subscriptions_changed(
+    home_copy: Path,
+    prefect_harness: None,
+) -> None:
+    from cxloop.build import VOICE_AND_SCORES
+    from cxloop.flows.build import build
+
+    warehouse = home_copy / "warehouse" / "cx.duckdb"
+    account = land_repriced_opportunity(warehouse)
+    arr_before = account_arr(warehouse, account)
+    con = duckdb.connect(str(warehouse))
+    try:
+        kept = {  # every other account's rows
+            table: con.execute(f"select * from {table} where account_id <> ?", [account]).fetchall()
+            for table, _ in SPINE_MARKS
+        }
+        for table, column in SPINE_MARKS:
+            con.execute(f"update {table} set {column} = {MARK}")
+    finally:
+        con.close()
+
+    incremental = build(changed=["raw.salesforce__opportunity"], defer=VOICE_AND_SCORES)
+    assert incremental["success"] and incremental["full_refresh"] is None
+    assert {SNAPSHOT_SPINE, MONTH_SPINE} <= set(incremental["datasets"])
+    later = build(select=" ".join(incremental["deferred"]))
+    assert later["success"]
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        for table, column in SPINE_MARKS:
+            recomputed_accounts = {
+                account_id
+                for (account_id,) in con.execute(
+                    f"select distinct account_id from {table} "
+                    f"where {column} is distinct from {MARK}"
+                ).fetchall()
+            }
+            assert recomputed_accounts == {account}, table
+            # put back every other account's rows as they were
+            con.execute(f"delete from {table} where account_id <> ?", [account])
+            width = len(kept[table][0])
+            con.executemany(
+                f"insert into {table} values ({', '.join('?' for _ in range(width))})",
+                kept[table],
+            )
+    finally:
+        con.close()
+    assert account_arr(warehouse, account) > arr_before  # its rows were computed anew
+    again = build(select="int_account_snapshots__spined+ int_account_months__spined+")
     assert again["success"]
     assert_equals_full_refresh(warehouse)

@@ -1,12 +1,34 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ cx_drop_stale_accounts(ref('int_account_spine_inputs__hashed'), 'month_spine_hash') }}",
+) }}
 -- One row per account and calendar month from the account's first subscription month to the
 -- as-of month: whether it was active on the month's first day, its ARR then and on the next
 -- month's first day (the latest-started term active that day; 0 when none), and whether it
 -- churned in the month (its churned_date falls in it). Input of mart_churn and churn_rate.
+-- Incremental by account (docs/decisions.md "Incremental models", the spines): an account's
+-- rows depend on its own subscriptions, the data's first month and the as-of month only, so a
+-- run computes the accounts whose fingerprint of those (input_hash) is new.
 with
+
+accounts_to_compute as (
+
+    {{ cx_accounts_to_compute(ref('int_account_spine_inputs__hashed'), 'month_spine_hash') }}
+
+),
+
+all_subscriptions as (
+
+    select * from {{ ref('int_subscriptions__derived') }}
+
+),
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions__derived') }}
+    select * from all_subscriptions
+    where account_id in (select account_id from accounts_to_compute)
 
 ),
 
@@ -128,10 +150,13 @@ final as (
             account_months.churned_date >= account_months.month_start_date
             and account_months.churned_date < account_months.next_month_start_date,
             false
-        ) as is_churned_in_month
+        ) as is_churned_in_month,
+        accounts_to_compute.input_hash
 
     from account_months
     cross join as_of
+    inner join accounts_to_compute
+        on accounts_to_compute.account_id = account_months.account_id
     left join arr_values
         on arr_values.account_id = account_months.account_id
         and arr_values.month_start_date = account_months.month_start_date

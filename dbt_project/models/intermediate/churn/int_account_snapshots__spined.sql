@@ -1,10 +1,32 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ cx_drop_stale_accounts(ref('int_account_spine_inputs__hashed'), 'snapshot_spine_hash') }}",
+) }}
 -- One row per account and month end at which the account had an active term, up to the
 -- as-of date, with the subscription features known on that day.
+-- Incremental by account (docs/decisions.md "Incremental models", the spines): an account's
+-- rows depend on its own subscriptions and the data's first month and last month end only, so
+-- a run computes the accounts whose fingerprint of those (input_hash) is new.
 with
+
+accounts_to_compute as (
+
+    {{ cx_accounts_to_compute(ref('int_account_spine_inputs__hashed'), 'snapshot_spine_hash') }}
+
+),
+
+all_subscriptions as (
+
+    select * from {{ ref('int_subscriptions__derived') }}
+
+),
 
 subscriptions as (
 
-    select * from {{ ref('int_subscriptions__derived') }}
+    select * from all_subscriptions
+    where account_id in (select account_id from accounts_to_compute)
 
 ),
 
@@ -34,7 +56,7 @@ month_offsets as (
 first_month as (
 
     select {{ dbt.date_trunc('month', 'min(term_start_date)') }} as first_month_start
-    from subscriptions
+    from all_subscriptions
 
 ),
 
@@ -117,9 +139,12 @@ final as (
         active_terms.arr_amount - earlier_terms.arr_amount as arr_change_90d,
         active_terms.seats,
         {{ dbt.datediff('active_terms.snapshot_date', 'active_terms.renewal_date', 'day') }}
-            as days_to_renewal
+            as days_to_renewal,
+        accounts_to_compute.input_hash
 
     from active_terms
+    inner join accounts_to_compute
+        on accounts_to_compute.account_id = active_terms.account_id
     left join earlier_terms
         on earlier_terms.account_id = active_terms.account_id
         and earlier_terms.snapshot_date = active_terms.snapshot_date

@@ -1,15 +1,15 @@
 {{ config(
     materialized='incremental',
-    unique_key='account_id',
+    unique_key='snapshot_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ cx_drop_gone_keys('account_id', ref('int_account_snapshots__spined')) }}",
+    pre_hook="{{ cx_drop_gone_keys('snapshot_id', ref('int_account_snapshots__spined')) }}",
 ) }}
 -- Survey features per account snapshot, from responses recorded before the end of the
 -- snapshot day only.
--- Incremental by account (docs/decisions.md "Incremental models"): an account's features
--- depend only on its snapshots, its responses and its contacts, so a run recomputes the
--- accounts whose rows in those inputs changed (input_hash), and keeps the others.
+-- Incremental by snapshot (docs/decisions.md "Incremental models"): a snapshot's features
+-- depend only on its account's responses before its cutoff and contacts created by then, so
+-- a run recomputes the snapshots whose fingerprint of those rows (input_hash) changed.
 with
 
 spine as (
@@ -35,43 +35,40 @@ account_contacts as (
 
 input_hashes as (
 
-    {{ cx_input_hashes(
-        'account_id',
-        ('spine', ['snapshot_id', 'feature_cutoff_at']),
-        [
-            ('account_responses', ['response_id', 'customer_id', 'responded_at', 'nps_score', 'csat_score']),
-            ('account_contacts', ['created_at']),
-        ],
-    ) }}
+    {{ cx_point_in_time_hashes('spine', 'snapshot_id', 'account_id', 'feature_cutoff_at', [
+        ('account_responses', 'responded_at', 'before',
+            ['response_id', 'customer_id', 'responded_at', 'nps_score', 'csat_score']),
+        ('account_contacts', 'created_at', 'at_or_before', ['created_at']),
+    ]) }}
 
 ),
 
-changed_accounts as (
+changed_snapshots as (
 
-    {{ cx_changed_keys('account_id', 'input_hashes') }}
+    {{ cx_changed_keys('snapshot_id', 'input_hashes') }}
 
 ),
 
 snapshots as (
 
-    select spine.*, changed_accounts.input_hash
+    select spine.*, changed_snapshots.input_hash
     from spine
-    inner join changed_accounts
-        on changed_accounts.account_id = spine.account_id
+    inner join changed_snapshots
+        on changed_snapshots.snapshot_id = spine.snapshot_id
 
 ),
 
 responses as (
 
     select * from account_responses
-    where account_id in (select account_id from changed_accounts)
+    where account_id in (select account_id from snapshots)
 
 ),
 
 contacts as (
 
     select * from account_contacts
-    where account_id in (select account_id from changed_accounts)
+    where account_id in (select account_id from snapshots)
 
 ),
 
@@ -167,7 +164,6 @@ final as (
         1.0 * coalesce(windows.respondents_365d, 0) / nullif(contact_counts.contacts, 0)
             as survey_response_rate_365d,
         windows.last_response_at,
-        snapshots.account_id,
         snapshots.input_hash
 
     from snapshots

@@ -1,15 +1,17 @@
 {{ config(
     materialized='incremental',
-    unique_key='account_id',
+    unique_key='snapshot_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ cx_drop_gone_keys('account_id', ref('int_account_snapshots__spined')) }}",
+    pre_hook="{{ cx_drop_gone_keys('snapshot_id', ref('int_account_snapshots__spined')) }}",
 ) }}
 -- Helpdesk features per account snapshot, point in time: only what had happened before the
 -- end of the snapshot day (feature_cutoff_at) counts; a ticket solved later adds no resolution.
--- Incremental by account (docs/decisions.md "Incremental models"): an account's features
--- depend only on its snapshots, its tickets and their reopens and ratings, so a run
--- recomputes the accounts whose rows in those inputs changed (input_hash), and keeps the others.
+-- Incremental by snapshot (docs/decisions.md "Incremental models"): a snapshot's features
+-- depend only on its account's tickets created before its cutoff, with their reopens and
+-- ratings, so a run recomputes the snapshots whose fingerprint of those rows (input_hash)
+-- changed. A reopen or a rating counts from its ticket's creation on: a change to one
+-- recomputes every snapshot that sees the ticket, a few more than the value can change in.
 with
 
 spine as (
@@ -28,7 +30,11 @@ account_tickets as (
 -- reopens and ratings by the account of their ticket
 account_reopens as (
 
-    select account_tickets.account_id, ticket_events.ticket_id, ticket_events.event_at
+    select
+        account_tickets.account_id,
+        account_tickets.created_at as ticket_created_at,
+        ticket_events.ticket_id,
+        ticket_events.event_at
     from {{ ref('int_ticket_events__classified') }} as ticket_events
     inner join account_tickets
         on account_tickets.ticket_id = ticket_events.ticket_id
@@ -40,6 +46,7 @@ account_ratings as (
 
     select
         account_tickets.account_id,
+        account_tickets.created_at as ticket_created_at,
         ratings.ticket_id,
         ratings.score,
         ratings.created_at,
@@ -53,55 +60,51 @@ account_ratings as (
 
 input_hashes as (
 
-    {{ cx_input_hashes(
-        'account_id',
-        ('spine', ['snapshot_id', 'feature_cutoff_at']),
-        [
-            ('account_tickets', [
-                'ticket_id', 'created_at', 'priority', 'first_reply_at',
-                'first_reply_time_calendar_minutes', 'solved_at',
-                'full_resolution_calendar_minutes',
-            ]),
-            ('account_reopens', ['ticket_id', 'event_at']),
-            ('account_ratings', ['ticket_id', 'score', 'created_at', 'updated_at']),
-        ],
-    ) }}
+    {{ cx_point_in_time_hashes('spine', 'snapshot_id', 'account_id', 'feature_cutoff_at', [
+        ('account_tickets', 'created_at', 'before', [
+            'ticket_id', 'created_at', 'priority', 'first_reply_at',
+            'first_reply_time_calendar_minutes', 'solved_at', 'full_resolution_calendar_minutes',
+        ]),
+        ('account_reopens', 'ticket_created_at', 'before', ['ticket_id', 'event_at']),
+        ('account_ratings', 'ticket_created_at', 'before',
+            ['ticket_id', 'score', 'created_at', 'updated_at']),
+    ]) }}
 
 ),
 
-changed_accounts as (
+changed_snapshots as (
 
-    {{ cx_changed_keys('account_id', 'input_hashes') }}
+    {{ cx_changed_keys('snapshot_id', 'input_hashes') }}
 
 ),
 
 snapshots as (
 
-    select spine.*, changed_accounts.input_hash
+    select spine.*, changed_snapshots.input_hash
     from spine
-    inner join changed_accounts
-        on changed_accounts.account_id = spine.account_id
+    inner join changed_snapshots
+        on changed_snapshots.snapshot_id = spine.snapshot_id
 
 ),
 
 tickets as (
 
     select * from account_tickets
-    where account_id in (select account_id from changed_accounts)
+    where account_id in (select account_id from snapshots)
 
 ),
 
 ticket_events as (
 
     select ticket_id, event_at, true as is_reopen from account_reopens
-    where account_id in (select account_id from changed_accounts)
+    where account_id in (select account_id from snapshots)
 
 ),
 
 ratings as (
 
     select ticket_id, score, created_at, updated_at from account_ratings
-    where account_id in (select account_id from changed_accounts)
+    where account_id in (select account_id from snapshots)
 
 ),
 
@@ -178,7 +181,6 @@ final as (
         coalesce(reopen_windows.reopens_90d, 0) as reopens_90d,
         coalesce(rating_windows.bad_ratings_180d, 0) as bad_ratings_180d,
         ticket_windows.last_ticket_at,
-        snapshots.account_id,
         snapshots.input_hash
 
     from snapshots
