@@ -1,67 +1,25 @@
-"""The snapshot features are incremental by snapshot: a build recomputes exactly the snapshots
-that see a changed input row (their account's rows before their cutoff), keeps every other
-row as it is, and equals a --full-refresh build.
+"""The survey features are incremental by snapshot and the account spines by account: a build
+recomputes exactly the rows that see a changed input row, keeps every other row as it is, and
+equals a --full-refresh build.
 
 Runs on a copy of the session's built warehouse (tests/metrics/conftest.py). The landings are
 hand-written in the vendors' export formats (shared/reference/source-formats.md): a Qualtrics
 response (a new answer of an existing respondent, recorded when their earlier one was) and a
-Zendesk ticket event (an audit reopening a solved ticket an hour after it was created, 1.6),
-both dated inside the data's range, so the as-of date and the snapshot spine stay as they were.
+Salesforce opportunity landed again with another Amount, both dated inside the data's range,
+so the as-of date stays as it was.
 """
 
 from __future__ import annotations
 
-import calendar
-import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 from hand_landings import assert_equals_full_refresh, land, latest_raw_row
 
 SURVEY = "intermediate.int_snapshot_survey_features__aggregated"
-TICKET = "intermediate.int_snapshot_ticket_features__aggregated"
-MARKED = ((SURVEY, "survey_responses_365d"), (TICKET, "tickets_90d"))
+MARKED = ((SURVEY, "survey_responses_365d"),)
 MARK = -7  # a count no build computes: the rows a run did not recompute keep it
-REOPEN_AUDIT = 990_000_101
-
-
-def land_reopen(warehouse: Path) -> tuple[str, datetime, str]:
-    """Land one audit reopening a ticket an hour after it was created, in the 90 days before one
-    of its account's snapshot cutoffs. Returns (account, the ticket's creation, snapshot_id)."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        ticket, account, snapshot_id, created_at, requester = con.execute(
-            f"""
-            select t.ticket_id, t.account_id, f.snapshot_id, t.created_at,
-                cast(z.requester_id as bigint)
-            from marts.fct_tickets as t
-            join raw.zendesk__tickets as z on cast(z.id as bigint) = t.ticket_id
-            join intermediate.int_account_snapshots__spined as s
-                on s.account_id = t.account_id
-                and t.created_at + interval 1 hour < s.feature_cutoff_at
-                and t.created_at >= s.feature_cutoff_at - interval 80 day
-            join {TICKET} as f on f.snapshot_id = s.snapshot_id
-            order by t.ticket_id, s.snapshot_id, z._loaded_at
-            limit 1
-            """
-        ).fetchall()[0]
-        at = created_at + timedelta(hours=1)  # UTC, as the warehouse keeps times
-        children = [
-            {"id": REOPEN_AUDIT + 1, "event_type": "Change", "field_name": "status",
-             "value": "open", "previous_value": "solved"},
-        ]  # fmt: skip
-        audit = {
-            "id": str(REOPEN_AUDIT), "ticket_id": str(ticket),
-            "timestamp": str(calendar.timegm(at.timetuple())),
-            "created_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "updater_id": str(requester),
-            "via": json.dumps({"channel": "web"}), "event_type": "Audit",
-            "child_events": json.dumps(children),
-        }  # fmt: skip
-        land(con, "zendesk__ticket_events", (audit,), "zendesk/ticket_events/reopen.json")
-    finally:
-        con.close()
-    return account, created_at, snapshot_id
 
 
 def land_earlier_response(warehouse: Path) -> tuple[str, datetime]:
@@ -135,7 +93,7 @@ def unmark(warehouse: Path, kept: dict[str, list[tuple]]) -> None:
         con.close()
 
 
-def test_snapshot_features_recompute_only_the_snapshots_that_see_a_change(
+def test_survey_features_recompute_only_the_snapshots_that_see_a_change(
     home_copy: Path,
     prefect_harness: None,
 ) -> None:
@@ -148,26 +106,20 @@ def test_snapshot_features_recompute_only_the_snapshots_that_see_a_change(
         [(spine_before,)] = con.execute(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
-        before = {
-            table: dict(con.execute(f"select snapshot_id, {column} from {table}").fetchall())
-            for table, column in ((SURVEY, "survey_responses_365d"), (TICKET, "reopens_90d"))
-        }
+        before = dict(
+            con.execute(f"select snapshot_id, survey_responses_365d from {SURVEY}").fetchall()
+        )
     finally:
         con.close()
-    survey_account, responded_at = land_earlier_response(warehouse)
-    ticket_account, ticket_created_at, reopened = land_reopen(warehouse)
-    # by hand: a response counts for the snapshots with a later cutoff; a reopen for those
-    # that see its ticket (created before the cutoff)
-    survey_expected = snapshots_after(warehouse, survey_account, responded_at)
-    ticket_expected = snapshots_after(warehouse, ticket_account, ticket_created_at)
-    assert survey_expected and reopened in ticket_expected
+    account, responded_at = land_earlier_response(warehouse)
+    # by hand: a response counts for its account's snapshots with a later cutoff
+    expected = snapshots_after(warehouse, account, responded_at)
+    assert expected
     kept = mark_every_row(warehouse)
 
-    incremental = build(
-        changed=["raw.qualtrics__responses", "raw.zendesk__ticket_events"], defer=VOICE_AND_SCORES
-    )
+    incremental = build(changed=["raw.qualtrics__responses"], defer=VOICE_AND_SCORES)
     assert incremental["success"] and incremental["full_refresh"] is None
-    assert {SURVEY, TICKET} <= set(incremental["datasets"])
+    assert SURVEY in incremental["datasets"]
     later = build(select=" ".join(incremental["deferred"]))
     assert later["success"]
 
@@ -176,27 +128,22 @@ def test_snapshot_features_recompute_only_the_snapshots_that_see_a_change(
         [(spine_after,)] = con.execute(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
-        assert spine_after == spine_before  # the landings did not move the as-of date
-        assert recomputed(con, SURVEY, "survey_responses_365d") == survey_expected
-        assert recomputed(con, TICKET, "tickets_90d") == ticket_expected
+        assert spine_after == spine_before  # the landing did not move the as-of date
+        assert recomputed(con, SURVEY, "survey_responses_365d") == expected
         counted = dict(
             con.execute(
                 f"select snapshot_id, survey_responses_365d from {SURVEY} "
-                f"where snapshot_id in ({', '.join('?' for _ in survey_expected)})",
-                sorted(survey_expected),
+                f"where snapshot_id in ({', '.join('?' for _ in expected)})",
+                sorted(expected),
             ).fetchall()
         )
-        [(reopens,)] = con.execute(
-            f"select reopens_90d from {TICKET} where snapshot_id = ?", [reopened]
-        ).fetchall()
     finally:
         con.close()
-    assert reopens == before[TICKET][reopened] + 1
     # the new response is counted where it is within the 365 days before the cutoff
-    assert any(counted[s] == before[SURVEY][s] + 1 for s in survey_expected), counted
+    assert any(counted[s] == before[s] + 1 for s in expected), counted
 
     unmark(warehouse, kept)  # and rebuild what read the marks (nothing to recompute: no change)
-    again = build(select=f"{SURVEY.split('.')[1]}+ {TICKET.split('.')[1]}+")
+    again = build(select=f"{SURVEY.split('.')[1]}+")
     assert again["success"]
     assert_equals_full_refresh(warehouse)
 

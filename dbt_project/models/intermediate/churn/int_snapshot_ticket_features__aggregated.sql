@@ -1,110 +1,29 @@
-{{ config(
-    materialized='incremental',
-    unique_key='snapshot_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{{ cx_drop_gone_keys('snapshot_id', ref('int_account_snapshots__spined')) }}",
-) }}
 -- Helpdesk features per account snapshot, point in time: only what had happened before the
 -- end of the snapshot day (feature_cutoff_at) counts; a ticket solved later adds no resolution.
--- Incremental by snapshot (docs/decisions.md "Incremental models"): a snapshot's features
--- depend only on its account's tickets created before its cutoff, with their reopens and
--- ratings, so a run recomputes the snapshots whose fingerprint of those rows (input_hash)
--- changed. A reopen or a rating counts from its ticket's creation on: a change to one
--- recomputes every snapshot that sees the ticket, a few more than the value can change in.
 with
 
-spine as (
+snapshots as (
 
     select account_id, snapshot_date, snapshot_id, feature_cutoff_at
     from {{ ref('int_account_snapshots__spined') }}
 
 ),
 
-account_tickets as (
+tickets as (
 
     select * from {{ ref('fct_tickets') }} where account_id is not null
 
 ),
 
--- reopens and ratings by the account of their ticket
-account_reopens as (
-
-    select
-        account_tickets.account_id,
-        account_tickets.created_at as ticket_created_at,
-        ticket_events.ticket_id,
-        ticket_events.event_at
-    from {{ ref('int_ticket_events__classified') }} as ticket_events
-    inner join account_tickets
-        on account_tickets.ticket_id = ticket_events.ticket_id
-    where ticket_events.is_reopen
-
-),
-
-account_ratings as (
-
-    select
-        account_tickets.account_id,
-        account_tickets.created_at as ticket_created_at,
-        ratings.ticket_id,
-        ratings.score,
-        ratings.created_at,
-        ratings.updated_at
-    from {{ ref('stg_zendesk__satisfaction_ratings') }} as ratings
-    inner join account_tickets
-        on account_tickets.ticket_id = ratings.ticket_id
-    where ratings.is_rated
-
-),
-
-input_hashes as (
-
-    {{ cx_point_in_time_hashes('spine', 'snapshot_id', 'account_id', 'feature_cutoff_at', [
-        ('account_tickets', 'created_at', 'before', [
-            'ticket_id', 'created_at', 'priority', 'first_reply_at',
-            'first_reply_time_calendar_minutes', 'solved_at', 'full_resolution_calendar_minutes',
-        ]),
-        ('account_reopens', 'ticket_created_at', 'before', ['ticket_id', 'event_at']),
-        ('account_ratings', 'ticket_created_at', 'before',
-            ['ticket_id', 'score', 'created_at', 'updated_at']),
-    ]) }}
-
-),
-
-changed_snapshots as (
-
-    {{ cx_changed_keys('snapshot_id', 'input_hashes') }}
-
-),
-
-snapshots as (
-
-    select spine.*, changed_snapshots.input_hash
-    from spine
-    inner join changed_snapshots
-        on changed_snapshots.snapshot_id = spine.snapshot_id
-
-),
-
-tickets as (
-
-    select * from account_tickets
-    where account_id in (select account_id from snapshots)
-
-),
-
 ticket_events as (
 
-    select ticket_id, event_at, true as is_reopen from account_reopens
-    where account_id in (select account_id from snapshots)
+    select * from {{ ref('int_ticket_events__classified') }}
 
 ),
 
 ratings as (
 
-    select ticket_id, score, created_at, updated_at from account_ratings
-    where account_id in (select account_id from snapshots)
+    select * from {{ ref('stg_zendesk__satisfaction_ratings') }} where is_rated
 
 ),
 
@@ -180,8 +99,7 @@ final as (
         ticket_windows.avg_resolution_minutes_90d,
         coalesce(reopen_windows.reopens_90d, 0) as reopens_90d,
         coalesce(rating_windows.bad_ratings_180d, 0) as bad_ratings_180d,
-        ticket_windows.last_ticket_at,
-        snapshots.input_hash
+        ticket_windows.last_ticket_at
 
     from snapshots
     left join ticket_windows
