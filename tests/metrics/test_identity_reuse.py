@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from test_incremental_build import LANDED_AT, home_copy, snapshot  # noqa: F401 (a fixture)
+from hand_landings import LANDED_AT, snapshot
 
 NEW_TICKET = 990_000_101
 NEW_USER = 990_000_202
