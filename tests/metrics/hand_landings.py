@@ -88,30 +88,6 @@ def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def land_survey_answers(warehouse: Path) -> tuple[str, str, str]:
-    """Land three Qualtrics responses by hand (source-formats.md 3.x export columns): a new
-    answer naming billing, an earlier answer re-exported with a new text (slow support), and an
-    earlier answer re-exported unfinished (no longer counted). Returns their ResponseIds."""
-    con = duckdb.connect(str(warehouse))
-    try:
-        columns = raw_columns(con, "qualtrics__responses")
-        earlier = con.execute(
-            "select * from raw.qualtrics__responses where \"Finished\" = '1' "
-            "and trim(coalesce(open_text, '')) <> '' order by \"ResponseId\" limit 2"
-        ).fetchall()
-        changed, uncounted = (dict(zip(columns, row, strict=True)) for row in earlier)
-        new = changed | {"ResponseId": "R_hand0000000001", "open_text": "The invoice was wrong"}
-        rows = (
-            new | {"language": "EN", "UserLanguage": "EN"},
-            changed | {"open_text": "We waited days, support is slow", "language": "EN"},
-            uncounted | {"Finished": "0", "Progress": "40"},
-        )
-        land(con, "qualtrics__responses", rows, "qualtrics/responses/hand.csv")
-    finally:
-        con.close()
-    return new["ResponseId"], changed["ResponseId"], uncounted["ResponseId"]
-
-
 def assert_equals_full_refresh(warehouse: Path) -> None:
     """The warehouse's dbt tables now equal, row for row, those of a --full-refresh build."""
     from cxloop.flows.build import build

@@ -18,7 +18,6 @@ import duckdb
 from hand_landings import (
     assert_equals_full_refresh,
     land,
-    land_survey_answers,
     raw_columns,
     snapshot,
 )
@@ -191,6 +190,30 @@ def test_rows_landed_behind_the_last_build_refresh_fully(home_copy: Path) -> Non
     assert "raw.zendesk__ticket_events" not in reason
     record_incremental_build(warehouse, "b3", "f1", reason)  # the full build it caused
     assert full_refresh_reason(warehouse, "f1") is None
+
+
+def land_survey_answers(warehouse: Path) -> tuple[str, str, str]:
+    """Land three Qualtrics responses by hand (source-formats.md 3.x export columns): a new
+    answer naming billing, an earlier answer re-exported with a new text (slow support), and an
+    earlier answer re-exported unfinished (no longer counted). Returns their ResponseIds."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        columns = raw_columns(con, "qualtrics__responses")
+        earlier = con.execute(
+            "select * from raw.qualtrics__responses where \"Finished\" = '1' "
+            "and trim(coalesce(open_text, '')) <> '' order by \"ResponseId\" limit 2"
+        ).fetchall()
+        changed, uncounted = (dict(zip(columns, row, strict=True)) for row in earlier)
+        new = changed | {"ResponseId": "R_hand0000000001", "open_text": "The invoice was wrong"}
+        rows = (
+            new | {"language": "EN", "UserLanguage": "EN"},
+            changed | {"open_text": "We waited days, support is slow", "language": "EN"},
+            uncounted | {"Finished": "0", "Progress": "40"},
+        )
+        land(con, "qualtrics__responses", rows, "qualtrics/responses/hand.csv")
+    finally:
+        con.close()
+    return new["ResponseId"], changed["ResponseId"], uncounted["ResponseId"]
 
 
 def topics_of(warehouse: Path, response_ids: tuple[str, ...]) -> dict[str, list[str]]:

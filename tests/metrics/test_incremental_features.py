@@ -18,7 +18,7 @@ import duckdb
 from hand_landings import assert_equals_full_refresh, land, latest_raw_row
 
 SURVEY = "intermediate.int_snapshot_survey_features__aggregated"
-MARKED = ((SURVEY, "survey_responses_365d"),)
+COUNT = "survey_responses_365d"  # the column marked
 MARK = -7  # a count no build computes: the rows a run did not recompute keep it
 
 
@@ -60,35 +60,30 @@ def snapshots_after(warehouse: Path, account: str, at: datetime) -> set[str]:
     return {snapshot_id for (snapshot_id,) in rows}
 
 
-def mark_every_row(warehouse: Path) -> dict[str, list[tuple]]:
-    """Set one count of every feature row to MARK; the true values, to put back."""
+def mark_every_row(warehouse: Path) -> dict[str, int]:
+    """Set one count of every survey-feature row to MARK; returns the true values by snapshot."""
     con = duckdb.connect(str(warehouse))
     try:
-        kept = {
-            table: con.execute(f"select snapshot_id, {column} from {table}").fetchall()
-            for table, column in MARKED
-        }
-        for table, column in MARKED:
-            con.execute(f"update {table} set {column} = {MARK}")
+        kept = dict(con.execute(f"select snapshot_id, {COUNT} from {SURVEY}").fetchall())
+        con.execute(f"update {SURVEY} set {COUNT} = {MARK}")
     finally:
         con.close()
     return kept
 
 
-def recomputed(con: duckdb.DuckDBPyConnection, table: str, column: str) -> set[str]:
-    rows = con.execute(f"select snapshot_id from {table} where {column} <> {MARK}").fetchall()
+def recomputed(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(f"select snapshot_id from {SURVEY} where {COUNT} <> {MARK}").fetchall()
     return {snapshot_id for (snapshot_id,) in rows}
 
 
-def unmark(warehouse: Path, kept: dict[str, list[tuple]]) -> None:
+def unmark(warehouse: Path, kept: dict[str, int]) -> None:
     """Put back the true values of the rows the run kept (the recomputed ones have them)."""
     con = duckdb.connect(str(warehouse))
     try:
-        for table, column in MARKED:
-            con.executemany(
-                f"update {table} set {column} = ? where snapshot_id = ? and {column} = {MARK}",
-                [(value, snapshot_id) for snapshot_id, value in kept[table]],
-            )
+        con.executemany(
+            f"update {SURVEY} set {COUNT} = ? where snapshot_id = ? and {COUNT} = {MARK}",
+            [(value, snapshot_id) for snapshot_id, value in kept.items()],
+        )
     finally:
         con.close()
 
@@ -106,16 +101,13 @@ def test_survey_features_recompute_only_the_snapshots_that_see_a_change(
         [(spine_before,)] = con.execute(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
-        before = dict(
-            con.execute(f"select snapshot_id, survey_responses_365d from {SURVEY}").fetchall()
-        )
     finally:
         con.close()
     account, responded_at = land_earlier_response(warehouse)
     # by hand: a response counts for its account's snapshots with a later cutoff
     expected = snapshots_after(warehouse, account, responded_at)
     assert expected
-    kept = mark_every_row(warehouse)
+    before = mark_every_row(warehouse)
 
     incremental = build(changed=["raw.qualtrics__responses"], defer=VOICE_AND_SCORES)
     assert incremental["success"] and incremental["full_refresh"] is None
@@ -129,10 +121,10 @@ def test_survey_features_recompute_only_the_snapshots_that_see_a_change(
             "select count(*) from intermediate.int_account_snapshots__spined"
         ).fetchall()
         assert spine_after == spine_before  # the landing did not move the as-of date
-        assert recomputed(con, SURVEY, "survey_responses_365d") == expected
+        assert recomputed(con) == expected
         counted = dict(
             con.execute(
-                f"select snapshot_id, survey_responses_365d from {SURVEY} "
+                f"select snapshot_id, {COUNT} from {SURVEY} "
                 f"where snapshot_id in ({', '.join('?' for _ in expected)})",
                 sorted(expected),
             ).fetchall()
@@ -142,7 +134,7 @@ def test_survey_features_recompute_only_the_snapshots_that_see_a_change(
     # the new response is counted where it is within the 365 days before the cutoff
     assert any(counted[s] == before[s] + 1 for s in expected), counted
 
-    unmark(warehouse, kept)  # and rebuild what read the marks (nothing to recompute: no change)
+    unmark(warehouse, before)  # and rebuild what read the marks (nothing to recompute: no change)
     again = build(select=f"{SURVEY.split('.')[1]}+")
     assert again["success"]
     assert_equals_full_refresh(warehouse)
